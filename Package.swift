@@ -1,0 +1,44 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// tally: small Unix programs that turn agency feeds into normalised records and explainable scores.
+// Module layout (see README): C libraries behind system-library targets; TallyCore is pure Swift;
+// TallyIO touches descriptors and C; TallyCLI is what the stage executables share.
+let package = Package(
+    name: "tally",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "tally-synth", targets: ["tally-synth"]),
+        .executable(name: "tally-bench", targets: ["tally-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
+        .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"]), .brew(["libxml2"])]),
+        .target(name: "TallyCore"),
+        .target(name: "TallyIO", dependencies: [
+            "TallyCore", "CZlib",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        .target(name: "TallyCLI", dependencies: [
+            "TallyCore", "TallyIO",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .target(name: "TallySynth", dependencies: ["TallyCore", "TallyIO"]),
+        .executableTarget(name: "tally-synth", dependencies: [
+            "TallyCLI", "TallySynth", "TallyIO",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "tally-bench", dependencies: [
+            "TallyCLI",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "TallyCoreTests", dependencies: ["TallyCore"]),
+        .testTarget(name: "TallyIOTests", dependencies: ["TallyIO"]),
+        .testTarget(name: "TallySynthTests", dependencies: ["TallySynth", "TallyCore"]),
+        .testTarget(name: "StageTests", dependencies: ["TallyCore"]),
+    ]
+)

@@ -1,0 +1,15 @@
+/// The exit statuses every stage uses (BSD sysexits), in one place.
+public enum ExitStatus {
+    /// Success, including a reader that closed the pipe early.
+    public static let ok: Int32 = 0
+    /// Bad usage: unknown option, bad value (EX_USAGE).
+    public static let usage: Int32 = 64
+    /// Bad input data (EX_DATAERR).
+    public static let data: Int32 = 65
+    /// An input file is missing or unreadable (EX_NOINPUT).
+    public static let noInput: Int32 = 66
+    /// An internal error (EX_SOFTWARE).
+    public static let software: Int32 = 70
+    /// A read or write failed (EX_IOERR).
+    public static let ioError: Int32 = 74
+}

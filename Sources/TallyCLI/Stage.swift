@@ -1,0 +1,99 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import ArgumentParser
+import TallyIO
+
+/// A failure a stage reports itself: one line on stderr and an exit status.
+public struct StageFailure: Error, CustomStringConvertible {
+    public var message: String
+    public var status: Int32
+
+    public init(_ message: String, status: Int32) {
+        self.message = message
+        self.status = status
+    }
+
+    public var description: String { message }
+}
+
+/// What every stage does around its work: Unix manners and error reporting.
+public enum Stage {
+    /// Runs `body` as stage `name`: SIGPIPE ignored, so a closed pipe is a write error that ends
+    /// the stage quietly with status 0; input, output and stage failures printed as one line
+    /// `name: message` and turned into their exit statuses.
+    public static func run(_ name: String, _ body: () throws -> Int32) throws {
+        signal(SIGPIPE, SIG_IGN)
+        let status: Int32
+        do {
+            status = try body()
+        } catch let error as OutputError where error == .brokenPipe {
+            status = ExitStatus.ok
+        } catch let error as OutputError {
+            report(name, error.description)
+            status = ExitStatus.ioError
+        } catch let error as InputError {
+            report(name, error.description)
+            status = error.exitStatus
+        } catch let error as StageFailure {
+            report(name, error.message)
+            status = error.status
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            report(name, "internal error: \(error)")
+            status = ExitStatus.software
+        }
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    /// Writes `name: message` to stderr.
+    public static func report(_ name: String, _ message: String) {
+        writeError("\(name): \(message)\n")
+    }
+
+    /// Writes text to stderr, unbuffered.
+    public static func writeError(_ text: String) {
+        var text = text
+        text.withUTF8 { u in
+            var p = u.baseAddress
+            var left = u.count
+            while left > 0, let q = p {
+                let n = write(2, q, left)
+                if n <= 0 { if errno == EINTR { continue }; return }
+                p = q + n
+                left -= n
+            }
+        }
+    }
+
+    /// Whether stderr is a terminal (progress is shown only then).
+    public static var stderrIsTerminal: Bool { isatty(2) != 0 }
+}
+
+/// Options for reading inputs, shared by every stage that reads files.
+public struct InputOptions: ParsableArguments {
+    @Argument(help: ArgumentHelp("Input files, plain or gzip (detected by content). '-' or none reads standard input.", valueName: "file"))
+    public var files: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("Refuse lines (CSV records) longer than this many bytes.", valueName: "bytes"))
+    public var maxLineBytes: Int = InputLimits.standard.maxLineBytes
+
+    @Option(name: .long, help: ArgumentHelp("Refuse gzip input that expands more than this many times (past 16 MiB).", valueName: "ratio"))
+    public var maxRatio: Int = InputLimits.standard.maxRatio
+
+    public init() {}
+
+    public mutating func validate() throws {
+        guard maxLineBytes >= 64 else { throw ValidationError("--max-line-bytes must be at least 64") }
+        guard maxRatio >= 2 else { throw ValidationError("--max-ratio must be at least 2") }
+    }
+
+    /// The limits the options ask for.
+    public var limits: InputLimits { InputLimits(maxLineBytes: maxLineBytes, maxRatio: maxRatio) }
+
+    /// The inputs to read: the files given, or standard input.
+    public var paths: [String] { files.isEmpty ? ["-"] : files }
+}

@@ -1,0 +1,138 @@
+/// A growable byte buffer for building output without going through `String`.
+///
+/// Stages encode records into one reused `ByteBuffer` and hand its bytes to an output sink, so the
+/// hot path allocates nothing per line. It is a class so that encoders can append into it without
+/// copy-on-write checks; it is not thread-safe.
+///
+/// ```swift
+/// let out = ByteBuffer()
+/// out.append("tally")
+/// out.append(UInt8(ascii: "\n"))
+/// ```
+public final class ByteBuffer {
+    /// The start of the storage; valid until the next append or `reserve`.
+    public private(set) var base: UnsafeMutablePointer<UInt8>
+    /// The number of bytes written.
+    public internal(set) var count: Int
+    /// The number of bytes the storage holds before it must grow.
+    public private(set) var capacity: Int
+
+    /// Makes an empty buffer with room for `capacity` bytes.
+    public init(capacity: Int = 1 << 16) {
+        self.capacity = max(capacity, 16)
+        self.base = .allocate(capacity: self.capacity)
+        self.count = 0
+    }
+
+    deinit { base.deallocate() }
+
+    /// Makes sure `n` more bytes fit without growing.
+    @inline(__always)
+    public func reserve(_ n: Int) {
+        if count &+ n > capacity { grow(to: count + n) }
+    }
+
+    @inline(never)
+    private func grow(to needed: Int) {
+        var newCapacity = capacity
+        while newCapacity < needed { newCapacity *= 2 }
+        let newBase = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+        newBase.update(from: base, count: count)
+        base.deallocate()
+        base = newBase
+        capacity = newCapacity
+    }
+
+    /// Appends one byte.
+    @inline(__always)
+    public func append(_ byte: UInt8) {
+        reserve(1)
+        base[count] = byte
+        count &+= 1
+    }
+
+    /// Appends raw bytes.
+    @inline(__always)
+    public func append(_ bytes: UnsafeRawBufferPointer) {
+        guard let src = bytes.baseAddress, !bytes.isEmpty else { return }
+        reserve(bytes.count)
+        UnsafeMutableRawPointer(base + count).copyMemory(from: src, byteCount: bytes.count)
+        count &+= bytes.count
+    }
+
+    /// Appends raw bytes.
+    @inline(__always)
+    public func append(_ bytes: UnsafeBufferPointer<UInt8>) {
+        append(UnsafeRawBufferPointer(bytes))
+    }
+
+    /// Appends the UTF-8 of a literal.
+    @inline(__always)
+    public func append(_ literal: StaticString) {
+        append(UnsafeRawBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+    }
+
+    /// Appends the UTF-8 of a string as is (no escaping).
+    @inline(__always)
+    public func append(_ string: String) {
+        var string = string
+        string.withUTF8 { append(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Appends a signed integer in decimal.
+    public func appendDecimal(_ value: Int64) {
+        reserve(20)
+        var magnitude = value.magnitude
+        if value < 0 { base[count] = UInt8(ascii: "-"); count &+= 1 }
+        if magnitude < 10 {
+            base[count] = UInt8(truncatingIfNeeded: magnitude) &+ 48
+            count &+= 1
+            return
+        }
+        var digits = 0
+        var probe = magnitude
+        while probe > 0 { digits &+= 1; probe /= 10 }
+        var position = count &+ digits &- 1
+        while magnitude > 0 {
+            base[position] = UInt8(truncatingIfNeeded: magnitude % 10) &+ 48
+            magnitude /= 10
+            position &-= 1
+        }
+        count &+= digits
+    }
+
+    /// Appends `value` in decimal, left-padded with zeros to `width` digits (non-negative values).
+    @inline(__always)
+    public func appendPadded(_ value: Int, width: Int) {
+        reserve(width)
+        var v = value
+        var i = width - 1
+        while i >= 0 {
+            base[count &+ i] = UInt8(truncatingIfNeeded: v % 10) &+ 48
+            v /= 10
+            i -= 1
+        }
+        count &+= width
+    }
+
+    /// Forgets the contents, keeping the storage.
+    @inline(__always)
+    public func removeAll() { count = 0 }
+
+    /// Drops the last `n` bytes.
+    public func removeLast(_ n: Int) {
+        precondition(n <= count)
+        count -= n
+    }
+
+    /// Calls `body` with the bytes written so far.
+    public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeRawBufferPointer(start: base, count: count))
+    }
+
+    /// The contents as an array (tests and small outputs).
+    public var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
+
+    /// The contents decoded as UTF-8 (tests and small outputs).
+    public var string: String { String(decoding: UnsafeBufferPointer(start: base, count: count), as: UTF8.self) }
+}

@@ -1,0 +1,343 @@
+/// What is wrong with a JSON line, and where in the line (a 1-based byte column).
+public struct JSONSyntaxError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The 1-based byte column where the fault was found.
+    public var column: Int
+    /// What is wrong, for people.
+    public var message: String
+
+    public init(column: Int, message: String) {
+        self.column = column
+        self.message = message
+    }
+
+    public var description: String { "column \(column): \(message)" }
+}
+
+/// A forward-only JSON tokenizer over the bytes of one line.
+///
+/// It is the decoding half of tally's JSON Lines codec: record and score decoders walk an object
+/// key by key and pull typed values, so no intermediate tree is built. Strings are checked for
+/// RFC 8259 escapes (surrogate pairs included) and for valid UTF-8. Repeated values (file names,
+/// kinds, hashes) can be served from an `InternTable` so that they do not allocate on every line.
+public struct JSONScanner {
+    @usableFromInline let start: UnsafePointer<UInt8>
+    @usableFromInline let end: UnsafePointer<UInt8>
+    @usableFromInline var p: UnsafePointer<UInt8>
+    /// Reused space for strings that contain escapes.
+    @usableFromInline var scratch: [UInt8] = []
+
+    /// Makes a scanner over `bytes`, which must outlive it.
+    public init(_ bytes: UnsafeRawBufferPointer) {
+        let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? UnsafePointer(bitPattern: 1)!
+        start = base
+        end = base + bytes.count
+        p = base
+    }
+
+    /// The 1-based column of the next byte.
+    public var column: Int { p - start + 1 }
+
+    /// A syntax error at the current position.
+    public func fault(_ message: String) -> JSONSyntaxError {
+        JSONSyntaxError(column: column, message: message)
+    }
+
+    @inline(__always)
+    mutating func skipSpace() {
+        while p < end {
+            let c = p.pointee
+            if c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D { p += 1 } else { break }
+        }
+    }
+
+    /// Consumes `byte` (after optional white space) or fails with `expected`.
+    @inline(__always)
+    public mutating func expect(_ byte: UInt8, _ expected: @autoclosure () -> String) throws(JSONSyntaxError) {
+        skipSpace()
+        guard p < end, p.pointee == byte else { throw fault(p < end ? "expected \(expected())" : "line ends early, expected \(expected())") }
+        p += 1
+    }
+
+    /// Consumes `byte` if it is next (after white space) and says whether it was.
+    @inline(__always)
+    public mutating func consume(_ byte: UInt8) -> Bool {
+        skipSpace()
+        if p < end, p.pointee == byte { p += 1; return true }
+        return false
+    }
+
+    /// Checks that nothing but white space is left.
+    public mutating func expectEnd() throws(JSONSyntaxError) {
+        skipSpace()
+        if p < end { throw fault("unexpected text after the object") }
+    }
+
+    /// Iterates the members of an object: calls `member` with each key's bytes, positioned at
+    /// its value, which `member` must consume. Duplicate keys are the caller's to detect.
+    @inline(__always)
+    public mutating func forEachMember(_ member: (inout JSONScanner, UnsafeRawBufferPointer) throws(JSONSyntaxError) -> Void) throws(JSONSyntaxError) {
+        try expect(UInt8(ascii: "{"), "'{'")
+        if consume(UInt8(ascii: "}")) { return }
+        while true {
+            skipSpace()
+            let key = try rawKey()
+            try expect(UInt8(ascii: ":"), "':' after a key")
+            skipSpace()
+            try member(&self, key)
+            skipSpace()
+            guard p < end else { throw fault("line ends inside an object") }
+            if p.pointee == UInt8(ascii: ",") { p += 1; continue }
+            if p.pointee == UInt8(ascii: "}") { p += 1; return }
+            throw fault("expected ',' or '}'")
+        }
+    }
+
+    /// Iterates the elements of an array, calling `element` positioned at each value.
+    @inline(__always)
+    public mutating func forEachElement(_ element: (inout JSONScanner) throws(JSONSyntaxError) -> Void) throws(JSONSyntaxError) {
+        try expect(UInt8(ascii: "["), "'['")
+        if consume(UInt8(ascii: "]")) { return }
+        while true {
+            skipSpace()
+            try element(&self)
+            skipSpace()
+            guard p < end else { throw fault("line ends inside an array") }
+            if p.pointee == UInt8(ascii: ",") { p += 1; continue }
+            if p.pointee == UInt8(ascii: "]") { p += 1; return }
+            throw fault("expected ',' or ']'")
+        }
+    }
+
+    /// A key's bytes; keys of our schemas never need escapes, so an escaped key is refused.
+    @inline(__always)
+    mutating func rawKey() throws(JSONSyntaxError) -> UnsafeRawBufferPointer {
+        guard p < end, p.pointee == 0x22 else { throw fault("expected a key string") }
+        p += 1
+        let keyStart = p
+        while p < end {
+            let c = p.pointee
+            if c == 0x22 {
+                let key = UnsafeRawBufferPointer(start: keyStart, count: p - keyStart)
+                p += 1
+                return key
+            }
+            if c == 0x5C || c < 0x20 { throw fault("unexpected character in a key") }
+            p += 1
+        }
+        throw fault("line ends inside a key")
+    }
+
+    /// Whether the next value is `null` (consumed if so).
+    public mutating func consumeNull() -> Bool {
+        skipSpace()
+        if end - p >= 4, p[0] == 0x6E, p[1] == 0x75, p[2] == 0x6C, p[3] == 0x6C { p += 4; return true }
+        return false
+    }
+
+    /// Reads a string value into a `String`, reusing `intern`'s copy when the bytes are the same.
+    @inline(__always)
+    public mutating func string(intern: inout InternSlot) throws(JSONSyntaxError) -> String {
+        guard p < end, p.pointee == 0x22 else { throw fault("expected a string") }
+        let open = p
+        p += 1
+        let contentStart = p
+        // Fast path: no escapes, then one validation and perhaps no allocation.
+        while p < end {
+            let c = p.pointee
+            if c == 0x22 {
+                let bytes = UnsafeBufferPointer(start: contentStart, count: p - contentStart)
+                p += 1
+                if let s = intern.lookup(bytes) { return s }
+                guard let s = String(validating: bytes, as: UTF8.self) else {
+                    p = open
+                    throw fault("string is not valid UTF-8")
+                }
+                intern.store(s)
+                return s
+            }
+            if c == 0x5C { break }
+            if c < 0x20 { throw fault("control character in a string must be escaped") }
+            p += 1
+        }
+        if p >= end { p = open; throw fault("line ends inside a string") }
+        p = contentStart
+        let s = try escapedString()
+        return s
+    }
+
+    /// Reads a string value into a `String`.
+    @inline(__always)
+    public mutating func string() throws(JSONSyntaxError) -> String {
+        var none = InternSlot.none
+        return try string(intern: &none)
+    }
+
+    @inline(never)
+    mutating func escapedString() throws(JSONSyntaxError) -> String {
+        scratch.removeAll(keepingCapacity: true)
+        while p < end {
+            let c = p.pointee
+            if c == 0x22 {
+                p += 1
+                guard let s = scratch.withUnsafeBufferPointer({ String(validating: $0, as: UTF8.self) }) else {
+                    throw fault("string is not valid UTF-8")
+                }
+                return s
+            }
+            if c < 0x20 { throw fault("control character in a string must be escaped") }
+            if c != 0x5C { scratch.append(c); p += 1; continue }
+            p += 1
+            guard p < end else { break }
+            let e = p.pointee
+            p += 1
+            switch e {
+            case 0x22: scratch.append(0x22)
+            case 0x5C: scratch.append(0x5C)
+            case 0x2F: scratch.append(0x2F)
+            case UInt8(ascii: "b"): scratch.append(0x08)
+            case UInt8(ascii: "f"): scratch.append(0x0C)
+            case UInt8(ascii: "n"): scratch.append(0x0A)
+            case UInt8(ascii: "r"): scratch.append(0x0D)
+            case UInt8(ascii: "t"): scratch.append(0x09)
+            case UInt8(ascii: "u"):
+                var scalar = try hex4()
+                if scalar >= 0xD800 && scalar < 0xDC00 {
+                    guard end - p >= 6, p[0] == 0x5C, p[1] == UInt8(ascii: "u") else {
+                        throw fault("lone high surrogate in \\u escape")
+                    }
+                    p += 2
+                    let low = try hex4()
+                    guard low >= 0xDC00 && low < 0xE000 else { throw fault("high surrogate not followed by a low one") }
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                } else if scalar >= 0xDC00 && scalar < 0xE000 {
+                    throw fault("lone low surrogate in \\u escape")
+                }
+                appendUTF8(scalar)
+            default:
+                p -= 1
+                throw fault("unknown escape '\\\(Character(Unicode.Scalar(e)))'")
+            }
+        }
+        throw fault("line ends inside a string")
+    }
+
+    @inline(__always)
+    mutating func hex4() throws(JSONSyntaxError) -> UInt32 {
+        guard end - p >= 4 else { throw fault("\\u needs four hex digits") }
+        var v: UInt32 = 0
+        for _ in 0..<4 {
+            let c = p.pointee
+            let d: UInt32
+            switch c {
+            case 0x30...0x39: d = UInt32(c - 0x30)
+            case 0x41...0x46: d = UInt32(c - 0x41 + 10)
+            case 0x61...0x66: d = UInt32(c - 0x61 + 10)
+            default: throw fault("\\u needs four hex digits")
+            }
+            v = v << 4 | d
+            p += 1
+        }
+        return v
+    }
+
+    mutating func appendUTF8(_ v: UInt32) {
+        switch v {
+        case 0..<0x80: scratch.append(UInt8(v))
+        case 0x80..<0x800:
+            scratch.append(UInt8(0xC0 | v >> 6)); scratch.append(UInt8(0x80 | v & 0x3F))
+        case 0x800..<0x10000:
+            scratch.append(UInt8(0xE0 | v >> 12)); scratch.append(UInt8(0x80 | (v >> 6) & 0x3F))
+            scratch.append(UInt8(0x80 | v & 0x3F))
+        default:
+            scratch.append(UInt8(0xF0 | v >> 18)); scratch.append(UInt8(0x80 | (v >> 12) & 0x3F))
+            scratch.append(UInt8(0x80 | (v >> 6) & 0x3F)); scratch.append(UInt8(0x80 | v & 0x3F))
+        }
+    }
+
+    /// Reads an integer value (no fraction, no exponent) that fits in `Int64`.
+    @inline(__always)
+    public mutating func int64() throws(JSONSyntaxError) -> Int64 {
+        let numberStart = p
+        var negative = false
+        if p < end, p.pointee == UInt8(ascii: "-") { negative = true; p += 1 }
+        guard p < end, p.pointee &- 0x30 < 10 else { p = numberStart; throw fault("expected an integer") }
+        if p.pointee == 0x30, end - p > 1, p[1] &- 0x30 < 10 { throw fault("leading zero in a number") }
+        var magnitude: UInt64 = 0
+        while p < end {
+            let d = p.pointee &- 0x30
+            if d >= 10 { break }
+            let (m, o1) = magnitude.multipliedReportingOverflow(by: 10)
+            let (a, o2) = m.addingReportingOverflow(UInt64(d))
+            if o1 || o2 { p = numberStart; throw fault("integer out of range") }
+            magnitude = a
+            p += 1
+        }
+        if p < end, p.pointee == UInt8(ascii: ".") || p.pointee | 0x20 == UInt8(ascii: "e") {
+            p = numberStart
+            throw fault("expected an integer, found a fraction or exponent")
+        }
+        if negative {
+            guard magnitude <= UInt64(Int64.max) + 1 else { p = numberStart; throw fault("integer out of range") }
+            return magnitude == UInt64(Int64.max) + 1 ? Int64.min : -Int64(magnitude)
+        }
+        guard magnitude <= UInt64(Int64.max) else { p = numberStart; throw fault("integer out of range") }
+        return Int64(magnitude)
+    }
+
+    /// Reads an integer value into `Int`.
+    @inline(__always)
+    public mutating func int() throws(JSONSyntaxError) -> Int { Int(try int64()) }
+}
+
+/// A one-entry cache of the last string decoded for one field.
+///
+/// Feeds repeat the same file name, hash, source and kind on line after line; comparing the bytes
+/// with the last value is much cheaper than allocating a new `String` for each.
+public struct InternSlot {
+    @usableFromInline var value: String?
+    @usableFromInline var enabled: Bool
+
+    /// A slot that remembers values.
+    public init() { value = nil; enabled = true }
+    private init(disabled: Void) { value = nil; enabled = false }
+    /// A slot that never remembers (for values that rarely repeat).
+    public static var none: InternSlot { InternSlot(disabled: ()) }
+
+    @inline(__always)
+    mutating func lookup(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        guard enabled, var v = value else { return nil }
+        let same = v.withUTF8 { u in
+            u.count == bytes.count && (u.count == 0 || memcmpEqual(u.baseAddress!, bytes.baseAddress!, u.count))
+        }
+        return same ? v : nil
+    }
+
+    @inline(__always)
+    mutating func store(_ s: String) { if enabled { value = s } }
+}
+
+@inline(__always)
+func memcmpEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+    var i = 0
+    while i &+ 8 <= n {
+        if UnsafeRawPointer(a + i).loadUnaligned(as: UInt64.self) != UnsafeRawPointer(b + i).loadUnaligned(as: UInt64.self) { return false }
+        i &+= 8
+    }
+    while i < n {
+        if a[i] != b[i] { return false }
+        i &+= 1
+    }
+    return true
+}
+
+extension UnsafeRawBufferPointer {
+    /// Whether these bytes spell `literal` (used to match JSON keys without making Strings).
+    @inline(__always)
+    public func equals(_ literal: StaticString) -> Bool {
+        count == literal.utf8CodeUnitCount
+            && (count == 0 || memcmpEqual(baseAddress!.assumingMemoryBound(to: UInt8.self), literal.utf8Start, count))
+    }
+
+    /// The bytes as text, for messages.
+    public var text: String { String(decoding: self, as: UTF8.self) }
+}

@@ -1,0 +1,195 @@
+/// One person's score on one day: `tally.score` version 1, one JSON object a line.
+///
+/// `schemas/score.schema.json` is its contract. A sample line:
+///
+/// ```json
+/// {"v":1,"person":"p_5d41402abc4b2a76b9719d911017c592","score":612,"tier":"standard","as_of":"2026-11-28","rules":"sha256:9f86d0…","records":7,"reasons":[{"code":"court.dishonest-debtor","points":-87,"records":["court:3f9c0d1e2a7b4c55e81f0a9d6c2b7e40"]}]}
+/// ```
+///
+/// `reasons` are the principal reasons, most harmful first, as an adverse-action notice gives
+/// them. `disputed` and `retracted` list record ids apart, and are left out when empty.
+public struct Score: Equatable, Sendable {
+    /// The person key (`p_` and 32 hex digits).
+    public var person: String
+    /// The score, an integer within the rules' range.
+    public var score: Int
+    /// The tier's name.
+    public var tier: String
+    /// The day the score is for.
+    public var asOf: CivilDate
+    /// `sha256:` and the hex SHA-256 of the rules file.
+    public var rules: String
+    /// How many of the person's records were read (counted or not).
+    public var records: Int
+    /// The principal reasons.
+    public var reasons: [Reason]
+    /// Records under open dispute.
+    public var disputed: [String]
+    /// Records retracted after a dispute or a court's revocation.
+    public var retracted: [String]
+
+    public init(person: String, score: Int, tier: String, asOf: CivilDate, rules: String, records: Int,
+                reasons: [Reason] = [], disputed: [String] = [], retracted: [String] = []) {
+        self.person = person
+        self.score = score
+        self.tier = tier
+        self.asOf = asOf
+        self.rules = rules
+        self.records = records
+        self.reasons = reasons
+        self.disputed = disputed
+        self.retracted = retracted
+    }
+
+    /// One principal reason: an event kind, its points (rounded), and the records behind it.
+    public struct Reason: Equatable, Sendable {
+        public var code: String
+        public var points: Int
+        public var records: [String]
+
+        public init(code: String, points: Int, records: [String]) {
+            self.code = code
+            self.points = points
+            self.records = records
+        }
+    }
+}
+
+extension Score {
+    /// Appends this score as one JSON line (with the trailing newline).
+    public func encode(into out: ByteBuffer) {
+        out.append("{\"v\":1,\"person\":")
+        out.appendJSONString(person)
+        out.append(",\"score\":")
+        out.appendDecimal(Int64(score))
+        out.append(",\"tier\":")
+        out.appendJSONString(tier)
+        out.append(",\"as_of\":\"")
+        out.appendDate(asOf)
+        out.append("\",\"rules\":")
+        out.appendJSONString(rules)
+        out.append(",\"records\":")
+        out.appendDecimal(Int64(records))
+        out.append(",\"reasons\":[")
+        for (i, reason) in reasons.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out.append("{\"code\":")
+            out.appendJSONString(reason.code)
+            out.append(",\"points\":")
+            out.appendDecimal(Int64(reason.points))
+            out.append(",\"records\":")
+            out.appendJSONStringArray(reason.records)
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(UInt8(ascii: "]"))
+        if !disputed.isEmpty {
+            out.append(",\"disputed\":")
+            out.appendJSONStringArray(disputed)
+        }
+        if !retracted.isEmpty {
+            out.append(",\"retracted\":")
+            out.appendJSONStringArray(retracted)
+        }
+        out.append("}\n")
+    }
+}
+
+/// Decodes `tally.score` lines.
+public struct ScoreDecoder {
+    var tier = InternSlot(), rules = InternSlot(), code = InternSlot()
+
+    public init() {}
+
+    /// Decodes one line (without its newline); the same strictness as `RecordDecoder`.
+    public mutating func decode(_ line: UnsafeRawBufferPointer) throws(DecodeError) -> Score {
+        do {
+            return try decodeThrowingSyntax(line)
+        } catch {
+            throw DecodeError(column: error.column, message: error.message)
+        }
+    }
+
+    /// Decodes a line given as a string.
+    public mutating func decode(_ line: String) throws(DecodeError) -> Score {
+        var line = line
+        let result: Result<Score, DecodeError> = line.withUTF8 { u in
+            do throws(DecodeError) { return .success(try decode(UnsafeRawBufferPointer(u))) } catch { return .failure(error) }
+        }
+        return try result.get()
+    }
+
+    private mutating func decodeThrowingSyntax(_ line: UnsafeRawBufferPointer) throws(JSONSyntaxError) -> Score {
+        var s = JSONScanner(line)
+        var seen: UInt32 = 0
+        var score = Score(person: "", score: 0, tier: "", asOf: CivilDate(daysSinceEpoch: 0), rules: "", records: 0)
+        try s.forEachMember { (s: inout JSONScanner, key: UnsafeRawBufferPointer) throws(JSONSyntaxError) in
+            let bit: UInt32
+            if key.equals("v") {
+                bit = 1
+                let column = s.column
+                guard try s.int64() == 1 else { throw JSONSyntaxError(column: column, message: "unsupported score version (this is tally.score v1)") }
+            } else if key.equals("person") {
+                bit = 2; score.person = try s.string()
+            } else if key.equals("score") {
+                bit = 4; score.score = try s.int()
+            } else if key.equals("tier") {
+                bit = 8; score.tier = try s.string(intern: &tier)
+            } else if key.equals("as_of") {
+                bit = 16
+                let column = s.column
+                var text = try s.string()
+                guard let d = text.withUTF8({ CivilDate.parse(UnsafeRawBufferPointer($0)) }) else {
+                    throw JSONSyntaxError(column: column, message: "as_of: not a date YYYY-MM-DD")
+                }
+                score.asOf = d
+            } else if key.equals("rules") {
+                bit = 32; score.rules = try s.string(intern: &rules)
+            } else if key.equals("records") {
+                bit = 64; score.records = try s.int()
+            } else if key.equals("reasons") {
+                bit = 128
+                try s.forEachElement { (s: inout JSONScanner) throws(JSONSyntaxError) in
+                    score.reasons.append(try decodeReason(&s))
+                }
+            } else if key.equals("disputed") {
+                bit = 256; score.disputed = try Self.stringArray(&s)
+            } else if key.equals("retracted") {
+                bit = 512; score.retracted = try Self.stringArray(&s)
+            } else {
+                throw s.fault("unknown key \"\(key.text)\" in a score")
+            }
+            if seen & bit != 0 { throw s.fault("key \"\(key.text)\" appears twice") }
+            seen |= bit
+        }
+        try s.expectEnd()
+        for (bit, name) in [(UInt32(1), "v"), (2, "person"), (4, "score"), (8, "tier"), (16, "as_of"), (32, "rules"), (64, "records"), (128, "reasons")]
+        where seen & bit == 0 {
+            throw JSONSyntaxError(column: 1, message: "score lacks \"\(name)\"")
+        }
+        return score
+    }
+
+    private mutating func decodeReason(_ s: inout JSONScanner) throws(JSONSyntaxError) -> Score.Reason {
+        var reason = Score.Reason(code: "", points: 0, records: [])
+        var seen = 0
+        try s.forEachMember { (s: inout JSONScanner, key: UnsafeRawBufferPointer) throws(JSONSyntaxError) in
+            if key.equals("code"), seen & 1 == 0 {
+                reason.code = try s.string(intern: &code); seen |= 1
+            } else if key.equals("points"), seen & 2 == 0 {
+                reason.points = try s.int(); seen |= 2
+            } else if key.equals("records"), seen & 4 == 0 {
+                reason.records = try Self.stringArray(&s); seen |= 4
+            } else {
+                throw s.fault("unexpected key \"\(key.text)\" in a reason")
+            }
+        }
+        guard seen == 7 else { throw s.fault("a reason needs code, points and records") }
+        return reason
+    }
+
+    private static func stringArray(_ s: inout JSONScanner) throws(JSONSyntaxError) -> [String] {
+        var out: [String] = []
+        try s.forEachElement { (s: inout JSONScanner) throws(JSONSyntaxError) in out.append(try s.string()) }
+        return out
+    }
+}

@@ -1,0 +1,212 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+internal import Crypto
+
+/// Bounds that keep a hostile or broken input from exhausting memory.
+public struct InputLimits: Sendable, Equatable {
+    /// The longest line (or CSV record) accepted, in bytes.
+    public var maxLineBytes: Int
+    /// The largest decompressed-to-compressed ratio accepted for gzip input.
+    public var maxRatio: Int
+    /// Decompressed bytes allowed before the ratio is enforced (small files compress oddly).
+    public var ratioGraceBytes: Int
+
+    /// 8 MiB lines; gzip ratio at most 250:1 once past 16 MiB decompressed.
+    public static let standard = InputLimits(maxLineBytes: 8 << 20, maxRatio: 250, ratioGraceBytes: 16 << 20)
+
+    public init(maxLineBytes: Int, maxRatio: Int, ratioGraceBytes: Int = 16 << 20) {
+        self.maxLineBytes = maxLineBytes
+        self.maxRatio = maxRatio
+        self.ratioGraceBytes = ratioGraceBytes
+    }
+}
+
+/// One input of a stage: a file path, or standard input for `-`/no path, plain or gzip.
+///
+/// Gzip is recognised by its magic bytes (`1f 8b`), never by the name, and every member of a
+/// multi-member stream is read. The SHA-256 of the bytes as delivered (compressed, if they were)
+/// is computed while streaming and available from `finishDigest()` at the end. Memory does not
+/// depend on the file's size.
+///
+/// ```swift
+/// let input = try InputFile.open("transit-20261127.csv.gz")
+/// let lines = LineReader(input)
+/// while let line = try lines.next() { … }
+/// let sha = try input.finishDigest()
+/// ```
+public final class InputFile {
+    /// The name used in messages: the path as given, or `-` for standard input.
+    public let name: String
+    /// The path, or nil for standard input.
+    public let path: String?
+    /// Whether the bytes are gzip.
+    public private(set) var isGzip = false
+    /// The limits in force.
+    public let limits: InputLimits
+    /// Bytes read from the file as delivered.
+    public private(set) var rawBytes = 0
+    /// Bytes handed to the reader after decompression.
+    public private(set) var decodedBytes = 0
+
+    private let fd: Int32
+    private let ownsDescriptor: Bool
+    private var hasher = SHA256()
+    private var digest: String?
+    private var rawEnded = false
+    /// Bytes read to look for the gzip magic, served before the descriptor.
+    private var prefix: [UInt8] = []
+    private var prefixOffset = 0
+    private var inflater: GzipInflater?
+
+    private init(name: String, path: String?, fd: Int32, ownsDescriptor: Bool, limits: InputLimits) {
+        self.name = name
+        self.path = path
+        self.fd = fd
+        self.ownsDescriptor = ownsDescriptor
+        self.limits = limits
+    }
+
+    deinit { if ownsDescriptor { close(fd) } }
+
+    /// The base name of the path (`-` for standard input), as provenance records it.
+    public var baseName: String {
+        guard let path else { return "-" }
+        return path.split(separator: "/", omittingEmptySubsequences: true).last.map(String.init) ?? path
+    }
+
+    /// Opens `path` (nil or `-` for standard input) and detects gzip.
+    public static func open(_ path: String?, limits: InputLimits = .standard) throws(InputError) -> InputFile {
+        let file: InputFile
+        if path == nil || path == "-" {
+            file = InputFile(name: "-", path: nil, fd: 0, ownsDescriptor: false, limits: limits)
+        } else {
+            let path = path!
+            let fd = POSIX.open(path, flags: O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else {
+                let code = errno
+                let kind: InputError.Kind = (code == ENOENT || code == ENOTDIR || code == EACCES) ? .noInput : .io
+                throw InputError(kind, file: path, "cannot open: \(POSIX.errorText(code))")
+            }
+            var info = stat()
+            if fstat(fd, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
+                close(fd)
+                throw InputError(.noInput, file: path, "is a directory")
+            }
+            file = InputFile(name: path, path: path, fd: fd, ownsDescriptor: true, limits: limits)
+        }
+        try file.detect()
+        return file
+    }
+
+    private func detect() throws(InputError) {
+        let head = UnsafeMutableRawPointer.allocate(byteCount: 2, alignment: 1)
+        defer { head.deallocate() }
+        var got = 0
+        while got < 2 {
+            let n = try readRaw(head + got, 2 - got)
+            if n == 0 { break }
+            got += n
+        }
+        prefix = Array(UnsafeRawBufferPointer(start: head, count: got))
+        if got == 2 && prefix[0] == 0x1F && prefix[1] == 0x8B {
+            isGzip = true
+            inflater = try GzipInflater(file: name) { [unowned self] (buffer, count) throws(InputError) -> Int in
+                try self.readServingPrefix(buffer, count)
+            }
+        }
+    }
+
+    /// Reads from the descriptor, hashing what it reads.
+    private func readRaw(_ buffer: UnsafeMutableRawPointer, _ count: Int) throws(InputError) -> Int {
+        if rawEnded { return 0 }
+        let n = POSIX.read(fd, buffer, count)
+        if n < 0 { throw InputError(.io, file: name, "read failed: \(POSIX.errorText(errno))") }
+        if n == 0 { rawEnded = true; return 0 }
+        hasher.update(bufferPointer: UnsafeRawBufferPointer(start: buffer, count: n))
+        rawBytes += n
+        return n
+    }
+
+    private func readServingPrefix(_ buffer: UnsafeMutableRawPointer, _ count: Int) throws(InputError) -> Int {
+        if prefixOffset < prefix.count {
+            let n = min(count, prefix.count - prefixOffset)
+            prefix.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress! + prefixOffset, byteCount: n) }
+            prefixOffset += n
+            return n
+        }
+        return try readRaw(buffer, count)
+    }
+
+    /// Fills `buffer` with the next decompressed bytes; returns 0 at the end.
+    public func read(into buffer: UnsafeMutableRawPointer, count: Int) throws(InputError) -> Int {
+        guard let inflater else {
+            let n = try readServingPrefix(buffer, count)
+            decodedBytes += n
+            return n
+        }
+        let n = try inflater.read(into: buffer, count: count)
+        decodedBytes += n
+        if decodedBytes > limits.ratioGraceBytes && decodedBytes / max(inflater.consumed, 1) > limits.maxRatio {
+            throw InputError(.data, file: name, "decompression ratio exceeds \(limits.maxRatio):1 (\(decodedBytes) bytes from \(inflater.consumed)); refusing a possible gzip bomb")
+        }
+        return n
+    }
+
+    /// Gzip members read so far (0 for plain input).
+    public var gzipMembers: Int { inflater?.members ?? 0 }
+
+    /// Reads what is left of the raw input (so the hash covers every byte) and returns the
+    /// lower-case hex SHA-256 of the file as delivered.
+    public func finishDigest() throws(InputError) -> String {
+        if let digest { return digest }
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: 1 << 16, alignment: 8)
+        defer { scratch.deallocate() }
+        while try readServingPrefixForDigest(scratch) > 0 {}
+        let hex = Hex.encode(hasher.finalize())
+        digest = hex
+        return hex
+    }
+
+    private func readServingPrefixForDigest(_ scratch: UnsafeMutableRawPointer) throws(InputError) -> Int {
+        // The prefix was hashed when it was read; only the descriptor's rest is needed.
+        try readRaw(scratch, 1 << 16)
+    }
+
+    /// SHA-256 of a whole file's bytes, read once with no decompression; for a seekable file that
+    /// must be named in provenance before its rows are streamed.
+    public static func sha256(ofFileAt path: String) throws(InputError) -> String {
+        let file = try InputFile.openRaw(path)
+        return try file.finishDigest()
+    }
+
+    private static func openRaw(_ path: String) throws(InputError) -> InputFile {
+        let fd = POSIX.open(path, flags: O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let code = errno
+            throw InputError(code == ENOENT ? .noInput : .io, file: path, "cannot open: \(POSIX.errorText(code))")
+        }
+        return InputFile(name: path, path: path, fd: fd, ownsDescriptor: true, limits: .standard)
+    }
+}
+
+/// Lower-case hexadecimal.
+public enum Hex {
+    /// Encodes bytes as lower-case hex.
+    public static func encode<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
+        let digits: [UInt8] = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 0xF)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Encodes a digest as lower-case hex.
+    static func encode<D: Digest>(_ digest: D) -> String {
+        digest.withUnsafeBytes { encode($0) }
+    }
+}
