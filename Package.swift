@@ -39,6 +39,7 @@ let package = Package(
         .testTarget(name: "TallyCoreTests", dependencies: ["TallyCore"]),
         .testTarget(name: "TallyIOTests", dependencies: ["TallyIO"]),
         .testTarget(name: "TallySynthTests", dependencies: ["TallySynth", "TallyCore"]),
-        .testTarget(name: "StageTests", dependencies: ["TallyCore"]),
+        // Stage tests run the built executables; depending on them makes `swift test` build them.
+        .testTarget(name: "StageTests", dependencies: ["TallyCore", "tally-synth", "tally-bench"]),
     ]
 )

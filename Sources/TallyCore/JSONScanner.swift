@@ -75,7 +75,7 @@ public struct JSONScanner {
     /// Iterates the members of an object: calls `member` with each key's bytes, positioned at
     /// its value, which `member` must consume. Duplicate keys are the caller's to detect.
     @inline(__always)
-    public mutating func forEachMember(_ member: (inout JSONScanner, UnsafeRawBufferPointer) throws(JSONSyntaxError) -> Void) throws(JSONSyntaxError) {
+    public mutating func forEachMember(_ member: (inout JSONScanner, JSONKey) throws(JSONSyntaxError) -> Void) throws(JSONSyntaxError) {
         try expect(UInt8(ascii: "{"), "'{'")
         if consume(UInt8(ascii: "}")) { return }
         while true {
@@ -108,9 +108,9 @@ public struct JSONScanner {
         }
     }
 
-    /// A key's bytes; keys of our schemas never need escapes, so an escaped key is refused.
+    /// A key: its raw bytes when it has no escapes (the usual case, no allocation), else decoded.
     @inline(__always)
-    mutating func rawKey() throws(JSONSyntaxError) -> UnsafeRawBufferPointer {
+    mutating func rawKey() throws(JSONSyntaxError) -> JSONKey {
         guard p < end, p.pointee == 0x22 else { throw fault("expected a key string") }
         p += 1
         let keyStart = p
@@ -119,9 +119,10 @@ public struct JSONScanner {
             if c == 0x22 {
                 let key = UnsafeRawBufferPointer(start: keyStart, count: p - keyStart)
                 p += 1
-                return key
+                return JSONKey(raw: key, escaped: nil)
             }
-            if c == 0x5C || c < 0x20 { throw fault("unexpected character in a key") }
+            if c == 0x5C { p = keyStart; return JSONKey(raw: UnsafeRawBufferPointer(start: nil, count: 0), escaped: try escapedString()) }
+            if c < 0x20 { throw fault("control character in a key must be escaped") }
             p += 1
         }
         throw fault("line ends inside a key")
@@ -287,6 +288,34 @@ public struct JSONScanner {
     /// Reads an integer value into `Int`.
     @inline(__always)
     public mutating func int() throws(JSONSyntaxError) -> Int { Int(try int64()) }
+}
+
+/// An object key as the scanner found it. Keys without escapes are handed out as the line's own
+/// bytes (valid until the next key); keys with escapes are decoded into `escaped`.
+public struct JSONKey {
+    /// The key's bytes in the line, when it had no escapes.
+    public let raw: UnsafeRawBufferPointer
+    /// The decoded key, when it had escapes.
+    public let escaped: String?
+
+    /// The key's length in UTF-8 bytes.
+    @inline(__always)
+    public var count: Int { escaped?.utf8.count ?? raw.count }
+
+    /// Whether the key spells `literal`.
+    @inline(__always)
+    public func equals(_ literal: StaticString) -> Bool {
+        if let escaped { return escaped == literal.description }
+        return raw.equals(literal)
+    }
+
+    /// The key as a string (validated UTF-8), or nil if its bytes are not valid UTF-8.
+    public var string: String? {
+        escaped ?? String(validating: raw.assumingMemoryBound(to: UInt8.self), as: UTF8.self)
+    }
+
+    /// The key for messages.
+    public var text: String { escaped ?? raw.text }
 }
 
 /// A one-entry cache of the last string decoded for one field.

@@ -112,7 +112,7 @@ public struct RecordDecoder {
         var person: String?
         var linkValue: Link?
 
-        try s.forEachMember { (s: inout JSONScanner, key: UnsafeRawBufferPointer) throws(JSONSyntaxError) in
+        try s.forEachMember { (s: inout JSONScanner, key: JSONKey) throws(JSONSyntaxError) in
             let bit: UInt32
             switch key.count {
             case 1 where key.equals("v"):
@@ -170,7 +170,7 @@ public struct RecordDecoder {
     private mutating func decodeSubject(_ s: inout JSONScanner) throws(JSONSyntaxError) -> Subject {
         var subject = Subject(scheme: "", id: nil)
         var seen = 0
-        try s.forEachMember { (s: inout JSONScanner, key: UnsafeRawBufferPointer) throws(JSONSyntaxError) in
+        try s.forEachMember { (s: inout JSONScanner, key: JSONKey) throws(JSONSyntaxError) in
             if key.equals("scheme"), seen & 1 == 0 {
                 subject.scheme = try s.string(intern: &scheme); seen |= 1
             } else if key.equals("id"), seen & 2 == 0 {
@@ -186,7 +186,7 @@ public struct RecordDecoder {
     private mutating func decodeProv(_ s: inout JSONScanner) throws(JSONSyntaxError) -> Provenance {
         var prov = Provenance(file: "", sha256: "", line: 0)
         var seen = 0
-        try s.forEachMember { (s: inout JSONScanner, key: UnsafeRawBufferPointer) throws(JSONSyntaxError) in
+        try s.forEachMember { (s: inout JSONScanner, key: JSONKey) throws(JSONSyntaxError) in
             if key.equals("file"), seen & 1 == 0 {
                 prov.file = try s.string(intern: &file); seen |= 1
             } else if key.equals("sha256"), seen & 2 == 0 {
@@ -207,12 +207,12 @@ public struct RecordDecoder {
     private mutating func decodeAttrs(_ s: inout JSONScanner) throws(JSONSyntaxError) -> Attributes {
         var attrs = Attributes()
         var index = 0
-        try s.forEachMember { (s: inout JSONScanner, key: UnsafeRawBufferPointer) throws(JSONSyntaxError) in
+        try s.forEachMember { (s: inout JSONScanner, key: JSONKey) throws(JSONSyntaxError) in
             let name: String
-            if index < attrKeys.count, let cached = attrKeys[index].lookup(key.assumingMemoryBound(to: UInt8.self)) {
+            if key.escaped == nil, index < attrKeys.count, let cached = attrKeys[index].lookup(key.raw.assumingMemoryBound(to: UInt8.self)) {
                 name = cached
             } else {
-                guard let made = String(validating: key.assumingMemoryBound(to: UInt8.self), as: UTF8.self) else { throw s.fault("attribute key is not valid UTF-8") }
+                guard let made = key.string else { throw s.fault("attribute key is not valid UTF-8") }
                 if index < attrKeys.count { attrKeys[index].store(made) }
                 name = made
             }

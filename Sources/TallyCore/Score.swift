@@ -122,7 +122,7 @@ public struct ScoreDecoder {
         var s = JSONScanner(line)
         var seen: UInt32 = 0
         var score = Score(person: "", score: 0, tier: "", asOf: CivilDate(daysSinceEpoch: 0), rules: "", records: 0)
-        try s.forEachMember { (s: inout JSONScanner, key: UnsafeRawBufferPointer) throws(JSONSyntaxError) in
+        try s.forEachMember { (s: inout JSONScanner, key: JSONKey) throws(JSONSyntaxError) in
             let bit: UInt32
             if key.equals("v") {
                 bit = 1
@@ -172,7 +172,7 @@ public struct ScoreDecoder {
     private mutating func decodeReason(_ s: inout JSONScanner) throws(JSONSyntaxError) -> Score.Reason {
         var reason = Score.Reason(code: "", points: 0, records: [])
         var seen = 0
-        try s.forEachMember { (s: inout JSONScanner, key: UnsafeRawBufferPointer) throws(JSONSyntaxError) in
+        try s.forEachMember { (s: inout JSONScanner, key: JSONKey) throws(JSONSyntaxError) in
             if key.equals("code"), seen & 1 == 0 {
                 reason.code = try s.string(intern: &code); seen |= 1
             } else if key.equals("points"), seen & 2 == 0 {

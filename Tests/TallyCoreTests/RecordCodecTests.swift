@@ -1,0 +1,173 @@
+import Testing
+import TallyCore
+
+/// A record with every optional field set and awkward text in it.
+func sampleRecord(person: Bool = true) -> Record {
+    Record(
+        id: "court:3f9c0d1e2a7b4c55e81f0a9d6c2b7e40", source: "court", kind: "court.dishonest-debtor",
+        subject: Subject(scheme: "cn-rid", id: "990106199001011232"),
+        at: Timestamp(chinaMidnightOf: CivilDate(year: 2026, month: 11, day: 27)!), amountFen: 1_234_567,
+        attrs: ["court": "330106", "case": "(2026)浙0106执1234号", "note": "tab\there \"quoted\" back\\slash\nnew line \u{1} 😀"],
+        prov: Provenance(file: "court-20261127.xml.gz", sha256: String(repeating: "ab", count: 32), line: 42),
+        person: person ? "p_5d41402abc4b2a76b9719d911017c592" : nil, link: person ? .direct : nil)
+}
+
+func encodeLine(_ record: Record) -> String {
+    let out = ByteBuffer()
+    record.encode(into: out)
+    return out.string
+}
+
+@Suite struct RecordCodecTests {
+    @Test func encodesTheDocumentedShape() {
+        let line = encodeLine(sampleRecord(person: false))
+        #expect(line.hasPrefix(#"{"v":1,"id":"court:3f9c0d1e2a7b4c55e81f0a9d6c2b7e40","source":"court","kind":"court.dishonest-debtor","subject":{"scheme":"cn-rid","id":"990106199001011232"},"at":"2026-11-26T16:00:00Z","amount_fen":1234567,"attrs":{"court":"330106","case":"(2026)浙0106执1234号","#))
+        #expect(line.contains(#""note":"tab\there \"quoted\" back\\slash\nnew line \u0001 😀""#))
+        #expect(line.hasSuffix(#""prov":{"file":"court-20261127.xml.gz","sha256":"\#(String(repeating: "ab", count: 32))","line":42}}"# + "\n"))
+    }
+
+    @Test func roundTrips() throws {
+        var decoder = RecordDecoder()
+        for record in [sampleRecord(), sampleRecord(person: false)] {
+            let line = encodeLine(record)
+            let back = try decoder.decode(String(line.dropLast()))
+            #expect(back == record)
+        }
+    }
+
+    @Test func roundTripsCorrectionsAndRedactedSubjects() throws {
+        var record = sampleRecord()
+        record.kind = "correction.retract"
+        record.target = "court:00000000000000000000000000000001"
+        record.subject = Subject(scheme: "record", id: nil)
+        record.amountFen = nil
+        record.attrs = Attributes()
+        var decoder = RecordDecoder()
+        #expect(try decoder.decode(String(encodeLine(record).dropLast())) == record)
+    }
+
+    @Test func acceptsKeysInAnyOrderAndEscapesOfEveryForm() throws {
+        let line = #"{ "prov":{"line":7,"sha256":"x","file":"f"}, "attrs":{"a":"\u00e9\u4e2d\ud83d\ude00\/\b\f"}, "at":"2026-01-01T00:00:00Z","subject":{"id":"1","scheme":"cn-rid"},"kind":"k.k","source":"s","id":"s:1","v":1 }"#
+        var decoder = RecordDecoder()
+        let record = try decoder.decode(line)
+        #expect(record.attrs["a"] == "é中😀/\u{8}\u{c}")
+        #expect(record.prov.line == 7)
+        #expect(record.subject.id == "1")
+    }
+
+    @Test func acceptsEscapedKeys() throws {
+        let line = #"{"\u0076":1,"id":"s:1","source":"s","kind":"k.k","subject":{"sch\u0065me":"cn-rid"},"at":"2026-01-01T00:00:00Z","attrs":{"caf\u00e9":"x","\"q\"":"y"},"prov":{"file":"f","sha256":"x","line":1}}"#
+        var decoder = RecordDecoder()
+        let record = try decoder.decode(line)
+        #expect(record.attrs["café"] == "x")
+        #expect(record.attrs["\"q\""] == "y")
+        #expect(record.subject.scheme == "cn-rid")
+    }
+
+    @Test func repeatedValuesAcrossLinesStayCorrect() throws {
+        // The decoder caches repeated strings; a changed value must never be served stale.
+        var decoder = RecordDecoder()
+        var a = sampleRecord()
+        var b = sampleRecord()
+        b.prov.file = "court-20261128.xml"
+        b.kind = "court.consumption-restriction"
+        b.attrs["court"] = "330107"
+        a.attrs["court"] = "33010"
+        for record in [a, b, a, b] {
+            #expect(try decoder.decode(String(encodeLine(record).dropLast())) == record)
+        }
+    }
+
+    static let malformed: [(String, String)] = [
+        ("", "expected '{'"),
+        ("[]", "expected '{'"),
+        (#"{"v":1"#, "line ends inside an object"),
+        (#"{"v":2,"id":"a"}"#, "unsupported record version"),
+        (#"{"v":1,"v":1}"#, "appears twice"),
+        (#"{"v":1,"bogus":1}"#, "unknown key \"bogus\""),
+        (#"{"v":1,"id":"a"}"#, "record lacks \"source\""),
+        (#"{"v":1,"id":"a\u12"}"#, "four hex digits"),
+        (#"{"v":1,"id":"a\ud800"}"#, "lone high surrogate"),
+        (#"{"v":1,"id":"a\udc00"}"#, "lone low surrogate"),
+        (#"{"v":1,"id":"a\x"}"#, "unknown escape"),
+        ("{\"v\":1,\"id\":\"a\tb\"}", "control character"),
+        (#"{"v":01}"#, "leading zero"),
+        (#"{"v":1.0}"#, "fraction or exponent"),
+        (#"{"v":1,"id":"a"} x"#, "unexpected text after the object"),
+        (#"{"v":1,"id":"a","source":"s","kind":"k","subject":{"scheme":"cn-rid"},"at":"2026-01-01 00:00:00","attrs":{},"prov":{"file":"f","sha256":"s","line":1}}"#, "not a UTC time"),
+        (#"{"v":1,"id":"a","source":"s","kind":"k","subject":{"scheme":"cn-rid"},"at":"2026-02-30T00:00:00Z","attrs":{},"prov":{"file":"f","sha256":"s","line":1}}"#, "not a UTC time"),
+        (#"{"v":1,"id":"a","source":"s","kind":"k","subject":{},"at":"2026-01-01T00:00:00Z","attrs":{},"prov":{"file":"f","sha256":"s","line":1}}"#, "subject lacks"),
+        (#"{"v":1,"id":"a","source":"s","kind":"k","subject":{"scheme":"x"},"at":"2026-01-01T00:00:00Z","attrs":{"a":1},"prov":{"file":"f","sha256":"s","line":1}}"#, "expected a string"),
+        (#"{"v":1,"id":"a","source":"s","kind":"k","subject":{"scheme":"x"},"at":"2026-01-01T00:00:00Z","attrs":{"a":"1","a":"2"},"prov":{"file":"f","sha256":"s","line":1}}"#, "appears twice"),
+        (#"{"v":1,"id":"a","source":"s","kind":"k","subject":{"scheme":"x"},"at":"2026-01-01T00:00:00Z","attrs":{},"prov":{"file":"f","sha256":"s","line":0}}"#, "at least 1"),
+        (#"{"v":1,"id":"a","source":"s","kind":"k","subject":{"scheme":"x"},"at":"2026-01-01T00:00:00Z","attrs":{},"prov":{"file":"f","line":1}}"#, "prov needs"),
+        (#"{"v":1,"link":"guessed"}"#, "link: unknown value"),
+        (#"{"v":1,"amount_fen":99999999999999999999}"#, "out of range"),
+    ]
+
+    @Test(arguments: malformed)
+    func refusesMalformedLines(line: String, message: String) {
+        var decoder = RecordDecoder()
+        #expect {
+            _ = try decoder.decode(line)
+        } throws: { error in
+            "\(error)".contains(message)
+        }
+    }
+
+    @Test func refusesInvalidUTF8() {
+        var bytes = Array(#"{"v":1,"id":"ab"}"#.utf8)
+        bytes[13] = 0xC3 // a lead byte followed by an ASCII quote
+        var decoder = RecordDecoder()
+        let error = bytes.withUnsafeBytes { b -> DecodeError? in
+            do throws(DecodeError) { _ = try decoder.decode(b); return nil } catch { return error }
+        }
+        #expect(error?.message == "string is not valid UTF-8")
+    }
+
+    @Test func errorsNameTheColumn() {
+        var decoder = RecordDecoder()
+        do {
+            _ = try decoder.decode(#"{"v":1,"id":"a","zz":1}"#)
+            Issue.record("accepted an unknown key")
+        } catch {
+            #expect(error.column == 22) // the value of the unknown key "zz"
+        }
+    }
+}
+
+@Suite struct ScoreCodecTests {
+    let score = Score(person: "p_5d41402abc4b2a76b9719d911017c592", score: 612, tier: "standard",
+                      asOf: CivilDate(year: 2026, month: 11, day: 28)!, rules: "sha256:" + String(repeating: "0", count: 64), records: 7,
+                      reasons: [.init(code: "court.dishonest-debtor", points: -87, records: ["court:3f9c0d1e2a7b4c55e81f0a9d6c2b7e40"])],
+                      disputed: ["tax:00000000000000000000000000000002"])
+
+    @Test func encodesTheDocumentedShape() {
+        let out = ByteBuffer()
+        score.encode(into: out)
+        #expect(out.string == #"{"v":1,"person":"p_5d41402abc4b2a76b9719d911017c592","score":612,"tier":"standard","as_of":"2026-11-28","rules":"sha256:0000000000000000000000000000000000000000000000000000000000000000","records":7,"reasons":[{"code":"court.dishonest-debtor","points":-87,"records":["court:3f9c0d1e2a7b4c55e81f0a9d6c2b7e40"]}],"disputed":["tax:00000000000000000000000000000002"]}"# + "\n")
+    }
+
+    @Test func roundTrips() throws {
+        let out = ByteBuffer()
+        score.encode(into: out)
+        var decoder = ScoreDecoder()
+        #expect(try decoder.decode(String(out.string.dropLast())) == score)
+    }
+
+    @Test(arguments: [
+        (#"{"v":1,"person":"p"}"#, "score lacks"),
+        (#"{"v":1,"reasons":[{"code":"a","points":1}]}"#, "a reason needs"),
+        (#"{"v":1,"as_of":"2026-13-01"}"#, "as_of"),
+        (#"{"v":1,"score":1.5}"#, "fraction"),
+        (#"{"v":1,"colour":"red"}"#, "unknown key"),
+    ])
+    func refusesMalformedLines(line: String, message: String) {
+        var decoder = ScoreDecoder()
+        #expect {
+            _ = try decoder.decode(line)
+        } throws: { error in
+            "\(error)".contains(message)
+        }
+    }
+}

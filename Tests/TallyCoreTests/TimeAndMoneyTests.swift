@@ -1,0 +1,72 @@
+import Testing
+import TallyCore
+
+@Suite struct CivilTimeTests {
+    @Test func daysSinceEpochRoundTripsOverFourCenturies() {
+        var expected = CivilDate(year: 1800, month: 1, day: 1)!
+        for days in expected.daysSinceEpoch...(expected.daysSinceEpoch + 146_097) {
+            let date = CivilDate(daysSinceEpoch: days)
+            #expect(date == expected)
+            #expect(date.daysSinceEpoch == days)
+            expected = expected.day < CivilDate.daysIn(month: expected.month, year: expected.year)
+                ? CivilDate(year: expected.year, month: expected.month, day: expected.day + 1)!
+                : (expected.month == 12 ? CivilDate(year: expected.year + 1, month: 1, day: 1)! : CivilDate(year: expected.year, month: expected.month + 1, day: 1)!)
+        }
+        #expect(CivilDate(year: 1970, month: 1, day: 1)!.daysSinceEpoch == 0)
+    }
+
+    @Test(arguments: ["2026-02-29", "2100-02-29", "2026-13-01", "2026-00-10", "2026-04-31", "2026-1-01", "20261101", "2026-11-01x"])
+    func rejectsDatesThatAreNotOnTheCalendar(text: String) {
+        #expect(CivilDate.parse(text) == nil)
+    }
+
+    @Test func acceptsLeapDays() {
+        #expect(CivilDate.parse("2024-02-29") != nil)
+        #expect(CivilDate.parse("2000-02-29") != nil)
+    }
+
+    @Test func chinaMidnightIsFourPMTheDayBeforeInUTC() {
+        let t = Timestamp(chinaMidnightOf: CivilDate(year: 2026, month: 11, day: 27)!)
+        #expect(t.description == "2026-11-26T16:00:00Z")
+        #expect(t.chinaDate == CivilDate(year: 2026, month: 11, day: 27)!)
+    }
+
+    @Test(arguments: [
+        ("2026-11-27T13:45:10+08:00", "2026-11-27T05:45:10Z"),
+        ("2026-11-27T13:45:10.123Z", "2026-11-27T13:45:10Z"),
+        ("2026-01-01T01:00:00+02:30", "2025-12-31T22:30:00Z"),
+        ("1969-12-31T23:59:59-00:00", "1969-12-31T23:59:59Z"),
+    ])
+    func parsesRFC3339WithOffsets(text: String, utc: String) {
+        var text = text
+        let t = text.withUTF8 { Timestamp.parseRFC3339(UnsafeRawBufferPointer($0)) }
+        #expect(t?.description == utc)
+    }
+
+    @Test(arguments: ["2026-11-27T13:45:10", "2026-11-27T24:00:00Z", "2026-11-27T13:45:10+8:00", "2026-11-27 13:45:10Z", "2026-11-27T13:45:10.Z"])
+    func refusesTimesWithoutAValidOffset(text: String) {
+        var text = text
+        #expect(text.withUTF8 { Timestamp.parseRFC3339(UnsafeRawBufferPointer($0)) } == nil)
+    }
+}
+
+@Suite struct YuanTests {
+    @Test(arguments: [("12345.67", Int64(1_234_567)), ("0", 0), ("0.5", 50), ("7.05", 705), ("1200.50", 120_050), ("00.10", 10)])
+    func parsesExactly(text: String, fen: Int64) {
+        #expect(Yuan.parseFen(text) == .success(fen))
+    }
+
+    @Test(arguments: [
+        ("12.345", Yuan.Fault.tooManyDecimals), ("", .empty), ("-1.00", .negative), ("1e3", .notAnAmount),
+        (".5", .notAnAmount), ("5.", .notAnAmount), ("1,000.00", .notAnAmount), (" 5", .notAnAmount),
+        ("12345678901234", .tooLarge),
+    ])
+    func refuses(text: String, fault: Yuan.Fault) {
+        #expect(Yuan.parseFen(text) == .failure(fault))
+    }
+
+    @Test func formats() {
+        #expect(Yuan.format(fen: 1_234_567) == "12345.67")
+        #expect(Yuan.format(fen: 5) == "0.05")
+    }
+}
