@@ -16,6 +16,16 @@ extension ByteBuffer {
         }
         var runStart = 0
         var i = 0
+        // Eight bytes at a time while none needs escaping (no byte < 0x20, no '"', no '\\').
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        while i &+ 8 <= n {
+            let v = UnsafeRawPointer(src + i).loadUnaligned(as: UInt64.self)
+            let control = (v &- ones &* 0x20) & ~v & highs
+            let quote = ((v ^ (ones &* 0x22)) &- ones) & ~(v ^ (ones &* 0x22)) & highs
+            let backslash = ((v ^ (ones &* 0x5C)) &- ones) & ~(v ^ (ones &* 0x5C)) & highs
+            if control | quote | backslash != 0 { break }
+            i &+= 8
+        }
         while i < n {
             let c = src[i]
             if c < 0x20 || c == 0x22 || c == 0x5C {
@@ -32,8 +42,10 @@ extension ByteBuffer {
     /// Appends a string as a JSON string literal.
     @inline(__always)
     public func appendJSONString(_ string: String) {
-        var string = string
-        string.withUTF8 { appendJSONString($0) }
+        // Native strings lend their UTF-8 without a copy; others are copied once.
+        if string.utf8.withContiguousStorageIfAvailable({ appendJSONString($0) }) != nil { return }
+        var copy = string
+        copy.withUTF8 { appendJSONString($0) }
     }
 
     @inline(never)

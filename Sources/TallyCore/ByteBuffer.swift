@@ -75,8 +75,9 @@ public final class ByteBuffer {
     /// Appends the UTF-8 of a string as is (no escaping).
     @inline(__always)
     public func append(_ string: String) {
-        var string = string
-        string.withUTF8 { append(UnsafeRawBufferPointer($0)) }
+        if string.utf8.withContiguousStorageIfAvailable({ append(UnsafeRawBufferPointer($0)) }) != nil { return }
+        var copy = string
+        copy.withUTF8 { append(UnsafeRawBufferPointer($0)) }
     }
 
     /// Appends a signed integer in decimal.

@@ -149,7 +149,7 @@ public struct JSONScanner {
                 let bytes = UnsafeBufferPointer(start: contentStart, count: p - contentStart)
                 p += 1
                 if let s = intern.lookup(bytes) { return s }
-                guard let s = String(validating: bytes, as: UTF8.self) else {
+                guard let s = UTF8Check.string(bytes) else {
                     p = open
                     throw fault("string is not valid UTF-8")
                 }
@@ -166,6 +166,26 @@ public struct JSONScanner {
         return s
     }
 
+    /// Reads a string value that must have no escapes and hands out its bytes (valid while the
+    /// line is), so values such as timestamps are parsed without making a `String`.
+    @inline(__always)
+    public mutating func unescapedStringBytes() throws(JSONSyntaxError) -> UnsafeRawBufferPointer {
+        guard p < end, p.pointee == 0x22 else { throw fault("expected a string") }
+        p += 1
+        let contentStart = p
+        while p < end {
+            let c = p.pointee
+            if c == 0x22 {
+                let bytes = UnsafeRawBufferPointer(start: contentStart, count: p - contentStart)
+                p += 1
+                return bytes
+            }
+            if c == 0x5C || c < 0x20 { throw fault("unexpected escape or control character in this value") }
+            p += 1
+        }
+        throw fault("line ends inside a string")
+    }
+
     /// Reads a string value into a `String`.
     @inline(__always)
     public mutating func string() throws(JSONSyntaxError) -> String {
@@ -180,7 +200,7 @@ public struct JSONScanner {
             let c = p.pointee
             if c == 0x22 {
                 p += 1
-                guard let s = scratch.withUnsafeBufferPointer({ String(validating: $0, as: UTF8.self) }) else {
+                guard let s = scratch.withUnsafeBufferPointer({ UTF8Check.string($0) }) else {
                     throw fault("string is not valid UTF-8")
                 }
                 return s
@@ -311,7 +331,7 @@ public struct JSONKey {
 
     /// The key as a string (validated UTF-8), or nil if its bytes are not valid UTF-8.
     public var string: String? {
-        escaped ?? String(validating: raw.assumingMemoryBound(to: UInt8.self), as: UTF8.self)
+        escaped ?? UTF8Check.string(UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: UInt8.self), count: raw.count))
     }
 
     /// The key for messages.
@@ -334,10 +354,10 @@ public struct InternSlot {
 
     @inline(__always)
     mutating func lookup(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
-        guard enabled, var v = value else { return nil }
-        let same = v.withUTF8 { u in
-            u.count == bytes.count && (u.count == 0 || memcmpEqual(u.baseAddress!, bytes.baseAddress!, u.count))
-        }
+        guard enabled, let v = value, v.utf8.count == bytes.count else { return nil }
+        let same = v.utf8.withContiguousStorageIfAvailable { u in
+            u.count == 0 || memcmpEqual(u.baseAddress!, bytes.baseAddress!, u.count)
+        } ?? (Array(v.utf8) == Array(bytes))
         return same ? v : nil
     }
 

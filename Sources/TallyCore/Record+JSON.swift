@@ -74,7 +74,7 @@ extension Record {
 /// lines (file names, hashes, kinds), which is where most of the decoding time would otherwise go.
 public struct RecordDecoder {
     var source = InternSlot(), kind = InternSlot(), scheme = InternSlot()
-    var file = InternSlot(), sha = InternSlot(), link = InternSlot()
+    var file = InternSlot(), sha = InternSlot()
     var attrKeys: [InternSlot] = Array(repeating: InternSlot(), count: 16)
     var attrValues: [InternSlot] = Array(repeating: InternSlot(), count: 16)
 
@@ -130,10 +130,9 @@ public struct RecordDecoder {
             case 2 where key.equals("at"):
                 bit = 32
                 let column = s.column
-                let text = try s.string()
-                var copy = text
-                guard let t = copy.withUTF8({ Timestamp.parseUTC(UnsafeRawBufferPointer($0)) }) else {
-                    throw JSONSyntaxError(column: column, message: "at: not a UTC time YYYY-MM-DDTHH:MM:SSZ: \"\(text)\"")
+                let text = try s.unescapedStringBytes()
+                guard let t = Timestamp.parseUTC(text) else {
+                    throw JSONSyntaxError(column: column, message: "at: not a UTC time YYYY-MM-DDTHH:MM:SSZ: \"\(text.text)\"")
                 }
                 at = t
             case 10 where key.equals("amount_fen"):
@@ -149,9 +148,10 @@ public struct RecordDecoder {
             case 4 where key.equals("link"):
                 bit = 2048
                 let column = s.column
-                let text = try s.string(intern: &link)
-                guard let l = Link(rawValue: text) else { throw JSONSyntaxError(column: column, message: "link: unknown value \"\(text)\"") }
-                linkValue = l
+                let text = try s.unescapedStringBytes()
+                if text.equals("direct") { linkValue = .direct } else if text.equals("crosswalk") { linkValue = .crosswalk } else if text.equals("unlinked") { linkValue = .unlinked } else {
+                    throw JSONSyntaxError(column: column, message: "link: unknown value \"\(text.text)\"")
+                }
             default:
                 throw s.fault("unknown key \"\(key.text)\" in a record")
             }
@@ -159,9 +159,12 @@ public struct RecordDecoder {
             seen |= bit
         }
         try s.expectEnd()
-        let required: [(UInt32, String)] = [(1, "v"), (2, "id"), (4, "source"), (8, "kind"), (16, "subject"), (32, "at"), (256, "attrs"), (512, "prov")]
-        for (bit, name) in required where seen & bit == 0 {
-            throw JSONSyntaxError(column: 1, message: "record lacks \"\(name)\"")
+        let requiredBits: UInt32 = 1 | 2 | 4 | 8 | 16 | 32 | 256 | 512
+        if seen & requiredBits != requiredBits {
+            let required: [(UInt32, String)] = [(1, "v"), (2, "id"), (4, "source"), (8, "kind"), (16, "subject"), (32, "at"), (256, "attrs"), (512, "prov")]
+            for (bit, name) in required where seen & bit == 0 {
+                throw JSONSyntaxError(column: 1, message: "record lacks \"\(name)\"")
+            }
         }
         return Record(id: id, source: sourceValue, kind: kindValue, subject: subject, at: at, amountFen: amount,
                       target: target, attrs: attrs, prov: prov, person: person, link: linkValue)
@@ -205,7 +208,7 @@ public struct RecordDecoder {
     }
 
     private mutating func decodeAttrs(_ s: inout JSONScanner) throws(JSONSyntaxError) -> Attributes {
-        var attrs = Attributes()
+        var attrs = Attributes(capacity: 8)
         var index = 0
         try s.forEachMember { (s: inout JSONScanner, key: JSONKey) throws(JSONSyntaxError) in
             let name: String

@@ -106,6 +106,11 @@ public struct Attributes: Equatable, Sendable, Sequence, ExpressibleByDictionary
     public private(set) var entries: [Entry]
 
     public init() { entries = [] }
+    /// An empty set with room for `capacity` entries.
+    public init(capacity: Int) {
+        entries = []
+        entries.reserveCapacity(capacity)
+    }
     public init(dictionaryLiteral elements: (String, String)...) {
         entries = elements.map { Entry(key: $0.0, value: $0.1) }
     }

@@ -37,20 +37,21 @@ public final class OutputSink {
         OutputSink(fd: 1, name: "stdout", ownsDescriptor: false, threshold: threshold, gzip: false)
     }
 
-    /// Creates (or truncates) `path` with `mode`; with `gzip`, writes one gzip member.
-    public static func create(_ path: String, mode: UInt32 = 0o644, gzip: Bool = false, threshold: Int = 1 << 18) throws(OutputError) -> OutputSink {
+    /// Creates (or truncates) `path` with `mode`; with `gzip`, writes one gzip member at
+    /// compression `level` (1 fastest to 9 smallest).
+    public static func create(_ path: String, mode: UInt32 = 0o644, gzip: Bool = false, level: Int32 = 6, threshold: Int = 1 << 18) throws(OutputError) -> OutputSink {
         let fd = POSIX.open(path, flags: O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode: mode_t(mode))
         guard fd >= 0 else { throw .io("\(path): cannot create: \(POSIX.errorText(errno))") }
-        return OutputSink(fd: fd, name: path, ownsDescriptor: true, threshold: threshold, gzip: gzip)
+        return OutputSink(fd: fd, name: path, ownsDescriptor: true, threshold: threshold, gzip: gzip, level: level)
     }
 
-    private init(fd: Int32, name: String, ownsDescriptor: Bool, threshold: Int, gzip: Bool) {
+    private init(fd: Int32, name: String, ownsDescriptor: Bool, threshold: Int, gzip: Bool, level: Int32 = 6) {
         self.fd = fd
         self.name = name
         self.ownsDescriptor = ownsDescriptor
         self.threshold = threshold
         self.buffer = ByteBuffer(capacity: threshold + (1 << 16))
-        if gzip { deflater = GzipDeflater() }
+        if gzip { deflater = GzipDeflater(level: level) }
     }
 
     deinit { if ownsDescriptor { close(fd) } }

@@ -12,9 +12,9 @@ final class FeedFile {
     /// A scratch buffer rows are built in before they are transcoded.
     let row = ByteBuffer(capacity: 1 << 12)
 
-    init(directory: String, name: String, gzip: Bool, gb18030: Bool = false) throws {
+    init(directory: String, name: String, gzip: Bool, gb18030: Bool = false, level: Int32 = 6) throws {
         self.name = name
-        sink = try OutputSink.create(directory + "/" + name, gzip: gzip)
+        sink = try OutputSink.create(directory + "/" + name, gzip: gzip, level: level)
         transcoder = gb18030 ? Transcoder(from: "UTF-8", to: "GB18030") : nil
         if gb18030 && transcoder == nil { throw StageFailureText("this C library has no GB18030 converter") }
     }

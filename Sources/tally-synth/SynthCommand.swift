@@ -5,7 +5,7 @@ import TallyIO
 import TallySynth
 
 @main
-struct TallySynth: ParsableCommand {
+struct SynthCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tally-synth",
         abstract: "Write every agency feed for a synthetic population, deterministically.",

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what tally needs to build and test, only where it is missing: the C libraries
+# (libxml2, zlib, SQLite) with pkg-config, xmllint, and the Python test oracles. Safe to rerun.
+set -euo pipefail
+apt_packages=(libxml2-dev zlib1g-dev libsqlite3-dev pkg-config libxml2-utils)
+missing=()
+for p in "${apt_packages[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "setup: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+if ! python3 -c 'import jsonschema' 2>/dev/null; then
+    echo "setup: installing Python's jsonschema (test oracle)" >&2
+    python3 -m pip install -q jsonschema
+fi

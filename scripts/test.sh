@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The test command: set up what is missing, build everything (executables included, since the
+# stage tests run them), and run every test once.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+swift build --build-tests
+swift test --skip-build
