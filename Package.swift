@@ -14,6 +14,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "tally-synth", targets: ["tally-synth"]),
+        .executable(name: "tally-parse", targets: ["tally-parse"]),
         .executable(name: "tally-bench", targets: ["tally-bench"]),
     ],
     dependencies: [
@@ -23,9 +24,11 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
         .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"]), .brew(["libxml2"])]),
-        .target(name: "TallyCore", swiftSettings: hotPath),
+        .target(name: "TallyCore", dependencies: [
+            .product(name: "Crypto", package: "swift-crypto"),
+        ], swiftSettings: hotPath),
         .target(name: "TallyIO", dependencies: [
-            "TallyCore", "CZlib",
+            "TallyCore", "CZlib", "CLibXML2",
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: hotPath),
         .target(name: "TallyCLI", dependencies: [
@@ -37,6 +40,10 @@ let package = Package(
             "TallyCLI", "TallySynth", "TallyIO",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .executableTarget(name: "tally-parse", dependencies: [
+            "TallyCLI", "TallyCore", "TallyIO",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .executableTarget(name: "tally-bench", dependencies: [
             "TallyCLI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -45,6 +52,6 @@ let package = Package(
         .testTarget(name: "TallyIOTests", dependencies: ["TallyIO"]),
         .testTarget(name: "TallySynthTests", dependencies: ["TallySynth", "TallyCore"]),
         // Stage tests run the built executables; depending on them makes `swift test` build them.
-        .testTarget(name: "StageTests", dependencies: ["TallyCore", "tally-synth", "tally-bench"]),
+        .testTarget(name: "StageTests", dependencies: ["TallyCore", "tally-synth", "tally-parse", "tally-bench"]),
     ]
 )

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import TallyCore
 
 /// Directory helpers.
 public enum Directory {
@@ -16,4 +17,9 @@ public enum Directory {
             }
         }
     }
+}
+
+extension Timestamp {
+    /// The current time, to the second.
+    public static var now: Timestamp { Timestamp(seconds: Int64(time(nil))) }
 }

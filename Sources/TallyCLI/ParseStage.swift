@@ -1,0 +1,245 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import TallyCore
+import TallyIO
+
+/// Counts for one file, or for a run.
+public struct ParseCounts: Sendable {
+    public var read = 0
+    public var written = 0
+    public var rejected = 0
+    public var filtered = 0
+
+    mutating func add(_ other: ParseCounts) {
+        read += other.read
+        written += other.written
+        rejected += other.rejected
+        filtered += other.filtered
+    }
+}
+
+/// What tally-parse does: reads feed files, validates every row, writes records to stdout,
+/// rejects (with file, line, field, reason and raw text) to `--rejects`, and accounts for every
+/// row read: read = written + rejected + filtered, per file and in all.
+public final class ParseStage {
+    public struct Options {
+        public var feed: LoadedFeed
+        public var paths: [String]
+        public var limits: InputLimits
+        public var rejectsPath: String?
+        public var statsPath: String?
+        public var strict: Bool
+        public var today: CivilDate
+        public init(feed: LoadedFeed, paths: [String], limits: InputLimits, rejectsPath: String?, statsPath: String?, strict: Bool, today: CivilDate) {
+            self.feed = feed
+            self.paths = paths
+            self.limits = limits
+            self.rejectsPath = rejectsPath
+            self.statsPath = statsPath
+            self.strict = strict
+            self.today = today
+        }
+    }
+
+    let options: Options
+    let name = "tally-parse"
+    let out = OutputSink.standardOutput()
+    var rejects: OutputSink?
+    let validator: RowValidator
+    let mapper: RecordMapper
+    var faults: [RowFault] = []
+    var total = ParseCounts()
+    var fileReports: [(file: String, sha256: String?, counts: ParseCounts, error: String?)] = []
+    var status = ExitStatus.ok
+    var rejectsShownOnStderr = 0
+    let progress = Stage.stderrIsTerminal
+
+    public init(_ options: Options) {
+        self.options = options
+        validator = RowValidator(spec: options.feed.spec, today: options.today)
+        mapper = RecordMapper(spec: options.feed.spec)
+    }
+
+    /// Parses every file; returns the exit status.
+    public func run() throws -> Int32 {
+        if let path = options.rejectsPath {
+            rejects = try OutputSink.create(path, mode: 0o600)
+        }
+        for path in options.paths {
+            try parse(path)
+        }
+        try out.flush()
+        try rejects?.finish()
+        if rejectsShownOnStderr > 20 {
+            Stage.report(name, "\(rejectsShownOnStderr - 20) more rejected rows not shown (use --rejects FILE)")
+        }
+        if let statsPath = options.statsPath { try writeStats(statsPath) }
+        if options.strict && total.rejected > 0 { raise(ExitStatus.data) }
+        return status
+    }
+
+    func raise(_ s: Int32) {
+        let rank: [Int32: Int] = [ExitStatus.ok: 0, ExitStatus.data: 1, ExitStatus.noInput: 2, ExitStatus.ioError: 3]
+        if rank[s, default: 3] > rank[status, default: 0] { status = s }
+    }
+
+    func parse(_ path: String) throws {
+        var counts = ParseCounts()
+        var sha: String?
+        let display = path == "-" ? "-" : path
+        do {
+            let readable = path == "-" ? try spoolStandardInput() : path
+            // Records name the file's hash, so it is computed before the first row is written.
+            let digest = try InputFile.sha256(ofFileAt: readable)
+            sha = digest
+            let input = try InputFile.open(readable, limits: options.limits)
+            let base = path == "-" ? "-" : input.baseName
+            let context = FileContext(name: base, sha256: digest, date: FileContext.date(inFileName: base))
+            if case .fileDate = options.feed.spec.at, context.date == nil {
+                throw InputError(.data, file: display, "the \(options.feed.spec.name) feed has no dates in its rows, so its file name must carry one (SOURCE-YYYYMMDD.EXT)")
+            }
+            try readRows(input, display: display, context: context, counts: &counts)
+            if try input.finishDigest() != digest {
+                throw InputError(.data, file: display, "changed while it was being read")
+            }
+            report(display, counts, error: nil)
+            fileReports.append((base, sha, counts, nil))
+        } catch let error as InputError {
+            Stage.report(name, error.description)
+            raise(error.exitStatus)
+            report(display, counts, error: error.description)
+            fileReports.append((display, sha, counts, error.description))
+        }
+        total.add(counts)
+    }
+
+    func readRows(_ input: InputFile, display: String, context: FileContext, counts: inout ParseCounts) throws {
+        let spec = options.feed.spec
+        let row = Row()
+        switch spec.format {
+        case .csv(let encoding):
+            let reader = CSVReader(input, encoding: encoding)
+            guard try reader.next(into: row) else { throw InputError(.data, file: display, "empty file: no header row") }
+            try checkHeader(row, display: display)
+            let transcoder = encoding == .gb18030 && !reader.hadBOM ? Transcoder(from: "GB18030", to: "UTF-8") : nil
+            while try reader.next(into: row) {
+                try handle(row, context: context, display: display, counts: &counts) {
+                    if let transcoder, let utf8 = try? transcoder.convert(reader.raw) { return String(decoding: utf8, as: UTF8.self) }
+                    return String(decoding: reader.raw, as: UTF8.self)
+                }
+            }
+        case .xml(_, _, _, let recordElement):
+            let reader = try XMLRecordReader(input, spec: spec, xsdPath: options.feed.xsdPath!)
+            while try reader.next(into: row) {
+                try handle(row, context: context, display: display, counts: &counts) {
+                    RowText.xml(row, spec: spec, recordElement: recordElement)
+                }
+            }
+        }
+        if progress { Stage.writeError("\r\u{1B}[K") }
+    }
+
+    @inline(__always)
+    func handle(_ row: Row, context: FileContext, display: String, counts: inout ParseCounts, raw: () -> String) throws {
+        counts.read += 1
+        validator.validate(row, into: &faults)
+        if let fault = faults.first {
+            counts.rejected += 1
+            try reject(fault, line: row.line, display: display, context: context, raw: raw())
+        } else {
+            switch mapper.map(row, file: context) {
+            case .record(let record):
+                record.encode(into: out.buffer)
+                try out.flushIfFull()
+                counts.written += 1
+            case .filtered:
+                counts.filtered += 1
+            }
+        }
+        if progress && counts.read & 0xFFFF == 0 {
+            Stage.writeError("\r\(name): \(display): \(counts.read) rows")
+        }
+    }
+
+    func checkHeader(_ row: Row, display: String) throws {
+        let expected = options.feed.spec.fields.map(\.name)
+        let got = (0..<row.count).map { row.string($0) }
+        guard got != expected else { return }
+        var parts: [String] = []
+        var renamed: [String] = []
+        if got.count == expected.count {
+            for (g, e) in zip(got, expected) where g != e && !expected.contains(g) && !got.contains(e) { renamed.append("\(e) → \(g)") }
+        }
+        let renamedFrom = Set(renamed.map { String($0.split(separator: " ")[0]) })
+        let missing = expected.filter { !got.contains($0) && !renamedFrom.contains($0) }
+        let extra = got.filter { g in !expected.contains(g) && !renamed.contains { $0.hasSuffix("→ \(g)") } }
+        if !missing.isEmpty { parts.append("missing \(missing.joined(separator: ", "))") }
+        if !extra.isEmpty { parts.append("extra \(extra.map { $0.isEmpty ? "(empty)" : $0 }.joined(separator: ", "))") }
+        if !renamed.isEmpty { parts.append("renamed \(renamed.joined(separator: ", "))") }
+        if parts.isEmpty { parts.append("columns out of order: expected \(expected.joined(separator: ","))") }
+        throw InputError(.data, file: display, line: 1, "header does not match the \(options.feed.spec.name) feed: \(parts.joined(separator: "; "))")
+    }
+
+    func reject(_ fault: RowFault, line: Int, display: String, context: FileContext, raw: String) throws {
+        if let rejects {
+            let b = rejects.buffer
+            b.append("{\"file\":"); b.appendJSONString(context.name)
+            b.append(",\"line\":"); b.appendDecimal(Int64(line))
+            b.append(",\"field\":"); b.appendJSONString(fault.field)
+            b.append(",\"code\":"); b.appendJSONString(fault.code)
+            b.append(",\"reason\":"); b.appendJSONString(fault.reason)
+            b.append(",\"raw\":"); b.appendJSONString(raw)
+            b.append("}\n")
+            try rejects.flushIfFull()
+        } else {
+            rejectsShownOnStderr += 1
+            if rejectsShownOnStderr <= 20 {
+                Stage.report(name, "\(display):\(line): \(fault.description)")
+            }
+        }
+    }
+
+    func report(_ display: String, _ c: ParseCounts, error: String?) {
+        Stage.report(name, "\(display): read \(c.read), written \(c.written), rejected \(c.rejected), filtered \(c.filtered)\(error == nil ? "" : " (stopped)")")
+    }
+
+    func writeStats(_ path: String) throws {
+        let sink = try OutputSink.create(path)
+        let b = sink.buffer
+        func counts(_ c: ParseCounts) {
+            b.append("\"read\":"); b.appendDecimal(Int64(c.read))
+            b.append(",\"written\":"); b.appendDecimal(Int64(c.written))
+            b.append(",\"rejected\":"); b.appendDecimal(Int64(c.rejected))
+            b.append(",\"filtered\":"); b.appendDecimal(Int64(c.filtered))
+        }
+        b.append("{\"feed\":"); b.appendJSONString(options.feed.spec.name); b.append(",")
+        counts(total)
+        b.append(",\"files\":[")
+        for (i, f) in fileReports.enumerated() {
+            if i > 0 { b.append(",") }
+            b.append("{\"file\":"); b.appendJSONString(f.file)
+            if let sha = f.sha256 { b.append(",\"sha256\":"); b.appendJSONString(sha) }
+            b.append(",")
+            counts(f.counts)
+            if let e = f.error { b.append(",\"error\":"); b.appendJSONString(e) }
+            b.append("}")
+        }
+        b.append("]}\n")
+        try sink.finish()
+    }
+}
+
+extension FeedCatalog {
+    /// Loads a feed for a stage: an unknown feed is bad usage (64), a broken declaration bad data (65).
+    public static func loadForStage(_ nameOrPath: String, schemasDirectory: String?) throws -> LoadedFeed {
+        do {
+            return try load(nameOrPath, schemasDirectory: schemasDirectory)
+        } catch {
+            if case .unknown = error { throw StageFailure(error.description, status: ExitStatus.usage) }
+            throw StageFailure(error.description, status: ExitStatus.data)
+        }
+    }
+}

@@ -1,0 +1,314 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// A feed's declaration: its format and encoding, its fields, its natural key, and how its rows
+/// become records. Read from `schemas/feeds/NAME.feed.json` (and, for CSV feeds, the Frictionless
+/// Table Schema it names); adding an agency feed means adding such files, not code.
+public struct FeedSpec: Sendable {
+    public enum Format: Sendable, Equatable {
+        /// RFC 4180 CSV with a header row, in `encoding` unless a UTF-8 BOM says otherwise.
+        case csv(encoding: TextEncoding)
+        /// XML validated against `xsd` (a path beside the feed file); each `record` element in
+        /// `namespace` under `root` is one row.
+        case xml(xsd: String, namespace: String, root: String, record: String)
+    }
+
+    public enum TextEncoding: String, Sendable, Equatable {
+        case utf8 = "utf-8"
+        case gb18030
+    }
+
+    /// Where a record's subject comes from.
+    public enum SubjectRule: Sendable {
+        case fixed(field: Int, scheme: IdentifierScheme)
+        case by(field: Int, schemeField: Int, map: [String: IdentifierScheme])
+    }
+
+    /// Where a record's time comes from.
+    public enum AtRule: Sendable {
+        case field(Int)
+        /// Midnight (China) of the `YYYYMMDD` date in the file name.
+        case fileDate
+    }
+
+    /// How a row's kind is decided.
+    public enum KindRule: Sendable {
+        case constant(String)
+        /// By a field's value; a value not in `map` is filtered out when `filterOthers`, else the
+        /// row is refused.
+        case map(field: Int, map: [String: String], filterOthers: Bool)
+    }
+
+    public var name: String
+    public var format: Format
+    public var fields: [FieldSpec]
+    public var naturalKey: [Int]
+    public var subject: SubjectRule?
+    public var at: AtRule
+    public var amount: Int?
+    public var attrs: [Int]
+    public var kind: KindRule
+    /// For a corrections feed: the fields naming the corrected record's source and natural key.
+    public var target: (source: Int, key: Int)?
+    /// A value of a field that makes the row a retraction of the earlier record with the same
+    /// natural key (court `status` `revoked`).
+    public var retraction: (field: Int, value: String)?
+    /// Pairs of fields whose values must agree (`debtor/id/@scheme` cn-rid with `debtor/@kind` person).
+    public var agreements: [(field: Int, with: Int, pairs: [String: String])]
+
+    /// The index of the field called `name`.
+    public func index(of name: String) -> Int? { fields.firstIndex { $0.name == name } }
+}
+
+/// Why a feed declaration could not be loaded.
+public struct FeedSpecError: Error, CustomStringConvertible, Sendable {
+    public var file: String
+    public var message: String
+    public init(file: String, _ message: String) {
+        self.file = file
+        self.message = message
+    }
+    public var description: String { "\(file): \(message)" }
+}
+
+// MARK: - Loading
+
+extension FeedSpec {
+    /// Builds a spec from the bytes of a feed file and, for CSV feeds, of its Table Schema.
+    ///
+    /// - Parameters:
+    ///   - feedFile: the feed file's name, for messages.
+    ///   - readSibling: returns the bytes of a file named in the feed file (the Table Schema).
+    public static func load(feedFile: String, bytes: [UInt8], readSibling: (String) throws -> [UInt8]) throws -> FeedSpec {
+        let decoder = JSONDecoder()
+        let doc: FeedDocument
+        do {
+            doc = try decoder.decode(FeedDocument.self, from: Data(bytes))
+        } catch {
+            throw FeedSpecError(file: feedFile, "not a valid feed file: \(describe(error))")
+        }
+        var fieldDocs: [FieldDocument]
+        let format: Format
+        switch doc.format {
+        case "csv":
+            guard let table = doc.table else { throw FeedSpecError(file: feedFile, "a CSV feed needs \"table\" (its Table Schema)") }
+            let tableBytes = try readSibling(table)
+            do {
+                fieldDocs = try decoder.decode(TableSchemaDocument.self, from: Data(tableBytes)).fields
+            } catch {
+                throw FeedSpecError(file: table, "not a valid Table Schema: \(describe(error))")
+            }
+            guard let encoding = TextEncoding(rawValue: (doc.encoding ?? "utf-8").lowercased()) else {
+                throw FeedSpecError(file: feedFile, "unsupported encoding \"\(doc.encoding ?? "")\" (utf-8 or gb18030)")
+            }
+            format = .csv(encoding: encoding)
+        case "xml":
+            guard let xsd = doc.xsd, let namespace = doc.namespace, let root = doc.root, let record = doc.record, let fields = doc.fields else {
+                throw FeedSpecError(file: feedFile, "an XML feed needs xsd, namespace, root, record and fields")
+            }
+            fieldDocs = fields
+            format = .xml(xsd: xsd, namespace: namespace, root: root, record: record)
+        default:
+            throw FeedSpecError(file: feedFile, "format must be csv or xml, not \"\(doc.format)\"")
+        }
+        let names = fieldDocs.map(\.name)
+        func field(_ name: String, _ role: String) throws -> Int {
+            guard let i = names.firstIndex(of: name) else { throw FeedSpecError(file: feedFile, "\(role) names unknown field \"\(name)\"") }
+            return i
+        }
+        func scheme(_ text: String, _ role: String) throws -> IdentifierScheme {
+            guard let s = IdentifierScheme(rawValue: text) else { throw FeedSpecError(file: feedFile, "\(role): unknown identifier scheme \"\(text)\"") }
+            return s
+        }
+        var fields: [FieldSpec] = []
+        for f in fieldDocs {
+            fields.append(try f.spec(in: names, file: feedFile))
+        }
+        var subject: SubjectRule?
+        if let s = doc.subject {
+            let f = try field(s.field, "subject")
+            if let fixed = s.scheme {
+                subject = .fixed(field: f, scheme: try scheme(fixed, "subject"))
+            } else if let by = s.schemeBy {
+                subject = .by(field: f, schemeField: try field(by.field, "subject.schemeBy"), map: try by.map.mapValues { try scheme($0, "subject.schemeBy") })
+            } else {
+                throw FeedSpecError(file: feedFile, "subject needs scheme or schemeBy")
+            }
+        } else if doc.target == nil {
+            throw FeedSpecError(file: feedFile, "a feed needs a subject (or a target, for corrections)")
+        }
+        let at: AtRule
+        if doc.at.fileDate == true {
+            at = .fileDate
+        } else if let f = doc.at.field {
+            at = .field(try field(f, "at"))
+            guard [.date, .localDateTime, .offsetDateTime, .utcDateTime].contains(fields[try field(f, "at")].type) else {
+                throw FeedSpecError(file: feedFile, "at: field \"\(f)\" is not a date or datetime")
+            }
+        } else {
+            throw FeedSpecError(file: feedFile, "at needs field or fileDate")
+        }
+        let kind: KindRule
+        if let c = doc.kind.constant {
+            kind = .constant(c)
+        } else if let f = doc.kind.field, let map = doc.kind.map {
+            kind = .map(field: try field(f, "kind"), map: map, filterOthers: doc.kind.otherwise == "filter")
+        } else {
+            throw FeedSpecError(file: feedFile, "kind needs constant, or field and map")
+        }
+        var spec = FeedSpec(
+            name: doc.feed, format: format, fields: fields,
+            naturalKey: try doc.naturalKey.map { try field($0, "naturalKey") },
+            subject: subject, at: at,
+            amount: try doc.amount.map { try field($0.field, "amount") },
+            attrs: try (doc.attrs ?? []).map { try field($0, "attrs") },
+            kind: kind, target: nil, retraction: nil, agreements: [])
+        if let t = doc.target {
+            spec.target = (try field(t.sourceField, "target"), try field(t.keyField, "target"))
+        }
+        if let r = doc.retraction {
+            spec.retraction = (try field(r.field, "retraction"), r.value)
+        }
+        for a in doc.agree ?? [] {
+            spec.agreements.append((try field(a.field, "agree"), try field(a.with, "agree"), a.pairs))
+        }
+        guard !spec.naturalKey.isEmpty else { throw FeedSpecError(file: feedFile, "naturalKey must name at least one field") }
+        guard spec.name.allSatisfy({ $0.isLowercase || $0.isNumber || $0 == "-" }), !spec.name.isEmpty else {
+            throw FeedSpecError(file: feedFile, "feed name must be lower-case letters, digits and '-'")
+        }
+        return spec
+    }
+
+    static func describe(_ error: Error) -> String {
+        switch error {
+        case let DecodingError.keyNotFound(key, context):
+            return "missing \"\(key.stringValue)\" at \(path(context.codingPath))"
+        case let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context):
+            return "wrong type at \(path(context.codingPath)): \(context.debugDescription)"
+        case let DecodingError.dataCorrupted(context):
+            return "\(context.debugDescription) at \(path(context.codingPath))"
+        default:
+            return "\(error)"
+        }
+    }
+
+    static func path(_ keys: [CodingKey]) -> String {
+        keys.isEmpty ? "top level" : keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+    }
+}
+
+// The JSON shapes of feed files and Table Schemas (only what tally reads).
+
+struct FeedDocument: Decodable {
+    struct Subject: Decodable {
+        struct By: Decodable { var field: String; var map: [String: String] }
+        var field: String
+        var scheme: String?
+        var schemeBy: By?
+    }
+    struct At: Decodable { var field: String?; var fileDate: Bool? }
+    struct Amount: Decodable { var field: String }
+    struct Kind: Decodable { var field: String?; var map: [String: String]?; var constant: String?; var otherwise: String? }
+    struct Target: Decodable { var sourceField: String; var keyField: String }
+    struct Retraction: Decodable { var field: String; var value: String }
+    struct Agree: Decodable { var field: String; var with: String; var pairs: [String: String] }
+
+    var feed: String
+    var format: String
+    var encoding: String?
+    var table: String?
+    var xsd: String?
+    var namespace: String?
+    var root: String?
+    var record: String?
+    var fields: [FieldDocument]?
+    var naturalKey: [String]
+    var subject: Subject?
+    var at: At
+    var amount: Amount?
+    var attrs: [String]?
+    var kind: Kind
+    var target: Target?
+    var retraction: Retraction?
+    var agree: [Agree]?
+}
+
+struct TableSchemaDocument: Decodable {
+    var fields: [FieldDocument]
+}
+
+struct FieldDocument: Decodable {
+    struct Constraints: Decodable {
+        var required: Bool?
+        var `enum`: [String]?
+        var minimum: Int64?
+        var maximum: Int64?
+        var maxLength: Int?
+        var pattern: String?
+    }
+    enum IdentifierDoc: Decodable {
+        case fixed(String)
+        case by(field: String, schemes: [String: String])
+        struct ByShape: Decodable { var by: String; var schemes: [String: String] }
+        init(from decoder: Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if let s = try? c.decode(String.self) { self = .fixed(s); return }
+            let b = try c.decode(ByShape.self)
+            self = .by(field: b.by, schemes: b.schemes)
+        }
+    }
+    enum CodingKeys: String, CodingKey {
+        case name, type, format, constraints, path
+        case identifier = "tally:identifier"
+        case money = "tally:money"
+    }
+
+    var name: String
+    var type: String?
+    var format: String?
+    var constraints: Constraints?
+    var path: String?
+    var identifier: IdentifierDoc?
+    var money: String?
+
+    func spec(in names: [String], file: String) throws -> FieldSpec {
+        let valueType: FieldSpec.ValueType
+        switch (type ?? "string", format ?? "default") {
+        case ("string", _): valueType = .string
+        case ("integer", _): valueType = .integer
+        case ("date", "default"), ("date", "%Y-%m-%d"): valueType = .date
+        case ("yearmonth", _): valueType = .yearMonth
+        case ("datetime", "%Y-%m-%dT%H:%M:%S"): valueType = .localDateTime
+        case ("datetime", "%Y-%m-%dT%H:%M:%S%z"): valueType = .offsetDateTime
+        case ("datetime", "default"): valueType = .utcDateTime
+        default:
+            throw FeedSpecError(file: file, "field \"\(name)\": unsupported type \"\(type ?? "")\" with format \"\(format ?? "default")\"")
+        }
+        var identifierRule: FieldSpec.IdentifierRule?
+        switch identifier {
+        case .fixed(let s)?:
+            guard let scheme = IdentifierScheme(rawValue: s) else { throw FeedSpecError(file: file, "field \"\(name)\": unknown identifier scheme \"\(s)\"") }
+            identifierRule = .fixed(scheme)
+        case .by(let field, let schemes)?:
+            guard let i = names.firstIndex(of: field) else { throw FeedSpecError(file: file, "field \"\(name)\": tally:identifier names unknown field \"\(field)\"") }
+            var map: [String: IdentifierScheme] = [:]
+            for (k, v) in schemes {
+                guard let scheme = IdentifierScheme(rawValue: v) else { throw FeedSpecError(file: file, "field \"\(name)\": unknown identifier scheme \"\(v)\"") }
+                map[k] = scheme
+            }
+            identifierRule = .by(field: i, schemes: map)
+        case nil: identifierRule = nil
+        }
+        if let money, money != "yuan" { throw FeedSpecError(file: file, "field \"\(name)\": tally:money must be \"yuan\"") }
+        if constraints?.pattern != nil && identifierRule == nil && money == nil {
+            // A pattern tally cannot check itself would make tally and other validators disagree.
+            throw FeedSpecError(file: file, "field \"\(name)\": a pattern constraint needs tally:identifier or tally:money, which tally checks in its place")
+        }
+        return FieldSpec(name: name, type: valueType, required: constraints?.required ?? false, allowed: constraints?.enum,
+                         minimum: constraints?.minimum, maximum: constraints?.maximum, maxLength: constraints?.maxLength,
+                         identifier: identifierRule, money: money != nil, path: path)
+    }
+}

@@ -1,0 +1,171 @@
+import Crypto
+
+/// What the stage knows about the file a row came from.
+public struct FileContext: Sendable {
+    /// The base name, as provenance records it.
+    public var name: String
+    /// Hex SHA-256 of the file as delivered.
+    public var sha256: String
+    /// The `YYYYMMDD` date in the file name, if there is one.
+    public var date: CivilDate?
+
+    public init(name: String, sha256: String, date: CivilDate?) {
+        self.name = name
+        self.sha256 = sha256
+        self.date = date
+    }
+
+    /// The date in a feed file name `SOURCE-YYYYMMDD.EXT`.
+    public static func date(inFileName name: String) -> CivilDate? {
+        let bytes = Array(name.utf8)
+        guard let dash = bytes.lastIndex(of: UInt8(ascii: "-")), bytes.count >= dash + 9 else { return nil }
+        let digits = Array(bytes[(dash + 1)..<(dash + 9)])
+        if bytes.count > dash + 9, bytes[dash + 9] != UInt8(ascii: ".") { return nil }
+        return digits.withUnsafeBytes { CivilDate.parseCompact($0) }
+    }
+}
+
+/// Turns valid rows into records, as the feed declaration says.
+public struct RecordMapper {
+    public let spec: FeedSpec
+    private let key = ByteBuffer(capacity: 256)
+    private let kindNames: [String: String]
+
+    /// What became of a row.
+    public enum Outcome {
+        case record(Record)
+        /// The declaration drops rows like this one (ordinary transit rides).
+        case filtered
+    }
+
+    public init(spec: FeedSpec) {
+        self.spec = spec
+        if case .map(_, let map, _) = spec.kind { kindNames = map } else { kindNames = [:] }
+    }
+
+    /// The record id for a natural key: `SOURCE:` and the first 32 hex digits of its SHA-256.
+    public static func recordID(source: String, naturalKey: UnsafeRawBufferPointer) -> String {
+        let digest = SHA256.hash(data: naturalKey)
+        let out = ByteBuffer(capacity: 64)
+        out.append(source)
+        out.append(UInt8(ascii: ":"))
+        let hex: StaticString = "0123456789abcdef"
+        digest.withUnsafeBytes { d in
+            for i in 0..<16 {
+                out.append(hex.utf8Start[Int(d[i] >> 4)])
+                out.append(hex.utf8Start[Int(d[i] & 0xF)])
+            }
+        }
+        return out.string
+    }
+
+    /// The record id for a natural key given as text (`COURTCODE|CASE` for court).
+    public static func recordID(source: String, naturalKey: String) -> String {
+        var k = naturalKey
+        return k.withUTF8 { recordID(source: source, naturalKey: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Maps a valid row (the validator found no fault) to its record, or says it is filtered.
+    public func map(_ row: Row, file: FileContext) -> Outcome {
+        var kind: String
+        switch spec.kind {
+        case .constant(let k): kind = k
+        case .map(let field, let map, let filterOthers):
+            let value = row.field(field)
+            if value.isEmpty, filterOthers { return .filtered }
+            guard let k = map[value.text] else { return .filtered }
+            _ = filterOthers
+            kind = k
+        }
+        // The natural key: its fields' values joined by '|' (court: COURTCODE|CASE).
+        key.removeAll()
+        for (n, i) in spec.naturalKey.enumerated() {
+            if n > 0 { key.append(UInt8(ascii: "|")) }
+            appendNormalised(i, row, into: key)
+        }
+        var id = Self.recordID(source: spec.name, naturalKey: UnsafeRawBufferPointer(start: key.base, count: key.count))
+        var target: String?
+        var subject: Subject
+        if let (field, value) = spec.retraction, row.field(field).equals(value) {
+            // A revocation retracts the earlier entry with the same natural key.
+            target = id
+            key.append(UInt8(ascii: "|"))
+            key.append(value)
+            id = Self.recordID(source: spec.name, naturalKey: UnsafeRawBufferPointer(start: key.base, count: key.count))
+            kind = "correction.retract"
+            subject = Subject(scheme: "record", id: target)
+        } else if let (sourceField, keyField) = spec.target {
+            let t = Self.recordID(source: row.string(sourceField), naturalKey: row.field(keyField))
+            target = t
+            subject = Subject(scheme: "record", id: t)
+        } else {
+            subject = makeSubject(row)
+        }
+        let at: Timestamp
+        switch spec.at {
+        case .fileDate: at = Timestamp(chinaMidnightOf: file.date ?? CivilDate(daysSinceEpoch: 0))
+        case .field(let i): at = Self.timestamp(row.field(i), type: spec.fields[i].type)
+        }
+        var amount: Int64?
+        if let i = spec.amount, !row.field(i).isEmpty {
+            if spec.fields[i].money, case .success(let fen) = Yuan.parseFen(row.field(i)) { amount = fen }
+            else if spec.fields[i].type == .integer { amount = RowValidator.parseInteger(row.field(i)) }
+        }
+        var attrs = Attributes(capacity: spec.attrs.count + 1)
+        for i in spec.attrs where !row.field(i).isEmpty {
+            attrs.append(key: spec.fields[i].name, value: row.string(i))
+        }
+        if kind == "correction.retract" && spec.retraction != nil {
+            attrs.append(key: "reason", value: "revoked by the source")
+        }
+        return .record(Record(id: id, source: spec.name, kind: kind, subject: subject, at: at, amountFen: amount,
+                              target: target, attrs: attrs,
+                              prov: Provenance(file: file.name, sha256: file.sha256, line: row.line)))
+    }
+
+    func makeSubject(_ row: Row) -> Subject {
+        switch spec.subject! {
+        case .fixed(let field, let scheme):
+            return Subject(scheme: scheme.rawValue, id: normalised(field, row, scheme: scheme))
+        case .by(let field, let schemeField, let map):
+            let scheme = map[row.string(schemeField)]!
+            return Subject(scheme: scheme.rawValue, id: normalised(field, row, scheme: scheme))
+        }
+    }
+
+    /// A field's value, with a resident identity number's lower-case x made upper-case.
+    func normalised(_ i: Int, _ row: Row, scheme: IdentifierScheme?) -> String {
+        let v = row.field(i)
+        if v.last == UInt8(ascii: "x"), isResidentID(i, row) {
+            return String(decoding: v.dropLast(), as: UTF8.self) + "X"
+        }
+        return String(decoding: v, as: UTF8.self)
+    }
+
+    func appendNormalised(_ i: Int, _ row: Row, into out: ByteBuffer) {
+        let v = row.field(i)
+        if v.last == UInt8(ascii: "x"), isResidentID(i, row) {
+            out.append(UnsafeRawBufferPointer(rebasing: v.dropLast()))
+            out.append(UInt8(ascii: "X"))
+        } else {
+            out.append(v)
+        }
+    }
+
+    func isResidentID(_ i: Int, _ row: Row) -> Bool {
+        switch spec.fields[i].identifier {
+        case .fixed(let s)?: return s == .cnRid
+        case .by(let field, let schemes)?: return schemes[row.string(field)] == .cnRid
+        case nil: return false
+        }
+    }
+
+    static func timestamp(_ v: UnsafeRawBufferPointer, type: FieldSpec.ValueType) -> Timestamp {
+        switch type {
+        case .date: return Timestamp(chinaMidnightOf: CivilDate.parse(v)!)
+        case .localDateTime: return Timestamp.parseLocal(v, offsetSeconds: Timestamp.chinaOffsetSeconds)!
+        case .offsetDateTime: return Timestamp.parseRFC3339(v)!
+        default: return Timestamp.parseUTC(v)!
+        }
+    }
+}

@@ -1,0 +1,148 @@
+/// Checks each row of a feed against its declaration: types, constraints, enumerations, real
+/// calendar dates and times, identifier checksums, money with at most two decimals, and fields
+/// that must agree. The one definition of "valid" that tally-parse and tally-validate share.
+public struct RowValidator {
+    public let spec: FeedSpec
+    /// The latest birth date an identity number may carry (today in China, by default).
+    public let today: CivilDate
+
+    public init(spec: FeedSpec, today: CivilDate) {
+        self.spec = spec
+        self.today = today
+    }
+
+    /// Replaces `faults` with every fault of `row` (none when it is valid). A fault found while
+    /// reading comes first and stops the field checks, since the cells cannot be trusted.
+    public func validate(_ row: Row, into faults: inout [RowFault]) {
+        faults.removeAll(keepingCapacity: true)
+        if var f = row.readFault {
+            if f.field.isEmpty, f.fieldNumber >= 1, f.fieldNumber <= spec.fields.count, f.code != "structure-error" {
+                f.field = spec.fields[f.fieldNumber - 1].name
+            }
+            faults.append(f)
+            return
+        }
+        if row.count != spec.fields.count {
+            if row.count < spec.fields.count {
+                let missing = spec.fields[row.count]
+                faults.append(RowFault(code: "missing-cell", field: missing.name, fieldNumber: row.count + 1,
+                                       reason: "row has \(row.count) fields, the header \(spec.fields.count)"))
+            } else {
+                faults.append(RowFault(code: "extra-cell", field: "", fieldNumber: spec.fields.count + 1,
+                                       reason: "row has \(row.count) fields, the header \(spec.fields.count)"))
+            }
+            return
+        }
+        for i in spec.fields.indices {
+            if let fault = check(i, row) { faults.append(fault) }
+        }
+        for a in spec.agreements {
+            let value = row.field(a.field), other = row.field(a.with)
+            guard !value.isEmpty, !other.isEmpty, let expected = a.pairs[value.text], !other.equals(expected) else { continue }
+            if !faults.contains(where: { $0.fieldNumber == a.field + 1 || $0.fieldNumber == a.with + 1 }) {
+                faults.append(RowFault(code: "agreement-error", field: spec.fields[a.field].name, fieldNumber: a.field + 1,
+                                       reason: "\"\(value.text)\" does not agree with \(spec.fields[a.with].name) \"\(other.text)\""))
+            }
+        }
+    }
+
+    @inline(__always)
+    func check(_ i: Int, _ row: Row) -> RowFault? {
+        let f = spec.fields[i]
+        let v = row.field(i)
+        if v.isEmpty {
+            return f.required ? fault(i, "constraint-error", "required value is missing") : nil
+        }
+        if let maxLength = f.maxLength, v.count > maxLength {
+            return fault(i, "constraint-error", "longer than \(maxLength) bytes")
+        }
+        switch f.type {
+        case .string:
+            break
+        case .integer:
+            guard let n = Self.parseInteger(v) else { return fault(i, "type-error", "not an integer: \(quoted(v))") }
+            if let min = f.minimum, n < min { return fault(i, "constraint-error", "\(n) is less than \(min)") }
+            if let max = f.maximum, n > max { return fault(i, "constraint-error", "\(n) is more than \(max)") }
+        case .date:
+            if CivilDate.parse(v) == nil { return fault(i, "type-error", "not a calendar date YYYY-MM-DD: \(quoted(v))") }
+        case .yearMonth:
+            if !Self.isYearMonth(v) { return fault(i, "type-error", "not a year and month YYYY-MM: \(quoted(v))") }
+        case .localDateTime:
+            if Timestamp.parseLocal(v, offsetSeconds: Timestamp.chinaOffsetSeconds) == nil {
+                return fault(i, "type-error", "not a local date and time YYYY-MM-DDTHH:MM:SS: \(quoted(v))")
+            }
+        case .offsetDateTime:
+            if Timestamp.parseRFC3339(v) == nil { return fault(i, "type-error", "not an RFC 3339 time with an offset: \(quoted(v))") }
+        case .utcDateTime:
+            if Timestamp.parseUTC(v) == nil { return fault(i, "type-error", "not a UTC time YYYY-MM-DDTHH:MM:SSZ: \(quoted(v))") }
+        }
+        if let allowed = f.allowed, !allowed.contains(where: { Self.equal(v, $0) }) {
+            return fault(i, "constraint-error", "not one of \(allowed.map { String(decoding: $0, as: UTF8.self) }.joined(separator: ", ")): \(quoted(v))")
+        }
+        if f.money, case .failure(let problem) = Yuan.parseFen(v) {
+            return fault(i, "constraint-error", "not a yuan amount with at most two decimals (\(problem)): \(quoted(v))")
+        }
+        if let rule = f.identifier {
+            let scheme: IdentifierScheme?
+            switch rule {
+            case .fixed(let s): scheme = s
+            case .by(let field, let schemes): scheme = schemes[row.field(field).text]
+            }
+            if let scheme, let problem = Identifier.check(scheme, v, notAfter: today) {
+                switch problem {
+                case .length, .character:
+                    return fault(i, "constraint-error", "not a \(scheme.rawValue): \(problem): \(quoted(v))")
+                default:
+                    return fault(i, "identifier-error", "not a valid \(scheme.rawValue): \(problem): \(quoted(v))")
+                }
+            }
+        }
+        return nil
+    }
+
+    func fault(_ i: Int, _ code: String, _ reason: String) -> RowFault {
+        RowFault(code: code, field: spec.fields[i].name, fieldNumber: i + 1, reason: reason)
+    }
+
+    func quoted(_ v: UnsafeRawBufferPointer) -> String {
+        let text = v.text
+        return text.count > 64 ? "\"\(text.prefix(61))...\"" : "\"\(text)\""
+    }
+
+    /// An optional `-` and decimal digits, in range.
+    @inline(__always)
+    public static func parseInteger(_ v: UnsafeRawBufferPointer) -> Int64? {
+        var i = 0
+        var negative = false
+        if v.first == UInt8(ascii: "-") { negative = true; i = 1 }
+        guard i < v.count, v.count - i <= 18 else { return nil }
+        var n: Int64 = 0
+        while i < v.count {
+            let d = v[i] &- 0x30
+            guard d < 10 else { return nil }
+            n = n * 10 + Int64(d)
+            i += 1
+        }
+        return negative ? -n : n
+    }
+
+    static func isYearMonth(_ v: UnsafeRawBufferPointer) -> Bool {
+        guard v.count == 7, v[4] == UInt8(ascii: "-"), let y = CivilDate.digits(v, 0, 4), let m = CivilDate.digits(v, 5, 2) else { return false }
+        return y >= 1 && (1...12).contains(m)
+    }
+
+    @inline(__always)
+    static func equal(_ v: UnsafeRawBufferPointer, _ bytes: [UInt8]) -> Bool {
+        v.count == bytes.count && bytes.withUnsafeBufferPointer { b in
+            b.isEmpty || memcmpEqual(v.baseAddress!.assumingMemoryBound(to: UInt8.self), b.baseAddress!, b.count)
+        }
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    /// Whether these bytes spell `string`.
+    public func equals(_ string: String) -> Bool {
+        var s = string
+        return s.withUTF8 { u in u.count == count && (u.isEmpty || memcmpEqual(baseAddress!.assumingMemoryBound(to: UInt8.self), u.baseAddress!, u.count)) }
+    }
+}

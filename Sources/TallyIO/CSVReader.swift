@@ -1,0 +1,244 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import TallyCore
+
+/// Reads RFC 4180 CSV records from an `InputFile` into `Row`s, in bounded memory.
+///
+/// Quoted fields may hold commas, doubled quotes and line breaks; records end at LF or CRLF; a
+/// UTF-8 byte-order mark is stripped and makes the file UTF-8 whatever the declared encoding.
+/// Cells are handed out as UTF-8: GB18030 cells are converted, UTF-8 cells are checked. A record
+/// that breaks the rules (a quote inside an unquoted cell, text after a closing quote, an
+/// unterminated quote, bytes invalid in the encoding) is still returned, with `readFault` set,
+/// so that the stage can reject it and go on. Only a record longer than the line bound stops
+/// the file.
+public final class CSVReader {
+    private let input: InputFile
+    private var buffer: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    private var start = 0
+    private var end = 0
+    private var ended = false
+    private var checkedBOM = false
+    private let maxRecordBytes: Int
+    private var gb18030: Transcoder?
+    private let spare = ByteBuffer(capacity: 1 << 12)
+
+    /// The line where the next record starts.
+    public private(set) var nextLine = 1
+    /// Whether the file began with a UTF-8 byte-order mark.
+    public private(set) var hadBOM = false
+    /// The last record's bytes as they stand in the (decompressed) file, for reject reports;
+    /// valid until the next call.
+    public private(set) var raw = UnsafeRawBufferPointer(start: nil, count: 0)
+
+    /// - Parameter encoding: the feed's declared encoding; a BOM overrides it with UTF-8.
+    public init(_ input: InputFile, encoding: FeedSpec.TextEncoding, bufferSize: Int = 1 << 20) {
+        self.input = input
+        self.maxRecordBytes = input.limits.maxLineBytes
+        self.capacity = max(min(bufferSize, input.limits.maxLineBytes + 2), 64)
+        self.buffer = .allocate(capacity: capacity)
+        if encoding == .gb18030 { gb18030 = Transcoder(from: "GB18030", to: "UTF-8") }
+    }
+
+    deinit { buffer.deallocate() }
+
+    /// Reads the next record into `row`; false at the end of the input.
+    public func next(into row: Row) throws(InputError) -> Bool {
+        if !checkedBOM { try checkBOM() }
+        // Find where the record ends: the first LF outside quotes.
+        var scan = start
+        var inQuotes = false
+        var newlines = 0
+        var sawQuote = false
+        var recordEnd = -1
+        while recordEnd < 0 {
+            if scan < end, let hit = memchr(buffer + scan, 0x0A, end - scan) {
+                let lf = buffer.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                // Quotes between scan and lf toggle the state; most records have none.
+                if memchr(buffer + scan, 0x22, lf - scan) != nil {
+                    sawQuote = true
+                    for k in scan..<lf where buffer[k] == 0x22 { inQuotes.toggle() }
+                }
+                if inQuotes {
+                    newlines += 1
+                    scan = lf + 1
+                } else {
+                    recordEnd = lf
+                }
+                continue
+            }
+            // No LF in what is buffered: the record continues past it.
+            if ended {
+                if start == end { return false }
+                if memchr(buffer + scan, 0x22, end - scan) != nil {
+                    sawQuote = true
+                    for k in scan..<end where buffer[k] == 0x22 { inQuotes.toggle() }
+                }
+                recordEnd = end
+                break
+            }
+            if end - start > maxRecordBytes {
+                throw InputError(.data, file: input.name, line: nextLine, "record longer than \(maxRecordBytes) bytes")
+            }
+            let shift = start
+            try fill()
+            scan -= shift
+        }
+        var stop = recordEnd
+        if stop > start, buffer[stop - 1] == 0x0D, !inQuotes { stop -= 1 }
+        raw = UnsafeRawBufferPointer(start: buffer + start, count: stop - start)
+        row.reset()
+        row.line = nextLine
+        nextLine += 1 + newlines
+        let recordStart = start
+        start = min(recordEnd + 1, end)
+        if recordEnd == end { start = end }
+        if stop == recordStart {
+            row.readFault = RowFault(code: "blank-row", field: "", fieldNumber: 0, reason: "blank row")
+            return true
+        }
+        splitFields(recordStart, stop, quoted: sawQuote, unterminated: inQuotes, into: row)
+        if row.readFault == nil { decode(row) }
+        return true
+    }
+
+    private func checkBOM() throws(InputError) {
+        checkedBOM = true
+        while end - start < 3 && !ended { try fill() }
+        if end - start >= 3, buffer[start] == 0xEF, buffer[start + 1] == 0xBB, buffer[start + 2] == 0xBF {
+            start += 3
+            hadBOM = true
+            gb18030 = nil
+        }
+    }
+
+    private func splitFields(_ a: Int, _ b: Int, quoted: Bool, unterminated: Bool, into row: Row) {
+        let storage = row.storage
+        if !quoted {
+            // The common case: no quotes, so cells are the bytes between commas.
+            var i = a
+            while true {
+                let comma = memchr(buffer + i, 0x2C, b - i).map { buffer.distance(to: $0.assumingMemoryBound(to: UInt8.self)) } ?? b
+                row.appendField(UnsafeRawBufferPointer(start: buffer + i, count: comma - i))
+                if comma >= b { break }
+                i = comma + 1
+                if i == b { row.appendField(UnsafeRawBufferPointer(start: nil, count: 0)); break }
+            }
+            if memchr(buffer + a, 0x0D, b - a) != nil {
+                row.readFault = RowFault(code: "structure-error", field: "", fieldNumber: 0, reason: "carriage return inside an unquoted field")
+            }
+            return
+        }
+        if unterminated {
+            row.readFault = RowFault(code: "structure-error", field: "", fieldNumber: 0, reason: "quoted field not terminated before the end of the file")
+            return
+        }
+        var i = a
+        var fieldNumber = 1
+        while true {
+            row.beginField()
+            if i < b && buffer[i] == 0x22 {
+                i += 1
+                while true {
+                    guard let q = memchr(buffer + i, 0x22, b - i).map({ buffer.distance(to: $0.assumingMemoryBound(to: UInt8.self)) }) else {
+                        row.readFault = RowFault(code: "structure-error", field: "", fieldNumber: fieldNumber, reason: "quoted field \(fieldNumber) not terminated")
+                        row.endField()
+                        return
+                    }
+                    storage.append(UnsafeRawBufferPointer(start: buffer + i, count: q - i))
+                    if q + 1 < b && buffer[q + 1] == 0x22 {
+                        storage.append(UInt8(0x22))
+                        i = q + 2
+                        continue
+                    }
+                    i = q + 1
+                    break
+                }
+                row.endField()
+                if i == b { return }
+                if buffer[i] != 0x2C {
+                    row.readFault = RowFault(code: "structure-error", field: "", fieldNumber: fieldNumber, reason: "text after the closing quote of field \(fieldNumber)")
+                    return
+                }
+                i += 1
+            } else {
+                let comma = memchr(buffer + i, 0x2C, b - i).map { buffer.distance(to: $0.assumingMemoryBound(to: UInt8.self)) } ?? b
+                if memchr(buffer + i, 0x22, comma - i) != nil {
+                    row.readFault = RowFault(code: "structure-error", field: "", fieldNumber: fieldNumber, reason: "quote inside unquoted field \(fieldNumber)")
+                }
+                if memchr(buffer + i, 0x0D, comma - i) != nil, row.readFault == nil {
+                    row.readFault = RowFault(code: "structure-error", field: "", fieldNumber: fieldNumber, reason: "carriage return inside unquoted field \(fieldNumber)")
+                }
+                storage.append(UnsafeRawBufferPointer(start: buffer + i, count: comma - i))
+                row.endField()
+                if comma >= b { return }
+                i = comma + 1
+            }
+            fieldNumber += 1
+            if i == b { row.beginField(); row.endField(); return }
+        }
+    }
+
+    /// Checks cells are valid in the file's encoding and leaves them as UTF-8.
+    private func decode(_ row: Row) {
+        let all = UnsafeBufferPointer(start: row.storage.base, count: row.storage.count)
+        if let gb18030 {
+            // GB18030 never uses bytes below 0x80 inside a multi-byte character, so an ASCII row
+            // is the same in UTF-8.
+            guard all.contains(where: { $0 >= 0x80 }) else { return }
+            spare.removeAll()
+            var converted: [[UInt8]] = []
+            for i in 0..<row.count {
+                let cell = row.field(i)
+                if cell.contains(where: { $0 >= 0x80 }) {
+                    do {
+                        converted.append(try gb18030.convert(cell))
+                    } catch {
+                        row.readFault = RowFault(code: "encoding-error", field: "", fieldNumber: i + 1,
+                                                 reason: "field \(i + 1) is not valid GB18030 (byte \(error.offset + 1) of the field)")
+                        return
+                    }
+                } else {
+                    converted.append(Array(cell))
+                }
+            }
+            row.reset()
+            for cell in converted { cell.withUnsafeBytes { row.appendField($0) } }
+            return
+        }
+        if UTF8Check.isValid(all) { return }
+        for i in 0..<row.count {
+            let cell = row.field(i)
+            if !UTF8Check.isValid(UnsafeBufferPointer(start: cell.baseAddress?.assumingMemoryBound(to: UInt8.self), count: cell.count)) {
+                row.readFault = RowFault(code: "encoding-error", field: "", fieldNumber: i + 1, reason: "field \(i + 1) is not valid UTF-8")
+                return
+            }
+        }
+    }
+
+    private func fill() throws(InputError) {
+        if start > 0 {
+            let live = end - start
+            if live > 0 { memmove(buffer, buffer + start, live) }
+            end = live
+            start = 0
+        }
+        if end == capacity {
+            let newCapacity = min(capacity * 2, maxRecordBytes + 2)
+            if newCapacity <= capacity {
+                throw InputError(.data, file: input.name, line: nextLine, "record longer than \(maxRecordBytes) bytes")
+            }
+            let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+            grown.update(from: buffer, count: end)
+            buffer.deallocate()
+            buffer = grown
+            capacity = newCapacity
+        }
+        let n = try input.read(into: buffer + end, count: capacity - end)
+        if n == 0 { ended = true }
+        end += n
+    }
+}

@@ -1,0 +1,163 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import TallyCore
+
+/// A feed declaration loaded from disk, with the paths its files resolve to.
+public struct LoadedFeed: Sendable {
+    public var spec: FeedSpec
+    /// The feed file's path.
+    public var path: String
+    /// For XML feeds, the XSD's path.
+    public var xsdPath: String?
+}
+
+/// Finds and loads feed declarations: `--feed NAME` means `NAME.feed.json` in the schemas
+/// directory (`--schemas DIR`, else `schemas/feeds` beside the installed binaries or in the
+/// source tree above them); a name with a `/` or ending in `.json` is a path to a feed file.
+public enum FeedCatalog {
+    /// Why a feed could not be loaded. `unknown` is a usage error; `invalid` a data error.
+    public enum LoadError: Error, CustomStringConvertible {
+        case unknown(String)
+        case invalid(String)
+        public var description: String {
+            switch self {
+            case .unknown(let m), .invalid(let m): return m
+            }
+        }
+    }
+
+    public static func load(_ nameOrPath: String, schemasDirectory: String?) throws(LoadError) -> LoadedFeed {
+        let path: String
+        if nameOrPath.contains("/") || nameOrPath.hasSuffix(".json") {
+            path = nameOrPath
+        } else {
+            let directories = schemasDirectory.map { [$0] } ?? defaultDirectories()
+            guard let dir = directories.first(where: { isFile($0 + "/" + nameOrPath + ".feed.json") }) else {
+                let known = directories.flatMap(feedNames).sorted()
+                let where_ = directories.isEmpty ? "no schemas directory found" : "looked in \(directories.joined(separator: ", "))"
+                throw .unknown("unknown feed \"\(nameOrPath)\" (\(where_); feeds there: \(known.isEmpty ? "none" : known.joined(separator: ", ")))")
+            }
+            path = dir + "/" + nameOrPath + ".feed.json"
+        }
+        let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+        let bytes: [UInt8]
+        do { bytes = try readWholeFile(path) } catch { throw .unknown("\(path): \(error.message)") }
+        let spec: FeedSpec
+        do {
+            spec = try FeedSpec.load(feedFile: path, bytes: bytes) { name in
+                do throws(InputError) { return try readWholeFile(directory + "/" + name) } catch { throw FeedSpecError(file: directory + "/" + name, error.message) }
+            }
+        } catch let error as FeedSpecError {
+            throw .invalid(error.description)
+        } catch {
+            throw .invalid("\(path): \(error)")
+        }
+        var loaded = LoadedFeed(spec: spec, path: path, xsdPath: nil)
+        if case .xml(let xsd, _, _, _) = spec.format {
+            let xsdPath = xsd.hasPrefix("/") ? xsd : directory + "/" + xsd
+            guard isFile(xsdPath) else { throw .invalid("\(path): its XSD \(xsdPath) does not exist") }
+            loaded.xsdPath = xsdPath
+        }
+        return loaded
+    }
+
+    /// Where feed declarations are looked for when no `--schemas` is given.
+    public static func defaultDirectories() -> [String] {
+        var out: [String] = []
+        guard var dir = executableDirectory() else { return out }
+        for candidate in [dir + "/../share/tally/schemas/feeds", dir + "/schemas/feeds"] where isDirectory(candidate) {
+            out.append(candidate)
+        }
+        // In a source tree the binaries sit in .build/<config>/; the schemas are at the top.
+        for _ in 0..<6 {
+            guard let slash = dir.lastIndex(of: "/"), slash > dir.startIndex else { break }
+            dir = String(dir[..<slash])
+            if isDirectory(dir + "/schemas/feeds") && isFile(dir + "/Package.swift") { out.append(dir + "/schemas/feeds"); break }
+        }
+        return out
+    }
+
+    static func feedNames(in directory: String) -> [String] {
+        guard let d = opendir(directory) else { return [] }
+        defer { closedir(d) }
+        var names: [String] = []
+        while let entry = readdir(d) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
+            if name.hasSuffix(".feed.json") { names.append(String(name.dropLast(".feed.json".count))) }
+        }
+        return names
+    }
+
+    static func executableDirectory() -> String? {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard n > 0 else { return nil }
+        let path = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return String(path[..<path.lastIndex(of: "/")!])
+    }
+
+    static func isFile(_ path: String) -> Bool {
+        var s = stat()
+        return stat(path, &s) == 0 && (s.st_mode & S_IFMT) == S_IFREG
+    }
+
+    static func isDirectory(_ path: String) -> Bool {
+        var s = stat()
+        return stat(path, &s) == 0 && (s.st_mode & S_IFMT) == S_IFDIR
+    }
+}
+
+/// Reads a small file whole (schemas, rules, secrets).
+public func readWholeFile(_ path: String) throws(InputError) -> [UInt8] {
+    let input = try InputFile.open(path, limits: InputLimits(maxLineBytes: 1 << 26, maxRatio: 1000))
+    var out: [UInt8] = []
+    let chunk = UnsafeMutableRawPointer.allocate(byteCount: 1 << 16, alignment: 8)
+    defer { chunk.deallocate() }
+    while true {
+        let n = try input.read(into: chunk, count: 1 << 16)
+        if n == 0 { break }
+        out.append(contentsOf: UnsafeRawBufferPointer(start: chunk, count: n))
+        if out.count > 1 << 26 { throw InputError(.data, file: path, "larger than 64 MiB") }
+    }
+    return out
+}
+
+/// Copies standard input to a temporary file (removed when the process ends) and returns its
+/// path, so that a stream can be hashed before its rows are written with that hash.
+public func spoolStandardInput() throws(InputError) -> String {
+    var template = Array((getenvString("TMPDIR") ?? "/tmp").utf8CString.dropLast()) + Array("/tally-stdin-XXXXXX".utf8CString)
+    let fd = mkstemp(&template)
+    guard fd >= 0 else { throw InputError(.io, file: "-", "cannot create a temporary file: \(POSIX.errorText(errno))") }
+    let path = String(cString: template)
+    SpooledFiles.remember(path)
+    let chunk = UnsafeMutableRawPointer.allocate(byteCount: 1 << 20, alignment: 8)
+    defer { chunk.deallocate(); close(fd) }
+    while true {
+        let n = POSIX.read(0, chunk, 1 << 20)
+        if n < 0 { throw InputError(.io, file: "-", "read failed: \(POSIX.errorText(errno))") }
+        if n == 0 { break }
+        var p = chunk
+        var left = n
+        while left > 0 {
+            let w = write(fd, p, left)
+            if w < 0 { if errno == EINTR { continue }; throw InputError(.io, file: "-", "cannot spool standard input: \(POSIX.errorText(errno))") }
+            p += w
+            left -= w
+        }
+    }
+    return path
+}
+
+func getenvString(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
+
+/// Temporary copies of standard input, removed at exit.
+enum SpooledFiles {
+    nonisolated(unsafe) static var paths: [String] = []
+    static func remember(_ path: String) {
+        if paths.isEmpty { atexit { for p in SpooledFiles.paths { unlink(p) } } }
+        paths.append(path)
+    }
+}

@@ -1,0 +1,54 @@
+import ArgumentParser
+import TallyCLI
+import TallyCore
+import TallyIO
+
+@main
+struct ParseCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tally-parse",
+        abstract: "Turn agency feed files into tally.record JSON Lines, accounting for every row.",
+        discussion: """
+        Reads the files (or standard input for '-' or none), plain or gzip, validates every row \
+        against the feed's declaration in schemas/feeds/NAME.feed.json (its Table Schema or XSD, \
+        plus identifier checksums, real dates and money with at most two decimals), and writes one \
+        record per valid row to standard output. Rows the declaration filters (ordinary transit \
+        rides) are counted and dropped.
+
+        A bad row goes to --rejects as JSON Lines {file, line, field, code, reason, raw} (to \
+        stderr, the first 20, without --rejects) and the stage goes on. A bad file (no or wrong \
+        header, XML that is not well-formed or in another namespace, truncated gzip) stops that \
+        file with one line naming file and line; what it already wrote stays. One summary line \
+        per file goes to stderr: read = written + rejected + filtered.
+
+        Exit status: 0 when every file was readable (rejected rows are reported, not fatal); 65 \
+        when a file was unusable, or with --strict when any row was rejected; 66 for a missing \
+        file; 64 for bad usage; 74 for a write failure.
+        """)
+
+    @Option(help: ArgumentHelp("The feed: court, tax, transit, commerce, crosswalk, corrections, or a path to a NAME.feed.json.", valueName: "name"))
+    var feed: String
+
+    @Option(help: ArgumentHelp("Where the feed declarations are (default: schemas/feeds beside the binaries or in the source tree).", valueName: "dir"))
+    var schemas: String?
+
+    @Option(help: ArgumentHelp("Write rejected rows here as JSON Lines (mode 0600: they hold raw identifiers).", valueName: "file"))
+    var rejects: String?
+
+    @Option(help: ArgumentHelp("Write the counts here as JSON: {read, written, rejected, filtered, files:[…]}.", valueName: "file"))
+    var stats: String?
+
+    @Flag(help: "Exit 65 when any row was rejected.")
+    var strict = false
+
+    @OptionGroup var input: InputOptions
+
+    func run() throws {
+        try Stage.run("tally-parse") {
+            let loaded = try FeedCatalog.loadForStage(feed, schemasDirectory: schemas)
+            let stage = ParseStage(.init(feed: loaded, paths: input.paths, limits: input.limits, rejectsPath: rejects,
+                                         statsPath: stats, strict: strict, today: Timestamp.now.chinaDate))
+            return try stage.run()
+        }
+    }
+}
