@@ -48,21 +48,25 @@ public final class CSVReader {
     /// Reads the next record into `row`; false at the end of the input.
     public func next(into row: Row) throws(InputError) -> Bool {
         if !checkedBOM { try checkBOM() }
-        // Find where the record ends: the first LF outside quotes.
+        // Find where the record ends: the first LF outside a quoted field. Quotes count only
+        // where RFC 4180 gives them meaning (a field's first byte, and inside a quoted field);
+        // a stray quote elsewhere is the row's fault, not a reason to swallow the next lines.
         var scan = start
-        var inQuotes = false
+        var state = QuoteState.fieldStart
         var newlines = 0
         var sawQuote = false
         var recordEnd = -1
         while recordEnd < 0 {
             if scan < end, let hit = memchr(buffer + scan, 0x0A, end - scan) {
                 let lf = buffer.distance(to: hit.assumingMemoryBound(to: UInt8.self))
-                // Quotes between scan and lf toggle the state; most records have none.
-                if memchr(buffer + scan, 0x22, lf - scan) != nil {
-                    sawQuote = true
-                    for k in scan..<lf where buffer[k] == 0x22 { inQuotes.toggle() }
+                if state != .quoted && memchr(buffer + scan, 0x22, lf - scan) == nil {
+                    // No quote before the LF and not inside a quoted field: the record ends here.
+                    recordEnd = lf
+                    break
                 }
-                if inQuotes {
+                sawQuote = true
+                state = advance(state, from: scan, to: lf)
+                if state == .quoted {
                     newlines += 1
                     scan = lf + 1
                 } else {
@@ -73,9 +77,9 @@ public final class CSVReader {
             // No LF in what is buffered: the record continues past it.
             if ended {
                 if start == end { return false }
-                if memchr(buffer + scan, 0x22, end - scan) != nil {
+                if state == .quoted || memchr(buffer + scan, 0x22, end - scan) != nil {
                     sawQuote = true
-                    for k in scan..<end where buffer[k] == 0x22 { inQuotes.toggle() }
+                    state = advance(state, from: scan, to: end)
                 }
                 recordEnd = end
                 break
@@ -83,10 +87,17 @@ public final class CSVReader {
             if end - start > maxRecordBytes {
                 throw InputError(.data, file: input.name, line: nextLine, "record longer than \(maxRecordBytes) bytes")
             }
+            // Quote state is kept for what was scanned; only the offsets move.
+            if scan < end {
+                if state == .quoted || memchr(buffer + scan, 0x22, end - scan) != nil { sawQuote = true }
+                state = advance(state, from: scan, to: end)
+            }
+            let scanned = end
             let shift = start
             try fill()
-            scan -= shift
+            scan = scanned - shift
         }
+        let inQuotes = state == .quoted
         var stop = recordEnd
         if stop > start, buffer[stop - 1] == 0x0D, !inQuotes { stop -= 1 }
         raw = UnsafeRawBufferPointer(start: buffer + start, count: stop - start)
@@ -103,6 +114,30 @@ public final class CSVReader {
         splitFields(recordStart, stop, quoted: sawQuote, unterminated: inQuotes, into: row)
         if row.readFault == nil { decode(row) }
         return true
+    }
+
+    enum QuoteState { case fieldStart, unquoted, quoted, quoteInQuoted }
+
+    /// Runs the RFC 4180 quote automaton over `buffer[from..<to]`, counting nothing but state.
+    @inline(__always)
+    private func advance(_ initial: QuoteState, from: Int, to: Int) -> QuoteState {
+        var state = initial
+        var k = from
+        while k < to {
+            let c = buffer[k]
+            switch state {
+            case .fieldStart:
+                state = c == 0x22 ? .quoted : (c == 0x2C || c == 0x0A ? .fieldStart : .unquoted)
+            case .unquoted:
+                if c == 0x2C || c == 0x0A { state = .fieldStart }
+            case .quoted:
+                if c == 0x22 { state = .quoteInQuoted }
+            case .quoteInQuoted:
+                state = c == 0x22 ? .quoted : (c == 0x2C || c == 0x0A ? .fieldStart : .unquoted)
+            }
+            k += 1
+        }
+        return state
     }
 
     private func checkBOM() throws(InputError) {

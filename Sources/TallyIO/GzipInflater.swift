@@ -47,8 +47,27 @@ final class GzipInflater {
         stream.avail_in = UInt32(n)
     }
 
+    /// An error found after some bytes of a read were produced: those bytes are handed out
+    /// first, and the error is raised on the next read, so nothing before a fault is lost and
+    /// nothing after it is invented.
+    private var pendingError: InputError?
+
     /// Fills `buffer` with decompressed bytes; returns 0 only at the end of the last member.
     func read(into buffer: UnsafeMutableRawPointer, count: Int) throws(InputError) -> Int {
+        if let pendingError { throw pendingError }
+        do {
+            return try inflateInto(buffer, count: count)
+        } catch {
+            let produced = count - Int(stream.avail_out)
+            if produced > 0 {
+                pendingError = error
+                return produced
+            }
+            throw error
+        }
+    }
+
+    private func inflateInto(_ buffer: UnsafeMutableRawPointer, count: Int) throws(InputError) -> Int {
         stream.next_out = buffer.assumingMemoryBound(to: UInt8.self)
         stream.avail_out = UInt32(min(count, Int(UInt32.max)))
         while stream.avail_out > 0 {

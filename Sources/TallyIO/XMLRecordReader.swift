@@ -51,6 +51,7 @@ public final class XMLRecordReader {
         // BIG_LINES keeps node line numbers right past 65,535.
         let options = Int32(XML_PARSE_NONET.rawValue | XML_PARSE_COMPACT.rawValue | XML_PARSE_BIG_LINES.rawValue)
         let ctx = Unmanaged.passUnretained(context).toOpaque()
+        clibxml2_silence_generic_errors() // per thread, like every libxml2 handler
         reader = xmlReaderForIO({ ctx, buffer, length in
             let context = Unmanaged<ReaderContext>.fromOpaque(ctx!).takeUnretainedValue()
             do throws(InputError) {
@@ -143,8 +144,12 @@ public final class XMLRecordReader {
 
     /// The line the reader's current node starts on.
     private func nodeLine(_ reader: xmlTextReaderPtr) -> Int {
-        guard let node = xmlTextReaderCurrentNode(reader) else { return Int(xmlTextReaderGetParserLineNumber(reader)) }
-        return Int(xmlGetLineNo(node))
+        if let node = xmlTextReaderCurrentNode(reader) {
+            let line = Int(xmlGetLineNo(node))
+            if line > 0 { return line }
+        }
+        // Nodes without a line (the DOCTYPE) fall back to where the parser is.
+        return Int(xmlTextReaderGetParserLineNumber(reader))
     }
 
     private func checkRoot(_ reader: xmlTextReaderPtr) throws(InputError) {

@@ -1,0 +1,148 @@
+import Foundation
+import Testing
+
+/// Runs `command` under /usr/bin/time and returns (status, peak RSS in KB).
+func peakRSS(_ arguments: [String], stdin: Data? = nil) throws -> (Int32, Int, String) {
+    let dir = Harness.scratch()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let r = try Harness.run("/usr/bin/time", ["-f", "RSS %M", "-o", dir + "/time"] + arguments, stdin: stdin)
+    let text = try String(contentsOfFile: dir + "/time", encoding: .utf8)
+    let kb = Int(text.split(separator: "\n").last { $0.hasPrefix("RSS ") }!.dropFirst(4))!
+    return (r.status, kb, r.stderr)
+}
+
+@Suite(.serialized) struct ParseStageTests {
+    @Test func rejectsExactlyTheFaultsInTruthAndWritesSchemaValidRecords() throws {
+        let dir = Harness.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(try Harness.run("tally-synth", ["--people", "8000", "--days", "6", "--seed", "5", "--dirty", "0.02", "--out", dir + "/in"]).status == 0)
+        var records = Data()
+        var rejects = Data()
+        var totals = (read: 0, written: 0, rejected: 0, filtered: 0)
+        for feed in ["court", "tax", "transit", "commerce", "crosswalk", "corrections"] {
+            let files = Harness.files(in: dir + "/in").filter { $0.hasPrefix(feed + "-") }.map { dir + "/in/" + $0 }
+            let run = try Harness.run("tally-parse", ["--feed", feed, "--rejects", dir + "/rej.jsonl", "--stats", dir + "/stats.json"] + files)
+            #expect(run.status == 0, "\(feed): \(run.stderr)")
+            #expect(run.stderr.split(separator: "\n").count == files.count, "one summary line per file")
+            records.append(run.stdout)
+            rejects.append(FileManager.default.contents(atPath: dir + "/rej.jsonl")!)
+            let stats = try JSONSerialization.jsonObject(with: FileManager.default.contents(atPath: dir + "/stats.json")!) as! [String: Any]
+            let (r, w, j, f) = (stats["read"] as! Int, stats["written"] as! Int, stats["rejected"] as! Int, stats["filtered"] as! Int)
+            #expect(r == w + j + f, "\(feed): read = written + rejected + filtered")
+            #expect((stats["files"] as! [Any]).count == files.count)
+            totals = (totals.read + r, totals.written + w, totals.rejected + j, totals.filtered + f)
+        }
+        print("tally-parse on tally-synth --dirty 0.02: read \(totals.read), written \(totals.written), rejected \(totals.rejected), filtered \(totals.filtered)")
+        func triples(_ data: Data, _ keys: [String]) throws -> Set<[String]> {
+            Set(try String(decoding: data, as: UTF8.self).split(separator: "\n").map { line in
+                let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+                return keys.map { "\(o[$0]!)" }
+            })
+        }
+        let truth = try triples(FileManager.default.contents(atPath: dir + "/in/truth.jsonl")!, ["file", "line", "field"])
+        let got = try triples(rejects, ["file", "line", "field"])
+        #expect(truth.count > 500)
+        #expect(got == truth, "missing: \(truth.subtracting(got).prefix(5)), extra: \(got.subtracting(truth).prefix(5))")
+        FileManager.default.createFile(atPath: dir + "/records.jsonl", contents: records)
+        let check = try Harness.oracle("validate_jsonl.py", [Harness.root + "/schemas/record.schema.json", dir + "/records.jsonl"])
+        #expect(check.status == 0, "\(check.text)")
+    }
+
+    @Test func sameInputGivesByteIdenticalRecords() throws {
+        let dir = Harness.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(try Harness.run("tally-synth", ["--people", "3000", "--days", "2", "--out", dir]).status == 0)
+        let files = Harness.files(in: dir).filter { $0.hasPrefix("transit-") }.map { dir + "/" + $0 }
+        let a = try Harness.run("tally-parse", ["--feed", "transit"] + files)
+        let b = try Harness.run("tally-parse", ["--feed", "transit"] + files)
+        #expect(a.stdout == b.stdout && !a.stdout.isEmpty)
+    }
+
+    @Test func readsStandardInputAndNamesItDash() throws {
+        let file = fixtures + "/court-20261127-valid.xml"
+        let bytes = FileManager.default.contents(atPath: file)!
+        let r = try Harness.run("tally-parse", ["--feed", "court", "-"], stdin: bytes)
+        #expect(r.status == 0)
+        #expect(r.text.split(separator: "\n").count == 2)
+        #expect(r.text.contains(#""prov":{"file":"-","sha256":""#))
+        #expect(r.stderr.contains("tally-parse: -: read 2, written 2"))
+        // The hash in provenance is the hash of the bytes as delivered, whichever way they came.
+        let named = try Harness.run("tally-parse", ["--feed", "court", file]).text
+        let sha = { (t: String) in t.components(separatedBy: "\"sha256\":\"")[1].prefix(64) }
+        #expect(sha(r.text) == sha(named))
+    }
+
+    @Test func aClosedPipeEndsTheStageQuietly() throws {
+        let dir = Harness.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(try Harness.run("tally-synth", ["--people", "200000", "--days", "1", "--out", dir]).status == 0)
+        let transit = dir + "/transit-20261101.csv.gz"
+        let r = try Harness.run("/bin/sh", ["-c", "'\(Harness.binaries)/tally-parse' --feed transit '\(transit)' | head -1; echo \"status ${PIPESTATUS:-}\""])
+        #expect(r.text.hasPrefix("{\"v\":1"))
+        let status = try Harness.run("/bin/bash", ["-c", "set -o pipefail; '\(Harness.binaries)/tally-parse' --feed transit '\(transit)' 2>/dev/null | head -1 > /dev/null"])
+        #expect(status.status == 0, "a closed pipe is not an error")
+        #expect(!r.stderr.contains("Fatal") && !r.stderr.contains("Broken pipe"))
+    }
+
+    @Test func missingFilesUnknownFeedsAndBadOptions() throws {
+        let missing = try Harness.run("tally-parse", ["--feed", "court", "/nonexistent/court-20261127.xml", fixtures + "/court-20261127-valid.xml"])
+        #expect(missing.status == 66)
+        #expect(missing.stderr.contains("/nonexistent/court-20261127.xml: cannot open: No such file or directory"))
+        #expect(missing.text.split(separator: "\n").count == 2, "the readable file is still parsed")
+        let unknown = try Harness.run("tally-parse", ["--feed", "parking", "x.csv"])
+        #expect(unknown.status == 64)
+        #expect(unknown.stderr.contains("unknown feed \"parking\"") && unknown.stderr.contains("transit"))
+        let bad = try Harness.run("tally-parse", ["--feed", "transit", "--max-line-bytes", "3"])
+        #expect(bad.status == 64)
+        let noFeed = try Harness.run("tally-parse", [])
+        #expect(noFeed.status == 64)
+        #expect(noFeed.stderr.contains("--feed"))
+        let broken = Harness.scratch()
+        defer { try? FileManager.default.removeItem(atPath: broken) }
+        FileManager.default.createFile(atPath: broken + "/x.feed.json", contents: Data(#"{"feed":"x","format":"csv","table":"x.schema.json","naturalKey":["a"],"at":{"field":"a"},"kind":{"constant":"x.y"}}"#.utf8))
+        FileManager.default.createFile(atPath: broken + "/x.schema.json", contents: Data(#"{"fields":[{"name":"a","type":"string","constraints":{"pattern":"[a-z]+"}}]}"#.utf8))
+        let schemaFault = try Harness.run("tally-parse", ["--feed", "x", "--schemas", broken, "-"], stdin: Data())
+        #expect(schemaFault.status == 65)
+        #expect(schemaFault.stderr.contains("a pattern constraint needs tally:identifier or tally:money"))
+    }
+
+    @Test func hostileXMLLeaksNothingAndStaysSmall() throws {
+        for name in ["court-20261127-xxe.xml", "court-20261127-laughs.xml"] {
+            let (status, kb, stderr) = try peakRSS([Harness.binaries + "/tally-parse", "--feed", "court", fixtures + "/" + name])
+            #expect(status == 65)
+            #expect(kb < 100 * 1024, "\(name): peak RSS \(kb) KB")
+            #expect(!stderr.contains("root:"), "nothing from /etc/passwd reaches any output")
+        }
+        let out = try Harness.run("tally-parse", ["--feed", "court", fixtures + "/court-20261127-xxe.xml"])
+        #expect(out.stdout.isEmpty)
+    }
+
+    @Test func aHugeLineWithoutANewlineStaysSmall() throws {
+        let dir = Harness.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/transit-20261127.csv"
+        var data = Data("event_id,card_id,rid,line,station_in,station_out,tap_in,tap_out,fare_fen,paid_fen,flag\n".utf8)
+        data.append(Data(repeating: UInt8(ascii: "7"), count: 64 << 20))
+        FileManager.default.createFile(atPath: path, contents: data)
+        let (status, kb, stderr) = try peakRSS([Harness.binaries + "/tally-parse", "--feed", "transit", path])
+        #expect(status == 65)
+        #expect(stderr.contains("transit-20261127.csv:2: record longer than 8388608 bytes"))
+        #expect(kb < 100 * 1024, "peak RSS \(kb) KB")
+    }
+
+    @Test func aBrokenXMLFileKeepsTheJudgmentsBeforeTheBreak() throws {
+        let dir = Harness.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let valid = try String(contentsOfFile: fixtures + "/court-20261127-valid.xml", encoding: .utf8)
+        let one = valid.components(separatedBy: "  <judgment ")[1].components(separatedBy: "</judgment>")[0]
+        var body = ""
+        for i in 0..<300 { body += "  <judgment " + one.replacingOccurrences(of: "1234号", with: "\(i)号") + "</judgment>\n" }
+        let text = valid.components(separatedBy: "  <judgment ")[0] + body + "  <judgment case=\"broken\"><court code=\"330106\">x</judgment>\n</judgments>\n"
+        FileManager.default.createFile(atPath: dir + "/court-20261127.xml", contents: Data(text.utf8))
+        let r = try Harness.run("tally-parse", ["--feed", "court", dir + "/court-20261127.xml"])
+        #expect(r.status == 65)
+        #expect(r.stderr.contains("court-20261127.xml:3003: not well-formed XML"))
+        let written = r.text.split(separator: "\n").count
+        #expect(written >= 250 && written <= 300, "kept \(written) of the 300 judgments before the break")
+    }
+}
