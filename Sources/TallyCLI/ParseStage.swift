@@ -118,22 +118,35 @@ public final class ParseStage {
 
     func readRows(_ input: InputFile, display: String, context: FileContext, counts: inout ParseCounts) throws {
         let spec = options.feed.spec
-        let row = Row()
+        // The input moves to the reading thread; this thread touches it again only after the
+        // pipeline has ended (finishDigest), which the pipeline's semaphores order.
+        let box = UncheckedBox(input)
+        let pipeline: RowPipeline
         switch spec.format {
         case .csv(let encoding):
-            let reader = CSVReader(input, encoding: encoding)
-            guard try reader.next(into: row) else { throw InputError(.data, file: display, "empty file: no header row") }
-            try checkHeader(row, display: display)
-            let transcoder = encoding == .gb18030 && !reader.hadBOM ? Transcoder(from: "GB18030", to: "UTF-8") : nil
-            while try reader.next(into: row) {
+            pipeline = RowPipeline { () throws(InputError) in
+                let reader = CSVReader(box.value, encoding: encoding)
+                return { (row: Row) throws(InputError) -> Bool in try reader.next(into: row) }
+            }
+            defer { pipeline.stop() }
+            guard let header = try pipeline.next() else { throw InputError(.data, file: display, "empty file: no header row") }
+            try checkHeader(header, display: display)
+            let transcoder = encoding == .gb18030 ? Transcoder(from: "GB18030", to: "UTF-8") : nil
+            while let row = try pipeline.next() {
                 try handle(row, context: context, display: display, counts: &counts) {
-                    if let transcoder, let utf8 = try? transcoder.convert(reader.raw) { return String(decoding: utf8, as: UTF8.self) }
-                    return String(decoding: reader.raw, as: UTF8.self)
+                    let raw = UnsafeRawBufferPointer(start: row.raw.base, count: row.raw.count)
+                    if !row.rawIsUTF8, let transcoder, let utf8 = try? transcoder.convert(raw) { return String(decoding: utf8, as: UTF8.self) }
+                    return String(decoding: raw, as: UTF8.self)
                 }
             }
         case .xml(_, _, _, let recordElement):
-            let reader = try XMLRecordReader(input, spec: spec, xsdPath: options.feed.xsdPath!)
-            while try reader.next(into: row) {
+            let xsd = options.feed.xsdPath!
+            pipeline = RowPipeline { () throws(InputError) in
+                let reader = try XMLRecordReader(box.value, spec: spec, xsdPath: xsd)
+                return { (row: Row) throws(InputError) -> Bool in try reader.next(into: row) }
+            }
+            defer { pipeline.stop() }
+            while let row = try pipeline.next() {
                 try handle(row, context: context, display: display, counts: &counts) {
                     RowText.xml(row, spec: spec, recordElement: recordElement)
                 }
@@ -230,6 +243,12 @@ public final class ParseStage {
         b.append("]}\n")
         try sink.finish()
     }
+}
+
+/// Hands a value to another thread when the code guarantees they never use it at once.
+struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
 }
 
 extension FeedCatalog {

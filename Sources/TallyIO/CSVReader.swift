@@ -102,6 +102,8 @@ public final class CSVReader {
         if stop > start, buffer[stop - 1] == 0x0D, !inQuotes { stop -= 1 }
         raw = UnsafeRawBufferPointer(start: buffer + start, count: stop - start)
         row.reset()
+        row.raw.append(raw)
+        row.rawIsUTF8 = gb18030 == nil
         row.line = nextLine
         nextLine += 1 + newlines
         let recordStart = start
@@ -240,8 +242,7 @@ public final class CSVReader {
                     converted.append(Array(cell))
                 }
             }
-            row.reset()
-            for cell in converted { cell.withUnsafeBytes { row.appendField($0) } }
+            row.replaceFields(converted)
             return
         }
         if UTF8Check.isValid(all) { return }

@@ -10,8 +10,11 @@ public struct SynthOptions: Sendable {
     public var outDirectory: String
     /// The chance that a row carries one deliberate fault (recorded in truth.jsonl).
     public var dirtyRate: Double
+    /// Court judgments per person per day (0.0004: a few a day for a town of 10,000).
+    public var courtRate: Double
 
-    public init(people: Int, days: Int, start: CivilDate, seed: UInt64, outDirectory: String, dirtyRate: Double) {
+    public init(people: Int, days: Int, start: CivilDate, seed: UInt64, outDirectory: String, dirtyRate: Double, courtRate: Double = 0.0004) {
+        self.courtRate = courtRate
         self.people = people
         self.days = days
         self.start = start
@@ -193,7 +196,7 @@ public final class Synthesizer {
         let published = date(day)
         try file.write("<?xml version=\"1.0\" encoding=\"\(gb ? "GB18030" : "UTF-8")\"?>\n")
         try file.write("<judgments xmlns=\"urn:tally:feed:court:1\" generated=\"\(date(day))T23:00:00+08:00\">\n")
-        let count = rng.count(mean: Double(population.people) * 0.0004)
+        let count = rng.count(mean: Double(population.people) * options.courtRate)
         for j in 0..<count {
             var judgment: Judgment
             var status: String
@@ -263,7 +266,7 @@ public final class Synthesizer {
         let courtIndex = rng.below(Vocabulary.courtPlaces.count)
         let courtCode = String(990_101 + courtIndex)
         let published = date(day)
-        let caseNumber = "(\(published.year))\(Vocabulary.provinceMarks[courtIndex])\(courtCode.suffix(4))执\(day * 10_000 + serial + 1)号"
+        let caseNumber = "(\(published.year))\(Vocabulary.provinceMarks[courtIndex])\(courtCode.suffix(4))执\(day * 10_000_000 + serial + 1)号"
         let isOrg = rng.chance(0.3)
         let name: String, scheme: String, id: String
         if isOrg {

@@ -41,7 +41,11 @@ struct SynthCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The chance, 0 to 1, that a row carries one deliberate fault.", valueName: "rate"))
     var dirty: Double = 0
 
+    @Option(help: ArgumentHelp("Court judgments per person per day (benchmarks raise it to make large court files).", valueName: "rate"))
+    var courtRate: Double = 0.0004
+
     func validate() throws {
+        guard courtRate >= 0 && courtRate <= 10 else { throw ValidationError("--court-rate must be from 0 to 10") }
         guard people >= 1 else { throw ValidationError("--people must be at least 1") }
         guard days >= 1 && days <= 3660 else { throw ValidationError("--days must be from 1 to 3660") }
         guard CivilDate.parse(start) != nil else { throw ValidationError("--start must be a date YYYY-MM-DD, not \"\(start)\"") }
@@ -52,7 +56,7 @@ struct SynthCommand: ParsableCommand {
         try Stage.run("tally-synth") {
             try Directory.create(out)
             let options = SynthOptions(people: people, days: days, start: CivilDate.parse(start)!, seed: seed,
-                                       outDirectory: out, dirtyRate: dirty)
+                                       outDirectory: out, dirtyRate: dirty, courtRate: courtRate)
             let summary = try Synthesizer(options).run()
             Stage.report("tally-synth", "\(out): \(summary.files) files, \(summary.rows) rows, \(summary.dirtyRows) with faults")
             return ExitStatus.ok

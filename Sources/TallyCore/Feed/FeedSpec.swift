@@ -24,7 +24,7 @@ public struct FeedSpec: Sendable {
     /// Where a record's subject comes from.
     public enum SubjectRule: Sendable {
         case fixed(field: Int, scheme: IdentifierScheme)
-        case by(field: Int, schemeField: Int, map: [String: IdentifierScheme])
+        case by(field: Int, schemeField: Int, map: ByteMap<IdentifierScheme>)
     }
 
     /// Where a record's time comes from.
@@ -39,7 +39,7 @@ public struct FeedSpec: Sendable {
         case constant(String)
         /// By a field's value; a value not in `map` is filtered out when `filterOthers`, else the
         /// row is refused.
-        case map(field: Int, map: [String: String], filterOthers: Bool)
+        case map(field: Int, map: ByteMap<String>, filterOthers: Bool)
     }
 
     public var name: String
@@ -57,7 +57,7 @@ public struct FeedSpec: Sendable {
     /// natural key (court `status` `revoked`).
     public var retraction: (field: Int, value: String)?
     /// Pairs of fields whose values must agree (`debtor/id/@scheme` cn-rid with `debtor/@kind` person).
-    public var agreements: [(field: Int, with: Int, pairs: [String: String])]
+    public var agreements: [(field: Int, with: Int, pairs: ByteMap<String>)]
 
     /// The index of the field called `name`.
     public func index(of name: String) -> Int? { fields.firstIndex { $0.name == name } }
@@ -133,7 +133,7 @@ extension FeedSpec {
             if let fixed = s.scheme {
                 subject = .fixed(field: f, scheme: try scheme(fixed, "subject"))
             } else if let by = s.schemeBy {
-                subject = .by(field: f, schemeField: try field(by.field, "subject.schemeBy"), map: try by.map.mapValues { try scheme($0, "subject.schemeBy") })
+                subject = .by(field: f, schemeField: try field(by.field, "subject.schemeBy"), map: ByteMap(try by.map.mapValues { try scheme($0, "subject.schemeBy") }))
             } else {
                 throw FeedSpecError(file: feedFile, "subject needs scheme or schemeBy")
             }
@@ -155,7 +155,7 @@ extension FeedSpec {
         if let c = doc.kind.constant {
             kind = .constant(c)
         } else if let f = doc.kind.field, let map = doc.kind.map {
-            kind = .map(field: try field(f, "kind"), map: map, filterOthers: doc.kind.otherwise == "filter")
+            kind = .map(field: try field(f, "kind"), map: ByteMap(map), filterOthers: doc.kind.otherwise == "filter")
         } else {
             throw FeedSpecError(file: feedFile, "kind needs constant, or field and map")
         }
@@ -173,7 +173,7 @@ extension FeedSpec {
             spec.retraction = (try field(r.field, "retraction"), r.value)
         }
         for a in doc.agree ?? [] {
-            spec.agreements.append((try field(a.field, "agree"), try field(a.with, "agree"), a.pairs))
+            spec.agreements.append((try field(a.field, "agree"), try field(a.with, "agree"), ByteMap(a.pairs)))
         }
         guard !spec.naturalKey.isEmpty else { throw FeedSpecError(file: feedFile, "naturalKey must name at least one field") }
         guard spec.name.allSatisfy({ $0.isLowercase || $0.isNumber || $0 == "-" }), !spec.name.isEmpty else {
@@ -299,7 +299,7 @@ struct FieldDocument: Decodable {
                 guard let scheme = IdentifierScheme(rawValue: v) else { throw FeedSpecError(file: file, "field \"\(name)\": unknown identifier scheme \"\(v)\"") }
                 map[k] = scheme
             }
-            identifierRule = .by(field: i, schemes: map)
+            identifierRule = .by(field: i, schemes: ByteMap(map))
         case nil: identifierRule = nil
         }
         if let money, money != "yuan" { throw FeedSpecError(file: file, "field \"\(name)\": tally:money must be \"yuan\"") }

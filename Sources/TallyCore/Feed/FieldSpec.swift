@@ -23,7 +23,7 @@ public struct FieldSpec: Sendable {
         /// Always this scheme.
         case fixed(IdentifierScheme)
         /// The scheme depends on another field's value (`taxpayer_kind`: person → cn-rid).
-        case by(field: Int, schemes: [String: IdentifierScheme])
+        case by(field: Int, schemes: ByteMap<IdentifierScheme>)
     }
 
     public var name: String

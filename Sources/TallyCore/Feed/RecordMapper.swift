@@ -29,7 +29,6 @@ public struct FileContext: Sendable {
 public struct RecordMapper {
     public let spec: FeedSpec
     private let key = ByteBuffer(capacity: 256)
-    private let kindNames: [String: String]
 
     /// What became of a row.
     public enum Outcome {
@@ -40,7 +39,6 @@ public struct RecordMapper {
 
     public init(spec: FeedSpec) {
         self.spec = spec
-        if case .map(_, let map, _) = spec.kind { kindNames = map } else { kindNames = [:] }
     }
 
     /// The record id for a natural key: `SOURCE:` and the first 32 hex digits of its SHA-256.
@@ -71,9 +69,9 @@ public struct RecordMapper {
         switch spec.kind {
         case .constant(let k): kind = k
         case .map(let field, let map, let filterOthers):
-            let value = row.field(field)
-            if value.isEmpty, filterOthers { return .filtered }
-            guard let k = map[value.text] else { return .filtered }
+            // The declaration's enumeration and map agree (checked on load), so a value outside
+            // the map is one the declaration filters.
+            guard let k = map[row.field(field)] else { return .filtered }
             _ = filterOthers
             kind = k
         }
@@ -128,7 +126,7 @@ public struct RecordMapper {
         case .fixed(let field, let scheme):
             return Subject(scheme: scheme.rawValue, id: normalised(field, row, scheme: scheme))
         case .by(let field, let schemeField, let map):
-            let scheme = map[row.string(schemeField)]!
+            let scheme = map[row.field(schemeField)]!
             return Subject(scheme: scheme.rawValue, id: normalised(field, row, scheme: scheme))
         }
     }
@@ -155,7 +153,7 @@ public struct RecordMapper {
     func isResidentID(_ i: Int, _ row: Row) -> Bool {
         switch spec.fields[i].identifier {
         case .fixed(let s)?: return s == .cnRid
-        case .by(let field, let schemes)?: return schemes[row.string(field)] == .cnRid
+        case .by(let field, let schemes)?: return schemes[row.field(field)] == .cnRid
         case nil: return false
         }
     }

@@ -9,6 +9,11 @@ public final class Row {
     private var ends: [Int] = []
     /// The 1-based line where the row starts in the decompressed file.
     public var line = 0
+    /// The row's bytes as they stand in the file (CSV), for reject reports; empty for XML,
+    /// whose rejects are rebuilt from the fields.
+    public let raw = ByteBuffer(capacity: 256)
+    /// Whether `raw` is UTF-8 (else it is in the feed's legacy encoding).
+    public var rawIsUTF8 = true
     /// A problem found while reading the row (bad quoting, a bad encoding, the wrong number of
     /// cells, an XSD error), which makes it a reject whatever its values.
     public var readFault: RowFault?
@@ -22,6 +27,7 @@ public final class Row {
     @inline(__always)
     public func reset() {
         storage.removeAll()
+        raw.removeAll()
         starts.removeAll(keepingCapacity: true)
         ends.removeAll(keepingCapacity: true)
         readFault = nil
@@ -40,15 +46,27 @@ public final class Row {
         endField()
     }
 
+    /// Replaces every field's value, keeping the raw text and line.
+    public func replaceFields(_ values: [[UInt8]]) {
+        storage.removeAll()
+        starts.removeAll(keepingCapacity: true)
+        ends.removeAll(keepingCapacity: true)
+        for v in values { v.withUnsafeBytes { appendField($0) } }
+    }
+
     /// Sets the fields to `count` empty values (XML readers fill them by position).
     public func resetFields(count: Int) {
         reset()
+        rawIsUTF8 = true
         for _ in 0..<count { starts.append(0); ends.append(0) }
     }
 
     /// Stores `bytes` as the value of field `i` (after `resetFields`), appending to any value it has.
     public func append(_ bytes: UnsafeRawBufferPointer, toField i: Int) {
-        if ends[i] == storage.count && ends[i] > starts[i] {
+        if starts[i] == ends[i] {
+            starts[i] = storage.count
+            storage.append(bytes)
+        } else if ends[i] == storage.count {
             storage.append(bytes)
         } else {
             // Move the value to the end so it stays contiguous.

@@ -38,7 +38,7 @@ public struct RowValidator {
         }
         for a in spec.agreements {
             let value = row.field(a.field), other = row.field(a.with)
-            guard !value.isEmpty, !other.isEmpty, let expected = a.pairs[value.text], !other.equals(expected) else { continue }
+            guard !value.isEmpty, !other.isEmpty, let expected = a.pairs[value], !other.equals(expected) else { continue }
             if !faults.contains(where: { $0.fieldNumber == a.field + 1 || $0.fieldNumber == a.with + 1 }) {
                 faults.append(RowFault(code: "agreement-error", field: spec.fields[a.field].name, fieldNumber: a.field + 1,
                                        reason: "\"\(value.text)\" does not agree with \(spec.fields[a.with].name) \"\(other.text)\""))
@@ -86,7 +86,7 @@ public struct RowValidator {
             let scheme: IdentifierScheme?
             switch rule {
             case .fixed(let s): scheme = s
-            case .by(let field, let schemes): scheme = schemes[row.field(field).text]
+            case .by(let field, let schemes): scheme = schemes[row.field(field)]
             }
             if let scheme, let problem = Identifier.check(scheme, v, notAfter: today) {
                 switch problem {

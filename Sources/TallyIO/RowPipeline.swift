@@ -1,0 +1,124 @@
+import Dispatch
+import TallyCore
+
+/// Reads rows on a second thread while the caller validates, maps and writes them, so that a
+/// stage uses both cores: libxml2's parsing and XSD validation (or inflating and splitting CSV)
+/// on one, everything after on the other.
+///
+/// The producer fills batches of reused `Row`s; a fixed number of batches circulate, so memory
+/// stays bounded. A reading error ends the stream after the rows read before it, as in the
+/// single-threaded reader. Everything the producer touches (the input file, libxml2's reader and
+/// its thread-local state) is created and used on the producer's thread only.
+public final class RowPipeline: @unchecked Sendable {
+    final class Batch {
+        var rows: [Row]
+        var count = 0
+        var error: InputError?
+        var done = false
+        init(size: Int) { rows = (0..<size).map { _ in Row() } }
+    }
+
+    private let batches: [Batch]
+    private let filled = DispatchSemaphore(value: 0)
+    private let empty: DispatchSemaphore
+    private var consumerSlot = 0
+    private var current: Batch?
+    private var index = 0
+    private var finished = false
+    private var stopRequested = false
+
+    /// Starts reading: `open` runs on the producer thread and returns the function that reads
+    /// one row (false at the end).
+    public init(batchSize: Int = 256, depth: Int = 4,
+                open: @escaping @Sendable () throws(InputError) -> (Row) throws(InputError) -> Bool) {
+        batches = (0..<depth).map { _ in Batch(size: batchSize) }
+        empty = DispatchSemaphore(value: depth)
+        let thread = ProducerThread(pipeline: self, open: open)
+        thread.start()
+    }
+
+    fileprivate func produce(_ open: () throws(InputError) -> (Row) throws(InputError) -> Bool) {
+        var slot = 0
+        var read: ((Row) throws(InputError) -> Bool)?
+        while true {
+            empty.wait()
+            let batch = batches[slot]
+            batch.count = 0
+            batch.error = nil
+            batch.done = false
+            do throws(InputError) {
+                if read == nil { read = try open() }
+                while batch.count < batch.rows.count {
+                    if stopRequested { batch.done = true; break }
+                    guard try read!(batch.rows[batch.count]) else { batch.done = true; break }
+                    batch.count += 1
+                }
+            } catch {
+                batch.error = error
+                batch.done = true
+            }
+            let last = batch.done
+            filled.signal()
+            if last { return }
+            slot = (slot + 1) % batches.count
+        }
+    }
+
+    /// The next row, or nil at the end; throws the producer's error after the rows before it.
+    public func next() throws(InputError) -> Row? {
+        while true {
+            if let batch = current {
+                if index < batch.count {
+                    index += 1
+                    return batch.rows[index - 1]
+                }
+                let error = batch.error, done = batch.done
+                current = nil
+                empty.signal()
+                consumerSlot = (consumerSlot + 1) % batches.count
+                if let error { finished = true; throw error }
+                if done { finished = true; return nil }
+            }
+            if finished { return nil }
+            filled.wait()
+            current = batches[consumerSlot]
+            index = 0
+        }
+    }
+
+    /// Asks the producer to stop early (the consumer gave up, e.g. on a broken pipe) and waits
+    /// for it, so that no thread outlives the file it reads.
+    public func stop() {
+        guard !finished else { return }
+        stopRequested = true
+        while (try? next()) != nil {}
+        finished = true
+    }
+}
+
+/// The producer's thread. A plain POSIX thread: Dispatch's pool is for short tasks, and this one
+/// blocks for the whole file.
+private final class ProducerThread: @unchecked Sendable {
+    let pipeline: RowPipeline
+    let open: @Sendable () throws(InputError) -> (Row) throws(InputError) -> Bool
+    init(pipeline: RowPipeline, open: @escaping @Sendable () throws(InputError) -> (Row) throws(InputError) -> Bool) {
+        self.pipeline = pipeline
+        self.open = open
+    }
+
+    func start() {
+        let context = Unmanaged.passRetained(self).toOpaque()
+        var thread = pthread_t()
+        let status = pthread_create(&thread, nil, { raw in
+            let me = Unmanaged<ProducerThread>.fromOpaque(raw!).takeRetainedValue()
+            me.pipeline.produce(me.open)
+            return nil
+        }, context)
+        precondition(status == 0, "cannot start the reading thread")
+        pthread_detach(thread)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
