@@ -156,14 +156,7 @@ public final class CSVReader {
         let storage = row.storage
         if !quoted {
             // The common case: no quotes, so cells are the bytes between commas.
-            var i = a
-            while true {
-                let comma = memchr(buffer + i, 0x2C, b - i).map { buffer.distance(to: $0.assumingMemoryBound(to: UInt8.self)) } ?? b
-                row.appendField(UnsafeRawBufferPointer(start: buffer + i, count: comma - i))
-                if comma >= b { break }
-                i = comma + 1
-                if i == b { row.appendField(UnsafeRawBufferPointer(start: nil, count: 0)); break }
-            }
+            row.setUnquotedCells(UnsafeRawBufferPointer(start: buffer + a, count: b - a), separator: 0x2C)
             if memchr(buffer + a, 0x0D, b - a) != nil {
                 row.readFault = RowFault(code: "structure-error", field: "", fieldNumber: 0, reason: "carriage return inside an unquoted field")
             }

@@ -5,10 +5,27 @@ public struct RowValidator {
     public let spec: FeedSpec
     /// The latest birth date an identity number may carry (today in China, by default).
     public let today: CivilDate
+    /// Each field's checks as plain values, so the per-cell loop copies no Strings or arrays.
+    private let plans: [Plan]
+
+    struct Plan {
+        var type: FieldSpec.ValueType
+        var required: Bool
+        var hasAllowed: Bool
+        var minimum: Int64?
+        var maximum: Int64?
+        var maxLength: Int?
+        var money: Bool
+        var hasIdentifier: Bool
+    }
 
     public init(spec: FeedSpec, today: CivilDate) {
         self.spec = spec
         self.today = today
+        plans = spec.fields.map {
+            Plan(type: $0.type, required: $0.required, hasAllowed: $0.allowed != nil, minimum: $0.minimum, maximum: $0.maximum,
+                 maxLength: $0.maxLength, money: $0.money, hasIdentifier: $0.identifier != nil)
+        }
     }
 
     /// Replaces `faults` with every fault of `row` (none when it is valid). A fault found while
@@ -33,8 +50,10 @@ public struct RowValidator {
             }
             return
         }
-        for i in spec.fields.indices {
-            if let fault = check(i, row) { faults.append(fault) }
+        plans.withUnsafeBufferPointer { plans in
+            for i in 0..<plans.count {
+                if let fault = check(i, plans[i], row) { faults.append(fault) }
+            }
         }
         for a in spec.agreements {
             let value = row.field(a.field), other = row.field(a.with)
@@ -47,8 +66,7 @@ public struct RowValidator {
     }
 
     @inline(__always)
-    func check(_ i: Int, _ row: Row) -> RowFault? {
-        let f = spec.fields[i]
+    func check(_ i: Int, _ f: Plan, _ row: Row) -> RowFault? {
         let v = row.field(i)
         if v.isEmpty {
             return f.required ? fault(i, "constraint-error", "required value is missing") : nil
@@ -76,13 +94,13 @@ public struct RowValidator {
         case .utcDateTime:
             if Timestamp.parseUTC(v) == nil { return fault(i, "type-error", "not a UTC time YYYY-MM-DDTHH:MM:SSZ: \(quoted(v))") }
         }
-        if let allowed = f.allowed, !allowed.contains(where: { Self.equal(v, $0) }) {
+        if f.hasAllowed, let allowed = spec.fields[i].allowed, !allowed.contains(where: { Self.equal(v, $0) }) {
             return fault(i, "constraint-error", "not one of \(allowed.map { String(decoding: $0, as: UTF8.self) }.joined(separator: ", ")): \(quoted(v))")
         }
         if f.money, case .failure(let problem) = Yuan.parseFen(v) {
             return fault(i, "constraint-error", "not a yuan amount with at most two decimals (\(problem)): \(quoted(v))")
         }
-        if let rule = f.identifier {
+        if f.hasIdentifier, let rule = spec.fields[i].identifier {
             let scheme: IdentifierScheme?
             switch rule {
             case .fixed(let s): scheme = s
