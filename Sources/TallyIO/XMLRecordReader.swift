@@ -138,6 +138,9 @@ public final class XMLRecordReader {
         if let first = mine.first {
             row.readFault = RowFault(code: "schema-error", field: fieldName(for: first.message), fieldNumber: 0,
                                      reason: first.message + (mine.count > 1 ? " (and \(mine.count - 1) more)" : ""))
+            row.moreReadFaults = mine.dropFirst().map {
+                RowFault(code: "schema-error", field: fieldName(for: $0.message), fieldNumber: 0, reason: $0.message)
+            }
         }
         return true
     }

@@ -46,6 +46,8 @@ public struct FeedSpec: Sendable {
     public var format: Format
     public var fields: [FieldSpec]
     public var naturalKey: [Int]
+    /// The Table Schema's primary key (checked by tally-validate: repeated keys are reported).
+    public var primaryKey: [Int]
     public var subject: SubjectRule?
     public var at: AtRule
     public var amount: Int?
@@ -91,13 +93,16 @@ extension FeedSpec {
             throw FeedSpecError(file: feedFile, "not a valid feed file: \(describe(error))")
         }
         var fieldDocs: [FieldDocument]
+        var primaryKeyNames: [String] = []
         let format: Format
         switch doc.format {
         case "csv":
             guard let table = doc.table else { throw FeedSpecError(file: feedFile, "a CSV feed needs \"table\" (its Table Schema)") }
             let tableBytes = try readSibling(table)
             do {
-                fieldDocs = try decoder.decode(TableSchemaDocument.self, from: Data(tableBytes)).fields
+                let table = try decoder.decode(TableSchemaDocument.self, from: Data(tableBytes))
+                fieldDocs = table.fields
+                primaryKeyNames = table.primaryKey?.names ?? []
             } catch {
                 throw FeedSpecError(file: table, "not a valid Table Schema: \(describe(error))")
             }
@@ -162,6 +167,7 @@ extension FeedSpec {
         var spec = FeedSpec(
             name: doc.feed, format: format, fields: fields,
             naturalKey: try doc.naturalKey.map { try field($0, "naturalKey") },
+            primaryKey: try primaryKeyNames.map { try field($0, "primaryKey") },
             subject: subject, at: at,
             amount: try doc.amount.map { try field($0.field, "amount") },
             attrs: try (doc.attrs ?? []).map { try field($0, "attrs") },
@@ -237,7 +243,19 @@ struct FeedDocument: Decodable {
 }
 
 struct TableSchemaDocument: Decodable {
+    /// A primary key is a field name or a list of them.
+    enum Key: Decodable {
+        case one(String), many([String])
+        init(from decoder: Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if let s = try? c.decode(String.self) { self = .one(s) } else { self = .many(try c.decode([String].self)) }
+        }
+        var names: [String] {
+            switch self { case .one(let s): return [s]; case .many(let m): return m }
+        }
+    }
     var fields: [FieldDocument]
+    var primaryKey: Key?
 }
 
 struct FieldDocument: Decodable {
@@ -303,12 +321,12 @@ struct FieldDocument: Decodable {
         case nil: identifierRule = nil
         }
         if let money, money != "yuan" { throw FeedSpecError(file: file, "field \"\(name)\": tally:money must be \"yuan\"") }
-        if constraints?.pattern != nil && identifierRule == nil && money == nil {
-            // A pattern tally cannot check itself would make tally and other validators disagree.
-            throw FeedSpecError(file: file, "field \"\(name)\": a pattern constraint needs tally:identifier or tally:money, which tally checks in its place")
+        var pattern: Pattern?
+        if let source = constraints?.pattern {
+            do { pattern = try Pattern(source) } catch { throw FeedSpecError(file: file, "field \"\(name)\": \(error.description)") }
         }
         return FieldSpec(name: name, type: valueType, required: constraints?.required ?? false, allowed: constraints?.enum,
                          minimum: constraints?.minimum, maximum: constraints?.maximum, maxLength: constraints?.maxLength,
-                         identifier: identifierRule, money: money != nil, path: path)
+                         identifier: identifierRule, money: money != nil, pattern: pattern, path: path)
     }
 }

@@ -38,12 +38,15 @@ public struct FieldSpec: Sendable {
     public var identifier: IdentifierRule?
     /// A `tally:money` check: yuan with at most two decimals.
     public var money: Bool
+    /// A Table Schema `pattern` constraint.
+    public var pattern: Pattern?
     /// For XML feeds: where the value is, relative to the record element (`debtor/id/@scheme`).
     public var path: String?
 
     public init(name: String, type: ValueType = .string, required: Bool = false, allowed: [String]? = nil,
                 minimum: Int64? = nil, maximum: Int64? = nil, maxLength: Int? = nil,
-                identifier: IdentifierRule? = nil, money: Bool = false, path: String? = nil) {
+                identifier: IdentifierRule? = nil, money: Bool = false, pattern: Pattern? = nil, path: String? = nil) {
+        self.pattern = pattern
         self.name = name
         self.type = type
         self.required = required

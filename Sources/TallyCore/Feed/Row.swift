@@ -22,6 +22,8 @@ public final class Row {
     /// A problem found while reading the row (bad quoting, a bad encoding, the wrong number of
     /// cells, an XSD error), which makes it a reject whatever its values.
     public var readFault: RowFault?
+    /// Further problems found while reading (an XML record can break its XSD in several places).
+    public var moreReadFaults: [RowFault] = []
 
     public init() {
         starts = .allocate(capacity: capacity)
@@ -53,6 +55,7 @@ public final class Row {
         raw.removeAll()
         count = 0
         readFault = nil
+        if !moreReadFaults.isEmpty { moreReadFaults.removeAll() }
     }
 
     /// Starts a new field at the end of the storage; append its bytes to `storage`, then call

@@ -17,6 +17,7 @@ public struct RowValidator {
         var maxLength: Int?
         var money: Bool
         var hasIdentifier: Bool
+        var hasPattern: Bool
     }
 
     public init(spec: FeedSpec, today: CivilDate) {
@@ -24,37 +25,54 @@ public struct RowValidator {
         self.today = today
         plans = spec.fields.map {
             Plan(type: $0.type, required: $0.required, hasAllowed: $0.allowed != nil, minimum: $0.minimum, maximum: $0.maximum,
-                 maxLength: $0.maxLength, money: $0.money, hasIdentifier: $0.identifier != nil)
+                 maxLength: $0.maxLength, money: $0.money, hasIdentifier: $0.identifier != nil, hasPattern: $0.pattern != nil)
         }
     }
 
-    /// Replaces `faults` with every fault of `row` (none when it is valid). A fault found while
-    /// reading comes first and stops the field checks, since the cells cannot be trusted.
-    public func validate(_ row: Row, into faults: inout [RowFault]) {
+    /// Replaces `faults` with every fault of `row` (none when it is valid), as Frictionless
+    /// reports them: a blank row once; each missing cell (and, if required, its constraint) and
+    /// each extra cell; then every cell present, at most one fault per cell. A fault found while
+    /// reading (bad quoting, encoding, XSD) stops the cell checks, since the cells cannot be
+    /// trusted. tally-parse rejects a row for its first fault.
+    ///
+    /// - Parameter expectedCells: how many cells a row should have: the header's label count
+    ///   (tally-validate goes on past a header that does not match), else the field count.
+    public func validate(_ row: Row, expectedCells: Int? = nil, into faults: inout [RowFault]) {
         faults.removeAll(keepingCapacity: true)
         if var f = row.readFault {
             if f.field.isEmpty, f.fieldNumber >= 1, f.fieldNumber <= spec.fields.count, f.code != "structure-error" {
                 f.field = spec.fields[f.fieldNumber - 1].name
             }
             faults.append(f)
+            faults.append(contentsOf: row.moreReadFaults)
             return
         }
-        if row.count != spec.fields.count {
-            if row.count < spec.fields.count {
-                let missing = spec.fields[row.count]
-                faults.append(RowFault(code: "missing-cell", field: missing.name, fieldNumber: row.count + 1,
-                                       reason: "row has \(row.count) fields, the header \(spec.fields.count)"))
-            } else {
-                faults.append(RowFault(code: "extra-cell", field: "", fieldNumber: spec.fields.count + 1,
-                                       reason: "row has \(row.count) fields, the header \(spec.fields.count)"))
+        let n = row.count
+        if n > 0, Self.allEmpty(row) {
+            faults.append(RowFault(code: "blank-row", field: "", fieldNumber: 0, reason: "blank row"))
+            return
+        }
+        let expected = expectedCells ?? spec.fields.count
+        if n < expected {
+            for i in n..<min(expected, spec.fields.count) {
+                faults.append(RowFault(code: "missing-cell", field: spec.fields[i].name, fieldNumber: i + 1,
+                                       reason: "row has \(n) cells, the header \(expected)"))
+                if spec.fields[i].required {
+                    faults.append(fault(i, "constraint-error", "required value is missing"))
+                }
             }
-            return
+        } else if n > expected {
+            for i in expected..<n {
+                faults.append(RowFault(code: "extra-cell", field: "", fieldNumber: i + 1, reason: "row has \(n) cells, the header \(expected)"))
+            }
         }
+        let checked = min(n, expected, spec.fields.count)
         plans.withUnsafeBufferPointer { plans in
-            for i in 0..<plans.count {
+            for i in 0..<checked {
                 if let fault = check(i, plans[i], row) { faults.append(fault) }
             }
         }
+        guard checked == spec.fields.count else { return }
         for a in spec.agreements {
             let value = row.field(a.field), other = row.field(a.with)
             guard !value.isEmpty, !other.isEmpty, let expected = a.pairs[value], !other.equals(expected) else { continue }
@@ -63,6 +81,11 @@ public struct RowValidator {
                                        reason: "\"\(value.text)\" does not agree with \(spec.fields[a.with].name) \"\(other.text)\""))
             }
         }
+    }
+
+    static func allEmpty(_ row: Row) -> Bool {
+        for i in 0..<row.count where !row.field(i).isEmpty { return false }
+        return true
     }
 
     @inline(__always)
@@ -97,6 +120,9 @@ public struct RowValidator {
         if f.hasAllowed, let allowed = spec.fields[i].allowed, !allowed.contains(where: { Self.equal(v, $0) }) {
             return fault(i, "constraint-error", "not one of \(allowed.map { String(decoding: $0, as: UTF8.self) }.joined(separator: ", ")): \(quoted(v))")
         }
+        if f.hasPattern, let pattern = spec.fields[i].pattern, !pattern.matches(v) {
+            return fault(i, "constraint-error", "does not match the pattern \(pattern.source): \(quoted(v))")
+        }
         if f.money, case .failure(let problem) = Yuan.parseFen(v) {
             return fault(i, "constraint-error", "not a yuan amount with at most two decimals (\(problem)): \(quoted(v))")
         }
@@ -108,7 +134,8 @@ public struct RowValidator {
             }
             if let scheme, let problem = Identifier.check(scheme, v, notAfter: today) {
                 switch problem {
-                case .length, .character:
+                case .length where !f.hasPattern, .character where !f.hasPattern:
+                    // Without a pattern to say so first, a malformed identifier is a constraint error.
                     return fault(i, "constraint-error", "not a \(scheme.rawValue): \(problem): \(quoted(v))")
                 default:
                     return fault(i, "identifier-error", "not a valid \(scheme.rawValue): \(problem): \(quoted(v))")
