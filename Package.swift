@@ -15,6 +15,7 @@ let package = Package(
     products: [
         .executable(name: "tally-synth", targets: ["tally-synth"]),
         .executable(name: "tally-parse", targets: ["tally-parse"]),
+        .executable(name: "tally-validate", targets: ["tally-validate"]),
         .executable(name: "tally-bench", targets: ["tally-bench"]),
     ],
     dependencies: [
@@ -44,6 +45,10 @@ let package = Package(
             "TallyCLI", "TallyCore", "TallyIO",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .executableTarget(name: "tally-validate", dependencies: [
+            "TallyCLI", "TallyCore", "TallyIO",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .executableTarget(name: "tally-bench", dependencies: [
             "TallyCLI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -52,6 +57,6 @@ let package = Package(
         .testTarget(name: "TallyIOTests", dependencies: ["TallyIO"]),
         .testTarget(name: "TallySynthTests", dependencies: ["TallySynth", "TallyCore"]),
         // Stage tests run the built executables; depending on them makes `swift test` build them.
-        .testTarget(name: "StageTests", dependencies: ["TallyCore", "tally-synth", "tally-parse", "tally-bench"]),
+        .testTarget(name: "StageTests", dependencies: ["TallyCore", "tally-synth", "tally-parse", "tally-validate", "tally-bench"]),
     ]
 )

@@ -1,0 +1,130 @@
+import Foundation
+import Testing
+
+/// tally-validate against its independent oracles: Frictionless on CSV, xmllint on XML.
+@Suite(.serialized) struct ValidateOracleTests {
+    static let corpus: String = {
+        let dir = Harness.scratch()
+        let r = try! Harness.oracle("make_faulty_feeds.py", [dir])
+        precondition(r.status == 0, r.stderr)
+        return dir
+    }()
+
+    func json(_ text: String) -> [[String: Any]] {
+        text.split(separator: "\n").map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+    }
+
+    @Test func agreesWithFrictionlessOnEveryFaultyCSVFile() throws {
+        let files = Harness.files(in: Self.corpus + "/csv").map { Self.corpus + "/csv/" + $0 }
+        #expect(files.count >= 50)
+        let oracle = try Harness.oracle("table_oracle.py", [Harness.root + "/schemas/feeds"] + files)
+        #expect(oracle.status == 0, "frictionless could not run (is it installed? .ci/run installs it): \(oracle.stderr)")
+        let expected = Dictionary(uniqueKeysWithValues: json(oracle.text).map { ($0["file"] as! String, $0) })
+        #expect(expected.count == files.count)
+        var invalid = 0
+        for file in files {
+            let feed = String(file.split(separator: "/").last!.split(separator: "-")[0])
+            let r = try Harness.run("tally-validate", ["--feed", feed, "--json", "--max-errors", "0", file])
+            let got = json(r.text)[0]
+            let name = String(file.split(separator: "/").last!)
+            let want = try #require(expected[name])
+            #expect(got["valid"] as! Bool == want["valid"] as! Bool, "\(name): verdict")
+            #expect(got["counts"] as! [String: Int] == want["counts"] as! [String: Int], "\(name): counts by code")
+            #expect(r.status == ((want["valid"] as! Bool) ? 0 : 65))
+            if !(want["valid"] as! Bool) { invalid += 1 }
+        }
+        #expect(invalid >= 50, "the corpus is mostly faulty files")
+    }
+
+    @Test func agreesWithXmllintOnEveryFaultyCourtFile() throws {
+        let files = Harness.files(in: Self.corpus + "/xml").map { Self.corpus + "/xml/" + $0 }
+        #expect(files.count >= 20)
+        var invalid = 0
+        for file in files {
+            let xmllint = try Harness.run("/usr/bin/xmllint", ["--noout", "--schema", Harness.root + "/schemas/feeds/court.xsd", file])
+            let tally = try Harness.run("tally-validate", ["--feed", "court", file])
+            #expect((xmllint.status == 0) == (tally.status == 0), "\(file): xmllint \(xmllint.status), tally \(tally.status): \(tally.text)")
+            if xmllint.status != 0 { invalid += 1 }
+        }
+        #expect(invalid >= 20)
+    }
+
+    @Test func reportsAreValidForTheirSchemaAndCarryPlaces() throws {
+        let dir = Harness.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let files = Harness.files(in: Self.corpus + "/csv").filter { $0.hasPrefix("transit-") }.map { Self.corpus + "/csv/" + $0 }
+        let r = try Harness.run("tally-validate", ["--feed", "transit", "--json"] + files)
+        #expect(r.status == 65)
+        FileManager.default.createFile(atPath: dir + "/reports.jsonl", contents: r.stdout)
+        let check = try Harness.oracle("validate_jsonl.py", [Harness.root + "/schemas/validate-report.schema.json", dir + "/reports.jsonl"])
+        #expect(check.status == 0, "\(check.text)")
+        let first = json(r.text).flatMap { $0["first"] as! [[String: Any]] }
+        #expect(first.contains { $0["code"] as! String == "type-error" && ($0["row"] as! Int) > 1 && ($0["fieldNumber"] as! Int) > 0 })
+    }
+
+    @Test func deliberateDifferencesFromFrictionless() throws {
+        let dir = Harness.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // 1. Checksums and birth dates: Frictionless cannot see them.
+        FileManager.default.createFile(atPath: dir + "/transit-1.csv", contents: Data("""
+        event_id,card_id,rid,line,station_in,station_out,tap_in,tap_out,fare_fen,paid_fen,flag
+        E1,8000000000000123,110105194912310021,1,0001,0002,2026-11-27T08:00:00,,500,200,
+        E2,8000000000000123,110105203001010013,1,0001,0002,2026-11-27T08:00:00,,500,200,
+
+        """.utf8))
+        // 2. Quotes where RFC 4180 allows none: Python's csv keeps them as text.
+        FileManager.default.createFile(atPath: dir + "/commerce-1.csv", contents: Data("""
+        order_id,account_id,rid,placed_at,category,amount,payment,device
+        O1,A0123456789,,2026-11-27T13:45:10+08:00,books,7,on-time,Pixel "7"
+        O2,A0123456789,,2026-11-27T13:45:10+08:00,books,7,on-time,"web"x
+
+        """.utf8))
+        let frictionless = json(try Harness.oracle("table_oracle.py", [Harness.root + "/schemas/feeds", dir + "/transit-1.csv", dir + "/commerce-1.csv"]).text)
+        #expect(frictionless.allSatisfy { $0["valid"] as! Bool }, "Frictionless finds nothing wrong")
+        let transit = json(try Harness.run("tally-validate", ["--feed", "transit", "--json", dir + "/transit-1.csv"]).text)[0]
+        #expect(transit["counts"] as! [String: Int] == ["identifier-error": 2])
+        let commerce = json(try Harness.run("tally-validate", ["--feed", "commerce", "--json", dir + "/commerce-1.csv"]).text)[0]
+        #expect(commerce["counts"] as! [String: Int] == ["structure-error": 2])
+        // 3. GB18030: a byte invalid in the encoding is a problem of its row; the other rows are
+        // still checked (Frictionless reports the file once and stops).
+        let tax = json(try Harness.run("tally-validate", ["--feed", "tax", "--json", fixtures + "/tax-20261127-bad-gb18030.csv"]).text)[0]
+        #expect(tax["counts"] as! [String: Int] == ["encoding-error": 1])
+        #expect(tax["rows"] as! Int == 2)
+        #expect((tax["first"] as! [[String: Any]])[0]["field"] as! String == "taxpayer_name")
+    }
+
+    @Test func parseAndValidateAgreeOnEveryRow() throws {
+        let dir = Harness.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(try Harness.run("tally-synth", ["--people", "6000", "--days", "3", "--seed", "8", "--dirty", "0.03", "--out", dir]).status == 0)
+        for feed in ["court", "tax", "transit", "commerce", "crosswalk", "corrections"] {
+            let files = Harness.files(in: dir).filter { $0.hasPrefix(feed + "-") }.map { dir + "/" + $0 }
+            _ = try Harness.run("tally-parse", ["--feed", feed, "--rejects", dir + "/rej-\(feed).jsonl"] + files)
+            let parsed = Set(try String(contentsOfFile: dir + "/rej-\(feed).jsonl", encoding: .utf8).split(separator: "\n").map { line in
+                let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+                return "\(o["file"]!):\(o["line"]!)"
+            })
+            let v = try Harness.run("tally-validate", ["--feed", feed, "--json", "--max-errors", "100000"] + files)
+            var validated = Set<String>()
+            for report in json(v.text) {
+                let name = String((report["file"] as! String).split(separator: "/").last!)
+                for p in report["first"] as! [[String: Any]] where p["code"] as! String != "primary-key" {
+                    validated.insert("\(name):\(p["line"]!)")
+                }
+            }
+            #expect(parsed == validated, "\(feed): parse and validate disagree on \(parsed.symmetricDifference(validated).prefix(5))")
+            #expect(v.status == (parsed.isEmpty ? 0 : 65))
+        }
+    }
+
+    @Test func exitStatuses() throws {
+        #expect(try Harness.run("tally-validate", ["--feed", "court", fixtures + "/court-20261127-valid.xml"]).status == 0)
+        let missing = try Harness.run("tally-validate", ["--feed", "court", "/nonexistent/court.xml"])
+        #expect(missing.status == 66)
+        #expect(try Harness.run("tally-validate", ["--feed", "nosuchfeed", "x"]).status == 64)
+        #expect(try Harness.run("tally-validate", ["--feed", "court", "--max-errors", "-1", "x"]).status == 64)
+        let broken = try Harness.run("tally-validate", ["--feed", "court", fixtures + "/court-20261127-not-well-formed.xml"])
+        #expect(broken.status == 65)
+        #expect(broken.text.contains("format-error ×1") && broken.text.contains("line 15"))
+    }
+}
