@@ -29,3 +29,18 @@ hyperfine_medians() {
 machine_line() {
     echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/{print $2}') GiB; $(swift --version 2>&1 | head -1); measured $(date -u +%Y-%m-%d)."
 }
+
+# The shared benchmark files: a 2,000,000-row transit day (ROWS to change it) and a court day of
+# 300,000 judgments. Made once with tally-synth, reused while their size matches.
+ensure_bench_feeds() {
+    build_release tally-synth
+    ROWS=${ROWS:-2000000}
+    TRANSIT=$DATA/input/transit-20261101.csv.gz
+    if [ ! -f "$TRANSIT" ] || [ "$(cat "$DATA/input/.rows" 2>/dev/null)" != "$ROWS" ]; then
+        rm -rf "$DATA/input"
+        "$BIN/tally-synth" --people "$ROWS" --days 1 --seed 1 --out "$DATA/input"
+        echo "$ROWS" > "$DATA/input/.rows"
+    fi
+    COURT=$DATA/court/court-20261101.xml
+    [ -f "$COURT" ] || "$BIN/tally-synth" --people 100000 --days 1 --court-rate 3 --seed 1 --out "$DATA/court"
+}

@@ -8,19 +8,8 @@
 #  - peak RSS of tally-parse on every feed. Goal: under 64 MB whatever the size.
 source "$(dirname "$0")/lib.sh"
 require hyperfine mlr xmllint
-build_release tally-synth
 build_release tally-parse
-ROWS=${ROWS:-2000000}
-TRANSIT=$DATA/input/transit-20261101.csv.gz
-if [ ! -f "$TRANSIT" ] || [ "$(cat "$DATA/input/.rows" 2>/dev/null)" != "$ROWS" ]; then
-    rm -rf "$DATA/input"
-    "$BIN/tally-synth" --people "$ROWS" --days 1 --seed 1 --out "$DATA/input"
-    echo "$ROWS" > "$DATA/input/.rows"
-fi
-COURT=$DATA/court/court-20261101.xml
-if [ ! -f "$COURT" ]; then
-    "$BIN/tally-synth" --people 100000 --days 1 --court-rate 3 --seed 1 --out "$DATA/court"
-fi
+ensure_bench_feeds
 XSD=$ROOT/schemas/feeds/court.xsd
 t=$(mktemp); c=$(mktemp)
 hyperfine --warmup 1 --runs "${RUNS:-5}" --export-json "$t" \

@@ -178,12 +178,10 @@ public final class ValidateStage {
     func writeText(_ r: Report) {
         let b = out.buffer
         if r.valid {
-            b.append("\(r.file): valid (\(r.rows) rows)\n")
+            b.append("\(r.file): valid (\(r.rows) row\(r.rows == 1 ? "" : "s"))\n")
             return
         }
-        let rowsWithProblems = Set(r.first.map(\.row)).count
-        _ = rowsWithProblems
-        b.append("\(r.file): invalid: \(r.problems) problem\(r.problems == 1 ? "" : "s") in \(r.rows) rows")
+        b.append("\(r.file): invalid: \(r.problems) problem\(r.problems == 1 ? "" : "s") in \(r.rows) row\(r.rows == 1 ? "" : "s")")
         if let stopped = r.stopped { b.append("; stopped: \(stopped)") }
         b.append("\n")
         for (code, count) in r.counts.sorted(by: { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }) {

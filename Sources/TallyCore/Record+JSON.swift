@@ -1,19 +1,5 @@
-/// A line that could not be decoded, and why.
-public struct DecodeError: Error, Equatable, Sendable, CustomStringConvertible {
-    /// The 1-based byte column of the fault.
-    public var column: Int
-    /// What is wrong.
-    public var message: String
-
-    public init(column: Int, message: String) {
-        self.column = column
-        self.message = message
-    }
-
-    init(_ e: JSONSyntaxError) { self.init(column: e.column, message: e.message) }
-
-    public var description: String { "column \(column): \(message)" }
-}
+/// A line that could not be decoded, and why: the same type the scanner throws.
+public typealias DecodeError = JSONSyntaxError
 
 extension Record {
     /// Appends this record as one JSON line (with the trailing newline).
@@ -83,11 +69,7 @@ public struct RecordDecoder {
     /// Decodes one line (without its newline). Keys may come in any order; unknown or repeated
     /// keys, missing required keys, wrong types and `v` other than 1 are errors.
     public mutating func decode(_ line: UnsafeRawBufferPointer) throws(DecodeError) -> Record {
-        do {
-            return try decodeThrowingSyntax(line)
-        } catch {
-            throw DecodeError(error)
-        }
+        try decodeThrowingSyntax(line)
     }
 
     /// Decodes a line given as a string (tests and small inputs).

@@ -102,11 +102,7 @@ public struct ScoreDecoder {
 
     /// Decodes one line (without its newline); the same strictness as `RecordDecoder`.
     public mutating func decode(_ line: UnsafeRawBufferPointer) throws(DecodeError) -> Score {
-        do {
-            return try decodeThrowingSyntax(line)
-        } catch {
-            throw DecodeError(column: error.column, message: error.message)
-        }
+        try decodeThrowingSyntax(line)
     }
 
     /// Decodes a line given as a string.

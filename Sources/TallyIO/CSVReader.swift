@@ -16,11 +16,14 @@ import TallyCore
 /// the file.
 public final class CSVReader {
     private let input: InputFile
-    private var buffer: UnsafeMutablePointer<UInt8>
-    private var capacity: Int
-    private var start = 0
-    private var end = 0
-    private var ended = false
+    private var window: ReadWindow
+    @inline(__always) private var buffer: UnsafeMutablePointer<UInt8> { window.buffer }
+    @inline(__always) private var start: Int {
+        get { window.start }
+        set { window.start = newValue }
+    }
+    @inline(__always) private var end: Int { window.end }
+    @inline(__always) private var ended: Bool { window.ended }
     private var checkedBOM = false
     private let maxRecordBytes: Int
     private var gb18030: Transcoder?
@@ -38,12 +41,11 @@ public final class CSVReader {
     public init(_ input: InputFile, encoding: FeedSpec.TextEncoding, bufferSize: Int = 1 << 20) {
         self.input = input
         self.maxRecordBytes = input.limits.maxLineBytes
-        self.capacity = max(min(bufferSize, input.limits.maxLineBytes + 2), 64)
-        self.buffer = .allocate(capacity: capacity)
+        self.window = ReadWindow(bufferSize: bufferSize, maxSpan: input.limits.maxLineBytes)
         if encoding == .gb18030 { gb18030 = Transcoder(from: "GB18030", to: "UTF-8") }
     }
 
-    deinit { buffer.deallocate() }
+    deinit { window.deallocate() }
 
     /// Reads the next record into `row`; false at the end of the input.
     public func next(into row: Row) throws(InputError) -> Bool {
@@ -93,9 +95,7 @@ public final class CSVReader {
                 state = advance(state, from: scan, to: end)
             }
             let scanned = end
-            let shift = start
-            try fill()
-            scan = scanned - shift
+            scan = scanned - (try fill())
         }
         let inQuotes = state == .quoted
         var stop = recordEnd
@@ -248,26 +248,10 @@ public final class CSVReader {
         }
     }
 
-    private func fill() throws(InputError) {
-        if start > 0 {
-            let live = end - start
-            if live > 0 { memmove(buffer, buffer + start, live) }
-            end = live
-            start = 0
+    @discardableResult
+    private func fill() throws(InputError) -> Int {
+        try window.fill(from: input) {
+            InputError(.data, file: input.name, line: nextLine, "record longer than \(maxRecordBytes) bytes")
         }
-        if end == capacity {
-            let newCapacity = min(capacity * 2, maxRecordBytes + 2)
-            if newCapacity <= capacity {
-                throw InputError(.data, file: input.name, line: nextLine, "record longer than \(maxRecordBytes) bytes")
-            }
-            let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
-            grown.update(from: buffer, count: end)
-            buffer.deallocate()
-            buffer = grown
-            capacity = newCapacity
-        }
-        let n = try input.read(into: buffer + end, count: capacity - end)
-        if n == 0 { ended = true }
-        end += n
     }
 }

@@ -11,14 +11,8 @@ import Darwin
 /// `maxLineBytes` is an error naming its line number, raised before the line is held whole.
 public final class LineReader {
     private let input: InputFile
-    private var buffer: UnsafeMutableRawPointer
-    private var capacity: Int
-    private var start = 0
-    private var end = 0
+    private var window: ReadWindow
     private var scanFrom = 0
-    private var ended = false
-    /// Decompressed offset of `buffer[0]`.
-    private var baseOffset = 0
     private let stripCarriageReturn: Bool
     private let maxLineBytes: Int
 
@@ -30,68 +24,44 @@ public final class LineReader {
     public init(_ input: InputFile, bufferSize: Int = 1 << 20, stripCarriageReturn: Bool = true) {
         self.input = input
         self.maxLineBytes = input.limits.maxLineBytes
-        self.capacity = max(min(bufferSize, input.limits.maxLineBytes + 2), 64)
-        self.buffer = .allocate(byteCount: capacity, alignment: 16)
+        self.window = ReadWindow(bufferSize: bufferSize, maxSpan: input.limits.maxLineBytes)
         self.stripCarriageReturn = stripCarriageReturn
     }
 
-    deinit { buffer.deallocate() }
+    deinit { window.deallocate() }
 
     /// The next line, or nil at the end of the input.
     public func next() throws(InputError) -> UnsafeRawBufferPointer? {
         while true {
-            if scanFrom < end, let hit = memchr(buffer + scanFrom, 0x0A, end - scanFrom) {
-                let newline = buffer.distance(to: hit)
+            let buffer = window.buffer
+            if scanFrom < window.end, let hit = memchr(buffer + scanFrom, 0x0A, window.end - scanFrom) {
+                let newline = buffer.distance(to: hit.assumingMemoryBound(to: UInt8.self))
                 return try emit(lineEnd: newline, next: newline + 1)
             }
-            scanFrom = end
-            if end - start > maxLineBytes {
-                throw InputError(.data, file: input.name, line: lineNumber + 1, "line longer than \(maxLineBytes) bytes")
-            }
-            if ended {
-                if start < end { return try emit(lineEnd: end, next: end) }
+            scanFrom = window.end
+            if window.end - window.start > maxLineBytes { throw tooLong() }
+            if window.ended {
+                if window.start < window.end { return try emit(lineEnd: window.end, next: window.end) }
                 return nil
             }
-            try fill()
+            scanFrom -= try window.fill(from: input, tooLong: tooLong)
         }
+    }
+
+    private func tooLong() -> InputError {
+        InputError(.data, file: input.name, line: lineNumber + 1, "line longer than \(maxLineBytes) bytes")
     }
 
     private func emit(lineEnd: Int, next: Int) throws(InputError) -> UnsafeRawBufferPointer {
+        let start = window.start
         var stop = lineEnd
-        if stripCarriageReturn, stop > start, buffer.load(fromByteOffset: stop - 1, as: UInt8.self) == 0x0D { stop -= 1 }
-        if stop - start > maxLineBytes {
-            throw InputError(.data, file: input.name, line: lineNumber + 1, "line longer than \(maxLineBytes) bytes")
-        }
-        let line = UnsafeRawBufferPointer(start: buffer + start, count: stop - start)
+        if stripCarriageReturn, stop > start, window.buffer[stop - 1] == 0x0D { stop -= 1 }
+        if stop - start > maxLineBytes { throw tooLong() }
+        let line = UnsafeRawBufferPointer(start: window.buffer + start, count: stop - start)
         lineNumber += 1
-        lineOffset = baseOffset + start
-        start = next
+        lineOffset = window.baseOffset + start
+        window.start = next
         scanFrom = next
         return line
-    }
-
-    private func fill() throws(InputError) {
-        if start > 0 {
-            let live = end - start
-            if live > 0 { memmove(buffer, buffer + start, live) }
-            baseOffset += start
-            scanFrom -= start
-            end = live
-            start = 0
-        }
-        if end == capacity {
-            let newCapacity = min(capacity * 2, maxLineBytes + 2)
-            if newCapacity <= capacity {
-                throw InputError(.data, file: input.name, line: lineNumber + 1, "line longer than \(maxLineBytes) bytes")
-            }
-            let grown = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
-            grown.copyMemory(from: buffer, byteCount: end)
-            buffer.deallocate()
-            buffer = grown
-            capacity = newCapacity
-        }
-        let n = try input.read(into: buffer + end, count: capacity - end)
-        if n == 0 { ended = true }
-        end += n
     }
 }

@@ -200,7 +200,8 @@ public final class Synthesizer {
         for j in 0..<count {
             var judgment: Judgment
             var status: String
-            if rng.chance(0.04), let earlier = recentJudgments.randomElement(&rng) {
+            // A judgment is revoked at most once: it leaves the pool it was drawn from.
+            if rng.chance(0.04), let earlier = recentJudgments.removeRandom(&rng) {
                 judgment = earlier
                 status = "revoked"
             } else {

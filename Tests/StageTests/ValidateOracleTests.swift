@@ -79,12 +79,20 @@ import Testing
         O2,A0123456789,,2026-11-27T13:45:10+08:00,books,7,on-time,"web"x
 
         """.utf8))
-        let frictionless = json(try Harness.oracle("table_oracle.py", [Harness.root + "/schemas/feeds", dir + "/transit-1.csv", dir + "/commerce-1.csv"]).text)
+        // 4. Dates must be zero-padded YYYY-MM-DD; Python's strptime takes 2026-1-5.
+        FileManager.default.createFile(atPath: dir + "/tax-1.csv", contents: Data("""
+        record_no,taxpayer_id,taxpayer_kind,taxpayer_name,tax_office,period,tax_type,due_date,paid_date,amount_due,amount_paid,status
+        TX1,11010519491231002X,person,A,B,2026-10,iit,2026-1-5,,1.00,1.00,paid
+
+        """.utf8))
+        let frictionless = json(try Harness.oracle("table_oracle.py", [Harness.root + "/schemas/feeds", dir + "/transit-1.csv", dir + "/commerce-1.csv", dir + "/tax-1.csv"]).text)
         #expect(frictionless.allSatisfy { $0["valid"] as! Bool }, "Frictionless finds nothing wrong")
         let transit = json(try Harness.run("tally-validate", ["--feed", "transit", "--json", dir + "/transit-1.csv"]).text)[0]
         #expect(transit["counts"] as! [String: Int] == ["identifier-error": 2])
         let commerce = json(try Harness.run("tally-validate", ["--feed", "commerce", "--json", dir + "/commerce-1.csv"]).text)[0]
         #expect(commerce["counts"] as! [String: Int] == ["structure-error": 2])
+        let dates = json(try Harness.run("tally-validate", ["--feed", "tax", "--json", dir + "/tax-1.csv"]).text)[0]
+        #expect(dates["counts"] as! [String: Int] == ["type-error": 1])
         // 3. GB18030: a byte invalid in the encoding is a problem of its row; the other rows are
         // still checked (Frictionless reports the file once and stops).
         let tax = json(try Harness.run("tally-validate", ["--feed", "tax", "--json", fixtures + "/tax-20261127-bad-gb18030.csv"]).text)[0]
