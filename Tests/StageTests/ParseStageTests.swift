@@ -105,6 +105,12 @@ func peakRSS(_ arguments: [String], stdin: Data? = nil) throws -> (Int32, Int, S
         #expect(schemaFault.status == 65)
         #expect(schemaFault.stderr.contains("x.schema.json") || schemaFault.stderr.contains("x.feed.json"))
         #expect(schemaFault.stderr.contains("field \"a\": anchors are implied (the whole value must match)"), "\(schemaFault.stderr)")
+        // A kind map that does not filter must cover every allowed value, or valid rows would vanish.
+        FileManager.default.createFile(atPath: broken + "/y.feed.json", contents: Data(#"{"feed":"y","format":"csv","table":"y.schema.json","naturalKey":["a"],"subject":{"field":"a","scheme":"cn-rid"},"at":{"field":"d"},"kind":{"field":"k","map":{"good":"y.good"}}}"#.utf8))
+        FileManager.default.createFile(atPath: broken + "/y.schema.json", contents: Data(#"{"fields":[{"name":"a","type":"string"},{"name":"d","type":"date"},{"name":"k","type":"string","constraints":{"required":true,"enum":["good","bad"]}}]}"#.utf8))
+        let kindFault = try Harness.run("tally-parse", ["--feed", "y", "--schemas", broken, "-"], stdin: Data())
+        #expect(kindFault.status == 65)
+        #expect(kindFault.stderr.contains("kind: no kind for bad"), "\(kindFault.stderr)")
     }
 
     @Test func hostileXMLLeaksNothingAndStaysSmall() throws {

@@ -160,7 +160,20 @@ extension FeedSpec {
         if let c = doc.kind.constant {
             kind = .constant(c)
         } else if let f = doc.kind.field, let map = doc.kind.map {
-            kind = .map(field: try field(f, "kind"), map: ByteMap(map), filterOthers: doc.kind.otherwise == "filter")
+            let index = try field(f, "kind")
+            let filterOthers = doc.kind.otherwise == "filter"
+            if !filterOthers {
+                // Without "otherwise": "filter", every value the field allows must have a kind,
+                // or valid rows would vanish unaccounted.
+                guard let allowed = fields[index].allowed, fields[index].required else {
+                    throw FeedSpecError(file: feedFile, "kind: field \"\(f)\" must be a required enumeration, or the kind needs \"otherwise\": \"filter\"")
+                }
+                let missing = allowed.map { String(decoding: $0, as: UTF8.self) }.filter { map[$0] == nil }
+                guard missing.isEmpty else {
+                    throw FeedSpecError(file: feedFile, "kind: no kind for \(missing.joined(separator: ", ")) (add them to the map, or \"otherwise\": \"filter\")")
+                }
+            }
+            kind = .map(field: index, map: ByteMap(map), filterOthers: filterOthers)
         } else {
             throw FeedSpecError(file: feedFile, "kind needs constant, or field and map")
         }

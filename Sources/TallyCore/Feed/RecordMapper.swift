@@ -68,11 +68,10 @@ public struct RecordMapper {
         var kind: String
         switch spec.kind {
         case .constant(let k): kind = k
-        case .map(let field, let map, let filterOthers):
-            // The declaration's enumeration and map agree (checked on load), so a value outside
-            // the map is one the declaration filters.
+        case .map(let field, let map, _):
+            // A map that does not filter covers every allowed value (checked on load), so a
+            // valid row's value is outside the map only when the declaration filters it.
             guard let k = map[row.field(field)] else { return .filtered }
-            _ = filterOthers
             kind = k
         }
         // The natural key: its fields' values joined by '|' (court: COURTCODE|CASE).
