@@ -6,7 +6,8 @@ import PackageDescription
 // TallyIO touches descriptors and C; TallyCLI is what the stage executables share.
 /// Hot-path modules skip Swift's run-time exclusivity checks in release builds: the byte buffer's
 /// properties are touched several times per byte written, and the checks cost about a fifth of
-/// tally-synth's time (measured with perf). Debug builds, and so the tests, keep the checks.
+/// tally-synth's time (measured with perf); the stages' per-row loops (TallyCLI) pass class
+/// properties inout on every row. Debug builds, and so the tests, keep the checks.
 let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
 
 let package = Package(
@@ -35,7 +36,7 @@ let package = Package(
         .target(name: "TallyCLI", dependencies: [
             "TallyCore", "TallyIO",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        ], swiftSettings: hotPath),
         .target(name: "TallySynth", dependencies: ["TallyCore", "TallyIO"], swiftSettings: hotPath),
         .executableTarget(name: "tally-synth", dependencies: [
             "TallyCLI", "TallySynth", "TallyIO",
