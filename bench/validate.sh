@@ -37,7 +37,7 @@ med = lambda f: [r["median"] for r in json.load(open(f))["results"]]
 print()
 print(f"transit, same 200,000 rows: Frictionless / tally = **{fl / tv:.0f}x** (goal ≥ 50x). "
       "Both start a process; Frictionless's includes Python's start-up, about a second here.  ")
-print(f"court: tally / xmllint = **{tc / xl:.2f}x** (goal ≤ 1.3x).")
+print(f"court: tally / xmllint = **{tc / xl:.2f}x**, run after run (goal ≤ 1.3x); bench/court.sh times them interleaved, which this machine's drifting load makes the fairer figure.")
 PY
     echo
     echo "Command: \`bench/validate.sh\` (RUNS=${RUNS:-5}, FL_RUNS=${FL_RUNS:-3})."
