@@ -4,15 +4,9 @@
 # `zcat FILE | wc -l`. Goal: no slower than 1.2x zcat.
 source "$(dirname "$0")/lib.sh"
 require hyperfine
-build_release tally-synth
 build_release tally-bench
-ROWS=${ROWS:-2000000}
-FILE=$DATA/input/transit-20261101.csv.gz
-if [ ! -f "$FILE" ] || [ "$(cat "$DATA/input/.rows" 2>/dev/null)" != "$ROWS" ]; then
-    rm -rf "$DATA/input"
-    "$BIN/tally-synth" --people "$ROWS" --days 1 --seed 1 --out "$DATA/input"
-    echo "$ROWS" > "$DATA/input/.rows"
-fi
+ensure_bench_feeds
+FILE=$TRANSIT
 json=$(mktemp)
 hyperfine --warmup 1 --runs "${RUNS:-9}" --export-json "$json" \
     "zcat $FILE | wc -l" \
