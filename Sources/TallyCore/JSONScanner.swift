@@ -108,69 +108,13 @@ public struct JSONScanner {
         }
     }
 
-    /// A key: its raw bytes when it has no escapes (the usual case, no allocation), else decoded.
+    /// Reads an opening quote and scans to the closing one. Returns the content when no escape
+    /// comes first (positioned after the closing quote); returns nil positioned at the content's
+    /// start when a backslash comes first, for `escapedString()` to take over.
     @inline(__always)
-    mutating func rawKey() throws(JSONSyntaxError) -> JSONKey {
-        guard p < end, p.pointee == 0x22 else { throw fault("expected a key string") }
-        p += 1
-        let keyStart = p
-        while p < end {
-            let c = p.pointee
-            if c == 0x22 {
-                let key = UnsafeRawBufferPointer(start: keyStart, count: p - keyStart)
-                p += 1
-                return JSONKey(raw: key, escaped: nil)
-            }
-            if c == 0x5C { p = keyStart; return JSONKey(raw: UnsafeRawBufferPointer(start: nil, count: 0), escaped: try escapedString()) }
-            if c < 0x20 { throw fault("control character in a key must be escaped") }
-            p += 1
-        }
-        throw fault("line ends inside a key")
-    }
-
-    /// Whether the next value is `null` (consumed if so).
-    public mutating func consumeNull() -> Bool {
-        skipSpace()
-        if end - p >= 4, p[0] == 0x6E, p[1] == 0x75, p[2] == 0x6C, p[3] == 0x6C { p += 4; return true }
-        return false
-    }
-
-    /// Reads a string value into a `String`, reusing `intern`'s copy when the bytes are the same.
-    @inline(__always)
-    public mutating func string(intern: inout InternSlot) throws(JSONSyntaxError) -> String {
-        guard p < end, p.pointee == 0x22 else { throw fault("expected a string") }
+    mutating func plainString(_ what: StaticString) throws(JSONSyntaxError) -> UnsafeRawBufferPointer? {
+        guard p < end, p.pointee == 0x22 else { throw fault("expected \(what)") }
         let open = p
-        p += 1
-        let contentStart = p
-        // Fast path: no escapes, then one validation and perhaps no allocation.
-        while p < end {
-            let c = p.pointee
-            if c == 0x22 {
-                let bytes = UnsafeBufferPointer(start: contentStart, count: p - contentStart)
-                p += 1
-                if let s = intern.lookup(bytes) { return s }
-                guard let s = UTF8Check.string(bytes) else {
-                    p = open
-                    throw fault("string is not valid UTF-8")
-                }
-                intern.store(s)
-                return s
-            }
-            if c == 0x5C { break }
-            if c < 0x20 { throw fault("control character in a string must be escaped") }
-            p += 1
-        }
-        if p >= end { p = open; throw fault("line ends inside a string") }
-        p = contentStart
-        let s = try escapedString()
-        return s
-    }
-
-    /// Reads a string value that must have no escapes and hands out its bytes (valid while the
-    /// line is), so values such as timestamps are parsed without making a `String`.
-    @inline(__always)
-    public mutating func unescapedStringBytes() throws(JSONSyntaxError) -> UnsafeRawBufferPointer {
-        guard p < end, p.pointee == 0x22 else { throw fault("expected a string") }
         p += 1
         let contentStart = p
         while p < end {
@@ -180,10 +124,43 @@ public struct JSONScanner {
                 p += 1
                 return bytes
             }
-            if c == 0x5C || c < 0x20 { throw fault("unexpected escape or control character in this value") }
+            if c == 0x5C { p = contentStart; return nil }
+            if c < 0x20 { throw fault("control character in \(what) must be escaped") }
             p += 1
         }
-        throw fault("line ends inside a string")
+        p = open
+        throw fault("line ends inside \(what)")
+    }
+
+    /// A key: its raw bytes when it has no escapes (the usual case, no allocation), else decoded.
+    @inline(__always)
+    mutating func rawKey() throws(JSONSyntaxError) -> JSONKey {
+        if let raw = try plainString("a key string") { return JSONKey(raw: raw, escaped: nil) }
+        return JSONKey(raw: UnsafeRawBufferPointer(start: nil, count: 0), escaped: try escapedString())
+    }
+
+    /// Reads a string value into a `String`, reusing `intern`'s copy when the bytes are the same.
+    @inline(__always)
+    public mutating func string(intern: inout InternSlot) throws(JSONSyntaxError) -> String {
+        let open = p
+        // Fast path: no escapes, then one validation and perhaps no allocation.
+        guard let raw = try plainString("a string") else { return try escapedString() }
+        let bytes = raw.assumingMemoryBound(to: UInt8.self)
+        if let s = intern.lookup(bytes) { return s }
+        guard let s = UTF8Check.string(bytes) else {
+            p = open
+            throw fault("string is not valid UTF-8")
+        }
+        intern.store(s)
+        return s
+    }
+
+    /// Reads a string value that must have no escapes and hands out its bytes (valid while the
+    /// line is), so values such as timestamps are parsed without making a `String`.
+    @inline(__always)
+    public mutating func unescapedStringBytes() throws(JSONSyntaxError) -> UnsafeRawBufferPointer {
+        guard let raw = try plainString("a string") else { throw fault("an escape is not allowed in this value") }
+        return raw
     }
 
     /// Reads a string value into a `String`.
