@@ -12,4 +12,19 @@ public enum ExitStatus {
     public static let software: Int32 = 70
     /// A read or write failed (EX_IOERR).
     public static let ioError: Int32 = 74
+
+    /// The status to exit with when a run has met both `a` and `b`: a failed write outranks a
+    /// missing input, which outranks bad data, which outranks success. Stages that go on past a
+    /// bad file fold each file's status in with this.
+    public static func worst(_ a: Int32, _ b: Int32) -> Int32 {
+        func rank(_ s: Int32) -> Int {
+            switch s {
+            case ok: return 0
+            case data: return 1
+            case noInput: return 2
+            default: return 3
+            }
+        }
+        return rank(b) > rank(a) ? b : a
+    }
 }

@@ -77,19 +77,13 @@ public final class ParseStage {
             Stage.report(name, "\(rejectsShownOnStderr - 20) more rejected rows not shown (use --rejects FILE)")
         }
         if let statsPath = options.statsPath { try writeStats(statsPath) }
-        if options.strict && total.rejected > 0 { raise(ExitStatus.data) }
+        if options.strict && total.rejected > 0 { status = ExitStatus.worst(status, ExitStatus.data) }
         return status
-    }
-
-    func raise(_ s: Int32) {
-        let rank: [Int32: Int] = [ExitStatus.ok: 0, ExitStatus.data: 1, ExitStatus.noInput: 2, ExitStatus.ioError: 3]
-        if rank[s, default: 3] > rank[status, default: 0] { status = s }
     }
 
     func parse(_ path: String) throws {
         var counts = ParseCounts()
         var sha: String?
-        let display = path == "-" ? "-" : path
         do {
             let readable = path == "-" ? try spoolStandardInput() : path
             // Records name the file's hash, so it is computed before the first row is written.
@@ -99,19 +93,19 @@ public final class ParseStage {
             let base = path == "-" ? "-" : input.baseName
             let context = FileContext(name: base, sha256: digest, date: FileContext.date(inFileName: base))
             if case .fileDate = options.feed.spec.at, context.date == nil {
-                throw InputError(.data, file: display, "the \(options.feed.spec.name) feed has no dates in its rows, so its file name must carry one (SOURCE-YYYYMMDD.EXT)")
+                throw InputError(.data, file: path, "the \(options.feed.spec.name) feed has no dates in its rows, so its file name must carry one (SOURCE-YYYYMMDD.EXT)")
             }
-            try readRows(input, display: display, context: context, counts: &counts)
+            try readRows(input, display: path, context: context, counts: &counts)
             if try input.finishDigest() != digest {
-                throw InputError(.data, file: display, "changed while it was being read")
+                throw InputError(.data, file: path, "changed while it was being read")
             }
-            report(display, counts, error: nil)
+            report(path, counts, error: nil)
             fileReports.append((base, sha, counts, nil))
         } catch let error as InputError {
             Stage.report(name, error.description)
-            raise(error.exitStatus)
-            report(display, counts, error: error.description)
-            fileReports.append((display, sha, counts, error.description))
+            status = ExitStatus.worst(status, error.exitStatus)
+            report(path, counts, error: error.description)
+            fileReports.append((path, sha, counts, error.description))
         }
         total.add(counts)
     }

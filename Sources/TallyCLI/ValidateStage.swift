@@ -70,13 +70,13 @@ public final class ValidateStage {
             } catch let error as InputError {
                 if error.kind == .noInput || error.kind == .io {
                     Stage.report("tally-validate", error.description)
-                    status = status == ExitStatus.ioError ? status : error.exitStatus
+                    status = ExitStatus.worst(status, error.exitStatus)
                     continue
                 }
                 report.stopped = error.description
                 add(Problem(code: "format-error", row: 0, line: error.line ?? 0, field: "", fieldNumber: 0, message: error.message), to: &report)
             }
-            if !report.valid && status == ExitStatus.ok { status = ExitStatus.data }
+            if !report.valid { status = ExitStatus.worst(status, ExitStatus.data) }
             if options.json { writeJSON(report) } else { writeText(report) }
             try out.flushIfFull()
         }
