@@ -25,7 +25,6 @@ public final class CSVReader {
     @inline(__always) private var end: Int { window.end }
     @inline(__always) private var ended: Bool { window.ended }
     private var checkedBOM = false
-    private let maxRecordBytes: Int
     private var gb18030: Transcoder?
     private let spare = ByteBuffer(capacity: 1 << 12)
 
@@ -33,14 +32,10 @@ public final class CSVReader {
     public private(set) var nextLine = 1
     /// Whether the file began with a UTF-8 byte-order mark.
     public private(set) var hadBOM = false
-    /// The last record's bytes as they stand in the (decompressed) file, for reject reports;
-    /// valid until the next call.
-    public private(set) var raw = UnsafeRawBufferPointer(start: nil, count: 0)
 
     /// - Parameter encoding: the feed's declared encoding; a BOM overrides it with UTF-8.
     public init(_ input: InputFile, encoding: FeedSpec.TextEncoding, bufferSize: Int = 1 << 20) {
         self.input = input
-        self.maxRecordBytes = input.limits.maxLineBytes
         self.window = ReadWindow(bufferSize: bufferSize, maxSpan: input.limits.maxLineBytes)
         if encoding == .gb18030 { gb18030 = Transcoder(from: "GB18030", to: "UTF-8") }
     }
@@ -86,8 +81,8 @@ public final class CSVReader {
                 recordEnd = end
                 break
             }
-            if end - start > maxRecordBytes {
-                throw InputError(.data, file: input.name, line: nextLine, "record longer than \(maxRecordBytes) bytes")
+            if end - start > window.maxSpan {
+                throw InputError(.data, file: input.name, line: nextLine, "record longer than \(window.maxSpan) bytes")
             }
             // Quote state is kept for what was scanned; only the offsets move.
             if scan < end {
@@ -100,9 +95,9 @@ public final class CSVReader {
         let inQuotes = state == .quoted
         var stop = recordEnd
         if stop > start, buffer[stop - 1] == 0x0D, !inQuotes { stop -= 1 }
-        raw = UnsafeRawBufferPointer(start: buffer + start, count: stop - start)
         row.reset()
-        row.raw.append(raw)
+        // The record as it stands in the file, for reject reports.
+        row.raw.append(UnsafeRawBufferPointer(start: buffer + start, count: stop - start))
         row.rawIsUTF8 = gb18030 == nil
         row.line = nextLine
         nextLine += 1 + newlines
@@ -251,7 +246,7 @@ public final class CSVReader {
     @discardableResult
     private func fill() throws(InputError) -> Int {
         try window.fill(from: input) {
-            InputError(.data, file: input.name, line: nextLine, "record longer than \(maxRecordBytes) bytes")
+            InputError(.data, file: input.name, line: nextLine, "record longer than \(window.maxSpan) bytes")
         }
     }
 }

@@ -3,7 +3,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import TallyCore
 
 /// Directory helpers.
 public enum Directory {
@@ -17,9 +16,4 @@ public enum Directory {
             }
         }
     }
-}
-
-extension Timestamp {
-    /// The current time, to the second.
-    public static var now: Timestamp { Timestamp(seconds: Int64(time(nil))) }
 }

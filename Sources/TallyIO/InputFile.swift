@@ -164,15 +164,11 @@ public final class InputFile {
         if let digest { return digest }
         let scratch = UnsafeMutableRawPointer.allocate(byteCount: 1 << 16, alignment: 8)
         defer { scratch.deallocate() }
-        while try readServingPrefixForDigest(scratch) > 0 {}
+        // The prefix was hashed when it was read; only the descriptor's rest is left.
+        while try readRaw(scratch, 1 << 16) > 0 {}
         let hex = Hex.encode(hasher.finalize())
         digest = hex
         return hex
-    }
-
-    private func readServingPrefixForDigest(_ scratch: UnsafeMutableRawPointer) throws(InputError) -> Int {
-        // The prefix was hashed when it was read; only the descriptor's rest is needed.
-        try readRaw(scratch, 1 << 16)
     }
 
     /// SHA-256 of a whole file's bytes, read once with no decompression; for a seekable file that

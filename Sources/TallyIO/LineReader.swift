@@ -14,7 +14,6 @@ public final class LineReader {
     private var window: ReadWindow
     private var scanFrom = 0
     private let stripCarriageReturn: Bool
-    private let maxLineBytes: Int
 
     /// The 1-based number of the line last returned.
     public private(set) var lineNumber = 0
@@ -23,7 +22,6 @@ public final class LineReader {
 
     public init(_ input: InputFile, bufferSize: Int = 1 << 20, stripCarriageReturn: Bool = true) {
         self.input = input
-        self.maxLineBytes = input.limits.maxLineBytes
         self.window = ReadWindow(bufferSize: bufferSize, maxSpan: input.limits.maxLineBytes)
         self.stripCarriageReturn = stripCarriageReturn
     }
@@ -39,7 +37,7 @@ public final class LineReader {
                 return try emit(lineEnd: newline, next: newline + 1)
             }
             scanFrom = window.end
-            if window.end - window.start > maxLineBytes { throw tooLong() }
+            if window.end - window.start > window.maxSpan { throw tooLong() }
             if window.ended {
                 if window.start < window.end { return try emit(lineEnd: window.end, next: window.end) }
                 return nil
@@ -49,14 +47,14 @@ public final class LineReader {
     }
 
     private func tooLong() -> InputError {
-        InputError(.data, file: input.name, line: lineNumber + 1, "line longer than \(maxLineBytes) bytes")
+        InputError(.data, file: input.name, line: lineNumber + 1, "line longer than \(window.maxSpan) bytes")
     }
 
     private func emit(lineEnd: Int, next: Int) throws(InputError) -> UnsafeRawBufferPointer {
         let start = window.start
         var stop = lineEnd
         if stripCarriageReturn, stop > start, window.buffer[stop - 1] == 0x0D { stop -= 1 }
-        if stop - start > maxLineBytes { throw tooLong() }
+        if stop - start > window.maxSpan { throw tooLong() }
         let line = UnsafeRawBufferPointer(start: window.buffer + start, count: stop - start)
         lineNumber += 1
         lineOffset = window.baseOffset + start

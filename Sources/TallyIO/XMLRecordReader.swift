@@ -26,6 +26,7 @@ public final class XMLRecordReader {
     private let namespace: [CChar]
     private let rootName: [CChar]
     private let recordName: [CChar]
+    private let recordElement: String
     private var stack: [PathNode?] = []
     private var inRecord = false
     private var sawRoot = false
@@ -46,6 +47,7 @@ public final class XMLRecordReader {
         namespace = Array(ns.utf8CString)
         rootName = Array(rootElement.utf8CString)
         recordName = Array(record.utf8CString)
+        recordElement = record
         root = PathNode.build(spec.fields)
         context = ReaderContext(input: input)
         // BIG_LINES keeps node line numbers right past 65,535.
@@ -216,15 +218,16 @@ public final class XMLRecordReader {
         guard let close = rest.firstIndex(of: "'") else { return "" }
         var element = String(rest[..<close])
         if let brace = element.lastIndex(of: "}") { element = String(element[element.index(after: brace)...]) }
-        var suffix = element
+        // Field paths are relative to the record element, whose own attributes are "@name".
+        var suffix = element == recordElement ? "" : element
         if let attr = rest[close...].range(of: "attribute '") {
             let name = rest[attr.upperBound...].prefix { $0 != "'" }
-            suffix = element + "/@" + name
+            suffix += (suffix.isEmpty ? "@" : "/@") + name
         }
+        guard !suffix.isEmpty else { return "" }
         for f in spec.fields {
             guard let path = f.path else { continue }
             if path == suffix || path.hasSuffix("/" + suffix) { return f.name }
-            if element == (spec.recordElementName ?? ""), let attr = suffix.split(separator: "@").last, path == "@" + attr { return f.name }
         }
         return ""
     }
@@ -299,13 +302,5 @@ extension String {
             rest = rest[r.upperBound...]
         }
         return out + rest
-    }
-}
-
-extension FeedSpec {
-    /// The record element's name, for XML feeds.
-    var recordElementName: String? {
-        if case .xml(_, _, _, let record) = format { return record }
-        return nil
     }
 }

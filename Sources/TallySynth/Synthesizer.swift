@@ -550,7 +550,8 @@ struct Ring<T> {
         let item = items[i]
         items.swapAt(i, items.count - 1)
         items.removeLast()
-        next = items.count < capacity ? 0 : next % capacity
+        // No longer full: appends go to the end until it is, then overwrite from the start.
+        next = 0
         return item
     }
 }

@@ -123,15 +123,15 @@ public struct RecordMapper {
     func makeSubject(_ row: Row) -> Subject {
         switch spec.subject! {
         case .fixed(let field, let scheme):
-            return Subject(scheme: scheme.rawValue, id: normalised(field, row, scheme: scheme))
+            return Subject(scheme: scheme.rawValue, id: normalised(field, row))
         case .by(let field, let schemeField, let map):
             let scheme = map[row.field(schemeField)]!
-            return Subject(scheme: scheme.rawValue, id: normalised(field, row, scheme: scheme))
+            return Subject(scheme: scheme.rawValue, id: normalised(field, row))
         }
     }
 
     /// A field's value, with a resident identity number's lower-case x made upper-case.
-    func normalised(_ i: Int, _ row: Row, scheme: IdentifierScheme?) -> String {
+    func normalised(_ i: Int, _ row: Row) -> String {
         let v = row.field(i)
         if v.last == UInt8(ascii: "x"), isResidentID(i, row) {
             return String(decoding: v.dropLast(), as: UTF8.self) + "X"
