@@ -128,10 +128,11 @@ public func readWholeFile(_ path: String) throws(InputError) -> [UInt8] {
 /// Copies standard input to a temporary file (removed when the process ends) and returns its
 /// path, so that a stream can be hashed before its rows are written with that hash.
 public func spoolStandardInput() throws(InputError) -> String {
-    var template = Array((getenvString("TMPDIR") ?? "/tmp").utf8CString.dropLast()) + Array("/tally-stdin-XXXXXX".utf8CString)
+    var template = Array(((getenvString("TMPDIR") ?? "/tmp") + "/tally-stdin-XXXXXX").utf8CString)
     let fd = mkstemp(&template)
     guard fd >= 0 else { throw InputError(.io, file: "-", "cannot create a temporary file: \(POSIX.errorText(errno))") }
-    let path = String(cString: template)
+    // mkstemp filled in the Xs; the path is the template without its NUL.
+    let path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
     SpooledFiles.remember(path)
     let chunk = UnsafeMutableRawPointer.allocate(byteCount: 1 << 20, alignment: 8)
     defer { chunk.deallocate(); close(fd) }
