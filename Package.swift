@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "tally-synth", targets: ["tally-synth"]),
         .executable(name: "tally-parse", targets: ["tally-parse"]),
         .executable(name: "tally-validate", targets: ["tally-validate"]),
+        .executable(name: "tally-link", targets: ["tally-link"]),
         .executable(name: "tally-bench", targets: ["tally-bench"]),
     ],
     dependencies: [
@@ -50,6 +51,10 @@ let package = Package(
             "TallyCLI", "TallyCore", "TallyIO",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .executableTarget(name: "tally-link", dependencies: [
+            "TallyCLI", "TallyCore", "TallyIO",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .executableTarget(name: "tally-bench", dependencies: [
             "TallyCLI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -58,6 +63,6 @@ let package = Package(
         .testTarget(name: "TallyIOTests", dependencies: ["TallyIO"]),
         .testTarget(name: "TallySynthTests", dependencies: ["TallySynth", "TallyCore"]),
         // Stage tests run the built executables; depending on them makes `swift test` build them.
-        .testTarget(name: "StageTests", dependencies: ["TallyCore", "tally-synth", "tally-parse", "tally-validate", "tally-bench"]),
+        .testTarget(name: "StageTests", dependencies: ["TallyCore", "tally-synth", "tally-parse", "tally-validate", "tally-link", "tally-bench"]),
     ]
 )

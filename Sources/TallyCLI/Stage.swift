@@ -97,3 +97,14 @@ public struct InputOptions: ParsableArguments {
     /// The inputs to read: the files given, or standard input.
     public var paths: [String] { files.isEmpty ? ["-"] : files }
 }
+
+extension Stage {
+    /// Reads the secret behind person keys, refusing a missing (66), unsafe or short (64) file.
+    public static func readSecret(_ path: String) throws -> [UInt8] {
+        do {
+            return try SecretFile.read(path, minimumBytes: 16)
+        } catch {
+            throw StageFailure(error.message, status: error.missing ? ExitStatus.noInput : ExitStatus.usage)
+        }
+    }
+}

@@ -1,0 +1,194 @@
+import TallyCore
+import TallyIO
+
+/// What tally-link does: loads the crosswalk (parsed `crosswalk.link` records) once, then gives
+/// every record a pseudonymous `person` key and says how it was found (`link`), passing each
+/// line's own bytes through. Correction records pass unchanged. read = written + rejected.
+public final class LinkStage {
+    public struct Options {
+        public var crosswalkPaths: [String]
+        public var secret: [UInt8]
+        public var redact: Bool
+        public var paths: [String]
+        public var limits: InputLimits
+        public var rejectsPath: String?
+        public var statsPath: String?
+        public var strict: Bool
+        public init(crosswalkPaths: [String], secret: [UInt8], redact: Bool, paths: [String], limits: InputLimits,
+                    rejectsPath: String?, statsPath: String?, strict: Bool) {
+            self.crosswalkPaths = crosswalkPaths
+            self.secret = secret
+            self.redact = redact
+            self.paths = paths
+            self.limits = limits
+            self.rejectsPath = rejectsPath
+            self.statsPath = statsPath
+            self.strict = strict
+        }
+    }
+
+    /// The counts a run reports.
+    public struct Counts {
+        public var read = 0, written = 0, rejected = 0
+        public var direct = 0, crosswalk = 0, unlinked = 0, corrections = 0
+        public var crosswalkLines = 0, crosswalkIdentifiers = 0, conflicts = 0
+    }
+
+    let options: Options
+    let name = "tally-link"
+    let keyer: PersonKeyer
+    var table = CrosswalkTable()
+    var counts = Counts()
+    var conflictReports: [String] = []
+
+    public init(_ options: Options) {
+        self.options = options
+        keyer = PersonKeyer(secret: options.secret)
+    }
+
+    /// Links every input; returns the exit status.
+    public func run() throws -> Int32 {
+        var status = try loadCrosswalk()
+        let out = OutputSink.standardOutput()
+        let rejects = try RejectLog(stage: name, path: options.rejectsPath)
+        var scanner = RecordViewScanner()
+        var rid: [UInt8] = []
+        var input = LineInput(paths: options.paths, limits: options.limits, stage: name)
+        let ridLiteral: StaticString = "cn-rid"
+        let ridScheme = UnsafeRawBufferPointer(start: ridLiteral.utf8Start, count: ridLiteral.utf8CodeUnitCount)
+        try input.forEachLine { file, lineNumber, line in
+            counts.read += 1
+            let view: RecordView
+            do { view = try scanner.view(line) } catch {
+                try rejects.add(file: file, line: lineNumber, code: "not-a-record", reason: "not a tally.record: \(error)", raw: line.text)
+                return
+            }
+            if view.isCorrection {
+                out.buffer.append(line)
+                out.buffer.append(UInt8(ascii: "\n"))
+                counts.corrections += 1
+            } else if view.person != nil || view.link != nil {
+                try rejects.add(file: file, line: lineNumber, field: "person", code: "already-linked", reason: "the record is already linked", raw: line.text)
+                return
+            } else if let id = view.subjectID, !id.escaped, !view.scheme.escaped {
+                let b = out.buffer
+                if options.redact {
+                    let before = view.subjectObject.baseAddress! - line.baseAddress!
+                    b.append(UnsafeRawBufferPointer(rebasing: line[0..<before]))
+                    b.append("{\"scheme\":")
+                    b.append(view.scheme.quoted)
+                    b.append(UInt8(ascii: "}"))
+                    b.append(UnsafeRawBufferPointer(rebasing: line[(before + view.subjectObject.count)..<view.closingBrace]))
+                } else {
+                    b.append(UnsafeRawBufferPointer(rebasing: line[0..<view.closingBrace]))
+                }
+                b.append(",\"person\":\"")
+                let scheme = view.scheme.content, idBytes = id.content
+                let link: StaticString
+                if scheme.equals("cn-rid") {
+                    keyer.appendKey(scheme: scheme, id: idBytes, to: b)
+                    link = "\",\"link\":\"direct\"}\n"
+                    counts.direct += 1
+                } else if case .person(let packed) = table.lookup(scheme: scheme, id: idBytes) {
+                    CrosswalkTable.unpackPerson(packed, into: &rid)
+                    rid.withUnsafeBytes { keyer.appendKey(scheme: ridScheme, id: $0, to: b) }
+                    link = "\",\"link\":\"crosswalk\"}\n"
+                    counts.crosswalk += 1
+                } else {
+                    keyer.appendKey(scheme: scheme, id: idBytes, to: b)
+                    link = "\",\"link\":\"unlinked\"}\n"
+                    counts.unlinked += 1
+                }
+                b.append(link)
+            } else {
+                let reason = view.subjectID == nil ? "the subject has no id (was it redacted before linking?)" : "the subject's scheme or id is written with escapes, which no feed produces"
+                try rejects.add(file: file, line: lineNumber, field: "subject", code: "no-identifier", reason: reason, raw: line.text)
+                return
+            }
+            counts.written += 1
+            try out.flushIfFull()
+        }
+        try out.flush()
+        try rejects.finish()
+        counts.rejected = rejects.count
+        status = ExitStatus.worst(status, input.status)
+        let c = counts
+        Stage.report(name, "read \(c.read), written \(c.written), rejected \(c.rejected) (direct \(c.direct), crosswalk \(c.crosswalk), unlinked \(c.unlinked), corrections \(c.corrections)); crosswalk \(c.crosswalkIdentifiers) identifiers from \(c.crosswalkLines) lines, \(c.conflicts) in conflict")
+        if let path = options.statsPath { try writeStats(path) }
+        if options.strict && (c.rejected > 0 || c.conflicts > 0) { status = ExitStatus.worst(status, ExitStatus.data) }
+        return status
+    }
+
+    /// Loads every crosswalk file; a conflict is reported with every line that takes part in it.
+    func loadCrosswalk() throws -> Int32 {
+        var scanner = RecordViewScanner()
+        var conflicted: [String: [String]] = [:]
+        var input = LineInput(paths: options.crosswalkPaths, limits: options.limits, stage: name)
+        try input.forEachLine { file, lineNumber, line in
+            let (scheme, id, person, _) = try crosswalkEntry(&scanner, file: file, lineNumber: lineNumber, line: line)
+            counts.crosswalkLines += 1
+            switch table.insert(scheme: scheme, id: id, person: person) {
+            case .added, .repeated: break
+            case .conflict: conflicted[scheme.text + ":" + id.text] = []
+            }
+        }
+        guard input.status == ExitStatus.ok else {
+            throw StageFailure("the crosswalk could not be read whole, so nothing was linked", status: input.status)
+        }
+        counts.crosswalkIdentifiers = table.count
+        counts.conflicts = conflicted.count
+        if !conflicted.isEmpty {
+            // A second pass finds every line behind each conflict, so the report names them all
+            // without the table having to remember where each identifier came from.
+            var again = LineInput(paths: options.crosswalkPaths, limits: options.limits, stage: name)
+            try again.forEachLine { file, lineNumber, line in
+                let (scheme, id, _, view) = try crosswalkEntry(&scanner, file: file, lineNumber: lineNumber, line: line)
+                let key = scheme.text + ":" + id.text
+                guard conflicted[key] != nil else { return }
+                let person = view.attrs.first { $0.key.equals("person") }?.value.string ?? "?"
+                conflicted[key]!.append("\(view.file.string):\(view.line) (\(file):\(lineNumber)) says person \(person)")
+            }
+            for key in conflicted.keys.sorted() {
+                let report = "crosswalk conflict: \(key) is mapped to more than one person, so it stays unlinked: " + conflicted[key]!.joined(separator: "; ")
+                Stage.report(name, report)
+                conflictReports.append(report)
+            }
+        }
+        return ExitStatus.ok
+    }
+
+    func crosswalkEntry(_ scanner: inout RecordViewScanner, file: String, lineNumber: Int, line: UnsafeRawBufferPointer)
+        throws -> (UnsafeRawBufferPointer, UnsafeRawBufferPointer, UInt64, RecordView) {
+        func bad(_ why: String) -> StageFailure {
+            StageFailure("\(file):\(lineNumber): crosswalk: \(why)", status: ExitStatus.data)
+        }
+        let view: RecordView
+        do { view = try scanner.view(line) } catch { throw bad("not a tally.record: \(error)") }
+        guard view.kind.equals("crosswalk.link") else { throw bad("not a crosswalk.link record (kind \(view.kind.string)); give tally-parse --feed crosswalk output") }
+        guard let id = view.subjectID, !id.escaped, !view.scheme.escaped else { throw bad("the subject has no plain id") }
+        guard let person = view.attrs.first(where: { $0.key.equals("person") })?.value, !person.escaped,
+              let packed = CrosswalkTable.packPerson(person.content) else {
+            throw bad("attrs.person is not a resident identity number")
+        }
+        return (view.scheme.content, id.content, packed, view)
+    }
+
+    func writeStats(_ path: String) throws {
+        let sink = try OutputSink.create(path)
+        let b = sink.buffer
+        let c = counts
+        let fields: [(StaticString, Int)] = [("read", c.read), ("written", c.written), ("rejected", c.rejected), ("direct", c.direct),
+                                             ("crosswalk", c.crosswalk), ("unlinked", c.unlinked), ("corrections", c.corrections),
+                                             ("crosswalk_lines", c.crosswalkLines), ("crosswalk_identifiers", c.crosswalkIdentifiers),
+                                             ("conflicts", c.conflicts)]
+        b.append("{")
+        for (i, (key, value)) in fields.enumerated() {
+            if i > 0 { b.append(",") }
+            b.append("\""); b.append(key); b.append("\":"); b.appendDecimal(Int64(value))
+        }
+        b.append(",\"conflict_reports\":")
+        b.appendJSONStringArray(conflictReports)
+        b.append("}\n")
+        try sink.finish()
+    }
+}

@@ -1,0 +1,79 @@
+import TallyCore
+import TallyIO
+
+/// Where a stage's rejected lines go: `--rejects FILE` as JSON Lines
+/// `{file, line, field, code, reason, raw}` (mode 0600, as they may hold raw identifiers), or,
+/// without it, the first 20 as `stage: file:line: reason` on stderr and a count of the rest.
+public final class RejectLog {
+    let stage: String
+    let sink: OutputSink?
+    var shownOnStderr = 0
+    /// How many rejects were logged.
+    public private(set) var count = 0
+
+    public init(stage: String, path: String?) throws {
+        self.stage = stage
+        sink = try path.map { try OutputSink.create($0, mode: 0o600) }
+    }
+
+    /// Logs one rejected line.
+    public func add(file: String, line: Int, field: String = "", code: String, reason: String, raw: String) throws {
+        count += 1
+        if let sink {
+            let b = sink.buffer
+            b.append("{\"file\":"); b.appendJSONString(file)
+            b.append(",\"line\":"); b.appendDecimal(Int64(line))
+            b.append(",\"field\":"); b.appendJSONString(field)
+            b.append(",\"code\":"); b.appendJSONString(code)
+            b.append(",\"reason\":"); b.appendJSONString(reason)
+            b.append(",\"raw\":"); b.appendJSONString(raw)
+            b.append("}\n")
+            try sink.flushIfFull()
+        } else {
+            shownOnStderr += 1
+            if shownOnStderr <= 20 { Stage.report(stage, "\(file):\(line): \(field.isEmpty ? "" : field + ": ")\(reason)") }
+        }
+    }
+
+    /// Flushes the file, or says how many rejects stderr did not show.
+    public func finish() throws {
+        try sink?.finish()
+        if shownOnStderr > 20 {
+            Stage.report(stage, "\(shownOnStderr - 20) more rejected lines not shown (use --rejects FILE)")
+        }
+    }
+}
+
+/// Reads JSON Lines from files (or stdin) one line at a time. A file that cannot be opened or
+/// read is reported and the next one is read; the worst status is kept for the end.
+public struct LineInput {
+    public let paths: [String]
+    public let limits: InputLimits
+    public let stage: String
+    /// The worst status met so far (sysexits).
+    public private(set) var status = ExitStatus.ok
+
+    public init(paths: [String], limits: InputLimits, stage: String) {
+        self.paths = paths
+        self.limits = limits
+        self.stage = stage
+    }
+
+    /// Calls `body(file, lineNumber, bytes)` for every line of every file; empty lines are
+    /// skipped. `file` is the name given on the command line.
+    public mutating func forEachLine(_ body: (String, Int, UnsafeRawBufferPointer) throws -> Void) throws {
+        for path in paths {
+            do {
+                let input = try InputFile.open(path, limits: limits)
+                let lines = LineReader(input)
+                while let line = try lines.next() {
+                    if line.isEmpty { continue }
+                    try body(path, lines.lineNumber, line)
+                }
+            } catch let error as InputError {
+                Stage.report(stage, error.description)
+                status = ExitStatus.worst(status, error.exitStatus)
+            }
+        }
+    }
+}

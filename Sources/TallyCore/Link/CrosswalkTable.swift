@@ -1,0 +1,171 @@
+/// The crosswalk in memory: which person (a resident identity number) each identifier belongs to.
+///
+/// Built for national scale: identifiers and persons are packed into 64-bit integers (a transit
+/// card's 16 digits, a shop account's 10, a resident number's 17 digits and check character),
+/// and kept in one open-addressing table of 16-byte slots at most 70% full, so 20 million
+/// identifiers take 512 MiB (2^25 slots) and 5 million take 128 MiB. Identifiers of other shapes
+/// (a feed added later) go to a dictionary beside it, still exact: nothing is ever hashed down
+/// to fewer bits than it has, so two identifiers can never collide into one person.
+///
+/// An identifier mapped to two different persons is a conflict: it is marked, its lookups say
+/// so, and it links to nobody.
+public struct CrosswalkTable: ~Copyable {
+    /// What a lookup found.
+    public enum Entry: Equatable {
+        /// The identifier belongs to this person (a packed resident number; see `unpackPerson`).
+        case person(UInt64)
+        /// The crosswalk maps the identifier to two or more persons.
+        case conflict
+    }
+
+    /// What an insertion did.
+    public enum Insertion: Equatable {
+        case added
+        /// The same identifier was already mapped to the same person.
+        case repeated
+        /// The identifier was mapped to another person (or already in conflict): now a conflict.
+        case conflict
+    }
+
+    private var slots: UnsafeMutablePointer<UInt64>   // key, value, key, value, …
+    private var capacity: Int                         // slots, a power of two
+    private var shift: UInt64
+    /// How many identifiers the table holds (conflicts included).
+    public private(set) var count = 0
+    private var others: [String: UInt64] = [:]
+    private static let conflictMark = UInt64.max
+
+    public init(expected: Int = 1 << 16) {
+        var c = 1 << 10
+        while c * 7 / 10 < expected { c <<= 1 }
+        capacity = c
+        shift = UInt64(64 - c.trailingZeroBitCount)
+        slots = .allocate(capacity: 2 * c)
+        slots.initialize(repeating: 0, count: 2 * c)
+    }
+
+    deinit { slots.deallocate() }
+
+    /// Bytes held by the table itself.
+    public var memoryBytes: Int { capacity * 16 }
+
+    /// Maps `id` of `scheme` to `person` (a resident number's 18 characters).
+    public mutating func insert(scheme: UnsafeRawBufferPointer, id: UnsafeRawBufferPointer, person: UInt64) -> Insertion {
+        guard let key = Self.packIdentifier(scheme: scheme, id: id) else {
+            let name = String(decoding: scheme, as: UTF8.self) + ":" + String(decoding: id, as: UTF8.self)
+            if let existing = others[name] {
+                if existing == person { return .repeated }
+                others[name] = Self.conflictMark
+                return .conflict
+            }
+            others[name] = person
+            count += 1
+            return .added
+        }
+        if (count + 1) * 10 > capacity * 7 { grow() }
+        var i = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> shift)
+        let mask = capacity - 1
+        while true {
+            let k = slots[2 * i]
+            if k == 0 {
+                slots[2 * i] = key
+                slots[2 * i + 1] = person
+                count += 1
+                return .added
+            }
+            if k == key {
+                if slots[2 * i + 1] == person { return .repeated }
+                slots[2 * i + 1] = Self.conflictMark
+                return .conflict
+            }
+            i = (i + 1) & mask
+        }
+    }
+
+    /// The entry for `id` of `scheme`, or nil when the crosswalk does not name it.
+    @inline(__always)
+    public func lookup(scheme: UnsafeRawBufferPointer, id: UnsafeRawBufferPointer) -> Entry? {
+        let value: UInt64
+        if let key = Self.packIdentifier(scheme: scheme, id: id) {
+            var i = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> shift)
+            let mask = capacity - 1
+            while true {
+                let k = slots[2 * i]
+                if k == 0 { return nil }
+                if k == key { value = slots[2 * i + 1]; break }
+                i = (i + 1) & mask
+            }
+        } else {
+            guard !others.isEmpty else { return nil }
+            let name = String(decoding: scheme, as: UTF8.self) + ":" + String(decoding: id, as: UTF8.self)
+            guard let v = others[name] else { return nil }
+            value = v
+        }
+        return value == Self.conflictMark ? .conflict : .person(value)
+    }
+
+    private mutating func grow() {
+        let old = slots, oldCapacity = capacity
+        capacity <<= 1
+        shift -= 1
+        slots = .allocate(capacity: 2 * capacity)
+        slots.initialize(repeating: 0, count: 2 * capacity)
+        let mask = capacity - 1
+        for j in 0..<oldCapacity where old[2 * j] != 0 {
+            let key = old[2 * j]
+            var i = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> shift)
+            while slots[2 * i] != 0 { i = (i + 1) & mask }
+            slots[2 * i] = key
+            slots[2 * i + 1] = old[2 * j + 1]
+        }
+        old.deallocate()
+    }
+
+    // MARK: Packing
+
+    /// Packs a transit card (16 digits) or a shop account (`A` and 10 digits) into 64 bits, a tag
+    /// in the top four; nil for any other scheme or shape. Never zero.
+    @inline(__always)
+    public static func packIdentifier(scheme: UnsafeRawBufferPointer, id: UnsafeRawBufferPointer) -> UInt64? {
+        if scheme.equals("transit-card"), id.count == 16, let v = digits(id, from: 0) {
+            return 1 << 60 | v
+        }
+        if scheme.equals("shop-account"), id.count == 11, id[0] == UInt8(ascii: "A"), let v = digits(id, from: 1) {
+            return 2 << 60 | v
+        }
+        return nil
+    }
+
+    /// Packs a resident identity number (17 digits and a check digit or `X`): digits × 11 + check.
+    public static func packPerson(_ rid: UnsafeRawBufferPointer) -> UInt64? {
+        guard rid.count == 18, let body = digits(UnsafeRawBufferPointer(rebasing: rid[0..<17]), from: 0) else { return nil }
+        let c = rid[17]
+        let check: UInt64
+        if c &- 0x30 < 10 { check = UInt64(c &- 0x30) } else if c == UInt8(ascii: "X") { check = 10 } else { return nil }
+        return body * 11 + check
+    }
+
+    /// The 18 characters of a packed resident number, written over `out`.
+    @inline(__always)
+    public static func unpackPerson(_ packed: UInt64, into out: inout [UInt8]) {
+        if out.count != 18 { out = [UInt8](repeating: 0x30, count: 18) }
+        let check = packed % 11
+        var body = packed / 11
+        for i in stride(from: 16, through: 0, by: -1) {
+            out[i] = 0x30 + UInt8(body % 10)
+            body /= 10
+        }
+        out[17] = check == 10 ? UInt8(ascii: "X") : 0x30 + UInt8(check)
+    }
+
+    @inline(__always)
+    static func digits(_ b: UnsafeRawBufferPointer, from: Int) -> UInt64? {
+        var v: UInt64 = 0
+        for i in from..<b.count {
+            let d = b[i] &- 0x30
+            guard d < 10 else { return nil }
+            v = v &* 10 &+ UInt64(d)
+        }
+        return v
+    }
+}

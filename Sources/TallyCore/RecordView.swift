@@ -1,0 +1,256 @@
+/// A JSON string value as it sits in a line: its bytes with the quotes, and whether it has escapes.
+///
+/// Valid while the line's bytes are. Most values have no escapes, so comparing or copying them
+/// needs no decoding; `string` decodes when it must.
+public struct JSONStringRef {
+    /// The value's bytes including both quotes, exactly as in the line.
+    public let quoted: UnsafeRawBufferPointer
+    /// Whether the value contains a backslash escape.
+    public let escaped: Bool
+
+    /// The bytes between the quotes (still escaped when `escaped`).
+    @inline(__always)
+    public var content: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: quoted[(quoted.startIndex + 1)..<(quoted.endIndex - 1)])
+    }
+
+    /// The decoded value.
+    public var string: String {
+        if !escaped { return String(decoding: content, as: UTF8.self) }
+        var s = JSONScanner(quoted)
+        // The scan that made this reference validated the escapes already.
+        return (try? s.string()) ?? ""
+    }
+
+    /// Whether the decoded value spells `literal` (escaped values are decoded to compare).
+    @inline(__always)
+    public func equals(_ literal: StaticString) -> Bool {
+        escaped ? string == literal.description : content.equals(literal)
+    }
+
+    /// Whether two references hold the same decoded value.
+    public func sameValue(as other: JSONStringRef) -> Bool {
+        if !escaped && !other.escaped {
+            let a = content, b = other.content
+            return a.count == b.count && (a.count == 0 || memcmpEqual(a.baseAddress!.assumingMemoryBound(to: UInt8.self), b.baseAddress!.assumingMemoryBound(to: UInt8.self), a.count))
+        }
+        return string == other.string
+    }
+}
+
+extension JSONScanner {
+    /// Reads and validates a string value (escapes, control characters, UTF-8) without making a
+    /// `String`: the reference points into the line.
+    @inline(__always)
+    public mutating func stringRef() throws(JSONSyntaxError) -> JSONStringRef {
+        let open = p
+        if let raw = try plainString("a string") {
+            guard UTF8Check.isValid(raw.assumingMemoryBound(to: UInt8.self)) else {
+                p = open
+                throw fault("string is not valid UTF-8")
+            }
+            return JSONStringRef(quoted: UnsafeRawBufferPointer(start: open, count: p - open), escaped: false)
+        }
+        _ = try escapedString()
+        return JSONStringRef(quoted: UnsafeRawBufferPointer(start: open, count: p - open), escaped: true)
+    }
+
+    /// The byte offset of the next byte from the start of the line.
+    var offset: Int { p - start }
+}
+
+/// One `tally.record` line, checked as strictly as `RecordDecoder` checks it, with its fields
+/// left in place as references into the line.
+///
+/// Stages that pass records through (tally-link, tally-store) read a view instead of a `Record`:
+/// nothing is allocated for fields they do not change, and the line's own bytes are written back
+/// out. Every reference is valid while the line's bytes are.
+public struct RecordView {
+    public var id: JSONStringRef
+    public var source: JSONStringRef
+    public var kind: JSONStringRef
+    public var scheme: JSONStringRef
+    /// Nil when the record was redacted (or is a correction without one).
+    public var subjectID: JSONStringRef?
+    /// The subject object's bytes, braces included.
+    public var subjectObject: UnsafeRawBufferPointer
+    public var at: Timestamp
+    public var amountFen: Int64?
+    public var target: JSONStringRef?
+    /// The attributes, in the line's order, as (key, value) pairs.
+    public var attrs: ArraySlice<(key: JSONStringRef, value: JSONStringRef)>
+    public var file: JSONStringRef
+    public var sha256: JSONStringRef
+    public var line: Int
+    public var person: JSONStringRef?
+    public var link: Link?
+    /// The offset of the object's closing brace in the line.
+    public var closingBrace: Int
+    /// The line's bytes, without its newline.
+    public var bytes: UnsafeRawBufferPointer
+
+    /// Whether this is a correction record (`kind` starts with `correction.`).
+    public var isCorrection: Bool {
+        kind.content.count > 11 && !kind.escaped && kind.content.prefix(11).elementsEqual("correction.".utf8)
+    }
+}
+
+/// Makes `RecordView`s. Keep one per stream: it reuses its space for attributes.
+public struct RecordViewScanner {
+    var attrSpace: [(key: JSONStringRef, value: JSONStringRef)] = []
+
+    public init() { attrSpace.reserveCapacity(16) }
+
+    /// Checks one line (without its newline) and returns its view. Keys may come in any order;
+    /// unknown or repeated keys, missing required keys, wrong types and `v` other than 1 are errors.
+    public mutating func view(_ line: UnsafeRawBufferPointer) throws(JSONSyntaxError) -> RecordView {
+        var s = JSONScanner(line)
+        var seen: UInt32 = 0
+        let empty = JSONStringRef(quoted: UnsafeRawBufferPointer(start: nil, count: 0), escaped: false)
+        var id = empty, source = empty, kind = empty, scheme = empty, file = empty, sha = empty
+        var subjectID: JSONStringRef?, target: JSONStringRef?, person: JSONStringRef?
+        var subjectObject = UnsafeRawBufferPointer(start: nil, count: 0)
+        var at = Timestamp(seconds: 0)
+        var amount: Int64?
+        var provLine = 0
+        var linkValue: Link?
+        attrSpace.removeAll(keepingCapacity: true)
+
+        try s.forEachMember { (s: inout JSONScanner, key: JSONKey) throws(JSONSyntaxError) in
+            let bit: UInt32
+            switch key.count {
+            case 1 where key.equals("v"):
+                bit = 1
+                let keyColumn = s.column
+                guard try s.int64() == 1 else { throw JSONSyntaxError(column: keyColumn, message: "unsupported record version (this is tally.record v1)") }
+            case 2 where key.equals("id"):
+                bit = 2; id = try s.stringRef()
+            case 6 where key.equals("source"):
+                bit = 4; source = try s.stringRef()
+            case 4 where key.equals("kind"):
+                bit = 8; kind = try s.stringRef()
+            case 7 where key.equals("subject"):
+                bit = 16
+                let open = s.offset
+                (scheme, subjectID) = try Self.subject(&s)
+                subjectObject = UnsafeRawBufferPointer(rebasing: line[open..<s.offset])
+            case 2 where key.equals("at"):
+                bit = 32
+                let column = s.column
+                let text = try s.unescapedStringBytes()
+                guard let t = Timestamp.parseUTC(text) else {
+                    throw JSONSyntaxError(column: column, message: "at: not a UTC time YYYY-MM-DDTHH:MM:SSZ: \"\(text.text)\"")
+                }
+                at = t
+            case 10 where key.equals("amount_fen"):
+                bit = 64; amount = try s.int64()
+            case 6 where key.equals("target"):
+                bit = 128; target = try s.stringRef()
+            case 5 where key.equals("attrs"):
+                bit = 256; try attributes(&s)
+            case 4 where key.equals("prov"):
+                bit = 512; (file, sha, provLine) = try Self.prov(&s)
+            case 6 where key.equals("person"):
+                bit = 1024; person = try s.stringRef()
+            case 4 where key.equals("link"):
+                bit = 2048
+                let column = s.column
+                let text = try s.unescapedStringBytes()
+                if text.equals("direct") { linkValue = .direct } else if text.equals("crosswalk") { linkValue = .crosswalk } else if text.equals("unlinked") { linkValue = .unlinked } else {
+                    throw JSONSyntaxError(column: column, message: "link: unknown value \"\(text.text)\"")
+                }
+            default:
+                throw s.fault("unknown key \"\(key.text)\" in a record")
+            }
+            if seen & bit != 0 { throw s.fault("key \"\(key.text)\" appears twice") }
+            seen |= bit
+        }
+        let closingBrace = s.offset - 1
+        try s.expectEnd()
+        let requiredBits: UInt32 = 1 | 2 | 4 | 8 | 16 | 32 | 256 | 512
+        if seen & requiredBits != requiredBits {
+            let required: [(UInt32, String)] = [(1, "v"), (2, "id"), (4, "source"), (8, "kind"), (16, "subject"), (32, "at"), (256, "attrs"), (512, "prov")]
+            for (bit, name) in required where seen & bit == 0 {
+                throw JSONSyntaxError(column: 1, message: "record lacks \"\(name)\"")
+            }
+        }
+        return RecordView(id: id, source: source, kind: kind, scheme: scheme, subjectID: subjectID, subjectObject: subjectObject,
+                          at: at, amountFen: amount, target: target, attrs: attrSpace[...], file: file, sha256: sha, line: provLine,
+                          person: person, link: linkValue, closingBrace: closingBrace, bytes: line)
+    }
+
+    private static func subject(_ s: inout JSONScanner) throws(JSONSyntaxError) -> (JSONStringRef, JSONStringRef?) {
+        var scheme: JSONStringRef?, id: JSONStringRef?
+        try s.forEachMember { (s: inout JSONScanner, key: JSONKey) throws(JSONSyntaxError) in
+            if key.equals("scheme"), scheme == nil {
+                scheme = try s.stringRef()
+            } else if key.equals("id"), id == nil {
+                id = try s.stringRef()
+            } else {
+                throw s.fault("unexpected key \"\(key.text)\" in subject")
+            }
+        }
+        guard let scheme else { throw s.fault("subject lacks \"scheme\"") }
+        return (scheme, id)
+    }
+
+    private static func prov(_ s: inout JSONScanner) throws(JSONSyntaxError) -> (JSONStringRef, JSONStringRef, Int) {
+        var file: JSONStringRef?, sha: JSONStringRef?, line: Int?
+        try s.forEachMember { (s: inout JSONScanner, key: JSONKey) throws(JSONSyntaxError) in
+            if key.equals("file"), file == nil {
+                file = try s.stringRef()
+            } else if key.equals("sha256"), sha == nil {
+                sha = try s.stringRef()
+            } else if key.equals("line"), line == nil {
+                let column = s.column
+                let value = try s.int()
+                guard value >= 1 else { throw JSONSyntaxError(column: column, message: "prov.line must be at least 1") }
+                line = value
+            } else {
+                throw s.fault("unexpected key \"\(key.text)\" in prov")
+            }
+        }
+        guard let file, let sha, let line else { throw s.fault("prov needs file, sha256 and line") }
+        return (file, sha, line)
+    }
+
+    private mutating func attributes(_ s: inout JSONScanner) throws(JSONSyntaxError) {
+        try s.forEachMember { (s: inout JSONScanner, key: JSONKey) throws(JSONSyntaxError) in
+            let keyEnd = s.p
+            // Re-read the key as a reference: scan back to its opening quote is not possible, so
+            // take the key from its bytes: unescaped keys point into the line, escaped ones are
+            // re-encoded by `JSONKey` already decoded.
+            let keyRef: JSONStringRef
+            if key.escaped == nil {
+                guard UTF8Check.isValid(key.raw.assumingMemoryBound(to: UInt8.self)) else { throw s.fault("attribute key is not valid UTF-8") }
+                keyRef = JSONStringRef(quoted: UnsafeRawBufferPointer(start: key.raw.baseAddress! - 1, count: key.raw.count + 2), escaped: false)
+            } else {
+                keyRef = Self.escapedKeyRef(before: keyEnd, in: s)
+            }
+            for existing in attrSpace where existing.key.sameValue(as: keyRef) {
+                throw s.fault("attribute \"\(key.text)\" appears twice")
+            }
+            attrSpace.append((keyRef, try s.stringRef()))
+        }
+    }
+
+    /// The quoted bytes of an escaped key that ends (with its colon and any white space) before `p`.
+    private static func escapedKeyRef(before p: UnsafePointer<UInt8>, in s: JSONScanner) -> JSONStringRef {
+        // Walk back over white space and the colon to the closing quote, then to the opening quote
+        // that is not itself escaped.
+        var q = p - 1
+        while q > s.start, q.pointee != 0x22 { q -= 1 }
+        let close = q
+        q -= 1
+        while q > s.start {
+            if q.pointee == 0x22 {
+                var backslashes = 0
+                var r = q - 1
+                while r >= s.start, r.pointee == 0x5C { backslashes += 1; r -= 1 }
+                if backslashes % 2 == 0 { break }
+            }
+            q -= 1
+        }
+        return JSONStringRef(quoted: UnsafeRawBufferPointer(start: q, count: close - q + 1), escaped: true)
+    }
+}

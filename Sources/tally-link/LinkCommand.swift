@@ -1,0 +1,67 @@
+import ArgumentParser
+import TallyCLI
+import TallyCore
+import TallyIO
+
+@main
+struct LinkCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tally-link",
+        abstract: "Give every record a pseudonymous person key, from the crosswalk and never from a guess.",
+        discussion: """
+        Reads tally.record JSON Lines (the files, or standard input for '-' or none) and writes \
+        each record with "person" and "link" added. A cn-rid subject is its own person (link \
+        "direct"); an identifier the crosswalk maps to a resident number links to that person \
+        ("crosswalk"); any other identifier keeps a key of its own ("unlinked"), so its records \
+        add up but are never merged with anyone's. Names are never used. Correction records pass \
+        through unchanged: they address record ids, not people.
+
+        The crosswalk is tally-parse --feed crosswalk output (crosswalk.link records, plain or \
+        gzip), all of it, every day's; it is loaded once into memory (16 bytes per identifier \
+        slot). An identifier mapped to two persons is a conflict: every crosswalk line behind it \
+        is reported on stderr and in --stats, and it stays unlinked.
+
+        person = "p_" + the first 32 hex digits of HMAC-SHA256(secret, "SCHEME:ID"), where the \
+        identifier is the person's resident number for direct and crosswalk links. The secret is \
+        the --secret-file's bytes without trailing line ends, at least 16 of them; the file must \
+        be readable by its owner only (chmod 600), as ssh demands of a private key.
+
+        Exit status: 0 when all input was read (rejected lines are reported, not fatal); 65 for \
+        a crosswalk that is not crosswalk records, or with --strict when any line was rejected \
+        or any identifier is in conflict; 66 for a missing file; 64 for bad usage or an unsafe \
+        secret file; 74 for a write failure.
+        """)
+
+    @Option(parsing: .upToNextOption, help: ArgumentHelp("Crosswalk records (tally-parse --feed crosswalk output), one or more files.", valueName: "file"))
+    var crosswalk: [String] = []
+
+    @Option(help: ArgumentHelp("The file holding the secret for person keys (mode 0600, at least 16 bytes).", valueName: "file"))
+    var secretFile: String
+
+    @Flag(help: "Drop subject.id (keep its scheme), so later stages never see raw identifiers.")
+    var redact = false
+
+    @Option(help: ArgumentHelp("Write rejected lines here as JSON Lines (mode 0600).", valueName: "file"))
+    var rejects: String?
+
+    @Option(help: ArgumentHelp("Write the counts here as JSON: {read, written, rejected, direct, crosswalk, unlinked, corrections, conflicts, …}.", valueName: "file"))
+    var stats: String?
+
+    @Flag(help: "Exit 65 when any line was rejected or any crosswalk identifier is in conflict.")
+    var strict = false
+
+    @OptionGroup var input: InputOptions
+
+    func validate() throws {
+        guard !crosswalk.isEmpty else { throw ValidationError("give the crosswalk with --crosswalk FILE... (tally-parse --feed crosswalk output)") }
+    }
+
+    func run() throws {
+        try Stage.run("tally-link") {
+            let secret = try Stage.readSecret(secretFile)
+            let stage = LinkStage(.init(crosswalkPaths: crosswalk, secret: secret, redact: redact, paths: input.paths, limits: input.limits,
+                                        rejectsPath: rejects, statsPath: stats, strict: strict))
+            return try stage.run()
+        }
+    }
+}

@@ -1,0 +1,180 @@
+import Foundation
+import Testing
+
+/// A tally-synth run parsed feed by feed: the scratch directory, the records of the event feeds
+/// and corrections (one file), and the crosswalk records (another).
+struct ParsedRun {
+    let dir: String
+    var feeds: String { dir + "/feeds" }
+    var records: String { dir + "/records.jsonl" }
+    var crosswalk: String { dir + "/crosswalk.jsonl" }
+
+    init(people: Int, days: Int, seed: Int = 1) throws {
+        dir = Harness.scratch()
+        let synth = try Harness.run("tally-synth", ["--people", "\(people)", "--days", "\(days)", "--seed", "\(seed)", "--out", dir + "/feeds"])
+        precondition(synth.status == 0, synth.stderr)
+        var records = Data()
+        for feed in ["court", "tax", "transit", "commerce", "corrections", "crosswalk"] {
+            let files = Harness.files(in: feeds).filter { $0.hasPrefix(feed + "-") }.map { feeds + "/" + $0 }
+            let run = try Harness.run("tally-parse", ["--feed", feed] + files)
+            precondition(run.status == 0, run.stderr)
+            if feed == "crosswalk" {
+                FileManager.default.createFile(atPath: crosswalk, contents: run.stdout)
+            } else {
+                records.append(run.stdout)
+            }
+        }
+        FileManager.default.createFile(atPath: self.records, contents: records)
+    }
+
+    /// Writes a secret file with `mode` and returns its path.
+    func secret(_ text: String = "a synthetic secret for tests only", mode: Int = 0o600, name: String = "secret") throws -> String {
+        let path = dir + "/" + name
+        FileManager.default.createFile(atPath: path, contents: Data((text + "\n").utf8), attributes: [.posixPermissions: mode])
+        try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
+        return path
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: dir) }
+}
+
+@Suite(.serialized) struct LinkStageTests {
+    @Test func everyRecordLinksToItsOwnPersonAndNoTwoPeopleShareAKey() throws {
+        let run = try ParsedRun(people: 6000, days: 4, seed: 3)
+        defer { run.remove() }
+        let secret = try run.secret()
+        let link = try Harness.run("tally-link", ["--crosswalk", run.crosswalk, "--secret-file", secret, "--stats", run.dir + "/stats.json", run.records])
+        #expect(link.status == 0, "\(link.stderr)")
+        let out = run.dir + "/linked.jsonl"
+        FileManager.default.createFile(atPath: out, contents: link.stdout)
+        let check = try Harness.oracle("check_links.py", [run.feeds + "/people.csv", secret, run.feeds, out])
+        #expect(check.status == 0, "\(check.text)")
+        print("tally-link on tally-synth (6000 people, 4 days), counts by link: \(check.text)")
+        let stats = try JSONSerialization.jsonObject(with: FileManager.default.contents(atPath: run.dir + "/stats.json")!) as! [String: Any]
+        let read = stats["read"] as! Int
+        #expect(read > 1000 && read == stats["written"] as! Int + (stats["rejected"] as! Int))
+        for kind in ["direct", "crosswalk", "unlinked", "corrections"] { #expect(stats[kind] as! Int > 0, "\(kind)") }
+        // Correction lines come through byte for byte.
+        let input = try String(contentsOfFile: run.records, encoding: .utf8).split(separator: "\n").filter { $0.contains("\"kind\":\"correction.") }
+        let output = link.text.split(separator: "\n").filter { $0.contains("\"kind\":\"correction.") }
+        #expect(!input.isEmpty && input == output)
+        let schema = try Harness.oracle("validate_jsonl.py", [Harness.root + "/schemas/record.schema.json", out])
+        #expect(schema.status == 0, "\(schema.text)")
+    }
+
+    @Test func keysAreStableAcrossRunsAndDependOnTheSecret() throws {
+        let run = try ParsedRun(people: 1500, days: 2)
+        defer { run.remove() }
+        let a = try run.secret("first secret, thirty-two bytes.", name: "a")
+        let b = try run.secret("second secret, not the first one", name: "b")
+        let args = { (s: String) in ["--crosswalk", run.crosswalk, "--secret-file", s, run.records] }
+        let one = try Harness.run("tally-link", args(a)), two = try Harness.run("tally-link", args(a)), other = try Harness.run("tally-link", args(b))
+        #expect(one.status == 0 && !one.stdout.isEmpty)
+        #expect(one.stdout == two.stdout)
+        func keys(_ r: Harness.Result) -> [String] {
+            r.text.split(separator: "\n").compactMap { line in line.range(of: "\"person\":\"p_").map { String(line[$0.upperBound...].prefix(32)) } }
+        }
+        let ka = keys(one), kb = keys(other)
+        #expect(ka.count == kb.count && ka.count > 100)
+        #expect(Set(ka).isDisjoint(with: Set(kb)), "no key survives a change of secret")
+    }
+
+    @Test func aConflictingCrosswalkIsReportedAndNothingIsGuessed() throws {
+        let run = try ParsedRun(people: 2000, days: 2)
+        defer { run.remove() }
+        // Give a card that the first day's crosswalk maps to one person to another, valid, person.
+        let day1 = try String(contentsOfFile: run.feeds + "/crosswalk-20261101.csv", encoding: .utf8).split(separator: "\n")
+        let rows = day1.dropFirst().map { $0.split(separator: ",").map(String.init) }
+        let card = rows.first { $0[0] == "transit-card" }!
+        let stranger = rows.first { $0[2] != card[2] }![2]
+        let forged = run.dir + "/crosswalk-20261103.csv"
+        try "scheme,id,person\ntransit-card,\(card[1]),\(stranger)\n".write(toFile: forged, atomically: true, encoding: .utf8)
+        let parsed = try Harness.run("tally-parse", ["--feed", "crosswalk", forged])
+        #expect(parsed.status == 0, "\(parsed.stderr)")
+        let both = run.dir + "/crosswalk-both.jsonl"
+        FileManager.default.createFile(atPath: both, contents: try Data(contentsOf: URL(fileURLWithPath: run.crosswalk)) + parsed.stdout)
+        let secret = try run.secret()
+        let originalLine = day1.firstIndex { $0.hasPrefix("transit-card,\(card[1]),") }! + 1
+
+        let link = try Harness.run("tally-link", ["--crosswalk", both, "--secret-file", secret, "--stats", run.dir + "/stats.json", run.records])
+        #expect(link.status == 0)
+        #expect(link.stderr.contains("crosswalk conflict: transit-card:\(card[1])"), "\(link.stderr)")
+        #expect(link.stderr.contains("crosswalk-20261101.csv:\(originalLine) ") && link.stderr.contains("crosswalk-20261103.csv:2 "), "both lines named: \(link.stderr)")
+        let stats = try JSONSerialization.jsonObject(with: FileManager.default.contents(atPath: run.dir + "/stats.json")!) as! [String: Any]
+        #expect(stats["conflicts"] as? Int == 1)
+        // The card's records stay unlinked, checked independently.
+        let out = run.dir + "/linked.jsonl"
+        FileManager.default.createFile(atPath: out, contents: link.stdout)
+        let check = try Harness.oracle("check_links.py", [run.feeds + "/people.csv", secret, run.feeds, out, "--conflict", "transit-card:\(card[1])"])
+        #expect(check.status == 0, "\(check.text)")
+        let strict = try Harness.run("tally-link", ["--strict", "--crosswalk", both, "--secret-file", secret, run.records])
+        #expect(strict.status == 65)
+    }
+
+    @Test func unsafeOrMissingSecretsAreRefused() throws {
+        let run = try ParsedRun(people: 300, days: 1)
+        defer { run.remove() }
+        let readable = try run.secret(mode: 0o644, name: "readable")
+        let groupReadable = try run.secret(mode: 0o640, name: "group")
+        let short = try run.secret("too short", name: "short")
+        for (path, status, message) in [(readable, Int32(64), "chmod 600"), (groupReadable, 64, "chmod 600"),
+                                        (short, 64, "at least 16"), (run.dir + "/absent", 66, "cannot open the secret file")] {
+            let r = try Harness.run("tally-link", ["--crosswalk", run.crosswalk, "--secret-file", path, run.records])
+            #expect(r.status == status && r.stderr.contains(message) && r.stdout.isEmpty, "\(path): \(r.status) \(r.stderr)")
+        }
+        let none = try Harness.run("tally-link", ["--crosswalk", run.crosswalk, run.records])
+        #expect(none.status == 64)
+    }
+
+    @Test func redactionDropsIdentifiersButKeepsKeysAndSchemes() throws {
+        let run = try ParsedRun(people: 1000, days: 1)
+        defer { run.remove() }
+        let secret = try run.secret()
+        let plain = try Harness.run("tally-link", ["--crosswalk", run.crosswalk, "--secret-file", secret, run.records])
+        let redacted = try Harness.run("tally-link", ["--redact", "--crosswalk", run.crosswalk, "--secret-file", secret, run.records])
+        #expect(redacted.status == 0)
+        let a = plain.text.split(separator: "\n"), b = redacted.text.split(separator: "\n")
+        #expect(a.count == b.count && a.count > 50)
+        for (x, y) in zip(a, b) {
+            let ox = try JSONSerialization.jsonObject(with: Data(x.utf8)) as! [String: Any]
+            var oy = try JSONSerialization.jsonObject(with: Data(y.utf8)) as! [String: Any]
+            let sx = ox["subject"] as! [String: String], sy = oy["subject"] as! [String: String]
+            if (ox["kind"] as! String).hasPrefix("correction.") { #expect(x == y); continue }
+            #expect(sy == ["scheme": sx["scheme"]!], "only the scheme is left")
+            oy["subject"] = sx
+            #expect(NSDictionary(dictionary: ox).isEqual(to: oy), "nothing else changes")
+        }
+        let out = run.dir + "/redacted.jsonl"
+        FileManager.default.createFile(atPath: out, contents: redacted.stdout)
+        #expect(try Harness.oracle("validate_jsonl.py", [Harness.root + "/schemas/record.schema.json", out]).status == 0)
+        // Redacted records cannot be linked again: there is nothing left to link on.
+        let again = try Harness.run("tally-link", ["--crosswalk", run.crosswalk, "--secret-file", secret, out])
+        #expect(again.status == 0 && again.stderr.contains("already linked"))
+    }
+
+    @Test func badLinesAreRejectedAndCountedNotFatal() throws {
+        let run = try ParsedRun(people: 300, days: 1)
+        defer { run.remove() }
+        let secret = try run.secret()
+        var lines = try String(contentsOfFile: run.records, encoding: .utf8).split(separator: "\n").map(String.init)
+        let good = lines.count
+        lines.insert("{\"v\":1,\"id\":\"x\"", at: 1)                        // cut short
+        lines.insert("not json at all", at: 3)
+        lines.insert(lines[0].replacingOccurrences(of: "\"subject\":{", with: "\"subject\":{\"bogus\":1,"), at: 5)  // unknown key in subject
+        let bad = run.dir + "/bad.jsonl"
+        try (lines.joined(separator: "\n") + "\n").write(toFile: bad, atomically: true, encoding: .utf8)
+        let r = try Harness.run("tally-link", ["--crosswalk", run.crosswalk, "--secret-file", secret, "--rejects", run.dir + "/rej.jsonl", "--stats", run.dir + "/st.json", bad])
+        #expect(r.status == 0)
+        let rejects = try String(contentsOfFile: run.dir + "/rej.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(rejects.count == 3)
+        #expect(rejects[0].contains("\"line\":2") && rejects[0].contains("line ends inside an object"))
+        #expect(rejects[1].contains("\"line\":4") && rejects[1].contains("expected '{'"))
+        #expect(rejects[2].contains("\"line\":6") && rejects[2].contains("unexpected key \\\"bogus\\\" in subject"))
+        let stats = try JSONSerialization.jsonObject(with: FileManager.default.contents(atPath: run.dir + "/st.json")!) as! [String: Any]
+        #expect(stats["read"] as? Int == good + 3 && stats["written"] as? Int == good && stats["rejected"] as? Int == 3)
+        #expect(try Harness.run("tally-link", ["--strict", "--crosswalk", run.crosswalk, "--secret-file", secret, bad]).status == 65)
+        // A crosswalk that is not crosswalk records stops the stage before anything is written.
+        let wrong = try Harness.run("tally-link", ["--crosswalk", run.records, "--secret-file", secret, run.records])
+        #expect(wrong.status == 65 && wrong.stdout.isEmpty && wrong.stderr.contains("not a crosswalk.link record"))
+    }
+}
