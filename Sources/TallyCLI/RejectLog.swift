@@ -64,7 +64,7 @@ public struct LineInput {
     public mutating func forEachLine(_ body: (String, Int, UnsafeRawBufferPointer) throws -> Void) throws {
         for path in paths {
             do {
-                let input = try InputFile.open(path, limits: limits)
+                let input = try InputFile.open(path, limits: limits, hashing: false)
                 let lines = LineReader(input)
                 while let line = try lines.next() {
                     if line.isEmpty { continue }

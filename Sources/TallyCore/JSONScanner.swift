@@ -117,6 +117,14 @@ public struct JSONScanner {
         let open = p
         p += 1
         let contentStart = p
+        // Eight bytes at a time while none is a quote, a backslash or a control character.
+        while end - p >= 8 {
+            let x = UnsafeRawPointer(p).loadUnaligned(as: UInt64.self)
+            let q = x ^ 0x2222_2222_2222_2222, b = x ^ 0x5C5C_5C5C_5C5C_5C5C
+            let hit = ((q &- 0x0101_0101_0101_0101) & ~q) | ((b &- 0x0101_0101_0101_0101) & ~b) | ((x &- 0x2020_2020_2020_2020) & ~x)
+            if hit & 0x8080_8080_8080_8080 != 0 { break }
+            p += 8
+        }
         while p < end {
             let c = p.pointee
             if c == 0x22 {

@@ -54,6 +54,9 @@ public final class InputFile {
     private let fd: Int32
     private let ownsDescriptor: Bool
     private var hasher = SHA256()
+    /// Off for inputs whose hash nobody asks for (JSON Lines between stages): a tenth of
+    /// tally-link's time went to hashing its input.
+    private var hashing = true
     private var digest: String?
     private var rawEnded = false
     /// Bytes read to look for the gzip magic, served before the descriptor.
@@ -78,7 +81,9 @@ public final class InputFile {
     }
 
     /// Opens `path` (nil or `-` for standard input) and detects gzip.
-    public static func open(_ path: String?, limits: InputLimits = .standard) throws(InputError) -> InputFile {
+    ///
+    /// - Parameter hashing: false when `finishDigest()` will not be called, to skip SHA-256.
+    public static func open(_ path: String?, limits: InputLimits = .standard, hashing: Bool = true) throws(InputError) -> InputFile {
         let file: InputFile
         if path == nil || path == "-" {
             file = InputFile(name: "-", path: nil, fd: 0, ownsDescriptor: false, limits: limits)
@@ -97,6 +102,7 @@ public final class InputFile {
             }
             file = InputFile(name: path, path: path, fd: fd, ownsDescriptor: true, limits: limits)
         }
+        file.hashing = hashing
         try file.detect()
         return file
     }
@@ -125,7 +131,7 @@ public final class InputFile {
         let n = POSIX.read(fd, buffer, count)
         if n < 0 { throw InputError(.io, file: name, "read failed: \(POSIX.errorText(errno))") }
         if n == 0 { rawEnded = true; return 0 }
-        hasher.update(bufferPointer: UnsafeRawBufferPointer(start: buffer, count: n))
+        if hashing { hasher.update(bufferPointer: UnsafeRawBufferPointer(start: buffer, count: n)) }
         rawBytes += n
         return n
     }
@@ -162,6 +168,7 @@ public final class InputFile {
     /// lower-case hex SHA-256 of the file as delivered.
     public func finishDigest() throws(InputError) -> String {
         if let digest { return digest }
+        precondition(hashing, "finishDigest() on an input opened without hashing")
         let scratch = UnsafeMutableRawPointer.allocate(byteCount: 1 << 16, alignment: 8)
         defer { scratch.deallocate() }
         // The prefix was hashed when it was read; only the descriptor's rest is left.
@@ -189,6 +196,11 @@ public final class InputFile {
 }
 
 /// Lower-case hexadecimal.
+/// SHA-256 of bytes in memory.
+public enum SHA256Digest {
+    public static func of(_ bytes: [UInt8]) -> [UInt8] { Array(SHA256.hash(data: bytes)) }
+}
+
 public enum Hex {
     /// Encodes bytes as lower-case hex.
     public static func encode<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
