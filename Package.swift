@@ -18,17 +18,21 @@ let package = Package(
         .executable(name: "tally-parse", targets: ["tally-parse"]),
         .executable(name: "tally-validate", targets: ["tally-validate"]),
         .executable(name: "tally-link", targets: ["tally-link"]),
+        .executable(name: "tally-score", targets: ["tally-score"]),
+        .executable(name: "tally-explain", targets: ["tally-explain"]),
         .executable(name: "tally-bench", targets: ["tally-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
         .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"]), .brew(["libxml2"])]),
         .target(name: "TallyCore", dependencies: [
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Yams", package: "Yams"),
         ], swiftSettings: hotPath),
         .target(name: "TallyIO", dependencies: [
             "TallyCore", "CZlib", "CLibXML2",
@@ -55,6 +59,14 @@ let package = Package(
             "TallyCLI", "TallyCore", "TallyIO",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .executableTarget(name: "tally-score", dependencies: [
+            "TallyCLI", "TallyCore", "TallyIO",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "tally-explain", dependencies: [
+            "TallyCLI", "TallyCore", "TallyIO",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .executableTarget(name: "tally-bench", dependencies: [
             "TallyCLI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -63,6 +75,6 @@ let package = Package(
         .testTarget(name: "TallyIOTests", dependencies: ["TallyIO"]),
         .testTarget(name: "TallySynthTests", dependencies: ["TallySynth", "TallyCore"]),
         // Stage tests run the built executables; depending on them makes `swift test` build them.
-        .testTarget(name: "StageTests", dependencies: ["TallyCore", "tally-synth", "tally-parse", "tally-validate", "tally-link", "tally-bench"]),
+        .testTarget(name: "StageTests", dependencies: ["TallyCore", "tally-synth", "tally-parse", "tally-validate", "tally-link", "tally-score", "tally-explain", "tally-bench"]),
     ]
 )

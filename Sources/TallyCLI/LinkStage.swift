@@ -192,3 +192,29 @@ public final class LinkStage {
         try sink.finish()
     }
 }
+
+/// Finds the person key of an identifier as tally-link would give it.
+public enum PersonFinder {
+    public static func key(for identifier: String, secret: [UInt8], crosswalk: [String], limits: InputLimits) throws -> String {
+        let colon = identifier.firstIndex(of: ":")!
+        let scheme = String(identifier[..<colon]), id = String(identifier[identifier.index(after: colon)...])
+        let keyer = PersonKeyer(secret: secret)
+        if scheme == "cn-rid" { return keyer.key(scheme: scheme, id: id) }
+        guard !crosswalk.isEmpty else {
+            Stage.report("tally-explain", "no --crosswalk given: using \(identifier)'s own (unlinked) key")
+            return keyer.key(scheme: scheme, id: id)
+        }
+        let stage = LinkStage(.init(crosswalkPaths: crosswalk, secret: secret, redact: false, paths: [], limits: limits,
+                                    rejectsPath: nil, statsPath: nil, strict: false))
+        _ = try stage.loadCrosswalk()
+        var s = scheme, i = id
+        let found = s.withUTF8 { sb in i.withUTF8 { ib in stage.table.lookup(scheme: UnsafeRawBufferPointer(sb), id: UnsafeRawBufferPointer(ib)) } }
+        if case .person(let packed) = found {
+            var rid: [UInt8] = []
+            CrosswalkTable.unpackPerson(packed, into: &rid)
+            return keyer.key(scheme: "cn-rid", id: String(decoding: rid, as: UTF8.self))
+        }
+        Stage.report("tally-explain", "\(identifier) is not in the crosswalk\(found == .conflict ? " (it is in conflict there)" : ""): using its own (unlinked) key")
+        return keyer.key(scheme: scheme, id: id)
+    }
+}

@@ -80,6 +80,12 @@ public enum FeedCatalog {
         return out
     }
 
+    /// The feeds declared in `schemasDirectory`, or in the default directories.
+    public static func feedNames(schemasDirectory: String?) -> [String] {
+        let directories = schemasDirectory.map { [$0] } ?? Array(defaultDirectories().prefix(1))
+        return Array(Set(directories.flatMap(feedNames))).sorted()
+    }
+
     static func feedNames(in directory: String) -> [String] {
         guard let d = opendir(directory) else { return [] }
         defer { closedir(d) }

@@ -20,6 +20,9 @@ public struct ByteMap<Value>: Sendable where Value: Sendable {
         return nil
     }
 
+    /// Every value, in key order.
+    public var allValues: [Value] { values }
+
     /// The value for a string key.
     public subscript(_ key: String) -> Value? {
         var key = key

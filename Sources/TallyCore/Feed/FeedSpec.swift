@@ -44,6 +44,14 @@ public struct FeedSpec: Sendable {
 
     public var name: String
     public var format: Format
+
+    /// The kinds this feed's records can have (for rules files to be checked against).
+    public var eventKinds: Set<String> {
+        switch kind {
+        case .constant(let k): return [k]
+        case .map(_, let map, _): return Set(map.allValues)
+        }
+    }
     public var fields: [FieldSpec]
     public var naturalKey: [Int]
     /// The Table Schema's primary key (checked by tally-validate: repeated keys are reported).

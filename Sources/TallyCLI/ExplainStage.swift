@@ -1,0 +1,217 @@
+import TallyCore
+import TallyIO
+
+/// Which person tally-explain is asked about.
+public enum ExplainTarget {
+    case person(String)
+    case all
+}
+
+/// What tally-explain does: gathers one person's records (or everyone's, with --all) and every
+/// correction, in any order, and prints the explanation as text or JSON.
+public final class ExplainStage {
+    public struct Options {
+        public var target: ExplainTarget
+        public var rules: Rules
+        public var asOf: CivilDate
+        public var json: Bool
+        public var correctionPaths: [String]
+        public var paths: [String]
+        public var limits: InputLimits
+        public var naturalKeys: [String: [String]]
+        public init(target: ExplainTarget, rules: Rules, asOf: CivilDate, json: Bool, correctionPaths: [String], paths: [String],
+                    limits: InputLimits, naturalKeys: [String: [String]]) {
+            self.target = target
+            self.rules = rules
+            self.asOf = asOf
+            self.json = json
+            self.correctionPaths = correctionPaths
+            self.paths = paths
+            self.limits = limits
+            self.naturalKeys = naturalKeys
+        }
+    }
+
+    let options: Options
+    let name = "tally-explain"
+
+    public init(_ options: Options) { self.options = options }
+
+    public func run() throws -> Int32 {
+        var scanner = RecordViewScanner()
+        var decoder = RecordDecoder()
+        var book = CorrectionBook()
+        var sources = SourceNames()
+        var byPerson: [String: [Record]] = [:]
+        var wanted: [UInt8]? = nil
+        if case .person(let key) = options.target { wanted = Array(key.utf8) }
+        var bad = 0
+        var input = LineInput(paths: options.correctionPaths + options.paths, limits: options.limits, stage: name)
+        try input.forEachLine { file, lineNumber, line in
+            let v: RecordView
+            do { v = try scanner.view(line) } catch {
+                bad += 1
+                if bad <= 20 { Stage.report(name, "\(file):\(lineNumber): not a tally.record: \(error)") }
+                return
+            }
+            if v.isCorrection {
+                if let fault = book.add(v, sources: &sources) { Stage.report(name, "\(file):\(lineNumber): \(fault)") }
+                return
+            }
+            guard let person = v.person else { return }
+            if let wanted, !(person.content.count == wanted.count && wanted.withUnsafeBytes { $0.elementsEqual(person.content) }) { return }
+            byPerson[person.string, default: []].append(decoder.record(v))
+        }
+        let out = OutputSink.standardOutput()
+        switch options.target {
+        case .person(let key):
+            let explanation = Explanation.make(person: key, records: byPerson[key] ?? [], corrections: book, sources: &sources,
+                                               rules: options.rules, asOf: options.asOf, naturalKeys: options.naturalKeys)
+            if options.json { ExplanationFormat.json(explanation, rules: options.rules, into: out.buffer) } else { out.buffer.append(ExplanationFormat.text(explanation, rules: options.rules)) }
+            if byPerson[key] == nil { Stage.report(name, "no record names \(key): the score is the base score") }
+        case .all:
+            for key in byPerson.keys.sorted() {
+                let explanation = Explanation.make(person: key, records: byPerson[key]!, corrections: book, sources: &sources,
+                                                   rules: options.rules, asOf: options.asOf, naturalKeys: options.naturalKeys)
+                ExplanationFormat.json(explanation, rules: options.rules, into: out.buffer)
+                try out.flushIfFull()
+            }
+        }
+        try out.flush()
+        return ExitStatus.worst(input.status, bad > 0 ? ExitStatus.data : ExitStatus.ok)
+    }
+}
+
+/// Writes explanations for people (text) and for machines (one JSON object a line).
+public enum ExplanationFormat {
+    /// Micro-points as a decimal with six places.
+    static func decimal(_ micro: Int64) -> String {
+        let sign = micro < 0 ? "-" : ""
+        let m = micro.magnitude
+        let frac = String(m % 1_000_000)
+        return sign + String(m / 1_000_000) + "." + String(repeating: "0", count: 6 - frac.count) + frac
+    }
+
+    static func fixed(_ v: Double, _ places: Int) -> String {
+        let scale = Double((0..<places).reduce(1) { r, _ in r * 10 })
+        let micro = Int64((v * scale).rounded(.toNearestOrEven))
+        let sign = micro < 0 ? "-" : ""
+        let m = micro.magnitude
+        guard places > 0 else { return sign + String(m) }
+        let p = UInt64(scale)
+        let frac = String(m % p)
+        return sign + String(m / p) + "." + String(repeating: "0", count: places - frac.count) + frac
+    }
+
+    public static func text(_ e: Explanation, rules: Rules) -> String {
+        var t = "Person \(e.person): score \(e.score), tier \(e.tier.name), as of \(e.asOf) (rules \(e.rules))\n"
+        t += "What the tier means: \(e.tier.means)\n"
+        if e.liftedFromLowest {
+            t += "The score lies in the lowest tier's range, but no counted, undisputed record from \(rules.decisionGrade.joined(separator: " or ")) supports it, so the next tier applies.\n"
+        }
+        t += "\nHow the score is made (points):\n"
+        t += "  base score                                           \(e.base)\n"
+        for k in e.kinds.sorted(by: { $0.cappedMicro < $1.cappedMicro }) {
+            let capNote = k.sumMicro == k.cappedMicro ? "" : " (sum \(decimal(k.sumMicro)), capped at \(decimal(k.capMicro)))"
+            t += "  \(k.kind)\(capNote): \(decimal(k.cappedMicro))\n"
+            for item in e.items where item.record.kind == k.kind && (item.standing == .counted || item.standing == .disputed) {
+                let c = item.contribution!
+                let rule = rules.kinds[rules.index(of: item.record.kind)!]
+                t += "    \(item.record.id)  \(item.record.at.chinaDate)  \(item.record.prov.file):\(item.record.prov.line)\(item.standing == .disputed ? "  [under dispute]" : "")\n"
+                t += "      \(fixed(c.points, 2)) points × \(fixed(c.decay, 4)) (age \(fixed(c.ageDays, 1)) days, half-life \(fixed(rule.halfLifeDays, 0))) = \(decimal(c.micro))"
+                if item.allocatedMicro != c.micro { t += ", \(decimal(item.allocatedMicro)) after the cap" }
+                t += "; counts until \(c.expiresOn.adding(days: -1))\n"
+            }
+        }
+        t += "  total \(decimal(e.totalMicro - Int64(0))) → rounded half to even and clamped to \(rules.minimum)–\(rules.maximum): \(e.score)\n"
+        let others: [(Explanation.Item.Standing, String)] = [(.retracted, "Retracted (not counted)"), (.expired, "Expired (no longer counted)"), (.unscored, "Read but not scored by these rules")]
+        for (standing, title) in others {
+            let items = e.items.filter { $0.standing == standing }
+            guard !items.isEmpty else { continue }
+            t += "\n\(title):\n"
+            for item in items {
+                t += "  \(item.record.id)  \(item.record.kind)  \(item.record.at.chinaDate)  \(item.record.prov.file):\(item.record.prov.line)"
+                if let d = item.decision { t += "  (\(d.action) \(d.at.chinaDate), \(d.id))" }
+                t += "\n"
+            }
+        }
+        let disputed = e.items.filter { $0.standing == .disputed }
+        if !disputed.isEmpty {
+            t += "\nUnder open dispute (still counted, but none of them can by itself put you in the lowest tier):\n"
+            for item in disputed { t += "  \(item.record.id)  \(item.record.kind)  disputed \(item.decision.map { "\($0.at.chinaDate)" } ?? "")\n" }
+        }
+        t += "\nWhat would change:\n"
+        if e.changes.isEmpty { t += "  no counted record expires; the score moves only as records fade or new ones arrive\n" }
+        for c in e.changes {
+            t += "  from \(c.date) \(c.recordID) (\(c.kind)) no longer counts: score \(c.score), tier \(c.tier)\(c.tier != e.tier.name ? "  ← tier changes" : "")\n"
+        }
+        t += "\nHow to contest a record: file a dispute with its source, quoting the source and natural key:\n"
+        let contestable = e.items.filter { $0.standing == .counted || $0.standing == .disputed }.filter { $0.allocatedMicro < 0 }
+        if contestable.isEmpty { t += "  nothing counts against this person\n" }
+        for item in contestable {
+            t += "  \(item.record.id): source \(item.record.source), natural key \"\(item.naturalKey ?? "(not carried in the record; quote the id)")\"\n"
+        }
+        return t
+    }
+
+    public static func json(_ e: Explanation, rules: Rules, into b: ByteBuffer) {
+        b.append("{\"v\":1,\"person\":"); b.appendJSONString(e.person)
+        b.append(",\"as_of\":\""); b.appendDate(e.asOf)
+        b.append("\",\"rules\":"); b.appendJSONString(e.rules)
+        b.append(",\"score\":"); b.appendDecimal(Int64(e.score))
+        b.append(",\"tier\":"); b.appendJSONString(e.tier.name)
+        b.append(",\"means\":"); b.appendJSONString(e.tier.means)
+        b.append(",\"lifted_from_lowest\":"); b.append(e.liftedFromLowest ? "true" : "false")
+        b.append(",\"base\":"); b.appendDecimal(Int64(e.base))
+        b.append(",\"total\":"); b.append(decimal(e.totalMicro))
+        b.append(",\"kinds\":[")
+        for (i, k) in e.kinds.enumerated() {
+            if i > 0 { b.append(",") }
+            b.append("{\"kind\":"); b.appendJSONString(k.kind)
+            b.append(",\"sum\":"); b.append(decimal(k.sumMicro))
+            b.append(",\"cap\":"); b.append(decimal(k.capMicro))
+            b.append(",\"points\":"); b.append(decimal(k.cappedMicro)); b.append("}")
+        }
+        b.append("],\"records\":[")
+        for (i, item) in e.items.enumerated() {
+            if i > 0 { b.append(",") }
+            let r = item.record
+            b.append("{\"id\":"); b.appendJSONString(r.id)
+            b.append(",\"kind\":"); b.appendJSONString(r.kind)
+            b.append(",\"at\":\""); b.appendTimestamp(r.at)
+            b.append("\",\"standing\":\""); b.append(item.standing.rawValue)
+            b.append("\",\"file\":"); b.appendJSONString(r.prov.file)
+            b.append(",\"line\":"); b.appendDecimal(Int64(r.prov.line))
+            if let c = item.contribution {
+                b.append(",\"points\":"); b.append(fixed(c.points, 6))
+                b.append(",\"age_days\":"); b.append(fixed(c.ageDays, 6))
+                b.append(",\"decay\":"); b.append(fixed(c.decay, 9))
+                b.append(",\"contribution\":"); b.append(decimal(c.micro))
+                b.append(",\"after_cap\":"); b.append(decimal(item.allocatedMicro))
+                b.append(",\"expires_on\":\""); b.appendDate(c.expiresOn); b.append("\"")
+            }
+            if let key = item.naturalKey { b.append(",\"natural_key\":"); b.appendJSONString(key) }
+            if let d = item.decision {
+                b.append(",\"decision\":{\"action\":"); b.appendJSONString(d.action)
+                b.append(",\"at\":\""); b.appendTimestamp(d.at)
+                b.append("\",\"id\":"); b.appendJSONString(d.id); b.append("}")
+            }
+            b.append("}")
+        }
+        b.append("],\"changes\":[")
+        func change(_ c: Explanation.Change) {
+            b.append("{\"date\":\""); b.appendDate(c.date)
+            b.append("\",\"record\":"); b.appendJSONString(c.recordID)
+            b.append(",\"kind\":"); b.appendJSONString(c.kind)
+            b.append(",\"score\":"); b.appendDecimal(Int64(c.score))
+            b.append(",\"tier\":"); b.appendJSONString(c.tier); b.append("}")
+        }
+        for (i, c) in e.changes.enumerated() {
+            if i > 0 { b.append(",") }
+            change(c)
+        }
+        b.append("],\"next_tier_change\":")
+        if let n = e.nextTierChange { change(n) } else { b.append("null") }
+        b.append("}\n")
+    }
+}

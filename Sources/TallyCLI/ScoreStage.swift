@@ -1,0 +1,151 @@
+import TallyCore
+import TallyIO
+
+/// Loads a rules file for a stage: unreadable is 66, a fault in it 65 with its line.
+public enum RulesFile {
+    public static func load(_ path: String, schemasDirectory: String?) throws -> Rules {
+        let bytes: [UInt8]
+        do { bytes = try readWholeFile(path) } catch { throw StageFailure(error.description, status: error.exitStatus) }
+        let digest = "sha256:" + Hex.encode(SHA256Digest.of(bytes))
+        do {
+            return try Rules.load(yaml: String(decoding: bytes, as: UTF8.self), digest: digest, knownKinds: try knownKinds(schemasDirectory))
+        } catch let error as RulesError {
+            throw StageFailure("\(path):\(error.line > 0 ? "\(error.line):" : "") \(error.message)", status: ExitStatus.data)
+        }
+    }
+
+    /// Every event kind the feed declarations can produce.
+    static func knownKinds(_ schemasDirectory: String?) throws -> Set<String> {
+        var kinds: Set<String> = []
+        for name in FeedCatalog.feedNames(schemasDirectory: schemasDirectory) {
+            kinds.formUnion(try FeedCatalog.loadForStage(name, schemasDirectory: schemasDirectory).spec.eventKinds)
+        }
+        return kinds
+    }
+}
+
+/// What tally-score does: corrections first (from --corrections, then any at the head of the
+/// stream), then every linked record, into one score line per person, ordered by person key.
+public final class ScoreStage {
+    public struct Options {
+        public var rules: Rules
+        public var asOf: CivilDate
+        public var correctionPaths: [String]
+        public var paths: [String]
+        public var limits: InputLimits
+        public var rejectsPath: String?
+        public var statsPath: String?
+        public var strict: Bool
+        public init(rules: Rules, asOf: CivilDate, correctionPaths: [String], paths: [String], limits: InputLimits,
+                    rejectsPath: String?, statsPath: String?, strict: Bool) {
+            self.rules = rules
+            self.asOf = asOf
+            self.correctionPaths = correctionPaths
+            self.paths = paths
+            self.limits = limits
+            self.rejectsPath = rejectsPath
+            self.statsPath = statsPath
+            self.strict = strict
+        }
+    }
+
+    let options: Options
+    let name = "tally-score"
+    let scorer: Scorer
+
+    public init(_ options: Options) {
+        self.options = options
+        scorer = Scorer(rules: options.rules, asOf: options.asOf)
+    }
+
+    public func run() throws -> Int32 {
+        let rejects = try RejectLog(stage: name, path: options.rejectsPath)
+        var scanner = RecordViewScanner()
+        var read = 0
+        var status = ExitStatus.ok
+        var corrections = LineInput(paths: options.correctionPaths, limits: options.limits, stage: name)
+        try corrections.forEachLine { file, lineNumber, line in
+            read += 1
+            let v: RecordView
+            do { v = try scanner.view(line) } catch {
+                try rejects.add(file: file, line: lineNumber, code: "not-a-record", reason: "not a tally.record: \(error)", raw: line.text); return
+            }
+            guard v.isCorrection else {
+                throw StageFailure("\(file):\(lineNumber): --corrections holds a record that is not a correction (kind \(v.kind.string))", status: ExitStatus.data)
+            }
+            if let fault = scorer.corrections.add(v, sources: &scorer.sources) {
+                try rejects.add(file: file, line: lineNumber, code: "bad-correction", reason: fault, raw: line.text)
+            }
+        }
+        status = ExitStatus.worst(status, corrections.status)
+        var input = LineInput(paths: options.paths, limits: options.limits, stage: name)
+        var recordsBegan = false
+        try input.forEachLine { file, lineNumber, line in
+            read += 1
+            let v: RecordView
+            do { v = try scanner.view(line) } catch {
+                try rejects.add(file: file, line: lineNumber, code: "not-a-record", reason: "not a tally.record: \(error)", raw: line.text); return
+            }
+            if v.isCorrection {
+                // A correction must be known before the record it corrects is summed, and only a
+                // person's sums (not their records) are kept: so corrections come first.
+                guard !recordsBegan else {
+                    throw StageFailure("\(file):\(lineNumber): a correction after the first record; give corrections first (--corrections FILE, or tally-store dump, which puts them first)", status: ExitStatus.data)
+                }
+                if let fault = scorer.corrections.add(v, sources: &scorer.sources) {
+                    try rejects.add(file: file, line: lineNumber, code: "bad-correction", reason: fault, raw: line.text)
+                }
+                return
+            }
+            recordsBegan = true
+            do throws(Scorer.Fault) { try scorer.add(v) } catch {
+                try rejects.add(file: file, line: lineNumber, code: "unscorable", reason: error.reason, raw: line.text)
+            }
+        }
+        status = ExitStatus.worst(status, input.status)
+        let out = OutputSink.standardOutput()
+        let scores = scorer.finish()
+        var tiers: [String: Int] = [:]
+        for s in scores {
+            s.encode(into: out.buffer)
+            try out.flushIfFull()
+            tiers[s.tier, default: 0] += 1
+        }
+        try out.flush()
+        try rejects.finish()
+        let c = scorer.counts
+        let perTier = options.rules.tiers.map { "\($0.name) \(tiers[$0.name] ?? 0)" }.joined(separator: ", ")
+        Stage.report(name, "read \(read), corrections \(scorer.corrections.count), records \(c.records) (counted \(c.counted), expired \(c.expired), after --as-of \(c.future), retracted \(c.retracted), not in the rules \(c.unscored)), rejected \(rejects.count); \(scores.count) people: \(perTier)")
+        if let path = options.statsPath {
+            let sink = try OutputSink.create(path)
+            let b = sink.buffer
+            let fields: [(StaticString, Int)] = [("read", read), ("corrections", scorer.corrections.count), ("records", c.records), ("counted", c.counted),
+                                                 ("expired", c.expired), ("after_as_of", c.future), ("retracted", c.retracted), ("disputed", c.disputed),
+                                                 ("not_in_rules", c.unscored), ("rejected", rejects.count), ("people", scores.count),
+                                                 ("memory_bytes", scorer.memoryBytes)]
+            b.append("{\"as_of\":\""); b.appendDate(options.asOf); b.append("\",\"rules\":"); b.appendJSONString(options.rules.digest)
+            for (key, value) in fields { b.append(",\""); b.append(key); b.append("\":"); b.appendDecimal(Int64(value)) }
+            b.append(",\"tiers\":{")
+            for (i, t) in options.rules.tiers.enumerated() {
+                if i > 0 { b.append(",") }
+                b.appendJSONString(t.name); b.append(":"); b.appendDecimal(Int64(tiers[t.name] ?? 0))
+            }
+            b.append("}}\n")
+            try sink.finish()
+        }
+        if options.strict && rejects.count > 0 { status = ExitStatus.worst(status, ExitStatus.data) }
+        return status
+    }
+}
+
+extension RulesFile {
+    /// Per source, the attribute names that make its natural key, from the feed declarations.
+    public static func naturalKeys(_ schemasDirectory: String?) throws -> [String: [String]] {
+        var out: [String: [String]] = [:]
+        for name in FeedCatalog.feedNames(schemasDirectory: schemasDirectory) {
+            let spec = try FeedCatalog.loadForStage(name, schemasDirectory: schemasDirectory).spec
+            out[spec.name] = spec.naturalKey.map { spec.fields[$0].name }
+        }
+        return out
+    }
+}

@@ -1,0 +1,157 @@
+import Yams
+
+extension Rules {
+    /// Parses and checks a rules file.
+    ///
+    /// - Parameters:
+    ///   - knownKinds: the event kinds the feed declarations can produce; a rule for any other
+    ///     kind is a fault (a typo would otherwise silently score nothing).
+    public static func load(yaml: String, digest: String, knownKinds: Set<String>) throws(RulesError) -> Rules {
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: yaml) else { throw RulesError(line: 1, "the rules file is empty") }
+            root = node
+        } catch let error as RulesError {
+            throw error
+        } catch let error as YamlError {
+            throw RulesError(line: Self.line(of: error), "not valid YAML: \(error)")
+        } catch {
+            throw RulesError(line: 0, "not valid YAML: \(error)")
+        }
+        var reader = RulesReader()
+        return try reader.rules(root, digest: digest, knownKinds: knownKinds)
+    }
+
+    static func line(of error: YamlError) -> Int {
+        switch error {
+        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _): return mark.line
+        default: return 0
+        }
+    }
+}
+
+/// Walks the YAML tree, refusing unknown keys and naming the line of every fault.
+struct RulesReader {
+    func line(_ node: Node) -> Int { node.mark?.line ?? 0 }
+
+    func mapping(_ node: Node, _ what: String, allowed: Set<String>, required: Set<String>) throws(RulesError) -> [String: Node] {
+        guard case .mapping(let m) = node else { throw RulesError(line: line(node), "\(what) must be a mapping") }
+        var out: [String: Node] = [:]
+        for (k, v) in m {
+            guard let key = k.string else { throw RulesError(line: line(k), "\(what): keys must be strings") }
+            guard allowed.contains(key) else {
+                throw RulesError(line: line(k), "\(what): unknown key \"\(key)\" (allowed: \(allowed.sorted().joined(separator: ", ")))")
+            }
+            guard out[key] == nil else { throw RulesError(line: line(k), "\(what): \"\(key)\" appears twice") }
+            out[key] = v
+        }
+        for key in required.sorted() where out[key] == nil {
+            throw RulesError(line: line(node), "\(what): \"\(key)\" is required")
+        }
+        return out
+    }
+
+    func number(_ node: Node, _ what: String) throws(RulesError) -> Double {
+        guard case .scalar(let s) = node, s.style == .plain, let v = Double(s.string), v.isFinite else {
+            throw RulesError(line: line(node), "\(what) must be a number")
+        }
+        return v
+    }
+
+    func integer(_ node: Node, _ what: String) throws(RulesError) -> Int {
+        guard case .scalar(let s) = node, s.style == .plain, let v = Int(s.string) else {
+            throw RulesError(line: line(node), "\(what) must be a whole number")
+        }
+        return v
+    }
+
+    func text(_ node: Node, _ what: String) throws(RulesError) -> String {
+        guard case .scalar(let s) = node, !s.string.isEmpty else { throw RulesError(line: line(node), "\(what) must be text") }
+        return s.string
+    }
+
+    mutating func rules(_ root: Node, digest: String, knownKinds: Set<String>) throws(RulesError) -> Rules {
+        let top = try mapping(root, "the rules", allowed: ["tally_rules", "score", "lowest_tier", "kinds", "tiers"],
+                              required: ["tally_rules", "score", "lowest_tier", "kinds", "tiers"])
+        guard try integer(top["tally_rules"]!, "tally_rules") == 1 else {
+            throw RulesError(line: line(top["tally_rules"]!), "tally_rules: this tally reads version 1")
+        }
+        let score = try mapping(top["score"]!, "score", allowed: ["base", "min", "max"], required: ["base", "min", "max"])
+        let base = try integer(score["base"]!, "score.base"), minimum = try integer(score["min"]!, "score.min"), maximum = try integer(score["max"]!, "score.max")
+        guard minimum < maximum else { throw RulesError(line: line(score["max"]!), "score.max must be above score.min") }
+        guard base >= minimum && base <= maximum else { throw RulesError(line: line(score["base"]!), "score.base must lie between min and max") }
+
+        let lowest = try mapping(top["lowest_tier"]!, "lowest_tier", allowed: ["requires_decision_grade"], required: ["requires_decision_grade"])
+        guard case .sequence(let sources) = lowest["requires_decision_grade"]! else {
+            throw RulesError(line: line(lowest["requires_decision_grade"]!), "lowest_tier.requires_decision_grade must be a list of sources")
+        }
+        var decisionGrade: [String] = []
+        let knownSources = Set(knownKinds.map { String($0.prefix { $0 != "." }) })
+        for s in sources {
+            let name = try text(s, "a decision-grade source")
+            guard knownSources.contains(name) else { throw RulesError(line: line(s), "unknown source \"\(name)\" (known: \(knownSources.sorted().joined(separator: ", ")))") }
+            decisionGrade.append(name)
+        }
+        guard !decisionGrade.isEmpty else { throw RulesError(line: line(lowest["requires_decision_grade"]!), "name at least one decision-grade source") }
+
+        guard case .mapping(let kindMap) = top["kinds"]! else { throw RulesError(line: line(top["kinds"]!), "kinds must be a mapping of kind to rule") }
+        var kinds: [Rules.KindRule] = []
+        for (k, v) in kindMap {
+            let name = try text(k, "a kind")
+            guard knownKinds.contains(name) else {
+                throw RulesError(line: line(k), "unknown kind \"\(name)\": no feed declares it (known: \(knownKinds.sorted().joined(separator: ", ")))")
+            }
+            guard !kinds.contains(where: { $0.kind == name }) else { throw RulesError(line: line(k), "kind \"\(name)\" appears twice") }
+            let r = try mapping(v, name, allowed: ["points", "half_life_days", "expire_days", "cap", "per_yuan", "per_yuan_limit"],
+                                required: ["points", "half_life_days", "expire_days", "cap"])
+            let halfLife = try number(r["half_life_days"]!, "\(name).half_life_days")
+            guard halfLife > 0 else { throw RulesError(line: line(r["half_life_days"]!), "\(name).half_life_days must be positive") }
+            let expire = try integer(r["expire_days"]!, "\(name).expire_days")
+            guard expire > 0 else { throw RulesError(line: line(r["expire_days"]!), "\(name).expire_days must be positive") }
+            let cap = try number(r["cap"]!, "\(name).cap")
+            guard cap >= 0 else { throw RulesError(line: line(r["cap"]!), "\(name).cap is a magnitude and must not be negative") }
+            var rule = Rules.KindRule(kind: name, points: try number(r["points"]!, "\(name).points"), halfLifeDays: halfLife, expireDays: expire, cap: cap)
+            if let perYuan = r["per_yuan"] {
+                rule.pointsPerYuan = try number(perYuan, "\(name).per_yuan")
+                guard let limit = r["per_yuan_limit"] else { throw RulesError(line: line(perYuan), "\(name).per_yuan needs per_yuan_limit") }
+                rule.perYuanLimit = try number(limit, "\(name).per_yuan_limit")
+                guard rule.perYuanLimit! >= 0 else { throw RulesError(line: line(limit), "\(name).per_yuan_limit is a magnitude and must not be negative") }
+                guard rule.points == 0 || (rule.points < 0) == (rule.pointsPerYuan! < 0) else {
+                    throw RulesError(line: line(perYuan), "\(name).per_yuan must have the same sign as points")
+                }
+            } else if let limit = r["per_yuan_limit"] {
+                throw RulesError(line: line(limit), "\(name).per_yuan_limit without per_yuan")
+            }
+            kinds.append(rule)
+        }
+        kinds.sort { $0.kind < $1.kind }
+
+        guard case .sequence(let tierNodes) = top["tiers"]!, !tierNodes.isEmpty else {
+            throw RulesError(line: line(top["tiers"]!), "tiers must be a list, lowest scores first")
+        }
+        var tiers: [Rules.Tier] = []
+        for node in tierNodes {
+            let t = try mapping(node, "a tier", allowed: ["name", "from", "to", "means"], required: ["name", "from", "to", "means"])
+            let tier = Rules.Tier(name: try text(t["name"]!, "tier name"), from: try integer(t["from"]!, "tier from"),
+                                  to: try integer(t["to"]!, "tier to"), means: try text(t["means"]!, "tier means"))
+            guard tier.from <= tier.to else { throw RulesError(line: line(node), "tier \(tier.name): from \(tier.from) is above to \(tier.to)") }
+            if let previous = tiers.last {
+                if tier.from <= previous.to {
+                    throw RulesError(line: line(node), tier.from < previous.from
+                        ? "tier \(tier.name) is out of order: list tiers from the lowest scores up"
+                        : "tier \(tier.name) overlaps tier \(previous.name) (\(previous.from)–\(previous.to))")
+                }
+                guard tier.from == previous.to + 1 else {
+                    throw RulesError(line: line(node), "tier \(tier.name) leaves a gap after tier \(previous.name): scores \(previous.to + 1)–\(tier.from - 1) have no tier")
+                }
+            } else if tier.from != minimum {
+                throw RulesError(line: line(node), "the lowest tier must start at score.min (\(minimum))")
+            }
+            guard !tiers.contains(where: { $0.name == tier.name }) else { throw RulesError(line: line(node), "tier \(tier.name) appears twice") }
+            tiers.append(tier)
+        }
+        guard tiers.last!.to == maximum else { throw RulesError(line: line(tierNodes.last!), "the highest tier must end at score.max (\(maximum))") }
+        guard tiers.count >= 2 else { throw RulesError(line: line(top["tiers"]!), "give at least two tiers") }
+        return Rules(base: base, minimum: minimum, maximum: maximum, kinds: kinds, tiers: tiers, decisionGrade: decisionGrade, digest: digest)
+    }
+}

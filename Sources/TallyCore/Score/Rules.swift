@@ -1,0 +1,71 @@
+/// A scoring rules file, checked: what each event kind is worth, how fast it fades, when it
+/// expires, how much of it one person can accumulate, and what the tiers mean.
+///
+/// Written in YAML (see `pipelines/rules/default.yaml`, which comments every number) and loaded
+/// by `Rules.load(yaml:sha256:knownKinds:)`, which names the line of every fault.
+public struct Rules: Sendable {
+    /// How one event kind is scored.
+    public struct KindRule: Sendable, Equatable {
+        /// `SOURCE.EVENT`.
+        public var kind: String
+        /// Points each record is worth on its day (negative for a bad mark).
+        public var points: Double
+        /// Points per yuan of the record's amount, added to `points` (same sign), if any.
+        public var pointsPerYuan: Double?
+        /// The largest magnitude the per-yuan part may reach for one record.
+        public var perYuanLimit: Double?
+        /// Days after which a record counts half as much.
+        public var halfLifeDays: Double
+        /// Days after which a record no longer counts at all.
+        public var expireDays: Int
+        /// The largest magnitude the kind's sum may reach for one person.
+        public var cap: Double
+    }
+
+    /// One tier: a range of scores, inclusive, and what it means for the person.
+    public struct Tier: Sendable, Equatable {
+        public var name: String
+        public var from: Int
+        public var to: Int
+        public var means: String
+    }
+
+    public var base: Int
+    public var minimum: Int
+    public var maximum: Int
+    /// Kinds by name, sorted; a kind's index here is its number in the scoring engine.
+    public var kinds: [KindRule]
+    /// Tiers from the lowest scores to the highest, contiguous, covering minimum...maximum.
+    public var tiers: [Tier]
+    /// Sources whose records are decision-grade (court judgments, tax assessments): only such a
+    /// record, counted and not under open dispute, can put a person in the lowest tier.
+    public var decisionGrade: [String]
+    /// `sha256:` and the hex SHA-256 of the file's bytes.
+    public var digest: String
+
+    /// The index of `kind` in `kinds`, or nil when the rules do not score it.
+    public func index(of kind: String) -> Int? {
+        var lo = 0, hi = kinds.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if kinds[mid].kind < kind { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < kinds.count && kinds[lo].kind == kind ? lo : nil
+    }
+
+    /// The tier a score falls in.
+    public func tierIndex(for score: Int) -> Int {
+        tiers.firstIndex { score >= $0.from && score <= $0.to } ?? 0
+    }
+}
+
+/// A fault in a rules file, with the line it is on.
+public struct RulesError: Error, CustomStringConvertible, Equatable {
+    public var line: Int
+    public var message: String
+    public init(line: Int, _ message: String) {
+        self.line = line
+        self.message = message
+    }
+    public var description: String { line > 0 ? "line \(line): \(message)" : message }
+}

@@ -1,0 +1,73 @@
+import ArgumentParser
+import TallyCLI
+import TallyCore
+import TallyIO
+
+@main
+struct ScoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tally-score",
+        abstract: "Score every person of a linked record stream, with the reasons behind each score.",
+        discussion: """
+        Reads corrections (--corrections, then any at the head of the input) and linked \
+        tally.record JSON Lines (the files, or standard input for '-' or none), and writes one \
+        tally.score line per person, ordered by person key.
+
+        score = base + the sum over kinds of the capped sum of points × 0.5^(age / half-life), \
+        over records at or before the end of --as-of (China time), not expired and not \
+        retracted; each record's part is rounded to millionths of a point, and the total is \
+        rounded half to even once, then clamped to the rules' range. Records after --as-of are \
+        ignored and counted. The lowest tier is reached only through a decision-grade record \
+        (the rules name the sources) that counts and is not under open dispute; without one, \
+        a score in the lowest tier's range gets the next tier.
+
+        Corrections (dispute, uphold, retract, reinstate; the latest decided_at wins) must come \
+        before the records they correct: put them in --corrections, or first in the stream, as \
+        tally-store dump does. A correction after the first record stops the stage (65): only \
+        per-person sums are kept, so memory grows with people, not records.
+
+        reasons: up to four kinds that lower the score, most harmful first, each naming its \
+        three most harmful records (tally-explain lists all). The output names the rules \
+        file's SHA-256; the same records in any order give the same bytes.
+
+        Exit status: 0; 65 for a bad rules file (its line is named), a correction out of \
+        place, or with --strict any rejected line; 66 for a missing file; 64 for bad usage; 74 \
+        for a write failure.
+        """)
+
+    @Option(help: ArgumentHelp("The rules file (YAML), e.g. pipelines/rules/default.yaml.", valueName: "file"))
+    var rules: String
+
+    @Option(help: ArgumentHelp("The day to score for, YYYY-MM-DD (China time).", valueName: "date"))
+    var asOf: String
+
+    @Option(parsing: .upToNextOption, help: ArgumentHelp("Correction records to apply, read before the input.", valueName: "file"))
+    var corrections: [String] = []
+
+    @Option(help: ArgumentHelp("Where the feed declarations are, to check the rules' kinds (default: beside the binaries or in the source tree).", valueName: "dir"))
+    var schemas: String?
+
+    @Option(help: ArgumentHelp("Write rejected lines here as JSON Lines (mode 0600).", valueName: "file"))
+    var rejects: String?
+
+    @Option(help: ArgumentHelp("Write the counts here as JSON.", valueName: "file"))
+    var stats: String?
+
+    @Flag(help: "Exit 65 when any line was rejected.")
+    var strict = false
+
+    @OptionGroup var input: InputOptions
+
+    func validate() throws {
+        guard CivilDate.parse(asOf) != nil else { throw ValidationError("--as-of must be a date YYYY-MM-DD, not \"\(asOf)\"") }
+    }
+
+    func run() throws {
+        try Stage.run("tally-score") {
+            let loaded = try RulesFile.load(rules, schemasDirectory: schemas)
+            let stage = ScoreStage(.init(rules: loaded, asOf: CivilDate.parse(asOf)!, correctionPaths: corrections, paths: input.paths,
+                                         limits: input.limits, rejectsPath: rejects, statsPath: stats, strict: strict))
+            return try stage.run()
+        }
+    }
+}
