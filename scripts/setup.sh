@@ -15,7 +15,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     $sudo apt-get update -qq
     $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-if ! python3 -c 'import jsonschema, frictionless' 2>/dev/null; then
-    echo "setup: installing Python's jsonschema and frictionless (test oracles)" >&2
-    python3 -m pip install -q jsonschema frictionless
+if ! python3 -c 'import jsonschema, frictionless, yaml' 2>/dev/null; then
+    echo "setup: installing Python's jsonschema, frictionless and PyYAML (test oracles)" >&2
+    python3 -m pip install -q jsonschema frictionless pyyaml
 fi

@@ -47,7 +47,7 @@ struct ExplainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The day to explain the score for, YYYY-MM-DD (China time).", valueName: "date"))
     var asOf: String
 
-    @Option(parsing: .upToNextOption, help: ArgumentHelp("Correction records, if they are not in the input.", valueName: "file"))
+    @Option(help: ArgumentHelp("Correction records, if they are not in the input (repeat for more files).", valueName: "file"))
     var corrections: [String] = []
 
     @Flag(help: "Write the explanation as one JSON object instead of text.")

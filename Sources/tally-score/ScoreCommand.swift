@@ -41,7 +41,7 @@ struct ScoreCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The day to score for, YYYY-MM-DD (China time).", valueName: "date"))
     var asOf: String
 
-    @Option(parsing: .upToNextOption, help: ArgumentHelp("Correction records to apply, read before the input.", valueName: "file"))
+    @Option(help: ArgumentHelp("Correction records to apply, read before the input (repeat for more files).", valueName: "file"))
     var corrections: [String] = []
 
     @Option(help: ArgumentHelp("Where the feed declarations are, to check the rules' kinds (default: beside the binaries or in the source tree).", valueName: "dir"))

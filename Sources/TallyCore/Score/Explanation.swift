@@ -111,13 +111,16 @@ public struct Explanation: Sendable {
                                 return values.count == names.count ? values.joined(separator: "|") : nil
                             })
             if let key, let d = corrections.decision(key) { item.decision = (d.action.rawValue, d.at, d.id) }
-            if let kind = rules.index(of: record.kind) {
-                let standing = key.map(corrections.standing) ?? .normal
+            let standing = key.map(corrections.standing) ?? .normal
+            if standing == .retracted {
+                item.standing = .retracted
+                if let kind = rules.index(of: record.kind) {
+                    item.contribution = rules.contribution(kind: kind, at: record.at, amountFen: record.amountFen, asOf: asOf, asOfEnd: asOfEnd)
+                }
+            } else if let kind = rules.index(of: record.kind) {
                 let c = rules.contribution(kind: kind, at: record.at, amountFen: record.amountFen, asOf: asOf, asOfEnd: asOfEnd)
                 item.contribution = c
-                if standing == .retracted {
-                    item.standing = .retracted
-                } else if c.expired {
+                if c.expired {
                     item.standing = .expired
                 } else {
                     item.standing = standing == .disputed ? .disputed : .counted

@@ -80,13 +80,13 @@ public final class Scorer {
         if v.at.seconds >= asOfEnd { counts.future += 1; return }
         let who = personNumber(hi: hi, lo: lo)
         recordCount[who] &+= 1
-        guard let kind = kindIndex(v.kind) else { counts.unscored += 1; return }
         let standing = corrections.standing(key)
         if standing == .retracted {
             retractedIDs[UInt32(who), default: []].append(key)
             counts.retracted += 1
             return
         }
+        guard let kind = kindIndex(v.kind) else { counts.unscored += 1; return }
         if standing == .disputed {
             disputedIDs[UInt32(who), default: []].append(key)
             counts.disputed += 1

@@ -1,0 +1,118 @@
+import Foundation
+import Testing
+
+/// A parsed synth run linked: records (corrections first) in one file.
+struct LinkedRun {
+    let run: ParsedRun
+    let secret: String
+    var linked: String { run.dir + "/linked.jsonl" }
+    var corrections: String { run.dir + "/corrections.jsonl" }
+    var events: String { run.dir + "/events.jsonl" }
+    static let rules = Harness.root + "/pipelines/rules/default.yaml"
+
+    init(people: Int, days: Int, seed: Int = 1) throws {
+        run = try ParsedRun(people: people, days: days, seed: seed)
+        secret = try run.secret()
+        let link = try Harness.run("tally-link", ["--crosswalk", run.crosswalk, "--secret-file", secret, run.records])
+        precondition(link.status == 0, link.stderr)
+        let lines = link.text.split(separator: "\n", omittingEmptySubsequences: true)
+        let corr = lines.filter { $0.contains("\"kind\":\"correction.") }, rest = lines.filter { !$0.contains("\"kind\":\"correction.") }
+        try (corr.joined(separator: "\n") + "\n").write(toFile: corrections, atomically: true, encoding: .utf8)
+        try (rest.joined(separator: "\n") + "\n").write(toFile: events, atomically: true, encoding: .utf8)
+        try ((corr + rest).joined(separator: "\n") + "\n").write(toFile: linked, atomically: true, encoding: .utf8)
+    }
+}
+
+@Suite(.serialized) struct ScoreStageTests {
+    @Test func scoresMatchAnIndependentComputationAndExplanationsAddUp() throws {
+        let r = try LinkedRun(people: 8000, days: 12, seed: 7)
+        defer { r.run.remove() }
+        let asOf = "2026-11-12"
+        let score = try Harness.run("tally-score", ["--rules", LinkedRun.rules, "--as-of", asOf, "--stats", r.run.dir + "/stats.json", r.linked])
+        #expect(score.status == 0, "\(score.stderr)")
+        let scores = r.run.dir + "/scores.jsonl"
+        FileManager.default.createFile(atPath: scores, contents: score.stdout)
+        let explain = try Harness.run("tally-explain", ["--all", "--rules", LinkedRun.rules, "--as-of", asOf, r.linked])
+        #expect(explain.status == 0, "\(explain.stderr)")
+        let explanations = r.run.dir + "/explain.jsonl"
+        FileManager.default.createFile(atPath: explanations, contents: explain.stdout)
+        let check = try Harness.oracle("check_scores.py", [LinkedRun.rules, asOf, r.linked, scores, explanations])
+        #expect(check.status == 0, "\(check.text)")
+        print("tally-score on tally-synth (8000 people, 12 days) checked by Python, every explanation adding up: \(check.text)")
+        let stats = try JSONSerialization.jsonObject(with: FileManager.default.contents(atPath: r.run.dir + "/stats.json")!) as! [String: Any]
+        #expect(stats["corrections"] as! Int > 0 && stats["retracted"] as! Int > 0 && stats["disputed"] as! Int > 0, "\(stats)")
+        let tiers = stats["tiers"] as! [String: Int]
+        #expect(tiers["restricted"]! > 0 && tiers["standard"]! > 0, "\(tiers)")
+        #expect(try Harness.oracle("validate_jsonl.py", [Harness.root + "/schemas/score.schema.json", scores]).status == 0)
+    }
+
+    @Test func shufflingTheRecordsChangesNoByte() throws {
+        let r = try LinkedRun(people: 3000, days: 6)
+        defer { r.run.remove() }
+        let args = ["--rules", LinkedRun.rules, "--as-of", "2026-11-06", "--corrections", r.corrections]
+        let a = try Harness.run("tally-score", args + [r.events])
+        #expect(a.status == 0 && !a.stdout.isEmpty)
+        var lines = try String(contentsOfFile: r.events, encoding: .utf8).split(separator: "\n")
+        for i in 0..<3 {
+            lines.shuffle()
+            let path = r.run.dir + "/shuffled\(i).jsonl"
+            try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+            let b = try Harness.run("tally-score", args + [path])
+            #expect(b.stdout == a.stdout)
+        }
+        // The same with the corrections at the head of the stream, as tally-store dump gives them.
+        let c = try Harness.run("tally-score", ["--rules", LinkedRun.rules, "--as-of", "2026-11-06", r.linked])
+        #expect(c.stdout == a.stdout)
+    }
+
+    @Test func aCorrectionAfterTheRecordsIsRefusedNotMisapplied() throws {
+        let r = try LinkedRun(people: 2000, days: 4)
+        defer { r.run.remove() }
+        let late = r.run.dir + "/late.jsonl"
+        let text = try String(contentsOfFile: r.events, encoding: .utf8) + (try String(contentsOfFile: r.corrections, encoding: .utf8))
+        try text.write(toFile: late, atomically: true, encoding: .utf8)
+        let s = try Harness.run("tally-score", ["--rules", LinkedRun.rules, "--as-of", "2026-11-04", late])
+        #expect(s.status == 65 && s.stderr.contains("a correction after the first record") && s.stdout.isEmpty, "\(s.stderr)")
+    }
+
+    @Test func aBadRulesFileIsRefusedWithItsLine() throws {
+        let dir = Harness.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let text = try String(contentsOfFile: LinkedRun.rules, encoding: .utf8).replacingOccurrences(of: "  transit.no-tap-out:", with: "  transit.no-tapout:")
+        let lineNumber = text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.contains("transit.no-tapout") }! + 1
+        try text.write(toFile: dir + "/bad.yaml", atomically: true, encoding: .utf8)
+        let s = try Harness.run("tally-score", ["--rules", dir + "/bad.yaml", "--as-of", "2026-11-04", "/dev/null"])
+        #expect(s.status == 65 && s.stderr.contains("bad.yaml:\(lineNumber): unknown kind \"transit.no-tapout\""), "\(s.stderr)")
+        let missing = try Harness.run("tally-score", ["--rules", dir + "/none.yaml", "--as-of", "2026-11-04", "/dev/null"])
+        #expect(missing.status == 66)
+        let usage = try Harness.run("tally-score", ["--rules", LinkedRun.rules, "--as-of", "2026-13-01", "/dev/null"])
+        #expect(usage.status == 64)
+    }
+
+    @Test func explainFindsAPersonByIdentifierAndSaysWhatANoticeWould() throws {
+        let r = try LinkedRun(people: 6000, days: 8, seed: 11)
+        defer { r.run.remove() }
+        let asOf = "2026-11-08"
+        let score = try Harness.run("tally-score", ["--rules", LinkedRun.rules, "--as-of", asOf, r.linked])
+        let restricted = score.text.split(separator: "\n").first { $0.contains("\"tier\":\"restricted\"") }
+        let line = try #require(restricted, "a tally-synth run of 6000 people over 8 days has someone in the lowest tier")
+        let person = String(line.split(separator: "\"")[5])
+        let text = try Harness.run("tally-explain", ["--person", person, "--rules", LinkedRun.rules, "--as-of", asOf, r.linked])
+        #expect(text.status == 0)
+        for phrase in ["tier restricted", "What the tier means: restricted: no air travel", "half-life", "counts until", "What would change:",
+                       "no longer counts: score", "How to contest a record", "natural key \""] {
+            #expect(text.text.contains(phrase), "\(phrase) in:\n\(text.text)")
+        }
+        // The person's resident number, from the court record behind the score, finds the same key.
+        let linked = try String(contentsOfFile: r.linked, encoding: .utf8).split(separator: "\n")
+        let court = try #require(linked.first { $0.contains(person) && $0.contains("\"scheme\":\"cn-rid\"") })
+        let rid = try JSONSerialization.jsonObject(with: Data(court.utf8)) as! [String: Any]
+        let id = (rid["subject"] as! [String: String])["id"]!
+        let byID = try Harness.run("tally-explain", ["--id", "cn-rid:" + id, "--secret-file", r.secret, "--rules", LinkedRun.rules, "--as-of", asOf, r.linked])
+        #expect(byID.stdout == text.stdout)
+        let json = try Harness.run("tally-explain", ["--json", "--person", person, "--rules", LinkedRun.rules, "--as-of", asOf, r.linked])
+        let object = try JSONSerialization.jsonObject(with: json.stdout) as! [String: Any]
+        #expect(object["person"] as? String == person && object["tier"] as? String == "restricted")
+        #expect(try Harness.run("tally-explain", ["--person", "p_nothex", "--rules", LinkedRun.rules, "--as-of", asOf]).status == 64)
+    }
+}

@@ -1,0 +1,68 @@
+import Testing
+import TallyCore
+
+@Suite struct RulesTests {
+    @Test func loadsTheFixture() throws {
+        let rules = try loadRules()
+        #expect(rules.kinds.map(\.kind) == ["court.dishonest-debtor", "tax.paid", "transit.fare-evasion"])
+        #expect(rules.tiers.map(\.name) == ["low", "mid", "high"] && rules.decisionGrade == ["court"])
+        #expect(rules.kinds[0].pointsPerYuan == -0.01 && rules.kinds[0].perYuanLimit == 20)
+    }
+
+    /// Each fault, as a replacement in the fixture text, with the line and words of its error.
+    static let faults: [(String, String, Int, String)] = [
+        ("transit.fare-evasion: {", "transit.fare-evasin: {", 7, "unknown kind \"transit.fare-evasin\""),
+        ("points: -40, half_life_days: 10", "points: -40, half_life_days: -10", 7, "half_life_days must be positive"),
+        ("points: -40, half_life_days: 10", "points: -40, half_life_days: 0", 7, "half_life_days must be positive"),
+        ("expire_days: 30, cap: 100}", "expire_days: 30, cap: -1}", 7, "cap is a magnitude"),
+        ("expire_days: 30, cap: 100}", "expire_days: 30, cap: 100, decay: 2}", 7, "unknown key \"decay\""),
+        ("{name: mid, from: 400", "{name: mid, from: 390", 11, "overlaps tier low"),
+        ("{name: mid, from: 400", "{name: mid, from: 410", 11, "leaves a gap"),
+        ("{name: high, from: 700, to: 900", "{name: high, from: 150, to: 900", 12, "out of order"),
+        ("{name: low, from: 100, to: 399", "{name: low, from: 399, to: 100", 10, "is above to"),
+        ("{name: high, from: 700, to: 900", "{name: high, from: 700, to: 800", 12, "must end at score.max"),
+        ("score: {base: 500", "score: {base: 50", 2, "between min and max"),
+        ("requires_decision_grade: [court]", "requires_decision_grade: [courts]", 4, "unknown source \"courts\""),
+        ("tally_rules: 1", "tally_rules: 2", 1, "version 1"),
+        ("tally_rules: 1", "tally_rules: 1\nextra: true", 2, "unknown key \"extra\""),
+        ("points: -40,", "points: lots,", 7, "points must be a number"),
+        ("per_yuan: -0.01, per_yuan_limit: 20}", "per_yuan: -0.01}", 6, "needs per_yuan_limit"),
+        ("per_yuan: -0.01,", "per_yuan: 0.01,", 6, "same sign as points"),
+        ("kinds:\n", "kinds:\n  tax.paid: {points: 1, half_life_days: 1, expire_days: 1, cap: 1}\n", 0, "duplicated key(s): 'tax.paid'"),
+        ("tiers:\n", "tiers: [\n", 0, "not valid YAML"),
+    ]
+
+    @Test(arguments: faults)
+    func refusesFaultsNamingTheLine(find: String, replace: String, line: Int, message: String) {
+        #expect(fixtureRules.contains(find))
+        let yaml = fixtureRules.replacingOccurrences(of: find, with: replace)
+        do throws(RulesError) {
+            _ = try Rules.load(yaml: yaml, digest: "sha256:test", knownKinds: fixtureKinds)
+            Issue.record("accepted: \(replace)")
+        } catch {
+            #expect(error.message.contains(message), "\(error)")
+            if line > 0 { #expect(error.line == line, "\(error)") }
+        }
+    }
+
+    @Test func theShippedRulesLoadAgainstTheShippedFeeds() throws {
+        // Every kind the shipped feed declarations produce (they are checked again by the stage).
+        let kinds: Set<String> = ["court.dishonest-debtor", "court.consumption-restriction", "tax.paid", "tax.late", "tax.arrears", "tax.evasion",
+                                  "transit.fare-evasion", "transit.turnstile-jump", "transit.no-tap-out", "commerce.on-time", "commerce.late",
+                                  "commerce.default", "commerce.chargeback", "crosswalk.link", "correction.dispute", "correction.uphold",
+                                  "correction.retract", "correction.reinstate"]
+        let root = String(#filePath.split(separator: "/Tests/").first!)
+        let path = root + "/pipelines/rules/default.yaml"
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let rules = try Rules.load(yaml: text, digest: "sha256:x", knownKinds: kinds)
+        #expect(rules.kinds.count == 13 && rules.tiers.first!.name == "restricted" && rules.tiers.last!.name == "green-lane")
+        // Minor kinds alone, at their caps, must not be able to outweigh the base by themselves
+        // into the lowest tier without the precondition: documented here as the reason for it.
+        var minor = 0.0
+        for k in rules.kinds where k.points < 0 {
+            let source = String(k.kind.prefix { $0 != "." })
+            if !rules.decisionGrade.contains(source) { minor += k.cap }
+        }
+        #expect(Double(rules.base) - minor < Double(rules.tiers[0].to), "the precondition matters with these numbers")
+    }
+}
