@@ -104,24 +104,25 @@ public final class ScoreStage {
         }
         status = ExitStatus.worst(status, input.status)
         let out = OutputSink.standardOutput()
-        let scores = scorer.finish()
         var tiers: [String: Int] = [:]
-        for s in scores {
+        var people = 0
+        try scorer.finish { s in
             s.encode(into: out.buffer)
             try out.flushIfFull()
             tiers[s.tier, default: 0] += 1
+            people += 1
         }
         try out.flush()
         try rejects.finish()
         let c = scorer.counts
         let perTier = options.rules.tiers.map { "\($0.name) \(tiers[$0.name] ?? 0)" }.joined(separator: ", ")
-        Stage.report(name, "read \(read), corrections \(scorer.corrections.count), records \(c.records) (counted \(c.counted), expired \(c.expired), after --as-of \(c.future), retracted \(c.retracted), not in the rules \(c.unscored)), rejected \(rejects.count); \(scores.count) people: \(perTier)")
+        Stage.report(name, "read \(read), corrections \(scorer.corrections.count), records \(c.records) (counted \(c.counted), expired \(c.expired), after --as-of \(c.future), retracted \(c.retracted), not in the rules \(c.unscored)), rejected \(rejects.count); \(people) people: \(perTier)")
         if let path = options.statsPath {
             let sink = try OutputSink.create(path)
             let b = sink.buffer
             let fields: [(StaticString, Int)] = [("read", read), ("corrections", scorer.corrections.count), ("records", c.records), ("counted", c.counted),
                                                  ("expired", c.expired), ("after_as_of", c.future), ("retracted", c.retracted), ("disputed", c.disputed),
-                                                 ("not_in_rules", c.unscored), ("rejected", rejects.count), ("people", scores.count),
+                                                 ("not_in_rules", c.unscored), ("rejected", rejects.count), ("people", people),
                                                  ("memory_bytes", scorer.memoryBytes)]
             b.append("{\"as_of\":\""); b.appendDate(options.asOf); b.append("\",\"rules\":"); b.appendJSONString(options.rules.digest)
             for (key, value) in fields { b.append(",\""); b.append(key); b.append("\":"); b.appendDecimal(Int64(value)) }

@@ -27,7 +27,7 @@ struct ScoreCommand: ParsableCommand {
         per-person sums are kept, so memory grows with people, not records.
 
         reasons: up to four kinds that lower the score, most harmful first, each naming its \
-        three most harmful records (tally-explain lists all). The output names the rules \
+        two most harmful records (tally-explain lists all). The output names the rules \
         file's SHA-256; the same records in any order give the same bytes.
 
         Exit status: 0; 65 for a bad rules file (its line is named), a correction out of \

@@ -122,6 +122,9 @@ struct RulesReader {
             } else if let limit = r["per_yuan_limit"] {
                 throw RulesError(line: line(limit), "\(name).per_yuan_limit without per_yuan")
             }
+            guard abs(rule.points) + (rule.perYuanLimit ?? 0) <= Rules.maximumPoints else {
+                throw RulesError(line: line(k), "\(name): one record may be worth at most \(Int(Rules.maximumPoints)) points (points plus per_yuan_limit)")
+            }
             kinds.append(rule)
         }
         kinds.sort { $0.kind < $1.kind }

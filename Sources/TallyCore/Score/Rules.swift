@@ -43,6 +43,10 @@ public struct Rules: Sendable {
     /// `sha256:` and the hex SHA-256 of the file's bytes.
     public var digest: String
 
+    /// The most points one record may be worth either way (points plus the per-yuan limit), so
+    /// that one record's part fits in 32 bits of micro-points.
+    public static let maximumPoints = 2_000.0
+
     /// The index of `kind` in `kinds`, or nil when the rules do not score it.
     public func index(of kind: String) -> Int? {
         var lo = 0, hi = kinds.count

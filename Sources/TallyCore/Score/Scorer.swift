@@ -5,8 +5,9 @@
 /// Feed it corrections first (`corrections`), then records (`add`), in any order; `finish`
 /// gives the scores ordered by person key. The same records in any order give the same bytes.
 public final class Scorer {
-    /// How many record ids each reason names (the most harmful; tally-explain lists them all).
-    public static let reasonRecords = 3
+    /// How many record ids each reason names: the two most harmful (tally-explain lists them all).
+    /// Each id kept costs 22 bytes per harmful kind per person; two keep a person near 200 bytes.
+    public static let reasonRecords = 2
 
     public let rules: Rules
     public let asOf: CivilDate
@@ -30,8 +31,10 @@ public final class Scorer {
 
     // Kind entries, a linked list per person.
     var entryNext: [UInt32] = [], entryKind: [UInt16] = [], entrySum: [Int64] = [], entryTop: [UInt32] = []
-    // The most harmful records per harmful entry, `reasonRecords` slots each (micro 0 = empty).
-    var topMicro: [Int64] = [], topKey: [RecordKey] = []
+    // The most harmful records per harmful entry, `reasonRecords` slots each (micro 0 = empty),
+    // in parallel arrays: 22 bytes a slot instead of a 32-byte struct. One record's part fits in
+    // 32 bits (the rules cannot give a record more than ±2,147 points: `Rules.maximumPoints`).
+    var topMicro: [Int32] = [], topHi: [UInt64] = [], topLo: [UInt64] = [], topSource: [UInt16] = []
 
     var retractedIDs: [UInt32: [RecordKey]] = [:]
     var disputedIDs: [UInt32: [RecordKey]] = [:]
@@ -51,7 +54,7 @@ public final class Scorer {
     public var memoryBytes: Int {
         keyHi.capacity * 8 + keyLo.capacity * 8 + recordCount.capacity * 4 + firstEntry.capacity * 4 + canReachLowest.capacity
             + slots.capacity * 4 + entryNext.capacity * 4 + entryKind.capacity * 2 + entrySum.capacity * 8 + entryTop.capacity * 4
-            + topMicro.capacity * 8 + topKey.capacity * MemoryLayout<RecordKey>.stride
+            + topMicro.capacity * 4 + topHi.capacity * 8 + topLo.capacity * 8 + topSource.capacity * 2
     }
 
     /// The number of people seen.
@@ -104,8 +107,16 @@ public final class Scorer {
 
     /// The scores, ordered by person key.
     public func finish() -> [Score] {
-        let order = (0..<people).sorted { keyHi[$0] != keyHi[$1] ? keyHi[$0] < keyHi[$1] : keyLo[$0] < keyLo[$1] }
-        return order.map(score)
+        var out: [Score] = []
+        finish { out.append($0) }
+        return out
+    }
+
+    /// Hands out the scores one by one, ordered by person key, without holding them all.
+    public func finish(_ body: (Score) throws -> Void) rethrows {
+        var order = [UInt32](0..<UInt32(people))
+        order.sort { keyHi[Int($0)] != keyHi[Int($1)] ? keyHi[Int($0)] < keyHi[Int($1)] : keyLo[Int($0)] < keyLo[Int($1)] }
+        for who in order { try body(score(Int(who))) }
     }
 
     /// One person's score.
@@ -139,8 +150,8 @@ public final class Scorer {
 
     func harmful(_ entry: Int) -> [String] {
         let base = Int(entryTop[entry]) * Self.reasonRecords
-        var kept: [(Int64, RecordKey)] = []
-        for i in base..<(base + Self.reasonRecords) where topMicro[i] != 0 { kept.append((topMicro[i], topKey[i])) }
+        var kept: [(Int32, RecordKey)] = []
+        for i in base..<(base + Self.reasonRecords) where topMicro[i] != 0 { kept.append((topMicro[i], topKey(i))) }
         kept.sort { $0.0 != $1.0 ? $0.0 < $1.0 : sources.precedes($0.1, $1.1) }
         return kept.map { sources.text($0.1) }
     }
@@ -189,22 +200,30 @@ public final class Scorer {
     }
 
     @inline(__always)
-    func keepIfHarmful(_ entry: Int, micro: Int64, key: RecordKey) {
+    func topKey(_ i: Int) -> RecordKey { RecordKey(hi: topHi[i], lo: topLo[i], source: UInt32(topSource[i])) }
+
+    @inline(__always)
+    func keepIfHarmful(_ entry: Int, micro wide: Int64, key: RecordKey) {
+        let micro = Int32(clamping: wide)
         if entryTop[entry] == Self.none {
             entryTop[entry] = UInt32(topMicro.count / Self.reasonRecords)
             topMicro.append(contentsOf: repeatElement(0, count: Self.reasonRecords))
-            topKey.append(contentsOf: repeatElement(RecordKey(hi: 0, lo: 0, source: 0), count: Self.reasonRecords))
+            topHi.append(contentsOf: repeatElement(0, count: Self.reasonRecords))
+            topLo.append(contentsOf: repeatElement(0, count: Self.reasonRecords))
+            topSource.append(contentsOf: repeatElement(0, count: Self.reasonRecords))
         }
         let base = Int(entryTop[entry]) * Self.reasonRecords
         // Replace an empty slot, or the least harmful kept record if this one is more harmful.
         var worst = base
         for i in base..<(base + Self.reasonRecords) {
             if topMicro[i] == 0 { worst = i; break }
-            if topMicro[i] > topMicro[worst] || (topMicro[i] == topMicro[worst] && sources.precedes(topKey[worst], topKey[i])) { worst = i }
+            if topMicro[i] > topMicro[worst] || (topMicro[i] == topMicro[worst] && sources.precedes(topKey(worst), topKey(i))) { worst = i }
         }
-        if topMicro[worst] == 0 || micro < topMicro[worst] || (micro == topMicro[worst] && sources.precedes(key, topKey[worst])) {
+        if topMicro[worst] == 0 || micro < topMicro[worst] || (micro == topMicro[worst] && sources.precedes(key, topKey(worst))) {
             topMicro[worst] = micro
-            topKey[worst] = key
+            topHi[worst] = key.hi
+            topLo[worst] = key.lo
+            topSource[worst] = UInt16(key.source)
         }
     }
 

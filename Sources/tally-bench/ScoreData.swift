@@ -1,0 +1,70 @@
+import ArgumentParser
+import TallyCLI
+import TallyCore
+import TallyIO
+
+/// `tally-bench score-data`: writes linked records for timing tally-score.
+struct ScoreData: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "score-data",
+        abstract: "Write linked records over N people for timing tally-score.",
+        discussion: "Kinds are drawn from every scored kind (transit and commerce most often, court rarely), dates from the two years before 2026-11-28; one record in a thousand gets a correction, written first to --corrections.")
+
+    @Option(help: "How many people.")
+    var people: Int = 1_000_000
+
+    @Option(help: "How many records.")
+    var records: Int = 10_000_000
+
+    @Option(help: ArgumentHelp("Where to write the records.", valueName: "file"))
+    var out: String
+
+    @Option(help: ArgumentHelp("Where to write the corrections.", valueName: "file"))
+    var corrections: String
+
+    func run() throws {
+        try Stage.run("tally-bench") {
+            let kinds: [(String, Int)] = [("transit.fare-evasion", 30), ("transit.no-tap-out", 10), ("transit.turnstile-jump", 5), ("commerce.on-time", 30),
+                                          ("commerce.late", 8), ("commerce.default", 2), ("commerce.chargeback", 2), ("tax.paid", 8), ("tax.late", 2),
+                                          ("tax.arrears", 1), ("tax.evasion", 1), ("court.dishonest-debtor", 1), ("court.consumption-restriction", 1)]
+            var table: [String] = []
+            for (k, w) in kinds { table += Array(repeating: k, count: w) }
+            let sha = String(repeating: "cd", count: 32)
+            let end = Timestamp(chinaMidnightOf: CivilDate(year: 2026, month: 11, day: 28)!).seconds
+            let sink = try OutputSink.create(out), fixes = try OutputSink.create(corrections)
+            var x: UInt64 = 0x5EED
+            func next() -> UInt64 { x = x &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407; return x >> 11 }
+            for i in 0..<records {
+                let who = Int(next() % UInt64(people))
+                let kind = table[Int(next() % UInt64(table.count))]
+                let source = String(kind.prefix { $0 != "." })
+                let id = source + ":" + hex(UInt64(i) &* 0x9E37_79B9_7F4A_7C15) + hex(UInt64(i))
+                let r = Record(id: id, source: source, kind: kind, subject: Subject(scheme: "cn-rid", id: "99" + pad(who, 15) + "X"),
+                               at: Timestamp(seconds: end - Int64(next() % (730 * 86_400))), amountFen: source == "court" || source == "tax" ? Int64(next() % 50_000_000) : nil,
+                               attrs: ["n": String(i)], prov: Provenance(file: source + "-20261101.csv", sha256: sha, line: i + 2),
+                               person: "p_" + hex(UInt64(who) &* 0xD6E8_FEB8_6659_FD93) + hex(UInt64(who)), link: .direct)
+                r.encode(into: sink.buffer)
+                try sink.flushIfFull()
+                if i % 1000 == 7 {
+                    let action = ["dispute", "retract", "uphold", "reinstate"][Int(next() % 4)]
+                    Record(id: "corrections:" + hex(UInt64(i)) + hex(0), source: "corrections", kind: "correction." + action,
+                           subject: Subject(scheme: "record", id: id), at: Timestamp(seconds: end - 86_400), target: id,
+                           prov: Provenance(file: "corrections-20261127.csv", sha256: sha, line: i / 1000 + 2)).encode(into: fixes.buffer)
+                    try fixes.flushIfFull()
+                }
+            }
+            try sink.finish()
+            try fixes.finish()
+            return ExitStatus.ok
+        }
+    }
+
+    func hex(_ v: UInt64) -> String {
+        let s = String(v, radix: 16)
+        return String(repeating: "0", count: 16 - s.count) + s
+    }
+    func pad(_ v: Int, _ width: Int) -> String {
+        let s = String(v)
+        return String(repeating: "0", count: max(0, width - s.count)) + s
+    }
+}
