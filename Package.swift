@@ -20,6 +20,7 @@ let package = Package(
         .executable(name: "tally-link", targets: ["tally-link"]),
         .executable(name: "tally-score", targets: ["tally-score"]),
         .executable(name: "tally-explain", targets: ["tally-explain"]),
+        .executable(name: "tally-store", targets: ["tally-store"]),
         .executable(name: "tally-bench", targets: ["tally-bench"]),
     ],
     dependencies: [
@@ -29,13 +30,14 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]),
         .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"]), .brew(["libxml2"])]),
         .target(name: "TallyCore", dependencies: [
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Yams", package: "Yams"),
         ], swiftSettings: hotPath),
         .target(name: "TallyIO", dependencies: [
-            "TallyCore", "CZlib", "CLibXML2",
+            "TallyCore", "CZlib", "CLibXML2", "CSQLite",
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: hotPath),
         .target(name: "TallyCLI", dependencies: [
@@ -67,6 +69,10 @@ let package = Package(
             "TallyCLI", "TallyCore", "TallyIO",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .executableTarget(name: "tally-store", dependencies: [
+            "TallyCLI", "TallyIO",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .executableTarget(name: "tally-bench", dependencies: [
             "TallyCLI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -75,6 +81,6 @@ let package = Package(
         .testTarget(name: "TallyIOTests", dependencies: ["TallyIO"]),
         .testTarget(name: "TallySynthTests", dependencies: ["TallySynth", "TallyCore"]),
         // Stage tests run the built executables; depending on them makes `swift test` build them.
-        .testTarget(name: "StageTests", dependencies: ["TallyCore", "tally-synth", "tally-parse", "tally-validate", "tally-link", "tally-score", "tally-explain", "tally-bench"]),
+        .testTarget(name: "StageTests", dependencies: ["TallyCore", "tally-synth", "tally-parse", "tally-validate", "tally-link", "tally-score", "tally-explain", "tally-store", "tally-bench"]),
     ]
 )

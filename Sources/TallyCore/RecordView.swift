@@ -74,6 +74,8 @@ public struct RecordView {
     public var subjectID: JSONStringRef?
     /// The subject object's bytes, braces included.
     public var subjectObject: UnsafeRawBufferPointer
+    /// The prov object's bytes, braces included.
+    public var provObject: UnsafeRawBufferPointer
     public var at: Timestamp
     public var amountFen: Int64?
     public var target: JSONStringRef?
@@ -110,6 +112,7 @@ public struct RecordViewScanner {
         var id = empty, source = empty, kind = empty, scheme = empty, file = empty, sha = empty
         var subjectID: JSONStringRef?, target: JSONStringRef?, person: JSONStringRef?
         var subjectObject = UnsafeRawBufferPointer(start: nil, count: 0)
+        var provObject = UnsafeRawBufferPointer(start: nil, count: 0)
         var at = Timestamp(seconds: 0)
         var amount: Int64?
         var provLine = 0
@@ -149,7 +152,10 @@ public struct RecordViewScanner {
             case 5 where key.equals("attrs"):
                 bit = 256; try attributes(&s)
             case 4 where key.equals("prov"):
-                bit = 512; (file, sha, provLine) = try Self.prov(&s)
+                bit = 512
+                let open = s.offset
+                (file, sha, provLine) = try Self.prov(&s)
+                provObject = UnsafeRawBufferPointer(rebasing: line[open..<s.offset])
             case 6 where key.equals("person"):
                 bit = 1024; person = try s.stringRef()
             case 4 where key.equals("link"):
@@ -174,7 +180,7 @@ public struct RecordViewScanner {
                 throw JSONSyntaxError(column: 1, message: "record lacks \"\(name)\"")
             }
         }
-        return RecordView(id: id, source: source, kind: kind, scheme: scheme, subjectID: subjectID, subjectObject: subjectObject,
+        return RecordView(id: id, source: source, kind: kind, scheme: scheme, subjectID: subjectID, subjectObject: subjectObject, provObject: provObject,
                           at: at, amountFen: amount, target: target, attrs: attrSpace[...], file: file, sha256: sha, line: provLine,
                           person: person, link: linkValue, closingBrace: closingBrace, bytes: line)
     }

@@ -1,0 +1,129 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+internal import CSQLite
+
+/// A failure reported by SQLite, with its message.
+public struct DatabaseError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    /// SQLite's result code (SQLITE_BUSY is 5, SQLITE_CORRUPT 11, SQLITE_NOTADB 26).
+    public var code: Int32
+    public var description: String { message }
+}
+
+/// One SQLite connection: the only file that talks to the C library. Statements are prepared
+/// once and reused; text is bound without copying where the caller's bytes outlive the step.
+final class SQLiteDatabase {
+    private var handle: OpaquePointer?
+    let path: String
+
+    init(path: String, create: Bool) throws(DatabaseError) {
+        self.path = path
+        let flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX
+        let rc = sqlite3_open_v2(path, &handle, flags, nil)
+        guard rc == SQLITE_OK else {
+            let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            sqlite3_close(handle)
+            handle = nil
+            throw DatabaseError(message: "\(path): cannot open the ledger: \(message)", code: rc)
+        }
+        sqlite3_busy_timeout(handle, 10_000)
+    }
+
+    deinit { close() }
+
+    func close() {
+        if let h = handle {
+            sqlite3_close_v2(h)
+            handle = nil
+        }
+    }
+
+    func error(_ rc: Int32, _ what: String) -> DatabaseError {
+        let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "closed"
+        return DatabaseError(message: "\(path): \(what): \(message)", code: rc)
+    }
+
+    func execute(_ sql: String) throws(DatabaseError) {
+        let rc = sqlite3_exec(handle, sql, nil, nil, nil)
+        guard rc == SQLITE_OK else { throw error(rc, "cannot run \(sql.prefix(60))") }
+    }
+
+    /// The first column of the first row of `sql`, as an integer.
+    func integer(_ sql: String) throws(DatabaseError) -> Int64? {
+        let s = try prepare(sql)
+        return try s.step() ? s.int(0) : nil
+    }
+
+    func prepare(_ sql: String) throws(DatabaseError) -> Statement {
+        var stmt: OpaquePointer?
+        let rc = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil)
+        guard rc == SQLITE_OK, let stmt else { throw error(rc, "cannot prepare \(sql.prefix(60))") }
+        return Statement(stmt, database: self)
+    }
+
+    /// Rows the last statement changed.
+    var changes: Int { Int(sqlite3_changes(handle)) }
+
+    /// One prepared statement.
+    final class Statement {
+        private let stmt: OpaquePointer
+        private unowned let database: SQLiteDatabase
+
+        init(_ stmt: OpaquePointer, database: SQLiteDatabase) {
+            self.stmt = stmt
+            self.database = database
+        }
+
+        deinit { sqlite3_finalize(stmt) }
+
+        /// Binds bytes that stay valid until the statement has been stepped and reset.
+        func bind(_ i: Int32, borrowing bytes: UnsafeRawBufferPointer) {
+            if let base = bytes.baseAddress {
+                _ = csqlite_bind_text_static(stmt, i, base.assumingMemoryBound(to: CChar.self), Int32(bytes.count))
+            } else {
+                _ = csqlite_bind_text_copy(stmt, i, "", 0)
+            }
+        }
+
+        func bindBlob(_ i: Int32, borrowing bytes: UnsafeRawBufferPointer) {
+            _ = csqlite_bind_blob_static(stmt, i, bytes.baseAddress, Int32(bytes.count))
+        }
+
+        func bind(_ i: Int32, _ text: String) {
+            _ = csqlite_bind_text_copy(stmt, i, text, -1)
+        }
+
+        func bind(_ i: Int32, _ value: Int64) { sqlite3_bind_int64(stmt, i, value) }
+
+        /// Steps once: true for a row, false when done.
+        func step() throws(DatabaseError) -> Bool {
+            let rc = sqlite3_step(stmt)
+            if rc == SQLITE_ROW { return true }
+            if rc == SQLITE_DONE { return false }
+            sqlite3_reset(stmt)
+            throw database.error(rc, "statement failed")
+        }
+
+        /// Resets for the next use, keeping no bound bytes.
+        func reset() {
+            sqlite3_reset(stmt)
+            sqlite3_clear_bindings(stmt)
+        }
+
+        func int(_ column: Int32) -> Int64 { sqlite3_column_int64(stmt, column) }
+
+        func isNull(_ column: Int32) -> Bool { sqlite3_column_type(stmt, column) == SQLITE_NULL }
+
+        /// The column's bytes, valid until the next step or reset.
+        func bytes(_ column: Int32) -> UnsafeRawBufferPointer {
+            let p = sqlite3_column_blob(stmt, column)
+            let n = Int(sqlite3_column_bytes(stmt, column))
+            return UnsafeRawBufferPointer(start: p, count: n)
+        }
+
+        func text(_ column: Int32) -> String { String(decoding: bytes(column), as: UTF8.self) }
+    }
+}

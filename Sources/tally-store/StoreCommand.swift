@@ -1,0 +1,75 @@
+import ArgumentParser
+import TallyCLI
+import TallyIO
+
+@main
+struct StoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tally-store",
+        abstract: "Keep every record and correction once, in an SQLite ledger.",
+        discussion: """
+        The ledger is one SQLite file (WAL), created mode 0600 because it holds identifiers. \
+        Re-ingesting a record with the same content (all but prov) is a no-op; the same id \
+        with other content is an amendment, kept with its history. The manifest (files) lists \
+        every feed file the records came from by SHA-256, so a file is taken once under any \
+        name. A ledger written by a newer tally is refused; an older one is migrated.
+
+        Exit status: 0; 65 for a file that is not a ledger or a newer one (or with --strict, \
+        rejected lines); 66 for a missing ledger or input; 74 for a failed write; files \
+        --sha256 exits 1 when the file is not in the manifest.
+        """,
+        subcommands: [Ingest.self, Dump.self, Files.self])
+
+    struct Ingest: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add records and corrections (JSON Lines) to the ledger, in transactions.",
+            discussion: "Prints read, inserted, skipped (already there, same content), amended (same id, new content) and rejected (not records) to stderr. A killed ingest, run again, leaves every record in the ledger exactly once.")
+
+        @Argument(help: ArgumentHelp("The ledger (created if missing).", valueName: "db"))
+        var database: String
+
+        @Option(help: ArgumentHelp("Write lines that are not records here as JSON Lines (mode 0600).", valueName: "file"))
+        var rejects: String?
+
+        @Option(help: ArgumentHelp("Write the counts here as JSON.", valueName: "file"))
+        var stats: String?
+
+        @Flag(help: "Exit 65 when any line was rejected.")
+        var strict = false
+
+        @OptionGroup var input: InputOptions
+
+        func run() throws {
+            try Stage.run("tally-store") {
+                try StoreStage.ingest(database: database, paths: input.paths, limits: input.limits, rejectsPath: rejects, statsPath: stats, strict: strict)
+            }
+        }
+    }
+
+    struct Dump: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write every record as JSON Lines, corrections first, in constant memory (ready for tally-score).")
+
+        @Argument(help: ArgumentHelp("The ledger.", valueName: "db"))
+        var database: String
+
+        func run() throws {
+            try Stage.run("tally-store") { try StoreStage.dump(database: database) }
+        }
+    }
+
+    struct Files: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List the feed files the ledger has taken, by SHA-256, as JSON Lines.")
+
+        @Argument(help: ArgumentHelp("The ledger.", valueName: "db"))
+        var database: String
+
+        @Option(help: ArgumentHelp("Only this file; exit 1 when the ledger has not taken it.", valueName: "hex"))
+        var sha256: String?
+
+        func run() throws {
+            try Stage.run("tally-store") { try StoreStage.files(database: database, sha256: sha256) }
+        }
+    }
+}
