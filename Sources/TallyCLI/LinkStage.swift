@@ -9,6 +9,8 @@ public final class LinkStage {
         public var crosswalkPaths: [String]
         public var secret: [UInt8]
         public var redact: Bool
+        /// Replace the person and link of records that have them, instead of rejecting them.
+        public var relink = false
         public var paths: [String]
         public var limits: InputLimits
         public var rejectsPath: String?
@@ -54,8 +56,7 @@ public final class LinkStage {
         var scanner = RecordViewScanner()
         var rid: [UInt8] = []
         var input = LineInput(paths: options.paths, limits: options.limits, stage: name)
-        let ridLiteral: StaticString = "cn-rid"
-        let ridScheme = UnsafeRawBufferPointer(start: ridLiteral.utf8Start, count: ridLiteral.utf8CodeUnitCount)
+        var stripped: [UInt8] = []
         try input.forEachLine { file, lineNumber, line in
             counts.read += 1
             let view: RecordView
@@ -63,50 +64,19 @@ public final class LinkStage {
                 try rejects.add(file: file, line: lineNumber, code: "not-a-record", reason: "not a tally.record: \(error)", raw: line.text)
                 return
             }
-            if view.isCorrection {
-                out.buffer.append(line)
-                out.buffer.append(UInt8(ascii: "\n"))
-                counts.corrections += 1
-            } else if view.person != nil || view.link != nil {
-                try rejects.add(file: file, line: lineNumber, field: "person", code: "already-linked", reason: "the record is already linked", raw: line.text)
-                return
-            } else if let id = view.subjectID, !id.escaped, !view.scheme.escaped {
-                let b = out.buffer
-                if options.redact {
-                    let before = view.subjectObject.baseAddress! - line.baseAddress!
-                    b.append(UnsafeRawBufferPointer(rebasing: line[0..<before]))
-                    b.append("{\"scheme\":")
-                    b.append(view.scheme.quoted)
-                    b.append(UInt8(ascii: "}"))
-                    b.append(UnsafeRawBufferPointer(rebasing: line[(before + view.subjectObject.count)..<view.closingBrace]))
-                } else {
-                    b.append(UnsafeRawBufferPointer(rebasing: line[0..<view.closingBrace]))
+            if options.relink, !view.isCorrection, view.person != nil || view.link != nil, view.unlinkedLine(into: &stripped) {
+                // Link again from scratch: the stripped copy is scanned as a fresh record.
+                try stripped.withUnsafeBytes { copy in
+                    let again: RecordView
+                    do { again = try scanner.view(copy) } catch {
+                        try rejects.add(file: file, line: lineNumber, code: "not-a-record", reason: "not a tally.record once unlinked: \(error)", raw: line.text)
+                        return
+                    }
+                    try linkOne(again, copy, file: file, lineNumber: lineNumber, out: out, rejects: rejects, rid: &rid)
                 }
-                b.append(",\"person\":\"")
-                let scheme = view.scheme.content, idBytes = id.content
-                let link: StaticString
-                if scheme.equals("cn-rid") {
-                    keyer.appendKey(scheme: scheme, id: idBytes, to: b)
-                    link = "\",\"link\":\"direct\"}\n"
-                    counts.direct += 1
-                } else if case .person(let packed) = table.lookup(scheme: scheme, id: idBytes) {
-                    CrosswalkTable.unpackPerson(packed, into: &rid)
-                    rid.withUnsafeBytes { keyer.appendKey(scheme: ridScheme, id: $0, to: b) }
-                    link = "\",\"link\":\"crosswalk\"}\n"
-                    counts.crosswalk += 1
-                } else {
-                    keyer.appendKey(scheme: scheme, id: idBytes, to: b)
-                    link = "\",\"link\":\"unlinked\"}\n"
-                    counts.unlinked += 1
-                }
-                b.append(link)
             } else {
-                let reason = view.subjectID == nil ? "the subject has no id (was it redacted before linking?)" : "the subject's scheme or id is written with escapes, which no feed produces"
-                try rejects.add(file: file, line: lineNumber, field: "subject", code: "no-identifier", reason: reason, raw: line.text)
-                return
+                try linkOne(view, line, file: file, lineNumber: lineNumber, out: out, rejects: rejects, rid: &rid)
             }
-            counts.written += 1
-            try out.flushIfFull()
         }
         try out.flush()
         try rejects.finish()
@@ -117,6 +87,56 @@ public final class LinkStage {
         if let path = options.statsPath { try writeStats(path) }
         if options.strict && (c.rejected > 0 || c.conflicts > 0) { status = ExitStatus.worst(status, ExitStatus.data) }
         return status
+    }
+
+    /// Links one record line and writes it, or rejects it.
+    func linkOne(_ view: RecordView, _ line: UnsafeRawBufferPointer, file: String, lineNumber: Int, out: OutputSink, rejects: RejectLog, rid: inout [UInt8]) throws {
+        let ridLiteral: StaticString = "cn-rid"
+        let ridScheme = UnsafeRawBufferPointer(start: ridLiteral.utf8Start, count: ridLiteral.utf8CodeUnitCount)
+        if view.isCorrection {
+            out.buffer.append(line)
+            out.buffer.append(UInt8(ascii: "\n"))
+            counts.corrections += 1
+        } else if view.person != nil || view.link != nil {
+            try rejects.add(file: file, line: lineNumber, field: "person", code: "already-linked", reason: "the record is already linked", raw: line.text)
+            return
+        } else if let id = view.subjectID, !id.escaped, !view.scheme.escaped {
+            let b = out.buffer
+            if options.redact {
+                let before = view.subjectObject.baseAddress! - line.baseAddress!
+                b.append(UnsafeRawBufferPointer(rebasing: line[0..<before]))
+                b.append("{\"scheme\":")
+                b.append(view.scheme.quoted)
+                b.append(UInt8(ascii: "}"))
+                b.append(UnsafeRawBufferPointer(rebasing: line[(before + view.subjectObject.count)..<view.closingBrace]))
+            } else {
+                b.append(UnsafeRawBufferPointer(rebasing: line[0..<view.closingBrace]))
+            }
+            b.append(",\"person\":\"")
+            let scheme = view.scheme.content, idBytes = id.content
+            let link: StaticString
+            if scheme.equals("cn-rid") {
+                keyer.appendKey(scheme: scheme, id: idBytes, to: b)
+                link = "\",\"link\":\"direct\"}\n"
+                counts.direct += 1
+            } else if case .person(let packed) = table.lookup(scheme: scheme, id: idBytes) {
+                CrosswalkTable.unpackPerson(packed, into: &rid)
+                rid.withUnsafeBytes { keyer.appendKey(scheme: ridScheme, id: $0, to: b) }
+                link = "\",\"link\":\"crosswalk\"}\n"
+                counts.crosswalk += 1
+            } else {
+                keyer.appendKey(scheme: scheme, id: idBytes, to: b)
+                link = "\",\"link\":\"unlinked\"}\n"
+                counts.unlinked += 1
+            }
+            b.append(link)
+        } else {
+            let reason = view.subjectID == nil ? "the subject has no id (was it redacted before linking?)" : "the subject's scheme or id is written with escapes, which no feed produces"
+            try rejects.add(file: file, line: lineNumber, field: "subject", code: "no-identifier", reason: reason, raw: line.text)
+            return
+        }
+        counts.written += 1
+        try out.flushIfFull()
     }
 
     /// Loads every crosswalk file; a conflict is reported with every line that takes part in it.

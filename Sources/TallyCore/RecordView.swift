@@ -86,10 +86,41 @@ public struct RecordView {
     public var line: Int
     public var person: JSONStringRef?
     public var link: Link?
+    /// Where the `person` and `link` members lie (key to end of value), when present and
+    /// written without escapes: what `tally-link --relink` removes before linking again.
+    public var linkMembers: [Range<Int>]
     /// The offset of the object's closing brace in the line.
     public var closingBrace: Int
     /// The line's bytes, without its newline.
     public var bytes: UnsafeRawBufferPointer
+
+    /// The line without its `person` and `link` members (and their commas), into `out`; false
+    /// when they cannot be located (written with escapes).
+    public func unlinkedLine(into out: inout [UInt8]) -> Bool {
+        let present = (person != nil ? 1 : 0) + (link != nil ? 1 : 0)
+        guard linkMembers.count == present else { return false }
+        out.removeAll(keepingCapacity: true)
+        var cuts: [Range<Int>] = []
+        for m in linkMembers.sorted(by: { $0.lowerBound < $1.lowerBound }) {
+            // Take the comma before the member (or, for the first member, the one after it).
+            var a = m.lowerBound - 1
+            while a >= 0, bytes[a] == 0x20 || bytes[a] == 0x09 { a -= 1 }
+            if a >= 0, bytes[a] == UInt8(ascii: ",") {
+                cuts.append(a..<m.upperBound)
+            } else {
+                var b = m.upperBound
+                while b < bytes.count, bytes[b] == 0x20 || bytes[b] == 0x09 { b += 1 }
+                cuts.append(m.lowerBound..<(b < bytes.count && bytes[b] == UInt8(ascii: ",") ? b + 1 : b))
+            }
+        }
+        var at = 0
+        for cut in cuts {
+            if cut.lowerBound > at { out.append(contentsOf: bytes[at..<cut.lowerBound]) }
+            at = max(at, cut.upperBound)
+        }
+        out.append(contentsOf: bytes[at...])
+        return true
+    }
 
     /// Whether this is a correction record (`kind` starts with `correction.`).
     public var isCorrection: Bool {
@@ -117,6 +148,7 @@ public struct RecordViewScanner {
         var amount: Int64?
         var provLine = 0
         var linkValue: Link?
+        var linkMembers: [Range<Int>] = []
         attrSpace.removeAll(keepingCapacity: true)
 
         try s.forEachMember { (s: inout JSONScanner, key: JSONKey) throws(JSONSyntaxError) in
@@ -157,11 +189,14 @@ public struct RecordViewScanner {
                 (file, sha, provLine) = try Self.prov(&s)
                 provObject = UnsafeRawBufferPointer(rebasing: line[open..<s.offset])
             case 6 where key.equals("person"):
-                bit = 1024; person = try s.stringRef()
+                bit = 1024
+                person = try s.stringRef()
+                if let k = key.raw.baseAddress, key.escaped == nil { linkMembers.append((k - 1 - line.baseAddress!)..<s.offset) }
             case 4 where key.equals("link"):
                 bit = 2048
                 let column = s.column
                 let text = try s.unescapedStringBytes()
+                if let k = key.raw.baseAddress, key.escaped == nil { linkMembers.append((k - 1 - line.baseAddress!)..<s.offset) }
                 if text.equals("direct") { linkValue = .direct } else if text.equals("crosswalk") { linkValue = .crosswalk } else if text.equals("unlinked") { linkValue = .unlinked } else {
                     throw JSONSyntaxError(column: column, message: "link: unknown value \"\(text.text)\"")
                 }
@@ -182,7 +217,7 @@ public struct RecordViewScanner {
         }
         return RecordView(id: id, source: source, kind: kind, scheme: scheme, subjectID: subjectID, subjectObject: subjectObject, provObject: provObject,
                           at: at, amountFen: amount, target: target, attrs: attrSpace[...], file: file, sha256: sha, line: provLine,
-                          person: person, link: linkValue, closingBrace: closingBrace, bytes: line)
+                          person: person, link: linkValue, linkMembers: linkMembers, closingBrace: closingBrace, bytes: line)
     }
 
     private static func subject(_ s: inout JSONScanner) throws(JSONSyntaxError) -> (JSONStringRef, JSONStringRef?) {

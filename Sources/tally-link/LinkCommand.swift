@@ -41,6 +41,9 @@ struct LinkCommand: ParsableCommand {
     @Flag(help: "Drop subject.id (keep its scheme), so later stages never see raw identifiers.")
     var redact = false
 
+    @Flag(help: "Link records that already carry a person again, from today's crosswalk (as the nightly pipeline does before scoring), instead of rejecting them.")
+    var relink = false
+
     @Option(help: ArgumentHelp("Write rejected lines here as JSON Lines (mode 0600).", valueName: "file"))
     var rejects: String?
 
@@ -59,8 +62,10 @@ struct LinkCommand: ParsableCommand {
     func run() throws {
         try Stage.run("tally-link") {
             let secret = try Stage.readSecret(secretFile)
-            let stage = LinkStage(.init(crosswalkPaths: crosswalk, secret: secret, redact: redact, paths: input.paths, limits: input.limits,
-                                        rejectsPath: rejects, statsPath: stats, strict: strict))
+            var options = LinkStage.Options(crosswalkPaths: crosswalk, secret: secret, redact: redact, paths: input.paths, limits: input.limits,
+                                            rejectsPath: rejects, statsPath: stats, strict: strict)
+            options.relink = relink
+            let stage = LinkStage(options)
             return try stage.run()
         }
     }
