@@ -1,44 +1,50 @@
 #!/usr/bin/env bash
 # usage: pipelines/demo.sh BINDIR OUTDIR
-# The README's main job on synthetic data: 30 days of every feed for 10,000 people (1% of rows
-# deliberately faulty), parsed into tally.record JSON Lines with every row accounted for. The
-# later stages (link, store, score, explain) are not built yet; this runs what exists, as a user
-# would run it. Well under two minutes after the build.
+# The README's main job on synthetic data: 30 days of every feed for 10,000 synthetic people
+# (1% of rows deliberately faulty) arrive one day at a time; each night runs pipelines/nightly.sh
+# into a SQLite ledger. Then the last night's scores are shown as a histogram by tier, with the
+# explanation of one person in the lowest tier. Well under two minutes after the build.
 set -euo pipefail
-BIN=${1:-.build/release}
+BIN=$(cd "${1:-.build/release}" && pwd)
 OUT=${2:-out/demo}
+HERE=$(cd "$(dirname "$0")" && pwd)
 rm -rf "$OUT"
-mkdir -p "$OUT/records" "$OUT/rejects" "$OUT/stats"
+mkdir -p "$OUT/incoming"
+OUT=$(cd "$OUT" && pwd)
 echo "== tally-synth: 30 days of feeds for 10,000 synthetic people, 1% of rows deliberately faulty"
-"$BIN/tally-synth" --people 10000 --days 30 --start 2026-10-30 --seed 2026 --dirty 0.01 --out "$OUT/incoming"
+"$BIN/tally-synth" --people 10000 --days 30 --start 2026-10-30 --seed 2026 --dirty 0.01 --out "$OUT/feeds"
+(umask 077; head -c 32 /dev/urandom | base64 > "$OUT/tally.secret")
 echo
-echo "== tally-parse: every feed, every day (one summary line per file goes to $OUT/parse.log)"
-for feed in court tax transit commerce crosswalk corrections; do
-    "$BIN/tally-parse" --feed "$feed" --rejects "$OUT/rejects/$feed.jsonl" --stats "$OUT/stats/$feed.json" \
-        "$OUT"/incoming/"$feed"-*.* > "$OUT/records/$feed.jsonl" 2>> "$OUT/parse.log"
+echo "== 30 nights of pipelines/nightly.sh (each night's lines go to $OUT/nightly.log)"
+start=$(date +%s)
+for day in $(seq 0 29); do
+    date=$(date -u -d "2026-10-30 + $day days" +%F)
+    compact=${date//-/}
+    mv "$OUT"/feeds/*-"$compact".* "$OUT/incoming/"
+    TALLY_BIN=$BIN TALLY_SECRET_FILE=$OUT/tally.secret TALLY_AS_OF=$date \
+        bash "$HERE/nightly.sh" "$OUT/incoming" "$OUT/ledger.db" "$OUT/out" >> "$OUT/nightly.log"
+    printf '.'
 done
-python3 - "$OUT" <<'PY'
-import json, sys, collections
-out = sys.argv[1]
-print(f"{'feed':12s} {'files':>5s} {'read':>9s} {'written':>9s} {'rejected':>9s} {'filtered':>9s}")
-for feed in ["court", "tax", "transit", "commerce", "crosswalk", "corrections"]:
-    s = json.load(open(f"{out}/stats/{feed}.json"))
-    assert s["read"] == s["written"] + s["rejected"] + s["filtered"]
-    print(f"{feed:12s} {len(s['files']):5d} {s['read']:9d} {s['written']:9d} {s['rejected']:9d} {s['filtered']:9d}")
-truth = {(t["file"], t["line"], t["field"]) for t in map(json.loads, open(f"{out}/incoming/truth.jsonl"))}
-rejects = [json.loads(l) for feed in ["court", "tax", "transit", "commerce", "crosswalk", "corrections"] for l in open(f"{out}/rejects/{feed}.jsonl")]
-got = {(r["file"], r["line"], r["field"]) for r in rejects}
-print(f"\nrejected rows: {len(got)}; deliberate faults in truth.jsonl: {len(truth)}; the same rows: {got == truth}")
-kinds = collections.Counter(json.loads(l)["kind"] for feed in ["court", "tax", "transit", "commerce", "corrections"] for l in open(f"{out}/records/{feed}.jsonl"))
-print("\nrecords by kind:")
-for k, n in sorted(kinds.items()):
-    print(f"  {k:32s} {n:7d}")
-PY
+echo " done in $(( $(date +%s) - start )) s; last night:"
+tail -n 7 "$OUT/nightly.log" | sed 's/^/  /'
 echo
-echo "== one court record (tally.record v1), pretty-printed"
-head -1 "$OUT/records/court.jsonl" | python3 -m json.tool --no-ensure-ascii
+SCORES=$OUT/out/scores-2026-11-28.jsonl
+echo "== the ledger: $("$BIN/tally-store" files "$OUT/ledger.db" | wc -l) feed files taken, $("$BIN/tally-store" dump "$OUT/ledger.db" | wc -l) records; rejected rows are in out/rejects/"
 echo
-echo "== one rejected row, with the file, line and field at fault"
-head -1 "$OUT/rejects/tax.jsonl" | python3 -m json.tool --no-ensure-ascii
+echo "== scores as of 2026-11-28 by tier ($(wc -l < "$SCORES") people with records; everyone else has the base score)"
+max=1
+for tier in restricted watch standard good green-lane; do
+    n=$(grep -c "\"tier\":\"$tier\"" "$SCORES" || true)
+    [ "$n" -gt "$max" ] && max=$n
+done
+for tier in restricted watch standard good green-lane; do
+    n=$(grep -c "\"tier\":\"$tier\"" "$SCORES" || true)
+    width=$(( n == 0 ? 0 : (n * 60 + max - 1) / max ))
+    printf '  %-11s %6d %s\n' "$tier" "$n" "$(printf '%*s' "$width" '' | tr ' ' '#')"
+done
 echo
-echo "Records are in $OUT/records/, rejects in $OUT/rejects/, counts in $OUT/stats/."
+person=$(grep -m1 '"tier":"restricted"' "$SCORES" | sed 's/.*"person":"\(p_[0-9a-f]*\)".*/\1/')
+echo "== why $person is in the lowest tier: tally-explain, from the ledger"
+"$BIN/tally-store" dump "$OUT/ledger.db" \
+    | "$BIN/tally-link" --relink --crosswalk "$OUT"/out/crosswalk/*.jsonl --secret-file "$OUT/tally.secret" 2>/dev/null \
+    | "$BIN/tally-explain" --person "$person" --rules "$HERE/rules/default.yaml" --as-of 2026-11-28

@@ -140,10 +140,11 @@ public enum ExplanationFormat {
             t += "\nUnder open dispute (still counted, but none of them can by itself put you in the lowest tier):\n"
             for item in disputed { t += "  \(item.record.id)  \(item.record.kind)  disputed \(item.decision.map { "\($0.at.chinaDate)" } ?? "")\n" }
         }
-        t += "\nWhat would change:\n"
+        t += "\nWhat would change (records also fade day by day, so each score below includes the fading until then):\n"
         if e.changes.isEmpty { t += "  no counted record expires; the score moves only as records fade or new ones arrive\n" }
         for c in e.changes {
-            t += "  from \(c.date) \(c.recordID) (\(c.kind)) no longer counts: score \(c.score), tier \(c.tier)\(c.tier != e.tier.name ? "  ← tier changes" : "")\n"
+            let first = e.nextTierChange.map { $0.date == c.date && $0.recordID == c.recordID } ?? false
+            t += "  from \(c.date), when \(c.recordID) (\(c.kind)) no longer counts: score \(c.score), tier \(c.tier)\(first ? "  ← the tier changes" : "")\n"
         }
         t += "\nHow to contest a record: file a dispute with its source, quoting the source and natural key:\n"
         let contestable = e.items.filter { $0.standing == .counted || $0.standing == .disputed }.filter { $0.allocatedMicro < 0 }
