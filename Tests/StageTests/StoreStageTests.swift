@@ -1,0 +1,124 @@
+import Foundation
+import Testing
+
+/// Runs a Python snippet with the ledger path as argv[1] (Python's sqlite3 is the oracle).
+func sqlite(_ db: String, _ code: String) throws -> String {
+    let r = try Harness.run("/usr/bin/env", ["python3", "-c", "import sqlite3, sys\ndb = sqlite3.connect(sys.argv[1])\n" + code, db])
+    precondition(r.status == 0, r.stderr)
+    return r.text.trimmingCharacters(in: .whitespacesAndNewlines)
+}
+
+@Suite(.serialized) struct StoreStageTests {
+    @Test func ingestIsIdempotentKeepsAmendmentsAndDumpsCorrectionsFirst() throws {
+        let r = try LinkedRun(people: 2000, days: 3)
+        defer { r.run.remove() }
+        let db = r.run.dir + "/ledger.db"
+        let first = try Harness.run("tally-store", ["ingest", "--stats", r.run.dir + "/s1.json", db, r.events, r.corrections])
+        #expect(first.status == 0, "\(first.stderr)")
+        let n = try String(contentsOfFile: r.linked, encoding: .utf8).split(separator: "\n").count
+        #expect(first.stderr.contains("read \(n), inserted \(n), skipped 0, amended 0, rejected 0"), "\(first.stderr)")
+        let again = try Harness.run("tally-store", ["ingest", db, r.linked])
+        #expect(again.stderr.contains("read \(n), inserted 0, skipped \(n), amended 0"), "\(again.stderr)")
+        var mode = stat()
+        #expect(stat(db, &mode) == 0 && mode.st_mode & 0o777 == 0o600)
+
+        // The same records delivered in a file of another name: prov differs, content does not.
+        let renamed = r.run.dir + "/renamed.jsonl"
+        try String(contentsOfFile: r.events, encoding: .utf8).replacingOccurrences(of: "\"file\":\"transit-", with: "\"file\":\"again-transit-")
+            .write(toFile: renamed, atomically: true, encoding: .utf8)
+        let renamedRun = try Harness.run("tally-store", ["ingest", db, renamed])
+        #expect(renamedRun.stderr.contains("inserted 0,") && renamedRun.stderr.contains("amended 0"), "\(renamedRun.stderr)")
+
+        // A changed record is an amendment; its earlier line is kept.
+        let events = try String(contentsOfFile: r.events, encoding: .utf8).split(separator: "\n")
+        let changed = events[0].replacingOccurrences(of: "\"attrs\":{", with: "\"attrs\":{\"amended\":\"yes\",")
+        let amend = r.run.dir + "/amend.jsonl"
+        try (changed + "\n").write(toFile: amend, atomically: true, encoding: .utf8)
+        let amended = try Harness.run("tally-store", ["ingest", db, amend])
+        #expect(amended.stderr.contains("inserted 0, skipped 0, amended 1"), "\(amended.stderr)")
+        let history = try sqlite(db, "print(db.execute('select count(*), min(version) from amendments').fetchone(), db.execute('select version from records where line like ?', ('%\"amended\":\"yes\"%',)).fetchone())")
+        #expect(history == "(1, 1) (2,)")
+
+        // dump: corrections first, then the rest, every record once.
+        let dump = try Harness.run("tally-store", ["dump", db])
+        let lines = dump.text.split(separator: "\n")
+        #expect(lines.count == n)
+        let firstRecord = lines.firstIndex { !$0.contains("\"kind\":\"correction.") }!
+        #expect(firstRecord > 0 && !lines[firstRecord...].contains { $0.contains("\"kind\":\"correction.") })
+        #expect(lines.contains { $0 == changed })
+
+        // files: one line per feed file, by SHA-256; --sha256 says whether a file was taken.
+        let files = try Harness.run("tally-store", ["files", db])
+        let manifest = files.text.split(separator: "\n")
+        let feedFiles = Set(try String(contentsOfFile: r.linked, encoding: .utf8).split(separator: "\n").map {
+            (try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["prov"] as! [String: Any] }.map { $0["sha256"] as! String })
+        #expect(manifest.count == feedFiles.count)
+        #expect(try Harness.run("tally-store", ["files", db, "--sha256", feedFiles.first!]).status == 0)
+        #expect(try Harness.run("tally-store", ["files", db, "--sha256", String(repeating: "0", count: 64)]).status == 1)
+        #expect(try sqlite(db, "print(db.execute('pragma integrity_check').fetchone()[0])") == "ok")
+    }
+
+    @Test func oldLedgersAreMigratedNewerOnesAndStrangersRefused() throws {
+        let dir = Harness.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let record = #"{"v":1,"id":"tax:00000000000000000000000000000001","source":"tax","kind":"tax.paid","subject":{"scheme":"cn-rid","id":"990106199001011232"},"at":"2026-11-01T16:00:00Z","attrs":{},"prov":{"file":"tax-20261102.csv","sha256":"ab","line":2}}"#
+        // A version-1 ledger, as tally wrote it then: no records.version, no amendments.
+        let v1 = dir + "/v1.db"
+        _ = try sqlite(v1, """
+            db.executescript('''
+            CREATE TABLE records(seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, correction INTEGER NOT NULL, content BLOB NOT NULL, line TEXT NOT NULL);
+            CREATE INDEX records_corrections ON records(seq) WHERE correction = 1;
+            CREATE TABLE files(sha256 TEXT PRIMARY KEY, name TEXT NOT NULL, records INTEGER NOT NULL, ingested_at TEXT NOT NULL);
+            PRAGMA user_version = 1;''')
+            db.execute("INSERT INTO records(id, correction, content, line) VALUES ('tax:00000000000000000000000000000001', 0, x'00', ?)", (sys.argv[2] if len(sys.argv) > 2 else '',))
+            db.commit()
+            """)
+        _ = try sqlite(v1, "db.execute('update records set line = ?', ('\(record.replacingOccurrences(of: "'", with: "\\'"))',)); db.commit()")
+        let dump = try Harness.run("tally-store", ["dump", v1])
+        #expect(dump.status == 0 && dump.text == record + "\n", "\(dump.stderr)")
+        #expect(try sqlite(v1, "print(db.execute('pragma user_version').fetchone()[0], db.execute(\"select count(*) from sqlite_master where name = 'amendments'\").fetchone()[0])") == "2 1")
+
+        let v3 = dir + "/v3.db"
+        _ = try sqlite(v3, "db.execute('create table records(x)'); db.execute('pragma user_version = 3'); db.commit()")
+        let newer = try Harness.run("tally-store", ["dump", v3])
+        #expect(newer.status == 65 && newer.stderr.contains("schema version 3, written by a newer tally"), "\(newer.stderr)")
+
+        let stranger = dir + "/other.db"
+        _ = try sqlite(stranger, "db.execute('create table t(x)'); db.commit()")
+        let refused = try Harness.run("tally-store", ["ingest", stranger, "/dev/null"])
+        #expect(refused.status == 65 && refused.stderr.contains("not a tally ledger"))
+        try "not sqlite at all".write(toFile: dir + "/text.db", atomically: true, encoding: .utf8)
+        #expect(try Harness.run("tally-store", ["dump", dir + "/text.db"]).status == 65)
+        #expect(try Harness.run("tally-store", ["dump", dir + "/missing.db"]).status == 66)
+    }
+
+    @Test func anIngestKilledAtRandomLeavesEveryRecordExactlyOnceWhenRunAgain() throws {
+        let dir = Harness.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let records = dir + "/records.jsonl"
+        #expect(try Harness.run("tally-bench", ["score-data", "--people", "20000", "--records", "400000", "--out", records, "--corrections", dir + "/c.jsonl"]).status == 0)
+        let db = dir + "/ledger.db"
+        var kills = 0
+        for round in 0..<6 {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: Harness.binaries + "/tally-store")
+            p.arguments = ["ingest", db, records]
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            usleep(UInt32.random(in: 150_000...(round < 3 ? 900_000 : 2_500_000)))
+            if p.isRunning {
+                kill(p.processIdentifier, SIGKILL)
+                kills += 1
+            }
+            p.waitUntilExit()
+        }
+        let last = try Harness.run("tally-store", ["ingest", db, records])
+        #expect(last.status == 0, "\(last.stderr)")
+        let expected = 400_000
+        #expect(try sqlite(db, "print(db.execute('select count(*), count(distinct id) from records').fetchone())") == "(\(expected), \(expected))")
+        #expect(try sqlite(db, "print(db.execute('pragma integrity_check').fetchone()[0])") == "ok")
+        #expect(try sqlite(db, "print(db.execute('select sum(records) from files').fetchone()[0])") == "\(expected)")
+        print("tally-store ingest of 400,000 records killed with SIGKILL \(kills) times at random points, then run again: every record present once")
+        #expect(kills >= 3, "the ingest ran long enough to be killed mid-way")
+    }
+}
