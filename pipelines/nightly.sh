@@ -20,6 +20,8 @@
 #   TALLY_SECRET_FILE  the person-key secret (default: tally.secret beside DB; mode 0600)
 #   TALLY_RULES        the scoring rules (default: rules/default.yaml beside this script)
 #   TALLY_AS_OF        the day to score for (default: today in China, YYYY-MM-DD)
+#   TALLY_TIMES        if set, a file to which each stage run appends "stage file seconds KB"
+#                      (wall time and peak RSS, from /usr/bin/time), for capacity planning
 set -uo pipefail
 if [ $# -ne 3 ]; then
     echo "usage: nightly.sh INCOMING DB OUTDIR" >&2
@@ -35,7 +37,16 @@ RULES=${TALLY_RULES:-$HERE/rules/default.yaml}
 SECRET=${TALLY_SECRET_FILE:-$(dirname "$DB")/tally.secret}
 AS_OF=${TALLY_AS_OF:-$(TZ=Asia/Shanghai date +%F)}
 
-tool() { local name=$1; shift; if [ -n "$BIN" ]; then "$BIN/$name" "$@"; else "$name" "$@"; fi; }
+tool() {
+    local name=$1; shift
+    local exe=$name
+    [ -n "$BIN" ] && exe=$BIN/$name
+    if [ -n "${TALLY_TIMES:-}" ]; then
+        /usr/bin/time -a -o "$TALLY_TIMES" -f "$name ${current:-all} %e %M" "$exe" "$@"
+    else
+        "$exe" "$@"
+    fi
+}
 
 if [ ! -d "$IN" ]; then echo "nightly: $IN is not a directory" >&2; exit 66; fi
 mkdir -p "$OUT/rejects" "$OUT/reports" "$OUT/crosswalk" "$OUT/done" "$OUT/logs" "$OUT/work" || exit 73
@@ -72,6 +83,7 @@ night_files() { # crosswalk files first, so today's registrations link today's r
 
 while IFS= read -r file; do
     name=$(basename "$file")
+    current=$name
     feed=${name%%-*}
     work=$OUT/work/$name
     sha=$(sha256sum "$file" | cut -d' ' -f1)
@@ -106,6 +118,7 @@ while IFS= read -r file; do
 done < <(night_files)
 
 # Scores: the whole ledger, relinked with every crosswalk so far, corrections first.
+current=scores
 scores=$OUT/scores-$AS_OF.jsonl
 tmp=$OUT/.scores-$AS_OF.jsonl.tmp
 mapfile -t cw < <(crosswalks)
