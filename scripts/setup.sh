@@ -19,3 +19,7 @@ if ! python3 -c 'import jsonschema, frictionless, yaml' 2>/dev/null; then
     echo "setup: installing Python's jsonschema, frictionless and PyYAML (test oracles)" >&2
     python3 -m pip install -q jsonschema frictionless pyyaml
 fi
+if ! python3 -c 'import pyspark' 2>/dev/null || ! command -v spark-submit >/dev/null; then
+    echo "setup: installing PySpark (the scale-out test runs pipelines/spark/nightly.py in local mode; Java 17 must be installed)" >&2
+    python3 -m pip install -q pyspark
+fi
