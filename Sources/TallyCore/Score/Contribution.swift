@@ -32,11 +32,11 @@ extension Rules {
     /// A record counts on the days before `expiresOn` = its China date + `expire_days`.
     @inline(__always)
     public func contribution(kind: Int, at: Timestamp, amountFen: Int64?, asOf: CivilDate, asOfEnd: Int64) -> Contribution {
-        let rule = kinds[kind]
+        let rule = numbers[kind]
         var points = rule.points
-        if let perYuan = rule.pointsPerYuan, let amountFen, let limit = rule.perYuanLimit {
-            let part = Double(amountFen) / 100 * perYuan
-            points += min(max(part, -limit), limit)
+        if rule.hasPerYuan, let amountFen {
+            let part = Double(amountFen) / 100 * rule.pointsPerYuan
+            points += min(max(part, -rule.perYuanLimit), rule.perYuanLimit)
         }
         let ageDays = Double(asOfEnd - at.seconds) / 86_400
         let expiresOn = at.chinaDate.adding(days: rule.expireDays)
@@ -54,7 +54,7 @@ extension Rules {
     /// The kind's sum after its cap (a magnitude), in micro-points.
     @inline(__always)
     public func capped(_ sum: Int64, kind: Int) -> Int64 {
-        let cap = Int64((kinds[kind].cap * Double(microPerPoint)).rounded(.toNearestOrEven))
+        let cap = numbers[kind].capMicro
         return min(max(sum, -cap), cap)
     }
 

@@ -62,8 +62,11 @@ public struct SourceNames: Sendable {
     }
 
     static func hex16(_ v: UInt64) -> String {
-        let s = String(v, radix: 16)
-        return String(repeating: "0", count: 16 - s.count) + s
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16) { buffer in
+            let digits: StaticString = "0123456789abcdef"
+            for i in 0..<16 { buffer[i] = digits.utf8Start[Int((v >> UInt64(60 - 4 * i)) & 0xF)] }
+            return String(decoding: UnsafeBufferPointer(buffer), as: UTF8.self)
+        }
     }
 }
 

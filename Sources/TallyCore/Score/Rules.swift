@@ -30,18 +30,48 @@ public struct Rules: Sendable {
         public var means: String
     }
 
-    public var base: Int
-    public var minimum: Int
-    public var maximum: Int
+    /// A kind's numbers only, for the per-record arithmetic: reading them copies no `String`
+    /// (a `KindRule` copy retains its name, which perf showed on every record).
+    public struct KindNumbers: Sendable {
+        public var points: Double
+        public var pointsPerYuan: Double
+        public var perYuanLimit: Double
+        public var hasPerYuan: Bool
+        public var halfLifeDays: Double
+        public var expireDays: Int
+        /// The cap in micro-points.
+        public var capMicro: Int64
+    }
+
+    public let base: Int
+    public let minimum: Int
+    public let maximum: Int
     /// Kinds by name, sorted; a kind's index here is its number in the scoring engine.
-    public var kinds: [KindRule]
+    public let kinds: [KindRule]
+    /// `kinds`' numbers, index for index.
+    public let numbers: [KindNumbers]
     /// Tiers from the lowest scores to the highest, contiguous, covering minimum...maximum.
-    public var tiers: [Tier]
+    public let tiers: [Tier]
     /// Sources whose records are decision-grade (court judgments, tax assessments): only such a
     /// record, counted and not under open dispute, can put a person in the lowest tier.
-    public var decisionGrade: [String]
+    public let decisionGrade: [String]
     /// `sha256:` and the hex SHA-256 of the file's bytes.
-    public var digest: String
+    public let digest: String
+
+    public init(base: Int, minimum: Int, maximum: Int, kinds: [KindRule], tiers: [Tier], decisionGrade: [String], digest: String) {
+        self.base = base
+        self.minimum = minimum
+        self.maximum = maximum
+        self.kinds = kinds
+        self.tiers = tiers
+        self.decisionGrade = decisionGrade
+        self.digest = digest
+        numbers = kinds.map {
+            KindNumbers(points: $0.points, pointsPerYuan: $0.pointsPerYuan ?? 0, perYuanLimit: $0.perYuanLimit ?? 0, hasPerYuan: $0.pointsPerYuan != nil,
+                        halfLifeDays: $0.halfLifeDays, expireDays: $0.expireDays,
+                        capMicro: Int64(($0.cap * Double(microPerPoint)).rounded(.toNearestOrEven)))
+        }
+    }
 
     /// The most points one record may be worth either way (points plus the per-yuan limit), so
     /// that one record's part fits in 32 bits of micro-points.
