@@ -110,6 +110,7 @@ struct RulesReader {
             guard expire > 0 else { throw RulesError(line: line(r["expire_days"]!), "\(name).expire_days must be positive") }
             let cap = try number(r["cap"]!, "\(name).cap")
             guard cap >= 0 else { throw RulesError(line: line(r["cap"]!), "\(name).cap is a magnitude and must not be negative") }
+            guard cap <= Rules.maximumPoints else { throw RulesError(line: line(r["cap"]!), "\(name).cap may be at most \(Int(Rules.maximumPoints)) points") }
             var rule = Rules.KindRule(kind: name, points: try number(r["points"]!, "\(name).points"), halfLifeDays: halfLife, expireDays: expire, cap: cap)
             if let perYuan = r["per_yuan"] {
                 rule.pointsPerYuan = try number(perYuan, "\(name).per_yuan")

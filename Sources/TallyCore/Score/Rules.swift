@@ -73,8 +73,9 @@ public struct Rules: Sendable {
         }
     }
 
-    /// The most points one record may be worth either way (points plus the per-yuan limit), so
-    /// that one record's part fits in 32 bits of micro-points.
+    /// The most points one record may be worth either way (points plus the per-yuan limit), and
+    /// the largest cap, so that a record's part and a kind's capped sum fit in 32 bits of
+    /// micro-points (the scorer keeps them so).
     public static let maximumPoints = 2_000.0
 
     /// The index of `kind` in `kinds`, or nil when the rules do not score it.

@@ -35,9 +35,12 @@ public final class Scorer {
         var canReachLowest: Bool { countAndFlag & 0x8000_0000 != 0 }
     }
 
-    /// One kind's sum for one person, and the next entry of the same person.
+    /// One kind's sum for one person, and the next entry of the same person: 16 bytes. The sum
+    /// saturates at 32 bits, which is exact after the cap: a kind's records all have the sign of
+    /// its points, so the sum only moves one way, and caps are at most 2,000 points
+    /// (`Rules.maximumPoints`), within 32 bits of micro-points.
     struct EntryRow {
-        var sum: Int64
+        var sum: Int32
         var next: UInt32
         var top: UInt32
         var kind: UInt16
@@ -50,17 +53,22 @@ public final class Scorer {
     var slotMask: Int
     var peopleCount = 0
     struct PersonKey: Hashable { var hi: UInt64; var lo: UInt64 }
-    var entries: [EntryRow] = []
+    var entries = PagedArray<EntryRow>()
     // The most harmful records per harmful entry, `reasonRecords` slots each (micro 0 = empty),
     // in parallel arrays: 22 bytes a slot instead of a 32-byte struct. One record's part fits in
     // 32 bits (the rules cannot give a record more than ±2,147 points: `Rules.maximumPoints`).
-    var topMicro: [Int32] = [], topHi: [UInt64] = [], topLo: [UInt64] = [], topSource: [UInt16] = []
+    var topMicro = PagedArray<Int32>(), topHi = PagedArray<UInt64>(), topLo = PagedArray<UInt64>(), topSource = PagedArray<UInt16>()
 
     var retractedIDs: [PersonKey: [RecordKey]] = [:]
     var disputedIDs: [PersonKey: [RecordKey]] = [:]
     var decisionGrade: [Bool] = []   // per source number
     var kindCache: [(bytes: [UInt8], index: Int)] = []
     static let none = UInt32.max
+
+    deinit {
+        entries.deallocate()
+        topMicro.deallocate(); topHi.deallocate(); topLo.deallocate(); topSource.deallocate()
+    }
 
     public init(rules: Rules, asOf: CivilDate) {
         self.rules = rules
@@ -72,8 +80,8 @@ public final class Scorer {
 
     /// Bytes held per person at the end (for the stage's stats; array capacities included).
     public var memoryBytes: Int {
-        people_.capacity * MemoryLayout<PersonRow>.stride + entries.capacity * MemoryLayout<EntryRow>.stride
-            + topMicro.capacity * 4 + topHi.capacity * 8 + topLo.capacity * 8 + topSource.capacity * 2
+        people_.capacity * MemoryLayout<PersonRow>.stride + entries.memoryBytes
+            + topMicro.memoryBytes + topHi.memoryBytes + topLo.memoryBytes + topSource.memoryBytes
     }
 
     /// The number of people seen.
@@ -117,7 +125,7 @@ public final class Scorer {
         if c.expired { counts.expired += 1; return }
         counts.counted += 1
         let entry = entryFor(who, kind: kind)
-        entries[entry].sum &+= c.micro
+        entries[entry].sum = Int32(clamping: Int64(entries[entry].sum) + c.micro)
         if c.micro < 0 {
             keepIfHarmful(entry, micro: c.micro, key: key)
             if standing != .disputed && isDecisionGrade(key.source) { people_[who].countAndFlag |= 0x8000_0000 }
@@ -151,7 +159,7 @@ public final class Scorer {
         while e != Self.none {
             let entry = Int(e)
             let kind = Int(entries[entry].kind)
-            let capped = rules.capped(entries[entry].sum, kind: kind)
+            let capped = rules.capped(Int64(entries[entry].sum), kind: kind)
             total += capped
             if capped < 0 { harms.append((kind, capped, entry)) }
             e = entries[entry].next
@@ -229,10 +237,9 @@ public final class Scorer {
         let micro = Int32(clamping: wide)
         if entries[entry].top == Self.none {
             entries[entry].top = UInt32(topMicro.count / Self.reasonRecords)
-            topMicro.append(contentsOf: repeatElement(0, count: Self.reasonRecords))
-            topHi.append(contentsOf: repeatElement(0, count: Self.reasonRecords))
-            topLo.append(contentsOf: repeatElement(0, count: Self.reasonRecords))
-            topSource.append(contentsOf: repeatElement(0, count: Self.reasonRecords))
+            for _ in 0..<Self.reasonRecords {
+                topMicro.append(0); topHi.append(0); topLo.append(0); topSource.append(0)
+            }
         }
         let base = Int(entries[entry].top) * Self.reasonRecords
         // Replace an empty slot, or the least harmful kept record if this one is more harmful.

@@ -16,6 +16,7 @@ import TallyCore
         ("points: -40, half_life_days: 10", "points: -40, half_life_days: 0", 7, "half_life_days must be positive"),
         ("expire_days: 30, cap: 100}", "expire_days: 30, cap: -1}", 7, "cap is a magnitude"),
         ("expire_days: 30, cap: 100}", "expire_days: 30, cap: 100, decay: 2}", 7, "unknown key \"decay\""),
+        ("expire_days: 30, cap: 100}", "expire_days: 30, cap: 2500}", 7, "cap may be at most 2000 points"),
         ("{name: mid, from: 400", "{name: mid, from: 390", 11, "overlaps tier low"),
         ("{name: mid, from: 400", "{name: mid, from: 410", 11, "leaves a gap"),
         ("{name: high, from: 700, to: 900", "{name: high, from: 150, to: 900", 12, "out of order"),

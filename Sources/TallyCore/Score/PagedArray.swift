@@ -1,0 +1,40 @@
+/// An append-only array kept in fixed pages of 65,536 elements, for the scorer's largest tables.
+///
+/// A Swift array doubles its storage when full and copies everything across: the scorer's peak
+/// memory then held the old storage, the new one and its unused half at once (and glibc kept the
+/// freed blocks mapped). Pages are never moved, so memory is what is used plus one page.
+struct PagedArray<Element> {
+    private var pages: [UnsafeMutablePointer<Element>] = []
+    private(set) var count = 0
+    static var pageShift: Int { 16 }
+    static var pageSize: Int { 1 << pageShift }
+
+    /// Frees every page (the owner calls this; a struct has no deinit).
+    mutating func deallocate() {
+        for (i, page) in pages.enumerated() {
+            let used = min(Self.pageSize, count - i * Self.pageSize)
+            page.deinitialize(count: used)
+            page.deallocate()
+        }
+        pages = []
+        count = 0
+    }
+
+    @inline(__always)
+    mutating func append(_ value: Element) {
+        if count & (Self.pageSize - 1) == 0 && count >> Self.pageShift == pages.count {
+            pages.append(.allocate(capacity: Self.pageSize))
+        }
+        (pages[count >> Self.pageShift] + (count & (Self.pageSize - 1))).initialize(to: value)
+        count += 1
+    }
+
+    @inline(__always)
+    subscript(i: Int) -> Element {
+        get { pages[i >> Self.pageShift][i & (Self.pageSize - 1)] }
+        nonmutating set { pages[i >> Self.pageShift][i & (Self.pageSize - 1)] = newValue }
+    }
+
+    /// Bytes held by the pages.
+    var memoryBytes: Int { pages.count * Self.pageSize * MemoryLayout<Element>.stride }
+}
