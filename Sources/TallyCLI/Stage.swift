@@ -108,3 +108,18 @@ extension Stage {
         }
     }
 }
+
+/// Where a record-stream stage puts what it could not take and its counts; shared by stages
+/// whose rejects are lines that are not records.
+public struct ReportOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Write rejected lines here as JSON Lines (mode 0600).", valueName: "file"))
+    public var rejects: String?
+
+    @Option(help: ArgumentHelp("Write the counts here as JSON.", valueName: "file"))
+    public var stats: String?
+
+    @Flag(help: "Exit 65 when any line was rejected.")
+    public var strict = false
+
+    public init() {}
+}

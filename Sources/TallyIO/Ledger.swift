@@ -77,12 +77,7 @@ public final class Ledger {
                     name TEXT NOT NULL,
                     records INTEGER NOT NULL,
                     ingested_at TEXT NOT NULL);
-                CREATE TABLE amendments(
-                    id TEXT NOT NULL,
-                    version INTEGER NOT NULL,
-                    line TEXT NOT NULL,
-                    superseded_at TEXT NOT NULL,
-                    PRIMARY KEY (id, version));
+                \(Self.amendmentsTable)
                 PRAGMA user_version = 2;
                 COMMIT;
                 """)
@@ -90,12 +85,7 @@ public final class Ledger {
             try db.execute("""
                 BEGIN IMMEDIATE;
                 ALTER TABLE records ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
-                CREATE TABLE amendments(
-                    id TEXT NOT NULL,
-                    version INTEGER NOT NULL,
-                    line TEXT NOT NULL,
-                    superseded_at TEXT NOT NULL,
-                    PRIMARY KEY (id, version));
+                \(Self.amendmentsTable)
                 PRAGMA user_version = 2;
                 COMMIT;
                 """)
@@ -103,6 +93,16 @@ public final class Ledger {
             break
         }
     }
+
+    /// Version 2's history of amended records; version 1 had none.
+    static let amendmentsTable = """
+        CREATE TABLE amendments(
+            id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            line TEXT NOT NULL,
+            superseded_at TEXT NOT NULL,
+            PRIMARY KEY (id, version));
+        """
 
     /// The schema version on disk.
     public var version: Int64 { (try? db.integer("PRAGMA user_version")) ?? 0 }

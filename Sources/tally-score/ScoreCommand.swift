@@ -47,14 +47,7 @@ struct ScoreCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Where the feed declarations are, to check the rules' kinds (default: beside the binaries or in the source tree).", valueName: "dir"))
     var schemas: String?
 
-    @Option(help: ArgumentHelp("Write rejected lines here as JSON Lines (mode 0600).", valueName: "file"))
-    var rejects: String?
-
-    @Option(help: ArgumentHelp("Write the counts here as JSON.", valueName: "file"))
-    var stats: String?
-
-    @Flag(help: "Exit 65 when any line was rejected.")
-    var strict = false
+    @OptionGroup var report: ReportOptions
 
     @OptionGroup var input: InputOptions
 
@@ -66,7 +59,7 @@ struct ScoreCommand: ParsableCommand {
         try Stage.run("tally-score") {
             let loaded = try RulesFile.load(rules, schemasDirectory: schemas)
             let stage = ScoreStage(.init(rules: loaded, asOf: CivilDate.parse(asOf)!, correctionPaths: corrections, paths: input.paths,
-                                         limits: input.limits, rejectsPath: rejects, statsPath: stats, strict: strict))
+                                         limits: input.limits, rejectsPath: report.rejects, statsPath: report.stats, strict: report.strict))
             return try stage.run()
         }
     }

@@ -28,20 +28,13 @@ struct StoreCommand: ParsableCommand {
         @Argument(help: ArgumentHelp("The ledger (created if missing).", valueName: "db"))
         var database: String
 
-        @Option(help: ArgumentHelp("Write lines that are not records here as JSON Lines (mode 0600).", valueName: "file"))
-        var rejects: String?
-
-        @Option(help: ArgumentHelp("Write the counts here as JSON.", valueName: "file"))
-        var stats: String?
-
-        @Flag(help: "Exit 65 when any line was rejected.")
-        var strict = false
+        @OptionGroup var report: ReportOptions
 
         @OptionGroup var input: InputOptions
 
         func run() throws {
             try Stage.run("tally-store") {
-                try StoreStage.ingest(database: database, paths: input.paths, limits: input.limits, rejectsPath: rejects, statsPath: stats, strict: strict)
+                try StoreStage.ingest(database: database, paths: input.paths, limits: input.limits, rejectsPath: report.rejects, statsPath: report.stats, strict: report.strict)
             }
         }
     }
