@@ -23,6 +23,9 @@
 #   TALLY_TIMES        if set, a file to which each stage run appends "stage file seconds KB"
 #                      (wall time and peak RSS, from /usr/bin/time), for capacity planning
 set -uo pipefail
+# Everything written here holds identifiers (rejects, parsed crosswalks, work files) or person
+# keys: private to the ledger's owner.
+umask 077
 if [ $# -ne 3 ]; then
     echo "usage: nightly.sh INCOMING DB OUTDIR" >&2
     exit 64

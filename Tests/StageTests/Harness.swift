@@ -28,7 +28,7 @@ enum Harness {
         if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
         // stderr goes to a file and stdout to a pipe, so neither can fill up and block the child.
         let errPath = NSTemporaryDirectory() + "tally-stderr-" + UUID().uuidString
-        FileManager.default.createFile(atPath: errPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
         defer { try? FileManager.default.removeItem(atPath: errPath) }
         let errHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
         let out = Pipe()

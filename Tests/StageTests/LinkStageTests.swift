@@ -19,18 +19,18 @@ struct ParsedRun {
             let run = try Harness.run("tally-parse", ["--feed", feed] + files)
             precondition(run.status == 0, run.stderr)
             if feed == "crosswalk" {
-                FileManager.default.createFile(atPath: crosswalk, contents: run.stdout)
+                _ = FileManager.default.createFile(atPath: crosswalk, contents: run.stdout)
             } else {
                 records.append(run.stdout)
             }
         }
-        FileManager.default.createFile(atPath: self.records, contents: records)
+        _ = FileManager.default.createFile(atPath: self.records, contents: records)
     }
 
     /// Writes a secret file with `mode` and returns its path.
     func secret(_ text: String = "a synthetic secret for tests only", mode: Int = 0o600, name: String = "secret") throws -> String {
         let path = dir + "/" + name
-        FileManager.default.createFile(atPath: path, contents: Data((text + "\n").utf8), attributes: [.posixPermissions: mode])
+        _ = FileManager.default.createFile(atPath: path, contents: Data((text + "\n").utf8), attributes: [.posixPermissions: mode])
         try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
         return path
     }
@@ -46,7 +46,7 @@ struct ParsedRun {
         let link = try Harness.run("tally-link", ["--crosswalk", run.crosswalk, "--secret-file", secret, "--stats", run.dir + "/stats.json", run.records])
         #expect(link.status == 0, "\(link.stderr)")
         let out = run.dir + "/linked.jsonl"
-        FileManager.default.createFile(atPath: out, contents: link.stdout)
+        _ = FileManager.default.createFile(atPath: out, contents: link.stdout)
         let check = try Harness.oracle("check_links.py", [run.feeds + "/people.csv", secret, run.feeds, out])
         #expect(check.status == 0, "\(check.text)")
         print("tally-link on tally-synth (6000 people, 4 days), counts by link: \(check.text)")
@@ -92,7 +92,7 @@ struct ParsedRun {
         let parsed = try Harness.run("tally-parse", ["--feed", "crosswalk", forged])
         #expect(parsed.status == 0, "\(parsed.stderr)")
         let both = run.dir + "/crosswalk-both.jsonl"
-        FileManager.default.createFile(atPath: both, contents: try Data(contentsOf: URL(fileURLWithPath: run.crosswalk)) + parsed.stdout)
+        _ = FileManager.default.createFile(atPath: both, contents: try Data(contentsOf: URL(fileURLWithPath: run.crosswalk)) + parsed.stdout)
         let secret = try run.secret()
         let originalLine = day1.firstIndex { $0.hasPrefix("transit-card,\(card[1]),") }! + 1
 
@@ -104,7 +104,7 @@ struct ParsedRun {
         #expect(stats["conflicts"] as? Int == 1)
         // The card's records stay unlinked, checked independently.
         let out = run.dir + "/linked.jsonl"
-        FileManager.default.createFile(atPath: out, contents: link.stdout)
+        _ = FileManager.default.createFile(atPath: out, contents: link.stdout)
         let check = try Harness.oracle("check_links.py", [run.feeds + "/people.csv", secret, run.feeds, out, "--conflict", "transit-card:\(card[1])"])
         #expect(check.status == 0, "\(check.text)")
         let strict = try Harness.run("tally-link", ["--strict", "--crosswalk", both, "--secret-file", secret, run.records])
@@ -145,7 +145,7 @@ struct ParsedRun {
             #expect(NSDictionary(dictionary: ox).isEqual(to: oy), "nothing else changes")
         }
         let out = run.dir + "/redacted.jsonl"
-        FileManager.default.createFile(atPath: out, contents: redacted.stdout)
+        _ = FileManager.default.createFile(atPath: out, contents: redacted.stdout)
         #expect(try Harness.oracle("validate_jsonl.py", [Harness.root + "/schemas/record.schema.json", out]).status == 0)
         // Redacted records cannot be linked again: there is nothing left to link on.
         let again = try Harness.run("tally-link", ["--crosswalk", run.crosswalk, "--secret-file", secret, out])

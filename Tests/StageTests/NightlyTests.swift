@@ -13,7 +13,7 @@ func nightly(_ incoming: String, _ db: String, _ out: String, asOf: String, secr
         #expect(try Harness.run("tally-synth", ["--people", "\(people)", "--days", "\(days)", "--dirty", "0.01", "--out", dir + "/feeds"]).status == 0)
         try FileManager.default.createDirectory(atPath: dir + "/in", withIntermediateDirectories: true)
         let secret = dir + "/tally.secret"
-        FileManager.default.createFile(atPath: secret, contents: Data("nightly test secret, synthetic only".utf8), attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(atPath: secret, contents: Data("nightly test secret, synthetic only".utf8), attributes: [.posixPermissions: 0o600])
         return (dir, secret)
     }
 
@@ -35,6 +35,11 @@ func nightly(_ incoming: String, _ db: String, _ out: String, asOf: String, secr
             #expect(lines.count == 7 && lines.allSatisfy { $0.hasPrefix("nightly: ") }, "\(r.text)")
         }
         #expect(Harness.files(in: dir + "/in").isEmpty)
+        // What holds identifiers is private to the owner.
+        for path in Harness.files(in: dir + "/out/crosswalk").map({ dir + "/out/crosswalk/" + $0 }) + Harness.files(in: dir + "/out/rejects").map({ dir + "/out/rejects/" + $0 }) {
+            let mode = (try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as! NSNumber).intValue
+            #expect(mode & 0o077 == 0, "\(path) is mode \(String(mode, radix: 8))")
+        }
         let scores = dir + "/out/scores-2026-11-03.jsonl"
         #expect(FileManager.default.fileExists(atPath: scores))
         #expect(!Harness.files(in: dir + "/out").contains { $0.hasSuffix(".tmp") })
@@ -104,7 +109,7 @@ struct ParsedRunFrom {
             if files.isEmpty { continue }
             records.append(try Harness.run("tally-parse", ["--feed", feed] + files).stdout)
         }
-        FileManager.default.createFile(atPath: dir + "/records.jsonl", contents: records)
+        _ = FileManager.default.createFile(atPath: dir + "/records.jsonl", contents: records)
         let crosswalks = Harness.files(in: crosswalkDir).map { crosswalkDir + "/" + $0 }
         let link = try Harness.run("tally-link", ["--crosswalk"] + crosswalks + ["--secret-file", secret, dir + "/records.jsonl"])
         // Corrections first, as the ledger's dump gives them.

@@ -71,7 +71,7 @@ let parseCases: [ParseCase] = {
             let feed = c.feed.contains("/") ? fixtures + "/" + c.feed : c.feed
             all.append(try Harness.run("tally-parse", ["--feed", feed, fixtures + "/" + c.file]).stdout)
         }
-        FileManager.default.createFile(atPath: dir + "/all.jsonl", contents: all)
+        _ = FileManager.default.createFile(atPath: dir + "/all.jsonl", contents: all)
         let check = try Harness.oracle("validate_jsonl.py", [Harness.root + "/schemas/record.schema.json", dir + "/all.jsonl"])
         #expect(check.status == 0, "\(check.text)")
     }

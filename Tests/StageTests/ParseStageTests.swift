@@ -43,7 +43,7 @@ func peakRSS(_ arguments: [String], stdin: Data? = nil) throws -> (Int32, Int, S
         let got = try triples(rejects, ["file", "line", "field"])
         #expect(truth.count > 500)
         #expect(got == truth, "missing: \(truth.subtracting(got).prefix(5)), extra: \(got.subtracting(truth).prefix(5))")
-        FileManager.default.createFile(atPath: dir + "/records.jsonl", contents: records)
+        _ = FileManager.default.createFile(atPath: dir + "/records.jsonl", contents: records)
         let check = try Harness.oracle("validate_jsonl.py", [Harness.root + "/schemas/record.schema.json", dir + "/records.jsonl"])
         #expect(check.status == 0, "\(check.text)")
     }
@@ -99,15 +99,15 @@ func peakRSS(_ arguments: [String], stdin: Data? = nil) throws -> (Int32, Int, S
         #expect(noFeed.stderr.contains("--feed"))
         let broken = Harness.scratch()
         defer { try? FileManager.default.removeItem(atPath: broken) }
-        FileManager.default.createFile(atPath: broken + "/x.feed.json", contents: Data(#"{"feed":"x","format":"csv","table":"x.schema.json","naturalKey":["a"],"subject":{"field":"a","scheme":"cn-rid"},"at":{"field":"d"},"kind":{"constant":"x.y"}}"#.utf8))
-        FileManager.default.createFile(atPath: broken + "/x.schema.json", contents: Data(#"{"fields":[{"name":"a","type":"string","constraints":{"pattern":"^[a-z]+$"}},{"name":"d","type":"date"}]}"#.utf8))
+        _ = FileManager.default.createFile(atPath: broken + "/x.feed.json", contents: Data(#"{"feed":"x","format":"csv","table":"x.schema.json","naturalKey":["a"],"subject":{"field":"a","scheme":"cn-rid"},"at":{"field":"d"},"kind":{"constant":"x.y"}}"#.utf8))
+        _ = FileManager.default.createFile(atPath: broken + "/x.schema.json", contents: Data(#"{"fields":[{"name":"a","type":"string","constraints":{"pattern":"^[a-z]+$"}},{"name":"d","type":"date"}]}"#.utf8))
         let schemaFault = try Harness.run("tally-parse", ["--feed", "x", "--schemas", broken, "-"], stdin: Data())
         #expect(schemaFault.status == 65)
         #expect(schemaFault.stderr.contains("x.schema.json") || schemaFault.stderr.contains("x.feed.json"))
         #expect(schemaFault.stderr.contains("field \"a\": anchors are implied (the whole value must match)"), "\(schemaFault.stderr)")
         // A kind map that does not filter must cover every allowed value, or valid rows would vanish.
-        FileManager.default.createFile(atPath: broken + "/y.feed.json", contents: Data(#"{"feed":"y","format":"csv","table":"y.schema.json","naturalKey":["a"],"subject":{"field":"a","scheme":"cn-rid"},"at":{"field":"d"},"kind":{"field":"k","map":{"good":"y.good"}}}"#.utf8))
-        FileManager.default.createFile(atPath: broken + "/y.schema.json", contents: Data(#"{"fields":[{"name":"a","type":"string"},{"name":"d","type":"date"},{"name":"k","type":"string","constraints":{"required":true,"enum":["good","bad"]}}]}"#.utf8))
+        _ = FileManager.default.createFile(atPath: broken + "/y.feed.json", contents: Data(#"{"feed":"y","format":"csv","table":"y.schema.json","naturalKey":["a"],"subject":{"field":"a","scheme":"cn-rid"},"at":{"field":"d"},"kind":{"field":"k","map":{"good":"y.good"}}}"#.utf8))
+        _ = FileManager.default.createFile(atPath: broken + "/y.schema.json", contents: Data(#"{"fields":[{"name":"a","type":"string"},{"name":"d","type":"date"},{"name":"k","type":"string","constraints":{"required":true,"enum":["good","bad"]}}]}"#.utf8))
         let kindFault = try Harness.run("tally-parse", ["--feed", "y", "--schemas", broken, "-"], stdin: Data())
         #expect(kindFault.status == 65)
         #expect(kindFault.stderr.contains("kind: no kind for bad"), "\(kindFault.stderr)")
@@ -130,7 +130,7 @@ func peakRSS(_ arguments: [String], stdin: Data? = nil) throws -> (Int32, Int, S
         let path = dir + "/transit-20261127.csv"
         var data = Data("event_id,card_id,rid,line,station_in,station_out,tap_in,tap_out,fare_fen,paid_fen,flag\n".utf8)
         data.append(Data(repeating: UInt8(ascii: "7"), count: 64 << 20))
-        FileManager.default.createFile(atPath: path, contents: data)
+        _ = FileManager.default.createFile(atPath: path, contents: data)
         let (status, kb, stderr) = try peakRSS([Harness.binaries + "/tally-parse", "--feed", "transit", path])
         #expect(status == 65)
         #expect(stderr.contains("transit-20261127.csv:2: record longer than 8388608 bytes"))
@@ -145,7 +145,7 @@ func peakRSS(_ arguments: [String], stdin: Data? = nil) throws -> (Int32, Int, S
         var body = ""
         for i in 0..<300 { body += "  <judgment " + one.replacingOccurrences(of: "1234号", with: "\(i)号") + "</judgment>\n" }
         let text = valid.components(separatedBy: "  <judgment ")[0] + body + "  <judgment case=\"broken\"><court code=\"330106\">x</judgment>\n</judgments>\n"
-        FileManager.default.createFile(atPath: dir + "/court-20261127.xml", contents: Data(text.utf8))
+        _ = FileManager.default.createFile(atPath: dir + "/court-20261127.xml", contents: Data(text.utf8))
         let r = try Harness.run("tally-parse", ["--feed", "court", dir + "/court-20261127.xml"])
         #expect(r.status == 65)
         #expect(r.stderr.contains("court-20261127.xml:3003: not well-formed XML"))

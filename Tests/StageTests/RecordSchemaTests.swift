@@ -64,7 +64,7 @@ struct RecordFactory {
         let records = (0..<5000).map { _ in factory.record() }
         let out = ByteBuffer()
         for r in records { r.encode(into: out) }
-        FileManager.default.createFile(atPath: dir + "/records.jsonl", contents: Data(out.bytes))
+        _ = FileManager.default.createFile(atPath: dir + "/records.jsonl", contents: Data(out.bytes))
         let check = try Harness.oracle("validate_jsonl.py", [Harness.root + "/schemas/record.schema.json", dir + "/records.jsonl", dir + "/python.jsonl"])
         #expect(check.status == 0, "\(check.text)\(check.stderr)")
         #expect(check.text.hasPrefix("validate_jsonl: 5000 lines, 0 problems"))
@@ -91,7 +91,7 @@ struct RecordFactory {
         let out = ByteBuffer()
         bad.encode(into: out)
         out.append(#"{"v":1,"id":"court:00","source":"court","kind":"court.x","subject":{"scheme":"cn-rid"},"at":"2026-01-01T00:00:00Z","attrs":{},"prov":{"file":"f","sha256":"00","line":1}}"# + "\n")
-        FileManager.default.createFile(atPath: dir + "/bad.jsonl", contents: Data(out.bytes))
+        _ = FileManager.default.createFile(atPath: dir + "/bad.jsonl", contents: Data(out.bytes))
         let check = try Harness.oracle("validate_jsonl.py", [Harness.root + "/schemas/record.schema.json", dir + "/bad.jsonl"])
         #expect(check.status == 1)
         #expect(check.text.contains("line 1:") && check.text.contains("line 2:"))
@@ -113,7 +113,7 @@ struct RecordFactory {
                   records: reasons.count, reasons: reasons, disputed: i % 3 == 0 ? ["tax:" + hex] : [],
                   retracted: i % 5 == 0 ? ["court:" + hex] : []).encode(into: out)
         }
-        FileManager.default.createFile(atPath: dir + "/scores.jsonl", contents: Data(out.bytes))
+        _ = FileManager.default.createFile(atPath: dir + "/scores.jsonl", contents: Data(out.bytes))
         let check = try Harness.oracle("validate_jsonl.py", [Harness.root + "/schemas/score.schema.json", dir + "/scores.jsonl"])
         #expect(check.status == 0, "\(check.text)")
     }

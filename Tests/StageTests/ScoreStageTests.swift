@@ -31,11 +31,11 @@ struct LinkedRun {
         let score = try Harness.run("tally-score", ["--rules", LinkedRun.rules, "--as-of", asOf, "--stats", r.run.dir + "/stats.json", r.linked])
         #expect(score.status == 0, "\(score.stderr)")
         let scores = r.run.dir + "/scores.jsonl"
-        FileManager.default.createFile(atPath: scores, contents: score.stdout)
+        _ = FileManager.default.createFile(atPath: scores, contents: score.stdout)
         let explain = try Harness.run("tally-explain", ["--all", "--rules", LinkedRun.rules, "--as-of", asOf, r.linked])
         #expect(explain.status == 0, "\(explain.stderr)")
         let explanations = r.run.dir + "/explain.jsonl"
-        FileManager.default.createFile(atPath: explanations, contents: explain.stdout)
+        _ = FileManager.default.createFile(atPath: explanations, contents: explain.stdout)
         let check = try Harness.oracle("check_scores.py", [LinkedRun.rules, asOf, r.linked, scores, explanations])
         #expect(check.status == 0, "\(check.text)")
         print("tally-score on tally-synth (8000 people, 12 days) checked by Python, every explanation adding up: \(check.text)")

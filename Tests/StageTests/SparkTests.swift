@@ -40,7 +40,7 @@ import Testing
         let transit = dir + "/feeds/transit-20261101.csv.gz"
         let bytes = try Data(contentsOf: URL(fileURLWithPath: transit))
         try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: transit))
-        FileManager.default.createFile(atPath: dir + "/secret", contents: Data("spark failure test secret, synthetic".utf8), attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(atPath: dir + "/secret", contents: Data("spark failure test secret, synthetic".utf8), attributes: [.posixPermissions: 0o600])
         guard let spark = try sparkSubmit(["--feeds", dir + "/feeds", "--bin", Harness.binaries, "--rules", LinkedRun.rules, "--secret", dir + "/secret",
                                            "--as-of", "2026-11-01", "--out", dir + "/scores.jsonl"]) else { return }
         #expect(spark.status != 0)

@@ -55,7 +55,7 @@ import Testing
         let files = Harness.files(in: Self.corpus + "/csv").filter { $0.hasPrefix("transit-") }.map { Self.corpus + "/csv/" + $0 }
         let r = try Harness.run("tally-validate", ["--feed", "transit", "--json"] + files)
         #expect(r.status == 65)
-        FileManager.default.createFile(atPath: dir + "/reports.jsonl", contents: r.stdout)
+        _ = FileManager.default.createFile(atPath: dir + "/reports.jsonl", contents: r.stdout)
         let check = try Harness.oracle("validate_jsonl.py", [Harness.root + "/schemas/validate-report.schema.json", dir + "/reports.jsonl"])
         #expect(check.status == 0, "\(check.text)")
         let first = json(r.text).flatMap { $0["first"] as! [[String: Any]] }
@@ -66,21 +66,21 @@ import Testing
         let dir = Harness.scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         // 1. Checksums and birth dates: Frictionless cannot see them.
-        FileManager.default.createFile(atPath: dir + "/transit-1.csv", contents: Data("""
+        _ = FileManager.default.createFile(atPath: dir + "/transit-1.csv", contents: Data("""
         event_id,card_id,rid,line,station_in,station_out,tap_in,tap_out,fare_fen,paid_fen,flag
         E1,8000000000000123,110105194912310021,1,0001,0002,2026-11-27T08:00:00,,500,200,
         E2,8000000000000123,110105203001010013,1,0001,0002,2026-11-27T08:00:00,,500,200,
 
         """.utf8))
         // 2. Quotes where RFC 4180 allows none: Python's csv keeps them as text.
-        FileManager.default.createFile(atPath: dir + "/commerce-1.csv", contents: Data("""
+        _ = FileManager.default.createFile(atPath: dir + "/commerce-1.csv", contents: Data("""
         order_id,account_id,rid,placed_at,category,amount,payment,device
         O1,A0123456789,,2026-11-27T13:45:10+08:00,books,7,on-time,Pixel "7"
         O2,A0123456789,,2026-11-27T13:45:10+08:00,books,7,on-time,"web"x
 
         """.utf8))
         // 4. Dates must be zero-padded YYYY-MM-DD; Python's strptime takes 2026-1-5.
-        FileManager.default.createFile(atPath: dir + "/tax-1.csv", contents: Data("""
+        _ = FileManager.default.createFile(atPath: dir + "/tax-1.csv", contents: Data("""
         record_no,taxpayer_id,taxpayer_kind,taxpayer_name,tax_office,period,tax_type,due_date,paid_date,amount_due,amount_paid,status
         TX1,11010519491231002X,person,A,B,2026-10,iit,2026-1-5,,1.00,1.00,paid
 
