@@ -157,13 +157,18 @@ public final class XMLRecordReader {
         return Int(xmlTextReaderGetParserLineNumber(reader))
     }
 
+    /// A NUL-terminated name as text.
+    private static func text(_ name: [CChar]) -> String {
+        String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     private func checkRoot(_ reader: xmlTextReaderPtr) throws(InputError) {
         sawRoot = true
         guard isNamed(reader, rootName) else {
             let local = xmlTextReaderConstLocalName(reader).map { String(cString: $0) } ?? "?"
             let ns = xmlTextReaderConstNamespaceUri(reader).map { String(cString: $0) } ?? "no namespace"
             throw InputError(.data, file: input.name, line: nodeLine(reader),
-                             "root element is \(local) in \(ns); expected \(String(cString: rootName)) in \(String(cString: namespace))")
+                             "root element is \(local) in \(ns); expected \(Self.text(rootName)) in \(Self.text(namespace))")
         }
     }
 
