@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Installs what tally needs to build and test, only where it is missing: the C libraries
-# (libxml2, zlib, SQLite) with pkg-config, xmllint, and the Python test oracles. Safe to rerun.
+# usage: scripts/setup.sh [build|test]
+# Installs what tally needs, only where it is missing: to build and run, the C libraries (libxml2,
+# zlib, SQLite) with pkg-config; to test as well (the default), xmllint, the Python test oracles
+# and PySpark. Safe to rerun.
 set -euo pipefail
+purpose=${1:-test}
 apt_packages=(libxml2-dev zlib1g-dev libsqlite3-dev pkg-config libxml2-utils)
 missing=()
 for p in "${apt_packages[@]}"; do
@@ -15,6 +18,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     $sudo apt-get update -qq
     $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+[ "$purpose" = build ] && exit 0
 if ! python3 -c 'import jsonschema, frictionless, yaml' 2>/dev/null; then
     echo "setup: installing Python's jsonschema, frictionless and PyYAML (test oracles)" >&2
     python3 -m pip install -q jsonschema frictionless pyyaml
