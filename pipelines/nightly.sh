@@ -38,7 +38,8 @@ BIN=${TALLY_BIN:-}
 if [ -z "$BIN" ] && [ -x "$HERE/../.build/release/tally-parse" ]; then BIN=$HERE/../.build/release; fi
 RULES=${TALLY_RULES:-$HERE/rules/default.yaml}
 SECRET=${TALLY_SECRET_FILE:-$(dirname "$DB")/tally.secret}
-AS_OF=${TALLY_AS_OF:-$(TZ=Asia/Shanghai date +%F)}
+# China Standard Time as a POSIX rule (UTC+8, no daylight saving), so no tzdata is needed.
+AS_OF=${TALLY_AS_OF:-$(TZ=CST-8 date +%F)}
 
 tool() {
     local name=$1; shift
@@ -125,7 +126,11 @@ current=scores
 scores=$OUT/scores-$AS_OF.jsonl
 tmp=$OUT/.scores-$AS_OF.jsonl.tmp
 mapfile -t cw < <(crosswalks)
-if [ -e "$DB" ] && tool tally-store dump "$DB" 2>> "$LOG" \
+if [ ! -e "$DB" ]; then
+    echo "nightly: the ledger $DB has taken nothing yet; no scores written"
+    exit $failed
+fi
+if tool tally-store dump "$DB" 2>> "$LOG" \
     | tool tally-link --relink --crosswalk "${cw[@]}" --secret-file "$SECRET" 2>> "$LOG" \
     | tool tally-score --rules "$RULES" --as-of "$AS_OF" --stats "$OUT/logs/score-$AS_OF.json" > "$tmp" 2>> "$LOG"; then
     mv "$tmp" "$scores"
