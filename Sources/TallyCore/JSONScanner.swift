@@ -25,6 +25,9 @@ public struct JSONScanner {
     @usableFromInline var p: UnsafePointer<UInt8>
     /// Reused space for strings that contain escapes.
     @usableFromInline var scratch: [UInt8] = []
+    /// Whether the last plain string scanned had a byte of 0x80 or more (so it needs UTF-8
+    /// validation; pure ASCII does not).
+    @usableFromInline var lastHadHighBit = false
 
     /// Makes a scanner over `bytes`, which must outlive it.
     public init(_ bytes: UnsafeRawBufferPointer) {
@@ -117,12 +120,14 @@ public struct JSONScanner {
         let open = p
         p += 1
         let contentStart = p
+        var high: UInt64 = 0
         // Eight bytes at a time while none is a quote, a backslash or a control character.
         while end - p >= 8 {
             let x = UnsafeRawPointer(p).loadUnaligned(as: UInt64.self)
             let q = x ^ 0x2222_2222_2222_2222, b = x ^ 0x5C5C_5C5C_5C5C_5C5C
             let hit = ((q &- 0x0101_0101_0101_0101) & ~q) | ((b &- 0x0101_0101_0101_0101) & ~b) | ((x &- 0x2020_2020_2020_2020) & ~x)
             if hit & 0x8080_8080_8080_8080 != 0 { break }
+            high |= x
             p += 8
         }
         while p < end {
@@ -130,8 +135,10 @@ public struct JSONScanner {
             if c == 0x22 {
                 let bytes = UnsafeRawBufferPointer(start: contentStart, count: p - contentStart)
                 p += 1
+                lastHadHighBit = high & 0x8080_8080_8080_8080 != 0
                 return bytes
             }
+            high |= UInt64(c)
             if c == 0x5C { p = contentStart; return nil }
             if c < 0x20 { throw fault("control character in \(what) must be escaped") }
             p += 1

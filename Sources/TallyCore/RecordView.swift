@@ -45,7 +45,7 @@ extension JSONScanner {
     public mutating func stringRef() throws(JSONSyntaxError) -> JSONStringRef {
         let open = p
         if let raw = try plainString("a string") {
-            guard UTF8Check.isValid(raw.assumingMemoryBound(to: UInt8.self)) else {
+            guard !lastHadHighBit || UTF8Check.isValid(raw.assumingMemoryBound(to: UInt8.self)) else {
                 p = open
                 throw fault("string is not valid UTF-8")
             }
