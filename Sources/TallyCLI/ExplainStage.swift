@@ -85,20 +85,22 @@ public final class ExplainStage {
 /// Writes explanations for people (text) and for machines (one JSON object a line).
 public enum ExplanationFormat {
     /// Micro-points as a decimal with six places.
-    static func decimal(_ micro: Int64) -> String {
-        let sign = micro < 0 ? "-" : ""
-        let m = micro.magnitude
-        let frac = String(m % 1_000_000)
-        return sign + String(m / 1_000_000) + "." + String(repeating: "0", count: 6 - frac.count) + frac
+    static func decimal(_ micro: Int64) -> String { scaled(micro, places: 6) }
+
+    /// `v` rounded half to even to `places` decimals.
+    static func fixed(_ v: Double, _ places: Int) -> String {
+        var scale = 1.0
+        for _ in 0..<places { scale *= 10 }
+        return scaled(Int64((v * scale).rounded(.toNearestOrEven)), places: places)
     }
 
-    static func fixed(_ v: Double, _ places: Int) -> String {
-        let scale = Double((0..<places).reduce(1) { r, _ in r * 10 })
-        let micro = Int64((v * scale).rounded(.toNearestOrEven))
-        let sign = micro < 0 ? "-" : ""
-        let m = micro.magnitude
+    /// An integer count of 10^-places units, written as a decimal with `places` decimals.
+    static func scaled(_ units: Int64, places: Int) -> String {
+        let sign = units < 0 ? "-" : ""
+        let m = units.magnitude
         guard places > 0 else { return sign + String(m) }
-        let p = UInt64(scale)
+        var p: UInt64 = 1
+        for _ in 0..<places { p *= 10 }
         let frac = String(m % p)
         return sign + String(m / p) + "." + String(repeating: "0", count: places - frac.count) + frac
     }
@@ -123,7 +125,7 @@ public enum ExplanationFormat {
                 t += "; counts until \(c.expiresOn.adding(days: -1))\n"
             }
         }
-        t += "  total \(decimal(e.totalMicro - Int64(0))) → rounded half to even and clamped to \(rules.minimum)–\(rules.maximum): \(e.score)\n"
+        t += "  total \(decimal(e.totalMicro)) → rounded half to even and clamped to \(rules.minimum)–\(rules.maximum): \(e.score)\n"
         let others: [(Explanation.Item.Standing, String)] = [(.retracted, "Retracted (not counted)"), (.expired, "Expired (no longer counted)"), (.unscored, "Read but not scored by these rules")]
         for (standing, title) in others {
             let items = e.items.filter { $0.standing == standing }

@@ -60,14 +60,10 @@ extension Rules {
 
     /// The score for a total in micro-points: rounded half to even once, then clamped.
     public func score(totalMicro: Int64) -> Int {
-        let q = totalMicro.floorDiv(microPerPoint)
-        let r = totalMicro - q * microPerPoint
-        var rounded = q
-        if r * 2 > microPerPoint || (r * 2 == microPerPoint && q % 2 != 0) { rounded += 1 }
-        return Int(min(max(rounded, Int64(minimum)), Int64(maximum)))
+        min(max(Self.points(totalMicro), minimum), maximum)
     }
 
-    /// Micro-points rounded half to even to whole points (for reasons).
+    /// Micro-points rounded half to even to whole points.
     public static func points(_ micro: Int64) -> Int {
         let q = micro.floorDiv(microPerPoint)
         let r = micro - q * microPerPoint
