@@ -59,10 +59,8 @@ extension ByteBuffer {
         case 0x08: append("\\b")
         case 0x0C: append("\\f")
         default:
-            let hex: StaticString = "0123456789abcdef"
             append("\\u00")
-            append(hex.utf8Start[Int(c >> 4)])
-            append(hex.utf8Start[Int(c & 0xF)])
+            withUnsafeBytes(of: c) { appendHex($0) }
         }
     }
 

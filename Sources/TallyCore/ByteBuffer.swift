@@ -51,6 +51,18 @@ public final class ByteBuffer {
         count &+= 1
     }
 
+    /// Appends `bytes` as lower-case hex, two digits a byte (record ids, person keys, `\u00XX`).
+    @inline(__always)
+    public func appendHex(_ bytes: UnsafeRawBufferPointer) {
+        let digits: StaticString = "0123456789abcdef"
+        reserve(2 * bytes.count)
+        for b in bytes {
+            base[count] = digits.utf8Start[Int(b >> 4)]
+            base[count &+ 1] = digits.utf8Start[Int(b & 0xF)]
+            count &+= 2
+        }
+    }
+
     /// Appends raw bytes.
     @inline(__always)
     public func append(_ bytes: UnsafeRawBufferPointer) {

@@ -47,13 +47,7 @@ public struct RecordMapper {
         let out = ByteBuffer(capacity: 64)
         out.append(source)
         out.append(UInt8(ascii: ":"))
-        let hex: StaticString = "0123456789abcdef"
-        digest.withUnsafeBytes { d in
-            for i in 0..<16 {
-                out.append(hex.utf8Start[Int(d[i] >> 4)])
-                out.append(hex.utf8Start[Int(d[i] & 0xF)])
-            }
-        }
+        digest.withUnsafeBytes { out.appendHex(UnsafeRawBufferPointer(rebasing: $0[0..<16])) }
         return out.string
     }
 

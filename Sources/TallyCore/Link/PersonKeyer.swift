@@ -14,7 +14,6 @@ public struct PersonKeyer {
     /// `update(data:)`, whose metadata look-ups took 41% of tally-link's time (perf).
     private let inner: SHA256
     private let outer: SHA256
-    private static let hexDigits = Array("0123456789abcdef".utf8)
 
     /// The shortest secret accepted, in bytes.
     public static let minimumSecretBytes = 16
@@ -41,12 +40,7 @@ public struct PersonKeyer {
         let tag = o.finalize()
         out.append(UInt8(ascii: "p"))
         out.append(UInt8(ascii: "_"))
-        tag.withUnsafeBytes { raw in
-            for i in 0..<16 {
-                out.append(Self.hexDigits[Int(raw[i] >> 4)])
-                out.append(Self.hexDigits[Int(raw[i] & 0x0F)])
-            }
-        }
+        tag.withUnsafeBytes { out.appendHex(UnsafeRawBufferPointer(rebasing: $0[0..<16])) }
     }
 
     /// The key for `scheme:id`.
