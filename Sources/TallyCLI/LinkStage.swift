@@ -64,7 +64,8 @@ public final class LinkStage {
                 try rejects.add(file: file, line: lineNumber, code: "not-a-record", reason: "not a tally.record: \(error)", raw: line.text)
                 return
             }
-            if options.relink, !view.isCorrection, view.person != nil || view.link != nil, view.unlinkedLine(into: &stripped) {
+            if options.relink, !view.isCorrection, view.person != nil || view.link != nil {
+                view.unlinkedLine(into: &stripped)
                 // Link again from scratch: the stripped copy is scanned as a fresh record.
                 try stripped.withUnsafeBytes { copy in
                     let again: RecordView

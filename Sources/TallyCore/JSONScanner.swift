@@ -150,8 +150,12 @@ public struct JSONScanner {
     /// A key: its raw bytes when it has no escapes (the usual case, no allocation), else decoded.
     @inline(__always)
     mutating func rawKey() throws(JSONSyntaxError) -> JSONKey {
-        if let raw = try plainString("a key string") { return JSONKey(raw: raw, escaped: nil) }
-        return JSONKey(raw: UnsafeRawBufferPointer(start: nil, count: 0), escaped: try escapedString())
+        let open = p
+        if let raw = try plainString("a key string") {
+            return JSONKey(raw: raw, escaped: nil, quoted: UnsafeRawBufferPointer(start: open, count: p - open))
+        }
+        let decoded = try escapedString()
+        return JSONKey(raw: UnsafeRawBufferPointer(start: nil, count: 0), escaped: decoded, quoted: UnsafeRawBufferPointer(start: open, count: p - open))
     }
 
     /// Reads a string value into a `String`, reusing `intern`'s copy when the bytes are the same.
@@ -309,6 +313,8 @@ public struct JSONKey {
     public let raw: UnsafeRawBufferPointer
     /// The decoded key, when it had escapes.
     public let escaped: String?
+    /// The key as written in the line, quotes included (escaped or not).
+    public let quoted: UnsafeRawBufferPointer
 
     /// The key's length in UTF-8 bytes.
     @inline(__always)

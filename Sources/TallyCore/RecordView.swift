@@ -86,26 +86,24 @@ public struct RecordView {
     public var line: Int
     public var person: JSONStringRef?
     public var link: Link?
-    /// Where the `person` and `link` members lie (key to end of value), when present and
-    /// written without escapes: what `tally-link --relink` removes before linking again.
+    /// Where the `person` and `link` members lie (key to end of value), when present: what
+    /// `tally-link --relink` removes before linking again.
     public var linkMembers: [Range<Int>]
     /// The offset of the object's closing brace in the line.
     public var closingBrace: Int
     /// The line's bytes, without its newline.
     public var bytes: UnsafeRawBufferPointer
 
-    /// The line without its `person` and `link` members (and their commas), into `out`; false
-    /// when they cannot be located (written with escapes).
-    public func unlinkedLine(into out: inout [UInt8]) -> Bool {
-        let present = (person != nil ? 1 : 0) + (link != nil ? 1 : 0)
-        guard linkMembers.count == present else { return false }
+    /// The line without its `person` and `link` members (and their commas), into `out`.
+    public func unlinkedLine(into out: inout [UInt8]) {
         out.removeAll(keepingCapacity: true)
         var cuts: [Range<Int>] = []
         for m in linkMembers.sorted(by: { $0.lowerBound < $1.lowerBound }) {
-            // Take the comma before the member (or, for the first member, the one after it).
+            // Take the comma before the member, unless an earlier cut took it already or there is
+            // none (the member comes first): then the one after it.
             var a = m.lowerBound - 1
             while a >= 0, bytes[a] == 0x20 || bytes[a] == 0x09 { a -= 1 }
-            if a >= 0, bytes[a] == UInt8(ascii: ",") {
+            if a >= (cuts.last?.upperBound ?? 0), bytes[a] == UInt8(ascii: ",") {
                 cuts.append(a..<m.upperBound)
             } else {
                 var b = m.upperBound
@@ -119,7 +117,6 @@ public struct RecordView {
             at = max(at, cut.upperBound)
         }
         out.append(contentsOf: bytes[at...])
-        return true
     }
 
     /// Whether this is a correction record (`kind` starts with `correction.`).
@@ -191,12 +188,12 @@ public struct RecordViewScanner {
             case 6 where key.equals("person"):
                 bit = 1024
                 person = try s.stringRef()
-                if let k = key.raw.baseAddress, key.escaped == nil { linkMembers.append((k - 1 - line.baseAddress!)..<s.offset) }
+                linkMembers.append((key.quoted.baseAddress! - line.baseAddress!)..<s.offset)
             case 4 where key.equals("link"):
                 bit = 2048
                 let column = s.column
                 let text = try s.unescapedStringBytes()
-                if let k = key.raw.baseAddress, key.escaped == nil { linkMembers.append((k - 1 - line.baseAddress!)..<s.offset) }
+                linkMembers.append((key.quoted.baseAddress! - line.baseAddress!)..<s.offset)
                 if text.equals("direct") { linkValue = .direct } else if text.equals("crosswalk") { linkValue = .crosswalk } else if text.equals("unlinked") { linkValue = .unlinked } else {
                     throw JSONSyntaxError(column: column, message: "link: unknown value \"\(text.text)\"")
                 }
@@ -257,41 +254,15 @@ public struct RecordViewScanner {
 
     private mutating func attributes(_ s: inout JSONScanner) throws(JSONSyntaxError) {
         try s.forEachMember { (s: inout JSONScanner, key: JSONKey) throws(JSONSyntaxError) in
-            let keyEnd = s.p
-            // Re-read the key as a reference: scan back to its opening quote is not possible, so
-            // take the key from its bytes: unescaped keys point into the line, escaped ones are
-            // re-encoded by `JSONKey` already decoded.
-            let keyRef: JSONStringRef
-            if key.escaped == nil {
-                guard UTF8Check.isValid(key.raw.assumingMemoryBound(to: UInt8.self)) else { throw s.fault("attribute key is not valid UTF-8") }
-                keyRef = JSONStringRef(quoted: UnsafeRawBufferPointer(start: key.raw.baseAddress! - 1, count: key.raw.count + 2), escaped: false)
-            } else {
-                keyRef = Self.escapedKeyRef(before: keyEnd, in: s)
+            // Escaped keys were checked as they were decoded; plain ones are checked here.
+            if key.escaped == nil, !UTF8Check.isValid(key.raw.assumingMemoryBound(to: UInt8.self)) {
+                throw s.fault("attribute key is not valid UTF-8")
             }
+            let keyRef = JSONStringRef(quoted: key.quoted, escaped: key.escaped != nil)
             for existing in attrSpace where existing.key.sameValue(as: keyRef) {
                 throw s.fault("attribute \"\(key.text)\" appears twice")
             }
             attrSpace.append((keyRef, try s.stringRef()))
         }
-    }
-
-    /// The quoted bytes of an escaped key that ends (with its colon and any white space) before `p`.
-    private static func escapedKeyRef(before p: UnsafePointer<UInt8>, in s: JSONScanner) -> JSONStringRef {
-        // Walk back over white space and the colon to the closing quote, then to the opening quote
-        // that is not itself escaped.
-        var q = p - 1
-        while q > s.start, q.pointee != 0x22 { q -= 1 }
-        let close = q
-        q -= 1
-        while q > s.start {
-            if q.pointee == 0x22 {
-                var backslashes = 0
-                var r = q - 1
-                while r >= s.start, r.pointee == 0x5C { backslashes += 1; r -= 1 }
-                if backslashes % 2 == 0 { break }
-            }
-            q -= 1
-        }
-        return JSONStringRef(quoted: UnsafeRawBufferPointer(start: q, count: close - q + 1), escaped: true)
     }
 }

@@ -64,6 +64,27 @@ func encodeLine(_ record: Record) -> String {
         #expect(record.subject.scheme == "cn-rid")
     }
 
+    @Test func aLinkedLineLosesItsPersonAndLinkWhateverTheirSpelling() throws {
+        let plain = String(encodeLine(sampleRecord()).dropLast())
+        let unlinked = String(encodeLine(sampleRecord(person: false)).dropLast())
+        // The same members with escaped keys, and first in the object rather than last.
+        let escaped = #"{"p\u0065rson":"p_5d41402abc4b2a76b9719d911017c592", "\u006cink":"direct","# + plain.dropFirst().replacingOccurrences(of: #","person":"p_5d41402abc4b2a76b9719d911017c592","link":"direct""#, with: "")
+        var scanner = RecordViewScanner()
+        var decoder = RecordDecoder()
+        for line in [plain, escaped] {
+            var out: [UInt8] = []
+            var copy = line
+            try copy.withUTF8 { u in
+                let view = try scanner.view(UnsafeRawBufferPointer(u))
+                #expect(view.linkMembers.count == 2)
+                view.unlinkedLine(into: &out)
+            }
+            let stripped = String(decoding: out, as: UTF8.self)
+            #expect(try decoder.decode(stripped) == sampleRecord(person: false), "\(stripped)")
+            if line == plain { #expect(stripped == unlinked) }
+        }
+    }
+
     @Test func repeatedValuesAcrossLinesStayCorrect() throws {
         // The decoder caches repeated strings; a changed value must never be served stale.
         var decoder = RecordDecoder()
@@ -99,6 +120,7 @@ func encodeLine(_ record: Record) -> String {
         (#"{"v":1,"id":"a","source":"s","kind":"k","subject":{},"at":"2026-01-01T00:00:00Z","attrs":{},"prov":{"file":"f","sha256":"s","line":1}}"#, "subject lacks"),
         (#"{"v":1,"id":"a","source":"s","kind":"k","subject":{"scheme":"x"},"at":"2026-01-01T00:00:00Z","attrs":{"a":1},"prov":{"file":"f","sha256":"s","line":1}}"#, "expected a string"),
         (#"{"v":1,"id":"a","source":"s","kind":"k","subject":{"scheme":"x"},"at":"2026-01-01T00:00:00Z","attrs":{"a":"1","a":"2"},"prov":{"file":"f","sha256":"s","line":1}}"#, "appears twice"),
+        (#"{"v":1,"id":"a","source":"s","kind":"k","subject":{"scheme":"x"},"at":"2026-01-01T00:00:00Z","attrs":{"a":"1","\u0061":"2"},"prov":{"file":"f","sha256":"s","line":1}}"#, "appears twice"),
         (#"{"v":1,"id":"a","source":"s","kind":"k","subject":{"scheme":"x"},"at":"2026-01-01T00:00:00Z","attrs":{},"prov":{"file":"f","sha256":"s","line":0}}"#, "at least 1"),
         (#"{"v":1,"id":"a","source":"s","kind":"k","subject":{"scheme":"x"},"at":"2026-01-01T00:00:00Z","attrs":{},"prov":{"file":"f","line":1}}"#, "prov needs"),
         (#"{"v":1,"link":"guessed"}"#, "link: unknown value"),
