@@ -45,17 +45,22 @@ public final class ExplainStage {
         var byPerson: [String: [Record]] = [:]
         var wanted: [UInt8]? = nil
         if case .person(let key) = options.target { wanted = Array(key.utf8) }
-        var bad = 0
+        // Lines that are not records, and malformed corrections, are reported as tally-score
+        // reports them (the first 20 on stderr); the first make the exit status 65.
+        let rejects = try RejectLog(stage: name, path: nil)
+        var notRecords = 0
         var input = LineInput(paths: options.correctionPaths + options.paths, limits: options.limits, stage: name)
         try input.forEachLine { file, lineNumber, line in
             let v: RecordView
             do { v = try scanner.view(line) } catch {
-                bad += 1
-                if bad <= 20 { Stage.report(name, "\(file):\(lineNumber): not a tally.record: \(error)") }
+                notRecords += 1
+                try rejects.add(file: file, line: lineNumber, code: "not-a-record", reason: "not a tally.record: \(error)", raw: line.text)
                 return
             }
             if v.isCorrection {
-                if let fault = book.add(v, sources: &sources) { Stage.report(name, "\(file):\(lineNumber): \(fault)") }
+                if let fault = book.add(v, sources: &sources) {
+                    try rejects.add(file: file, line: lineNumber, code: "bad-correction", reason: fault, raw: line.text)
+                }
                 return
             }
             guard let person = v.person else { return }
@@ -78,7 +83,8 @@ public final class ExplainStage {
             }
         }
         try out.flush()
-        return ExitStatus.worst(input.status, bad > 0 ? ExitStatus.data : ExitStatus.ok)
+        try rejects.finish()
+        return ExitStatus.worst(input.status, notRecords > 0 ? ExitStatus.data : ExitStatus.ok)
     }
 }
 

@@ -1,29 +1,6 @@
 import TallyCore
 import TallyIO
 
-/// Loads a rules file for a stage: unreadable is 66, a fault in it 65 with its line.
-public enum RulesFile {
-    public static func load(_ path: String, schemasDirectory: String?) throws -> Rules {
-        let bytes: [UInt8]
-        do { bytes = try readWholeFile(path) } catch { throw StageFailure(error.description, status: error.exitStatus) }
-        let digest = "sha256:" + Hex.encode(SHA256Digest.of(bytes))
-        do {
-            return try Rules.load(yaml: String(decoding: bytes, as: UTF8.self), digest: digest, knownKinds: try knownKinds(schemasDirectory))
-        } catch let error as RulesError {
-            throw StageFailure("\(path):\(error.line > 0 ? "\(error.line):" : "") \(error.message)", status: ExitStatus.data)
-        }
-    }
-
-    /// Every event kind the feed declarations can produce.
-    static func knownKinds(_ schemasDirectory: String?) throws -> Set<String> {
-        var kinds: Set<String> = []
-        for name in FeedCatalog.feedNames(schemasDirectory: schemasDirectory) {
-            kinds.formUnion(try FeedCatalog.loadForStage(name, schemasDirectory: schemasDirectory).spec.eventKinds)
-        }
-        return kinds
-    }
-}
-
 /// What tally-score does: corrections first (from --corrections, then any at the head of the
 /// stream), then every linked record, into one score line per person, ordered by person key.
 public final class ScoreStage {
@@ -136,17 +113,5 @@ public final class ScoreStage {
         }
         if options.strict && rejects.count > 0 { status = ExitStatus.worst(status, ExitStatus.data) }
         return status
-    }
-}
-
-extension RulesFile {
-    /// Per source, the attribute names that make its natural key, from the feed declarations.
-    public static func naturalKeys(_ schemasDirectory: String?) throws -> [String: [String]] {
-        var out: [String: [String]] = [:]
-        for name in FeedCatalog.feedNames(schemasDirectory: schemasDirectory) {
-            let spec = try FeedCatalog.loadForStage(name, schemasDirectory: schemasDirectory).spec
-            out[spec.name] = spec.naturalKey.map { spec.fields[$0].name }
-        }
-        return out
     }
 }

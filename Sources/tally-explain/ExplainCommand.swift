@@ -72,7 +72,8 @@ struct ExplainCommand: ParsableCommand {
 
     func run() throws {
         try Stage.run("tally-explain") {
-            let loaded = try RulesFile.load(rules, schemasDirectory: schemas)
+            let feeds = try RulesFile.feeds(schemas)
+            let loaded = try RulesFile.load(rules, feeds: feeds)
             let target: ExplainTarget
             if all {
                 target = .all
@@ -83,7 +84,7 @@ struct ExplainCommand: ParsableCommand {
                 target = .person(try PersonFinder.key(for: id!, secret: secret, crosswalk: crosswalk, limits: input.limits))
             }
             let stage = ExplainStage(.init(target: target, rules: loaded, asOf: CivilDate.parse(asOf)!, json: json, correctionPaths: corrections,
-                                           paths: input.paths, limits: input.limits, naturalKeys: try RulesFile.naturalKeys(schemas)))
+                                           paths: input.paths, limits: input.limits, naturalKeys: RulesFile.naturalKeys(feeds)))
             return try stage.run()
         }
     }

@@ -57,7 +57,7 @@ struct ScoreCommand: ParsableCommand {
 
     func run() throws {
         try Stage.run("tally-score") {
-            let loaded = try RulesFile.load(rules, schemasDirectory: schemas)
+            let loaded = try RulesFile.load(rules, feeds: try RulesFile.feeds(schemas))
             let stage = ScoreStage(.init(rules: loaded, asOf: CivilDate.parse(asOf)!, correctionPaths: corrections, paths: input.paths,
                                          limits: input.limits, rejectsPath: report.rejects, statsPath: report.stats, strict: report.strict))
             return try stage.run()

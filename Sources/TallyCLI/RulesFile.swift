@@ -1,0 +1,32 @@
+import TallyCore
+import TallyIO
+
+/// A rules file and the feed declarations it is checked against, loaded for a stage: an
+/// unreadable file is 66, a fault in it 65 with its line.
+public enum RulesFile {
+    /// Every feed declaration (read once: the rules' kinds and sources are checked against them,
+    /// and explanations take natural keys from them).
+    public static func feeds(_ schemasDirectory: String?) throws -> [FeedSpec] {
+        try FeedCatalog.feedNames(schemasDirectory: schemasDirectory).map {
+            try FeedCatalog.loadForStage($0, schemasDirectory: schemasDirectory).spec
+        }
+    }
+
+    /// Loads and checks the rules file at `path` against `feeds`' event kinds.
+    public static func load(_ path: String, feeds: [FeedSpec]) throws -> Rules {
+        let bytes: [UInt8]
+        do { bytes = try readWholeFile(path) } catch { throw StageFailure(error.description, status: error.exitStatus) }
+        let digest = "sha256:" + Hex.encode(SHA256Digest.of(bytes))
+        let kinds = feeds.reduce(into: Set<String>()) { $0.formUnion($1.eventKinds) }
+        do throws(RulesError) {
+            return try Rules.load(yaml: String(decoding: bytes, as: UTF8.self), digest: digest, knownKinds: kinds)
+        } catch {
+            throw StageFailure("\(path):\(error.line > 0 ? "\(error.line):" : "") \(error.message)", status: ExitStatus.data)
+        }
+    }
+
+    /// Per source, the attribute names that make its natural key.
+    public static func naturalKeys(_ feeds: [FeedSpec]) -> [String: [String]] {
+        Dictionary(feeds.map { spec in (spec.name, spec.naturalKey.map { spec.fields[$0].name }) }, uniquingKeysWith: { a, _ in a })
+    }
+}
