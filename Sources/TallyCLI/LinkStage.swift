@@ -195,22 +195,14 @@ public final class LinkStage {
     }
 
     func writeStats(_ path: String) throws {
-        let sink = try OutputSink.create(path)
-        let b = sink.buffer
         let c = counts
-        let fields: [(StaticString, Int)] = [("read", c.read), ("written", c.written), ("rejected", c.rejected), ("direct", c.direct),
-                                             ("crosswalk", c.crosswalk), ("unlinked", c.unlinked), ("corrections", c.corrections),
-                                             ("crosswalk_lines", c.crosswalkLines), ("crosswalk_identifiers", c.crosswalkIdentifiers),
-                                             ("conflicts", c.conflicts)]
-        b.append("{")
-        for (i, (key, value)) in fields.enumerated() {
-            if i > 0 { b.append(",") }
-            b.append("\""); b.append(key); b.append("\":"); b.appendDecimal(Int64(value))
+        try StatsFile.write(path, counts: [("read", c.read), ("written", c.written), ("rejected", c.rejected), ("direct", c.direct),
+                                           ("crosswalk", c.crosswalk), ("unlinked", c.unlinked), ("corrections", c.corrections),
+                                           ("crosswalk_lines", c.crosswalkLines), ("crosswalk_identifiers", c.crosswalkIdentifiers),
+                                           ("conflicts", c.conflicts)]) { b in
+            b.append(",\"conflict_reports\":")
+            b.appendJSONStringArray(conflictReports)
         }
-        b.append(",\"conflict_reports\":")
-        b.appendJSONStringArray(conflictReports)
-        b.append("}\n")
-        try sink.finish()
     }
 }
 

@@ -95,21 +95,18 @@ public final class ScoreStage {
         let perTier = options.rules.tiers.map { "\($0.name) \(tiers[$0.name] ?? 0)" }.joined(separator: ", ")
         Stage.report(name, "read \(read), corrections \(scorer.corrections.count), records \(c.records) (counted \(c.counted), expired \(c.expired), after --as-of \(c.future), retracted \(c.retracted), not in the rules \(c.unscored)), rejected \(rejects.count); \(people) people: \(perTier)")
         if let path = options.statsPath {
-            let sink = try OutputSink.create(path)
-            let b = sink.buffer
-            let fields: [(StaticString, Int)] = [("read", read), ("corrections", scorer.corrections.count), ("records", c.records), ("counted", c.counted),
-                                                 ("expired", c.expired), ("after_as_of", c.future), ("retracted", c.retracted), ("disputed", c.disputed),
-                                                 ("not_in_rules", c.unscored), ("rejected", rejects.count), ("people", people),
-                                                 ("memory_bytes", scorer.memoryBytes)]
-            b.append("{\"as_of\":\""); b.appendDate(options.asOf); b.append("\",\"rules\":"); b.appendJSONString(options.rules.digest)
-            for (key, value) in fields { b.append(",\""); b.append(key); b.append("\":"); b.appendDecimal(Int64(value)) }
-            b.append(",\"tiers\":{")
-            for (i, t) in options.rules.tiers.enumerated() {
-                if i > 0 { b.append(",") }
-                b.appendJSONString(t.name); b.append(":"); b.appendDecimal(Int64(tiers[t.name] ?? 0))
+            try StatsFile.write(path, counts: [("read", read), ("corrections", scorer.corrections.count), ("records", c.records), ("counted", c.counted),
+                                               ("expired", c.expired), ("after_as_of", c.future), ("retracted", c.retracted), ("disputed", c.disputed),
+                                               ("not_in_rules", c.unscored), ("rejected", rejects.count), ("people", people),
+                                               ("memory_bytes", scorer.memoryBytes)]) { b in
+                b.append(",\"as_of\":\""); b.appendDate(options.asOf); b.append("\",\"rules\":"); b.appendJSONString(options.rules.digest)
+                b.append(",\"tiers\":{")
+                for (i, t) in options.rules.tiers.enumerated() {
+                    if i > 0 { b.append(",") }
+                    b.appendJSONString(t.name); b.append(":"); b.appendDecimal(Int64(tiers[t.name] ?? 0))
+                }
+                b.append("}")
             }
-            b.append("}}\n")
-            try sink.finish()
         }
         if options.strict && rejects.count > 0 { status = ExitStatus.worst(status, ExitStatus.data) }
         return status

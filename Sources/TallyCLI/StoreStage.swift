@@ -37,14 +37,8 @@ public enum StoreStage {
         let c = ingest.counts
         Stage.report(name, "\(database): read \(c.read), inserted \(c.inserted), skipped \(c.skipped), amended \(c.amended), rejected \(c.rejected)")
         if let statsPath {
-            let sink = try OutputSink.create(statsPath)
-            let b = sink.buffer
-            b.append("{\"read\":"); b.appendDecimal(Int64(c.read))
-            b.append(",\"inserted\":"); b.appendDecimal(Int64(c.inserted))
-            b.append(",\"skipped\":"); b.appendDecimal(Int64(c.skipped))
-            b.append(",\"amended\":"); b.appendDecimal(Int64(c.amended))
-            b.append(",\"rejected\":"); b.appendDecimal(Int64(c.rejected)); b.append("}\n")
-            try sink.finish()
+            try StatsFile.write(statsPath, counts: [("read", c.read), ("inserted", c.inserted), ("skipped", c.skipped),
+                                                    ("amended", c.amended), ("rejected", c.rejected)])
         }
         return strict && c.rejected > 0 ? ExitStatus.data : ExitStatus.ok
     }
