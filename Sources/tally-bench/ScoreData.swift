@@ -38,16 +38,16 @@ struct ScoreData: ParsableCommand {
                 let who = Int(next() % UInt64(people))
                 let kind = table[Int(next() % UInt64(table.count))]
                 let source = String(kind.prefix { $0 != "." })
-                let id = source + ":" + hex(UInt64(i) &* 0x9E37_79B9_7F4A_7C15) + hex(UInt64(i))
-                let r = Record(id: id, source: source, kind: kind, subject: Subject(scheme: "cn-rid", id: "99" + pad(who, 15) + "X"),
+                let id = source + ":" + SourceNames.hex16(UInt64(i) &* 0x9E37_79B9_7F4A_7C15) + SourceNames.hex16(UInt64(i))
+                let r = Record(id: id, source: source, kind: kind, subject: Subject(scheme: "cn-rid", id: "99" + LinkData.pad(who, 15) + "X"),
                                at: Timestamp(seconds: end - Int64(next() % (730 * 86_400))), amountFen: source == "court" || source == "tax" ? Int64(next() % 50_000_000) : nil,
                                attrs: ["n": String(i)], prov: Provenance(file: source + "-20261101.csv", sha256: sha, line: i + 2),
-                               person: "p_" + hex(UInt64(who) &* 0xD6E8_FEB8_6659_FD93) + hex(UInt64(who)), link: .direct)
+                               person: "p_" + SourceNames.hex16(UInt64(who) &* 0xD6E8_FEB8_6659_FD93) + SourceNames.hex16(UInt64(who)), link: .direct)
                 r.encode(into: sink.buffer)
                 try sink.flushIfFull()
                 if i % 1000 == 7 {
                     let action = ["dispute", "retract", "uphold", "reinstate"][Int(next() % 4)]
-                    Record(id: "corrections:" + hex(UInt64(i)) + hex(0), source: "corrections", kind: "correction." + action,
+                    Record(id: "corrections:" + SourceNames.hex16(UInt64(i)) + SourceNames.hex16(0), source: "corrections", kind: "correction." + action,
                            subject: Subject(scheme: "record", id: id), at: Timestamp(seconds: end - 86_400), target: id,
                            prov: Provenance(file: "corrections-20261127.csv", sha256: sha, line: i / 1000 + 2)).encode(into: fixes.buffer)
                     try fixes.flushIfFull()
@@ -57,14 +57,5 @@ struct ScoreData: ParsableCommand {
             try fixes.finish()
             return ExitStatus.ok
         }
-    }
-
-    func hex(_ v: UInt64) -> String {
-        let s = String(v, radix: 16)
-        return String(repeating: "0", count: 16 - s.count) + s
-    }
-    func pad(_ v: Int, _ width: Int) -> String {
-        let s = String(v)
-        return String(repeating: "0", count: max(0, width - s.count)) + s
     }
 }

@@ -61,7 +61,8 @@ public struct SourceNames: Sendable {
         return v
     }
 
-    static func hex16(_ v: UInt64) -> String {
+    /// `v` as 16 lower-case hex digits (half of a record id's or person key's 128 bits).
+    public static func hex16(_ v: UInt64) -> String {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16) { buffer in
             let digits: StaticString = "0123456789abcdef"
             for i in 0..<16 { buffer[i] = digits.utf8Start[Int((v >> UInt64(60 - 4 * i)) & 0xF)] }
