@@ -63,23 +63,16 @@ public struct CrosswalkTable: ~Copyable {
             return .added
         }
         if (count + 1) * 10 > capacity * 7 { grow() }
-        var i = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> shift)
-        let mask = capacity - 1
-        while true {
-            let k = slots[2 * i]
-            if k == 0 {
-                slots[2 * i] = key
-                slots[2 * i + 1] = person
-                count += 1
-                return .added
-            }
-            if k == key {
-                if slots[2 * i + 1] == person { return .repeated }
-                slots[2 * i + 1] = Self.conflictMark
-                return .conflict
-            }
-            i = (i + 1) & mask
+        let i = slot(for: key)
+        if slots[2 * i] == 0 {
+            slots[2 * i] = key
+            slots[2 * i + 1] = person
+            count += 1
+            return .added
         }
+        if slots[2 * i + 1] == person { return .repeated }
+        slots[2 * i + 1] = Self.conflictMark
+        return .conflict
     }
 
     /// The entry for `id` of `scheme`, or nil when the crosswalk does not name it.
@@ -87,14 +80,9 @@ public struct CrosswalkTable: ~Copyable {
     public func lookup(scheme: UnsafeRawBufferPointer, id: UnsafeRawBufferPointer) -> Entry? {
         let value: UInt64
         if let key = Self.packIdentifier(scheme: scheme, id: id) {
-            var i = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> shift)
-            let mask = capacity - 1
-            while true {
-                let k = slots[2 * i]
-                if k == 0 { return nil }
-                if k == key { value = slots[2 * i + 1]; break }
-                i = (i + 1) & mask
-            }
+            let i = slot(for: key)
+            guard slots[2 * i] != 0 else { return nil }
+            value = slots[2 * i + 1]
         } else {
             guard !others.isEmpty else { return nil }
             let name = String(decoding: scheme, as: UTF8.self) + ":" + String(decoding: id, as: UTF8.self)
@@ -110,15 +98,21 @@ public struct CrosswalkTable: ~Copyable {
         shift -= 1
         slots = .allocate(capacity: 2 * capacity)
         slots.initialize(repeating: 0, count: 2 * capacity)
-        let mask = capacity - 1
         for j in 0..<oldCapacity where old[2 * j] != 0 {
-            let key = old[2 * j]
-            var i = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> shift)
-            while slots[2 * i] != 0 { i = (i + 1) & mask }
-            slots[2 * i] = key
+            let i = slot(for: old[2 * j])
+            slots[2 * i] = old[2 * j]
             slots[2 * i + 1] = old[2 * j + 1]
         }
         old.deallocate()
+    }
+
+    /// The slot holding `key`, or the empty slot where it would go (linear probing).
+    @inline(__always)
+    private func slot(for key: UInt64) -> Int {
+        var i = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> shift)
+        let mask = capacity - 1
+        while slots[2 * i] != 0 && slots[2 * i] != key { i = (i + 1) & mask }
+        return i
     }
 
     // MARK: Packing

@@ -193,26 +193,28 @@ public final class Scorer {
     @inline(__always)
     func personNumber(hi: UInt64, lo: UInt64) -> Int {
         if (peopleCount + 1) * 10 > people_.count * 7 { grow() }
-        var i = Int(truncatingIfNeeded: (hi ^ lo) &* 0x9E37_79B9_7F4A_7C15 >> 20) & slotMask
-        while true {
-            if people_[i].countAndFlag == 0 {
-                people_[i] = PersonRow(hi: hi, lo: lo, firstEntry: Self.none, countAndFlag: 0)
-                peopleCount += 1
-                return i
-            }
-            if people_[i].hi == hi && people_[i].lo == lo { return i }
-            i = (i + 1) & slotMask
+        let i = row(hi: hi, lo: lo)
+        if people_[i].countAndFlag == 0 {
+            people_[i] = PersonRow(hi: hi, lo: lo, firstEntry: Self.none, countAndFlag: 0)
+            peopleCount += 1
         }
+        return i
+    }
+
+    /// The row holding the person `hi`/`lo`, or the empty row where they would go.
+    @inline(__always)
+    func row(hi: UInt64, lo: UInt64) -> Int {
+        var i = Int(truncatingIfNeeded: (hi ^ lo) &* 0x9E37_79B9_7F4A_7C15 >> 20) & slotMask
+        while people_[i].countAndFlag != 0 && !(people_[i].hi == hi && people_[i].lo == lo) { i = (i + 1) & slotMask }
+        return i
     }
 
     func grow() {
         let old = people_
         people_ = [PersonRow](repeating: PersonRow(hi: 0, lo: 0, firstEntry: Self.none, countAndFlag: 0), count: old.count * 2)
         slotMask = people_.count - 1
-        for row in old where row.countAndFlag != 0 {
-            var i = Int(truncatingIfNeeded: (row.hi ^ row.lo) &* 0x9E37_79B9_7F4A_7C15 >> 20) & slotMask
-            while people_[i].countAndFlag != 0 { i = (i + 1) & slotMask }
-            people_[i] = row
+        for person in old where person.countAndFlag != 0 {
+            people_[row(hi: person.hi, lo: person.lo)] = person
         }
     }
 
