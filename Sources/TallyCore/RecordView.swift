@@ -79,16 +79,20 @@ public struct RecordView {
     public var at: Timestamp
     public var amountFen: Int64?
     public var target: JSONStringRef?
-    /// The attributes, in the line's order, as (key, value) pairs.
-    public var attrs: ArraySlice<(key: JSONStringRef, value: JSONStringRef)>
+    /// The attributes, in the line's order, as (key, value) pairs; valid until the scanner
+    /// reads another line.
+    public var attrs: RecordAttributes
     public var file: JSONStringRef
     public var sha256: JSONStringRef
     public var line: Int
     public var person: JSONStringRef?
     public var link: Link?
     /// Where the `person` and `link` members lie (key to end of value), when present: what
-    /// `tally-link --relink` removes before linking again.
-    public var linkMembers: [Range<Int>]
+    /// `tally-link --relink` removes before linking again. Two fields rather than an array, so
+    /// that a linked line costs no allocation.
+    public var personMember: Range<Int>?
+    public var linkMember: Range<Int>?
+    public var linkMembers: [Range<Int>] { [personMember, linkMember].compactMap { $0 } }
     /// The offset of the object's closing brace in the line.
     public var closingBrace: Int
     /// The line's bytes, without its newline.
@@ -127,13 +131,24 @@ public struct RecordView {
 
 /// Makes `RecordView`s. Keep one per stream: it reuses its space for attributes.
 public struct RecordViewScanner {
-    var attrSpace: [(key: JSONStringRef, value: JSONStringRef)] = []
+    var attrSpace = AttributeSpace(capacity: 16)
 
-    public init() { attrSpace.reserveCapacity(16) }
+    public init() {}
 
     /// Checks one line (without its newline) and returns its view. Keys may come in any order;
     /// unknown or repeated keys, missing required keys, wrong types and `v` other than 1 are errors.
+    ///
+    /// Lines laid out as tally writes them (see `canonicalView`) take a fast path; any other line,
+    /// and any line the fast path is unsure of, is read by the general scanner, which alone
+    /// decides what is wrong with a line.
+    @inline(__always)
     public mutating func view(_ line: UnsafeRawBufferPointer) throws(JSONSyntaxError) -> RecordView {
+        if let v = canonicalView(line) { return v }
+        return try generalView(line)
+    }
+
+    /// The general scanner: any key order, white space, escapes; the only judge of faults.
+    public mutating func generalView(_ line: UnsafeRawBufferPointer) throws(JSONSyntaxError) -> RecordView {
         var s = JSONScanner(line)
         var seen: UInt32 = 0
         let empty = JSONStringRef(quoted: UnsafeRawBufferPointer(start: nil, count: 0), escaped: false)
@@ -145,8 +160,8 @@ public struct RecordViewScanner {
         var amount: Int64?
         var provLine = 0
         var linkValue: Link?
-        var linkMembers: [Range<Int>] = []
-        attrSpace.removeAll(keepingCapacity: true)
+        var personMember: Range<Int>?, linkMember: Range<Int>?
+        attrSpace.count = 0
 
         try s.forEachMember { (s: inout JSONScanner, key: JSONKey) throws(JSONSyntaxError) in
             let bit: UInt32
@@ -188,12 +203,12 @@ public struct RecordViewScanner {
             case 6 where key.equals("person"):
                 bit = 1024
                 person = try s.stringRef()
-                linkMembers.append((key.quoted.baseAddress! - line.baseAddress!)..<s.offset)
+                personMember = (key.quoted.baseAddress! - line.baseAddress!)..<s.offset
             case 4 where key.equals("link"):
                 bit = 2048
                 let column = s.column
                 let text = try s.unescapedStringBytes()
-                linkMembers.append((key.quoted.baseAddress! - line.baseAddress!)..<s.offset)
+                linkMember = (key.quoted.baseAddress! - line.baseAddress!)..<s.offset
                 if text.equals("direct") { linkValue = .direct } else if text.equals("crosswalk") { linkValue = .crosswalk } else if text.equals("unlinked") { linkValue = .unlinked } else {
                     throw JSONSyntaxError(column: column, message: "link: unknown value \"\(text.text)\"")
                 }
@@ -213,8 +228,8 @@ public struct RecordViewScanner {
             }
         }
         return RecordView(id: id, source: source, kind: kind, scheme: scheme, subjectID: subjectID, subjectObject: subjectObject, provObject: provObject,
-                          at: at, amountFen: amount, target: target, attrs: attrSpace[...], file: file, sha256: sha, line: provLine,
-                          person: person, link: linkValue, linkMembers: linkMembers, closingBrace: closingBrace, bytes: line)
+                          at: at, amountFen: amount, target: target, attrs: attrSpace.attributes, file: file, sha256: sha, line: provLine,
+                          person: person, link: linkValue, personMember: personMember, linkMember: linkMember, closingBrace: closingBrace, bytes: line)
     }
 
     private static func subject(_ s: inout JSONScanner) throws(JSONSyntaxError) -> (JSONStringRef, JSONStringRef?) {
@@ -259,10 +274,65 @@ public struct RecordViewScanner {
                 throw s.fault("attribute key is not valid UTF-8")
             }
             let keyRef = JSONStringRef(quoted: key.quoted, escaped: key.escaped != nil)
-            for existing in attrSpace where existing.key.sameValue(as: keyRef) {
+            if attrSpace.contains(key: keyRef) {
                 throw s.fault("attribute \"\(key.text)\" appears twice")
             }
-            attrSpace.append((keyRef, try s.stringRef()))
+            appendAttribute((keyRef, try s.stringRef()))
         }
+    }
+}
+
+/// A record's attributes as the scanner found them: (key, value) references into the line.
+public struct RecordAttributes: RandomAccessCollection {
+    public typealias Element = (key: JSONStringRef, value: JSONStringRef)
+    let space: AttributeSpace
+    let base: UnsafeMutablePointer<Element>
+    public let count: Int
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { count }
+    @inline(__always)
+    public subscript(i: Int) -> Element {
+        precondition(i >= 0 && i < count, "attribute index out of range")
+        return base[i]
+    }
+}
+
+/// The scanner's reused space for attribute references. A class with its own memory rather than
+/// an array: appending to an array was a call per attribute that did not inline (perf: 4% of
+/// tally-link). Growing it moves to a new space, so views handed out earlier keep theirs.
+final class AttributeSpace {
+    typealias Element = RecordAttributes.Element
+    let base: UnsafeMutablePointer<Element>
+    let capacity: Int
+    var count = 0
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        base = .allocate(capacity: capacity)
+    }
+
+    deinit { base.deallocate() }
+
+    var attributes: RecordAttributes { RecordAttributes(space: self, base: base, count: count) }
+
+    @inline(__always)
+    func contains(key: JSONStringRef) -> Bool {
+        for i in 0..<count where base[i].key.sameValue(as: key) { return true }
+        return false
+    }
+}
+
+extension RecordViewScanner {
+    /// Keeps `(key, value)`; the space moves to twice the size when full.
+    @inline(__always)
+    mutating func appendAttribute(_ e: RecordAttributes.Element) {
+        if attrSpace.count == attrSpace.capacity {
+            let bigger = AttributeSpace(capacity: attrSpace.capacity * 2)
+            bigger.base.initialize(from: attrSpace.base, count: attrSpace.count)
+            bigger.count = attrSpace.count
+            attrSpace = bigger
+        }
+        (attrSpace.base + attrSpace.count).initialize(to: e)
+        attrSpace.count += 1
     }
 }

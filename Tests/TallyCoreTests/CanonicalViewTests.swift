@@ -1,0 +1,114 @@
+import Foundation
+import Testing
+import TallyCore
+
+/// The scanner's fast path (lines laid out as tally writes them) must be invisible: on any line,
+/// `view` (fast path first) and `generalView` (the general scanner alone) accept the same lines,
+/// with the same fields at the same places, and refuse the same lines with the same message.
+@Suite struct CanonicalViewTests {
+    /// A small deterministic generator, so a failure names a reproducible case.
+    struct Mix {
+        var x: UInt64
+        mutating func next() -> UInt64 { x = x &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407; return x >> 11 }
+        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+        mutating func chance(_ percent: Int) -> Bool { below(100) < percent }
+    }
+
+    static let pieces = ["a", "Z9", "浙0106执", "😀", "\"", "\\", "\n", "\u{1}", "/", " ", "é", "transit", "0"]
+
+    static func text(_ m: inout Mix, _ maxPieces: Int) -> String {
+        var s = ""
+        for _ in 0..<m.below(maxPieces + 1) {
+            // Mostly plain text; now and then a character that must be escaped.
+            s += m.chance(85) ? pieces[[0, 1, 2, 3, 9, 10, 11, 12][m.below(8)]] : pieces[m.below(pieces.count)]
+        }
+        return s
+    }
+
+    static func record(_ m: inout Mix) -> Record {
+        var attrs = Attributes()
+        for i in 0..<m.below(6) { attrs.append(key: "k\(i)" + text(&m, 2), value: text(&m, 6)) }
+        return Record(
+            id: "transit:" + String(m.next(), radix: 16), source: text(&m, 3), kind: m.chance(10) ? "correction.retract" : "transit.fare-evasion",
+            subject: Subject(scheme: m.chance(50) ? "transit-card" : text(&m, 2), id: m.chance(85) ? String(m.next()) : nil),
+            at: Timestamp(seconds: Int64(m.below(2_000_000_000))), amountFen: m.chance(50) ? Int64(m.below(1_000_000)) - 1000 : nil,
+            target: m.chance(15) ? "tax:" + text(&m, 3) : nil, attrs: attrs,
+            prov: Provenance(file: text(&m, 4) + ".csv", sha256: String(repeating: "cd", count: 32), line: 1 + m.below(100_000)),
+            person: m.chance(60) ? "p_" + String(m.next(), radix: 16) : nil, link: m.chance(60) ? [.direct, .crosswalk, .unlinked][m.below(3)] : nil)
+    }
+
+    /// Small edits a damaged or hand-written line might have.
+    static func mutate(_ line: [UInt8], _ m: inout Mix) -> [UInt8] {
+        var b = line
+        let noise: [UInt8] = Array("{}[]:,\" \\0123-.etrnufalsXZ\u{7f}".utf8) + [0x00, 0x0A, 0x09, 0x80, 0xC3, 0xE6, 0xFF]
+        for _ in 0..<(1 + m.below(2)) {
+            guard !b.isEmpty else { break }
+            let i = m.below(b.count)
+            switch m.below(4) {
+            case 0: b.remove(at: i)
+            case 1: b.insert(noise[m.below(noise.count)], at: i)
+            case 2: b[i] = noise[m.below(noise.count)]
+            default: b.insert(contentsOf: Array(" ,\"x\":1".utf8).prefix(1 + m.below(7)), at: i)
+            }
+        }
+        return b
+    }
+
+    /// Everything a view says, with references as offsets into the line.
+    static func describe(_ v: RecordView, _ line: UnsafeRawBufferPointer) -> String {
+        func at(_ r: JSONStringRef?) -> String {
+            guard let r else { return "-" }
+            return "\(r.quoted.baseAddress! - line.baseAddress!)+\(r.quoted.count)\(r.escaped ? "e" : "")"
+        }
+        func span(_ b: UnsafeRawBufferPointer) -> String { "\(b.baseAddress! - line.baseAddress!)+\(b.count)" }
+        let attrs = v.attrs.map { "\(at($0.key))=\(at($0.value))" }.joined(separator: ",")
+        return [at(v.id), at(v.source), at(v.kind), at(v.scheme), at(v.subjectID), span(v.subjectObject), span(v.provObject),
+                "\(v.at.seconds)", "\(v.amountFen.map(String.init) ?? "-")", at(v.target), attrs, at(v.file), at(v.sha256),
+                "\(v.line)", at(v.person), "\(v.link.map { $0.rawValue } ?? "-")", "\(v.linkMembers)", "\(v.closingBrace)"]
+            .joined(separator: " ")
+    }
+
+    static func verdicts(_ bytes: [UInt8]) -> (fast: String, general: String) {
+        bytes.withUnsafeBytes { line in
+            var a = RecordViewScanner(), b = RecordViewScanner()
+            let fast: String, general: String
+            do { fast = describe(try a.view(line), line) } catch { fast = "error \(error)" }
+            do { general = describe(try b.generalView(line), line) } catch { general = "error \(error)" }
+            return (fast, general)
+        }
+    }
+
+    @Test func theFastPathAgreesWithTheGeneralScannerOnEveryLine() throws {
+        var m = Mix(x: 20261128)
+        var accepted = 0, refused = 0, checked = 0
+        for _ in 0..<6_000 {
+            let r = Self.record(&m)
+            var line = Array(encodeLine(r).utf8.dropLast())
+            if m.chance(40) { line = Self.mutate(line, &m) }
+            let (fast, general) = Self.verdicts(line)
+            #expect(fast == general, "line: \(String(decoding: line, as: UTF8.self))")
+            if fast.hasPrefix("error") { refused += 1 } else { accepted += 1 }
+            checked += 1
+        }
+        // Both outcomes must be well represented, or the comparison proves little.
+        #expect(accepted > 3_000 && refused > 500, "accepted \(accepted), refused \(refused) of \(checked)")
+    }
+
+    @Test func linesOutsideTheCanonicalLayoutStillReadTheSame() throws {
+        let r = sampleRecord()
+        let canonical = String(encodeLine(r).dropLast())
+        // White space, another key order, an escaped key: the general scanner's business.
+        let variants = [
+            canonical.replacingOccurrences(of: ",\"source\":", with: ", \"source\" : "),
+            "{\"source\":\"court\"," + canonical.dropFirst().replacingOccurrences(of: ",\"source\":\"court\"", with: ""),
+            canonical.replacingOccurrences(of: "\"kind\"", with: "\"\\u006bind\""),
+            canonical + "  ",
+        ]
+        var decoder = RecordDecoder()
+        for v in variants {
+            let (fast, general) = Self.verdicts(Array(v.utf8))
+            #expect(fast == general)
+            #expect(try decoder.decode(v) == r)
+        }
+    }
+}
