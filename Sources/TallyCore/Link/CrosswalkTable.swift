@@ -40,11 +40,10 @@ public struct CrosswalkTable: ~Copyable {
         while c * 7 / 10 < expected { c <<= 1 }
         capacity = c
         shift = UInt64(64 - c.trailingZeroBitCount)
-        slots = .allocate(capacity: 2 * c)
-        slots.initialize(repeating: 0, count: 2 * c)
+        slots = LargeMemory.allocateZeroed(UInt64.self, count: 2 * c)
     }
 
-    deinit { slots.deallocate() }
+    deinit { LargeMemory.deallocate(slots, count: 2 * capacity) }
 
     /// Bytes held by the table itself.
     public var memoryBytes: Int { capacity * 16 }
@@ -96,14 +95,13 @@ public struct CrosswalkTable: ~Copyable {
         let old = slots, oldCapacity = capacity
         capacity <<= 1
         shift -= 1
-        slots = .allocate(capacity: 2 * capacity)
-        slots.initialize(repeating: 0, count: 2 * capacity)
+        slots = LargeMemory.allocateZeroed(UInt64.self, count: 2 * capacity)
         for j in 0..<oldCapacity where old[2 * j] != 0 {
             let i = slot(for: old[2 * j])
             slots[2 * i] = old[2 * j]
             slots[2 * i + 1] = old[2 * j + 1]
         }
-        old.deallocate()
+        LargeMemory.deallocate(old, count: 2 * oldCapacity)
     }
 
     /// The slot holding `key`, or the empty slot where it would go (linear probing).

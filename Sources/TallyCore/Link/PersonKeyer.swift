@@ -31,16 +31,22 @@ public struct PersonKeyer {
     /// Appends the key (`p_` + 32 hex digits) for `scheme:id` to `out`.
     @inline(__always)
     public func appendKey(scheme: UnsafeRawBufferPointer, id: UnsafeRawBufferPointer, to out: ByteBuffer) {
-        var h = inner
-        h.update(bufferPointer: scheme)
-        withUnsafeBytes(of: UInt8(ascii: ":")) { h.update(bufferPointer: $0) }
-        h.update(bufferPointer: id)
-        var o = outer
-        h.finalize().withUnsafeBytes { o.update(bufferPointer: $0) }
-        let tag = o.finalize()
-        out.append(UInt8(ascii: "p"))
-        out.append(UInt8(ascii: "_"))
-        tag.withUnsafeBytes { out.appendHex(UnsafeRawBufferPointer(rebasing: $0[0..<16])) }
+        // `SCHEME:ID` goes in as one update: each call into swift-crypto costs more than the
+        // bytes it hashes (perf), so one message, one update, one finalize per state.
+        let n = scheme.count + 1 + id.count
+        withUnsafeTemporaryAllocation(byteCount: n, alignment: 1) { message in
+            message.copyMemory(from: scheme)
+            message[scheme.count] = UInt8(ascii: ":")
+            UnsafeMutableRawBufferPointer(rebasing: message[(scheme.count + 1)...]).copyMemory(from: id)
+            var h = inner
+            h.update(bufferPointer: UnsafeRawBufferPointer(message))
+            var o = outer
+            h.finalize().withUnsafeBytes { o.update(bufferPointer: $0) }
+            let tag = o.finalize()
+            out.append(UInt8(ascii: "p"))
+            out.append(UInt8(ascii: "_"))
+            tag.withUnsafeBytes { out.appendHex(UnsafeRawBufferPointer(rebasing: $0[0..<16])) }
+        }
     }
 
     /// The key for `scheme:id`.
