@@ -6,17 +6,18 @@ extension ByteBuffer {
     @inline(__always)
     public func appendJSONString(_ bytes: UnsafeBufferPointer<UInt8>) {
         let n = bytes.count
+        // Room for the quotes and the bytes as they are; escapes (rare) reserve more as they go.
         reserve(n &+ 2)
         base[count] = 0x22
-        count &+= 1
         guard let src = bytes.baseAddress else {
-            base[count] = 0x22
-            count &+= 1
+            base[count &+ 1] = 0x22
+            count &+= 2
             return
         }
-        var runStart = 0
+        let dst = base + count + 1
         var i = 0
-        // Eight bytes at a time while none needs escaping (no byte < 0x20, no '"', no '\\').
+        // Eight bytes at a time, copied as they are checked, while none needs escaping (no byte
+        // below 0x20, no '"', no '\\'): no separate copy, and no call, for most strings.
         let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
         while i &+ 8 <= n {
             let v = UnsafeRawPointer(src + i).loadUnaligned(as: UInt64.self)
@@ -24,18 +25,33 @@ extension ByteBuffer {
             let quote = ((v ^ (ones &* 0x22)) &- ones) & ~(v ^ (ones &* 0x22)) & highs
             let backslash = ((v ^ (ones &* 0x5C)) &- ones) & ~(v ^ (ones &* 0x5C)) & highs
             if control | quote | backslash != 0 { break }
+            UnsafeMutableRawPointer(dst + i).storeBytes(of: v, as: UInt64.self)
             i &+= 8
         }
         while i < n {
             let c = src[i]
             if c < 0x20 || c == 0x22 || c == 0x5C {
-                if i > runStart { append(UnsafeRawBufferPointer(start: src + runStart, count: i - runStart)) }
-                appendEscape(c)
-                runStart = i &+ 1
+                count &+= 1 &+ i
+                appendEscapedTail(UnsafeBufferPointer(start: src + i, count: n &- i))
+                return
             }
+            dst[i] = c
             i &+= 1
         }
-        if n > runStart { append(UnsafeRawBufferPointer(start: src + runStart, count: n - runStart)) }
+        dst[n] = 0x22
+        count &+= n &+ 2
+    }
+
+    /// The rest of a string from its first byte that needs escaping, and the closing quote.
+    @inline(never)
+    private func appendEscapedTail(_ bytes: UnsafeBufferPointer<UInt8>) {
+        var runStart = 0
+        for (i, c) in bytes.enumerated() where c < 0x20 || c == 0x22 || c == 0x5C {
+            if i > runStart { append(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[runStart..<i])) }
+            appendEscape(c)
+            runStart = i &+ 1
+        }
+        if bytes.count > runStart { append(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[runStart...])) }
         append(UInt8(0x22))
     }
 
