@@ -17,16 +17,31 @@ enum LargeMemory {
     static func allocateZeroed<T>(_: T.Type, count: Int) -> UnsafeMutablePointer<T> {
         precondition(_isPOD(T.self), "LargeMemory holds plain values only")
         let bytes = max(1, count * MemoryLayout<T>.stride)
-        guard let raw = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), raw != MAP_FAILED else {
+        guard bytes >= hugePage else {
+            let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: MemoryLayout<T>.alignment)
+            raw.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+            return raw.bindMemory(to: T.self, capacity: count)
+        }
+        // Map a huge page more than needed and trim both ends, so the table starts on a 2 MiB
+        // boundary (a huge page can only back an aligned 2 MiB range).
+        guard let raw = mmap(nil, bytes + hugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), raw != MAP_FAILED else {
             fatalError("out of memory: could not map \(bytes) bytes for a table")
         }
+        let address = Int(bitPattern: raw)
+        let head = (hugePage - address % hugePage) % hugePage
+        if head > 0 { munmap(raw, head) }
+        let start = raw + head
+        munmap(start + bytes, hugePage - head)
         #if os(Linux)
-        if bytes >= 1 << 21 { _ = madvise(raw, bytes, 14 /* MADV_HUGEPAGE */) }
+        _ = madvise(start, bytes, 14 /* MADV_HUGEPAGE */)
         #endif
-        return raw.bindMemory(to: T.self, capacity: count)
+        return start.bindMemory(to: T.self, capacity: count)
     }
 
     static func deallocate<T>(_ p: UnsafeMutablePointer<T>, count: Int) {
-        munmap(UnsafeMutableRawPointer(p), max(1, count * MemoryLayout<T>.stride))
+        let bytes = max(1, count * MemoryLayout<T>.stride)
+        if bytes >= hugePage { munmap(UnsafeMutableRawPointer(p), bytes) } else { UnsafeMutableRawPointer(p).deallocate() }
     }
+
+    static let hugePage = 1 << 21
 }

@@ -49,16 +49,33 @@ public struct SourceNames: Sendable {
         return a.hi != b.hi ? a.hi < b.hi : a.lo < b.lo
     }
 
+    /// 16 lower-case hex digits at `from` as a number; nil if any is not one.
     @inline(__always)
     static func hex(_ b: UnsafeRawBufferPointer, from: Int) -> UInt64? {
-        var v: UInt64 = 0
-        for i in from..<(from + 16) {
-            let c = b[i]
-            let d: UInt8
-            if c &- 0x30 < 10 { d = c &- 0x30 } else if c &- 0x61 < 6 { d = c &- 0x61 &+ 10 } else { return nil }
-            v = v << 4 | UInt64(d)
-        }
-        return v
+        precondition(from >= 0 && from + 16 <= b.count)
+        // Eight digits at a time (perf: a branch per digit, 64 digits a record, was 6% of
+        // tally-score): check every byte is 0-9 or a-f, then gather the nibbles.
+        let p = b.baseAddress! + from
+        guard let high = hex8(p.loadUnaligned(as: UInt64.self)), let low = hex8((p + 8).loadUnaligned(as: UInt64.self)) else { return nil }
+        return high << 32 | low
+    }
+
+    /// Eight ASCII hex digits (the first in the lowest byte) as a 32-bit number.
+    @inline(__always)
+    static func hex8(_ x: UInt64) -> UInt64? {
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        guard x & highs == 0 else { return nil }
+        // For bytes below 0x80, each sum or difference stays inside its byte: a high bit says
+        // byte >= lower bound, or byte <= upper bound.
+        @inline(__always) func atLeast(_ a: UInt64) -> UInt64 { (x &+ ones &* (0x80 - a)) & highs }
+        @inline(__always) func atMost(_ z: UInt64) -> UInt64 { (ones &* (0x80 + z) &- x) & highs }
+        let digit = atLeast(0x30) & atMost(0x39), letter = atLeast(0x61) & atMost(0x66)
+        guard digit | letter == highs else { return nil }
+        var t = (x & (ones &* 0x0F)) &+ (letter >> 7) &* 9
+        t = (t << 4 | t >> 8) & 0x00FF_00FF_00FF_00FF
+        t = (t << 8 | t >> 16) & 0x0000_FFFF_0000_FFFF
+        t = (t << 16 | t >> 32) & 0xFFFF_FFFF
+        return t
     }
 
     /// `v` as 16 lower-case hex digits (half of a record id's or person key's 128 bits).
@@ -98,6 +115,9 @@ public struct CorrectionBook: Sendable {
     }
 
     var latest: [RecordKey: Decision] = [:]
+    /// One bit per hash of every corrected record: most records were never corrected, and a
+    /// clear bit answers for them without hashing into the dictionary (perf: 4% of tally-score).
+    var mentioned = [UInt64](repeating: 0, count: 1 << 14)
     /// How many corrections were read.
     public private(set) var count = 0
 
@@ -117,18 +137,30 @@ public struct CorrectionBook: Sendable {
         let d = Decision(at: v.at.seconds, action: action, tie: tie, id: v.id.string, file: v.file.string, line: v.line)
         if let old = latest[key], (old.at, old.tie.hi, old.tie.lo) >= (d.at, d.tie.hi, d.tie.lo) { return nil }
         latest[key] = d
+        let bit = Self.filterBit(key)
+        mentioned[bit >> 6] |= 1 << UInt64(bit & 63)
         return nil
     }
 
     /// Where the record with `key` stands.
     @inline(__always)
     public func standing(_ key: RecordKey) -> Standing {
-        guard !latest.isEmpty, let d = latest[key] else { return .normal }
+        let bit = Self.filterBit(key)
+        guard mentioned[bit >> 6] & (1 << UInt64(bit & 63)) != 0, let d = latest[key] else { return .normal }
         switch d.action {
         case .dispute: return .disputed
         case .retract: return .retracted
         case .uphold, .reinstate: return .normal
         }
+    }
+
+    @inline(__always)
+    static func filterBit(_ key: RecordKey) -> Int {
+        // Both halves multiplied by different odd constants, so no relation between them (ids
+        // made as hi = lo × constant, say) cancels out.
+        var x = (key.hi &* 0xBF58_476D_1CE4_E5B9) ^ (key.lo &* 0x94D0_49BB_1331_11EB) ^ UInt64(key.source)
+        x ^= x >> 31
+        return Int(truncatingIfNeeded: (x &* 0x9E37_79B9_7F4A_7C15) >> 44)
     }
 
     /// The latest decision on a record, for explanations: action, when, and where it came from.

@@ -1,4 +1,5 @@
-/// An append-only array kept in fixed pages of 65,536 elements, for the scorer's largest tables.
+/// An append-only array kept in fixed pages of 2 MiB (on huge pages where the kernel gives
+/// them: see `LargeMemory`), for the scorer's largest tables.
 ///
 /// A Swift array doubles its storage when full and copies everything across: the scorer's peak
 /// memory then held the old storage, the new one and its unused half at once (and glibc kept the
@@ -6,7 +7,11 @@
 struct PagedArray<Element> {
     private var pages: [UnsafeMutablePointer<Element>] = []
     private(set) var count = 0
-    static var pageShift: Int { 16 }
+    static var pageShift: Int {
+        // 2 MiB: 2^21 bytes over the element's size rounded up to a power of two.
+        let size = MemoryLayout<Element>.stride
+        return 21 - (Int.bitWidth - (size - 1).leadingZeroBitCount)
+    }
     static var pageSize: Int { 1 << pageShift }
 
     /// Frees every page (the owner calls this; a struct has no deinit).
@@ -14,7 +19,7 @@ struct PagedArray<Element> {
         for (i, page) in pages.enumerated() {
             let used = min(Self.pageSize, count - i * Self.pageSize)
             page.deinitialize(count: used)
-            page.deallocate()
+            LargeMemory.deallocate(page, count: Self.pageSize)
         }
         pages = []
         count = 0
@@ -23,7 +28,7 @@ struct PagedArray<Element> {
     @inline(__always)
     mutating func append(_ value: Element) {
         if count & (Self.pageSize - 1) == 0 && count >> Self.pageShift == pages.count {
-            pages.append(.allocate(capacity: Self.pageSize))
+            pages.append(LargeMemory.allocateZeroed(Element.self, count: Self.pageSize))
         }
         (pages[count >> Self.pageShift] + (count & (Self.pageSize - 1))).initialize(to: value)
         count += 1

@@ -49,8 +49,9 @@ public final class Scorer {
     /// The people themselves are the hash table (open addressing, at most 70% full; a row with
     /// a zero count is empty): finding a person is one cache miss, where a table of indices in
     /// front of the rows made it two (perf showed both as most of `add`'s time).
-    var people_: [PersonRow]
+    var people_: UnsafeMutablePointer<PersonRow>
     var slotMask: Int
+    var peopleCapacity: Int { slotMask + 1 }
     var peopleCount = 0
     struct PersonKey: Hashable { var hi: UInt64; var lo: UInt64 }
     var entries = PagedArray<EntryRow>()
@@ -66,6 +67,7 @@ public final class Scorer {
     static let none = UInt32.max
 
     deinit {
+        LargeMemory.deallocate(people_, count: peopleCapacity)
         entries.deallocate()
         topMicro.deallocate(); topHi.deallocate(); topLo.deallocate(); topSource.deallocate()
     }
@@ -74,13 +76,14 @@ public final class Scorer {
         self.rules = rules
         self.asOf = asOf
         asOfEnd = Rules.asOfEnd(asOf)
-        people_ = [PersonRow](repeating: PersonRow(hi: 0, lo: 0, firstEntry: Scorer.none, countAndFlag: 0), count: 1 << 16)
+        // Zeroed rows are empty ones (a zero count), so fresh mappings need no filling.
+        people_ = LargeMemory.allocateZeroed(PersonRow.self, count: 1 << 16)
         slotMask = (1 << 16) - 1
     }
 
     /// Bytes held per person at the end (for the stage's stats; array capacities included).
     public var memoryBytes: Int {
-        people_.capacity * MemoryLayout<PersonRow>.stride + entries.memoryBytes
+        peopleCapacity * MemoryLayout<PersonRow>.stride + entries.memoryBytes
             + topMicro.memoryBytes + topHi.memoryBytes + topLo.memoryBytes + topSource.memoryBytes
     }
 
@@ -99,36 +102,83 @@ public final class Scorer {
         }
     }
 
-    /// Adds one (non-correction) record.
+    /// A record reduced to what scoring needs, waiting in `pending`.
+    struct Pending {
+        var hi: UInt64, lo: UInt64
+        var key: RecordKey
+        var at: Timestamp
+        var amountFen: Int64?
+        var kind: Int32   // -1: not in the rules
+    }
+
+    /// Records are summed in batches of this many. Each record's person row and kind entry are
+    /// random places in tables of hundreds of megabytes; touching a whole batch's rows first,
+    /// then their entries, lets the cache misses overlap instead of following one another.
+    static let batch = 32
+    var pending: [Pending] = []
+    var rows = [Int](repeating: 0, count: Scorer.batch)
+    var touched: UInt64 = 0
+
+    /// Adds one (non-correction) record. A record's faults are found here, at once; its sums
+    /// are made in a batch, which `finish` completes.
     public func add(_ v: RecordView) throws(Fault) {
         guard let person = v.person else { throw .notLinked }
         let p = person.content
         guard !person.escaped, p.count == 34, p[0] == UInt8(ascii: "p"), p[1] == UInt8(ascii: "_"),
               let hi = SourceNames.hex(p, from: 2), let lo = SourceNames.hex(p, from: 18) else { throw .badPerson }
         guard !v.id.escaped, let key = sources.key(v.id.content) else { throw .badID }
-        counts.records += 1
-        if v.at.seconds >= asOfEnd { counts.future += 1; return }
-        let who = personNumber(hi: hi, lo: lo)
-        people_[who].countAndFlag &+= 1
-        let standing = corrections.standing(key)
+        pending.append(Pending(hi: hi, lo: lo, key: key, at: v.at, amountFen: v.amountFen, kind: Int32(kindIndex(v.kind) ?? -1)))
+        if pending.count == Self.batch { drain() }
+    }
+
+    /// Sums the pending records.
+    func drain() {
+        let n = pending.count
+        guard n > 0 else { return }
+        // Room for every person of the batch, so that no row moves while the batch is summed.
+        while (peopleCount + n) * 10 > peopleCapacity * 7 { grow() }
+        var sink: UInt64 = 0
+        for j in 0..<n { sink &+= UInt64(people_[homeRow(hi: pending[j].hi, lo: pending[j].lo)].countAndFlag) }
+        for j in 0..<n {
+            let r = pending[j]
+            counts.records += 1
+            if r.at.seconds >= asOfEnd { counts.future += 1; rows[j] = -1; continue }
+            let who = personNumber(hi: r.hi, lo: r.lo)
+            // Counted here, not when summed: a claimed row must stop looking empty at once, or
+            // the next person of the batch probing past it would take it.
+            people_[who].countAndFlag &+= 1
+            rows[j] = who
+            let first = people_[who].firstEntry
+            if first != Self.none { sink &+= UInt64(entries[Int(first)].next) }
+        }
+        touched &+= sink
+        for j in 0..<n where rows[j] >= 0 { sum(pending[j], who: rows[j]) }
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    /// Adds one record to its person's sums.
+    @inline(__always)
+    func sum(_ r: Pending, who: Int) {
+        let standing = corrections.standing(r.key)
         if standing == .retracted {
-            retractedIDs[PersonKey(hi: hi, lo: lo), default: []].append(key)
+            retractedIDs[PersonKey(hi: r.hi, lo: r.lo), default: []].append(r.key)
             counts.retracted += 1
             return
         }
-        guard let kind = kindIndex(v.kind) else { counts.unscored += 1; return }
+        guard r.kind >= 0 else { counts.unscored += 1; return }
+        let kind = Int(r.kind)
         if standing == .disputed {
-            disputedIDs[PersonKey(hi: hi, lo: lo), default: []].append(key)
+            disputedIDs[PersonKey(hi: r.hi, lo: r.lo), default: []].append(r.key)
             counts.disputed += 1
         }
-        let c = rules.contribution(kind: kind, at: v.at, amountFen: v.amountFen, asOf: asOf, asOfEnd: asOfEnd)
+        let c = rules.contribution(kind: kind, at: r.at, amountFen: r.amountFen, asOf: asOf, asOfEnd: asOfEnd)
         if c.expired { counts.expired += 1; return }
         counts.counted += 1
         let entry = entryFor(who, kind: kind)
         entries[entry].sum = Int32(clamping: Int64(entries[entry].sum) + c.micro)
         if c.micro < 0 {
-            keepIfHarmful(entry, micro: c.micro, key: key)
-            if standing != .disputed && isDecisionGrade(key.source) { people_[who].countAndFlag |= 0x8000_0000 }
+            keepIfHarmful(entry, micro: c.micro, key: r.key)
+            if standing != .disputed && isDecisionGrade(r.key.source) { people_[who].countAndFlag |= 0x8000_0000 }
         }
     }
 
@@ -141,13 +191,26 @@ public final class Scorer {
 
     /// Hands out the scores one by one, ordered by person key, without holding them all.
     public func finish(_ body: (Score) throws -> Void) rethrows {
+        drain()
         // Sort the keys themselves (with their row), not indices into the table: comparing
         // indices went back to the table at random for every comparison.
         var order: [(hi: UInt64, lo: UInt64, row: UInt32)] = []
         order.reserveCapacity(peopleCount)
-        for i in people_.indices where people_[i].countAndFlag != 0 { order.append((people_[i].hi, people_[i].lo, UInt32(i))) }
+        for i in 0..<peopleCapacity where people_[i].countAndFlag != 0 { order.append((people_[i].hi, people_[i].lo, UInt32(i))) }
         order.sort { $0.hi != $1.hi ? $0.hi < $1.hi : $0.lo < $1.lo }
-        for entry in order { try body(score(Int(entry.row))) }
+        // Rows come in key order, so each is a random place in the table: touch the row eight
+        // people ahead and the first entry of the one four ahead, so their misses overlap with
+        // this person's work.
+        var sink: UInt64 = 0
+        for (k, entry) in order.enumerated() {
+            if k + 8 < order.count { sink &+= UInt64(people_[Int(order[k + 8].row)].countAndFlag) }
+            if k + 4 < order.count {
+                let first = people_[Int(order[k + 4].row)].firstEntry
+                if first != Self.none { sink &+= UInt64(entries[Int(first)].next) }
+            }
+            try body(score(Int(entry.row)))
+        }
+        touched &+= sink
     }
 
     /// One person's score.
@@ -192,7 +255,7 @@ public final class Scorer {
 
     @inline(__always)
     func personNumber(hi: UInt64, lo: UInt64) -> Int {
-        if (peopleCount + 1) * 10 > people_.count * 7 { grow() }
+        if (peopleCount + 1) * 10 > peopleCapacity * 7 { grow() }
         let i = row(hi: hi, lo: lo)
         if people_[i].countAndFlag == 0 {
             people_[i] = PersonRow(hi: hi, lo: lo, firstEntry: Self.none, countAndFlag: 0)
@@ -201,21 +264,30 @@ public final class Scorer {
         return i
     }
 
+    /// Where the search for a person's row begins.
+    @inline(__always)
+    func homeRow(hi: UInt64, lo: UInt64) -> Int {
+        // The product's high bits (shift before mask: `>>` binds tighter than `&*` in Swift, and
+        // multiplying by the shifted constant, which is even, left three slots in four unused).
+        Int(truncatingIfNeeded: ((hi ^ lo) &* 0x9E37_79B9_7F4A_7C15) >> 20) & slotMask
+    }
+
     /// The row holding the person `hi`/`lo`, or the empty row where they would go.
     @inline(__always)
     func row(hi: UInt64, lo: UInt64) -> Int {
-        var i = Int(truncatingIfNeeded: (hi ^ lo) &* 0x9E37_79B9_7F4A_7C15 >> 20) & slotMask
+        var i = homeRow(hi: hi, lo: lo)
         while people_[i].countAndFlag != 0 && !(people_[i].hi == hi && people_[i].lo == lo) { i = (i + 1) & slotMask }
         return i
     }
 
     func grow() {
-        let old = people_
-        people_ = [PersonRow](repeating: PersonRow(hi: 0, lo: 0, firstEntry: Self.none, countAndFlag: 0), count: old.count * 2)
-        slotMask = people_.count - 1
-        for person in old where person.countAndFlag != 0 {
-            people_[row(hi: person.hi, lo: person.lo)] = person
+        let old = people_, oldCapacity = peopleCapacity
+        people_ = LargeMemory.allocateZeroed(PersonRow.self, count: oldCapacity * 2)
+        slotMask = oldCapacity * 2 - 1
+        for j in 0..<oldCapacity where old[j].countAndFlag != 0 {
+            people_[row(hi: old[j].hi, lo: old[j].lo)] = old[j]
         }
+        LargeMemory.deallocate(old, count: oldCapacity)
     }
 
     @inline(__always)
@@ -262,7 +334,9 @@ public final class Scorer {
     func kindIndex(_ kind: JSONStringRef) -> Int? {
         let b = kind.content
         for entry in kindCache where entry.bytes.count == b.count {
-            if entry.bytes.withUnsafeBytes({ $0.elementsEqual(b) }) { return entry.index < 0 ? nil : entry.index }
+            if entry.bytes.count == 0 || entry.bytes.withUnsafeBufferPointer({ memcmpEqual($0.baseAddress!, b.baseAddress!.assumingMemoryBound(to: UInt8.self), b.count) }) {
+                return entry.index < 0 ? nil : entry.index
+            }
         }
         let index = rules.index(of: kind.string) ?? -1
         kindCache.append((Array(b), index))

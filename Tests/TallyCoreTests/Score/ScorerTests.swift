@@ -207,4 +207,40 @@ func scoreLines(_ rules: Rules, _ records: [Record], corrections: [Record] = [])
             }
         }
     }
+
+    /// Records are summed in batches, and the people table grows while they come: many people
+    /// new in one batch whose rows sit close together must each keep their own row. (A batch
+    /// that claimed rows without marking them at once gave two people one row, on 10M records.)
+    @Test func manyNewPeopleInEveryBatchEachKeepTheirOwnSums() throws {
+        let people = 60_000   // past the table's first growth (45,875 at 70% of 65,536)
+        // Keys spread like HMAC output (sequential ones hash too evenly to ever share a probe).
+        func key(_ p: Int) -> String {
+            var x = UInt64(p) &* 0x9E37_79B9_7F4A_7C15
+            x = (x ^ (x >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            x = (x ^ (x >> 27)) &* 0x94D0_49BB_1331_11EB
+            let hex = String(x ^ (x >> 31), radix: 16)
+            return "p_" + String(repeating: "0", count: 16 - hex.count) + hex + hex32(p).suffix(16)
+        }
+        func record(_ n: Int, _ kind: String, _ p: Int) -> Record {
+            var r = event(n, kind: kind, person: p, daysOld: 10)
+            r.person = key(p)
+            return r
+        }
+        var records: [Record] = []
+        for round in 0..<2 {
+            for p in 1...people { records.append(record(round * people + p, "transit.fare-evasion", p)) }
+        }
+        for p in stride(from: 7, through: people, by: 7) { records.append(record(3 * people + p, "tax.paid", p)) }
+        let scores = try scoreLines(try loadRules(), records)
+        #expect(scores.count == people)
+        var wrong = 0
+        for s in scores {
+            let p = Int(s.person.suffix(16), radix: 16)!
+            #expect(s.person == key(p))
+            // Two fare evasions at one half-life: -20 each; a paid tax at one half-life: +5.
+            let expected = (score: p % 7 == 0 ? 465 : 460, records: p % 7 == 0 ? 3 : 2)
+            if s.score != expected.score || s.records != expected.records { wrong += 1 }
+        }
+        #expect(wrong == 0)
+    }
 }
