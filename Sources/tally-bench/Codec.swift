@@ -19,8 +19,17 @@ struct Codec: ParsableCommand {
     @Option(help: "Also time Foundation on this many records (0 to skip); it is slow.")
     var foundation: Int = 200_000
 
+    @Flag(help: "Only decode --out, which must exist (for profiling the decoder alone).")
+    var decodeOnly = false
+
     func run() throws {
         try Stage.run("tally-bench") {
+            if decodeOnly {
+                let t = Clock.now
+                let (n, _) = try decodeFile()
+                report("tally decode", n, since: t)
+                return ExitStatus.ok
+            }
             let sample = BenchRecords.make(count: records)
             // The codec alone: encode into one reused buffer, emptied whenever it passes 1 MiB,
             // as Foundation's encoder is timed into memory below.
@@ -45,18 +54,7 @@ struct Codec: ParsableCommand {
 
             // Decode the file line by line, as a stage reads its input.
             t = Clock.now
-            // No SHA-256 of the file: decoding does not need it (stages read records the same way).
-            let input = try InputFile.open(out, hashing: false)
-            let lines = LineReader(input)
-            var decoder = RecordDecoder()
-            var checksum = 0
-            var n = 0
-            while let line = try lines.next() {
-                let r: Record
-                do { r = try decoder.decode(line) } catch { throw StageFailure("\(out):\(lines.lineNumber): \(error)", status: ExitStatus.data) }
-                checksum &+= r.prov.line
-                n += 1
-            }
+            let (n, checksum) = try decodeFile()
             report("tally decode", n, since: t)
             guard n == records, checksum == sample.reduce(0, { $0 &+ $1.prov.line }) else {
                 throw StageFailure("decoded records differ from those encoded", status: ExitStatus.software)
@@ -82,6 +80,23 @@ struct Codec: ParsableCommand {
             }
             return ExitStatus.ok
         }
+    }
+
+    /// Decodes every line of `out`; returns the count and the sum of the provenance lines.
+    func decodeFile() throws -> (Int, Int) {
+        // No SHA-256 of the file: decoding does not need it (stages read records the same way).
+        let input = try InputFile.open(out, hashing: false)
+        let lines = LineReader(input)
+        var decoder = RecordDecoder()
+        var checksum = 0
+        var n = 0
+        while let line = try lines.next() {
+            let r: Record
+            do { r = try decoder.decode(line) } catch { throw StageFailure("\(out):\(lines.lineNumber): \(error)", status: ExitStatus.data) }
+            checksum &+= r.prov.line
+            n += 1
+        }
+        return (n, checksum)
     }
 
     func report(_ name: String, _ count: Int, since start: ContinuousClock.Instant) {
