@@ -121,7 +121,11 @@ public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible
     public var utcDate: CivilDate { CivilDate(daysSinceEpoch: Int(seconds.floorDiv(86_400))) }
 
     /// The calendar date in China Standard Time.
-    public var chinaDate: CivilDate { CivilDate(daysSinceEpoch: Int((seconds + Timestamp.chinaOffsetSeconds).floorDiv(86_400))) }
+    public var chinaDate: CivilDate { CivilDate(daysSinceEpoch: chinaDay) }
+
+    /// The day number (days since 1970-01-01) of this instant's date in China.
+    @inline(__always)
+    public var chinaDay: Int { Int((seconds + Timestamp.chinaOffsetSeconds).floorDiv(86_400)) }
 
     /// Parses the record format: exactly `YYYY-MM-DDTHH:MM:SSZ`.
     public static func parseUTC(_ b: UnsafeRawBufferPointer) -> Timestamp? {

@@ -111,4 +111,25 @@ import TallyCore
             #expect(try decoder.decode(v) == r)
         }
     }
+
+    /// Integers are read without an overflow check for their first nineteen digits (which always
+    /// fit in 64 bits); the edges of Int64 must still be exact, on both paths.
+    @Test(arguments: [
+        ("9223372036854775807", "9223372036854775807"), ("-9223372036854775808", "-9223372036854775808"),
+        ("9223372036854775808", "integer out of range"), ("-9223372036854775809", "integer out of range"),
+        ("18446744073709551615", "integer out of range"), ("18446744073709551616", "integer out of range"),
+        ("99999999999999999999", "integer out of range"), ("1000000000000000000", "1000000000000000000"),
+        ("0", "0"), ("-0", "0"), ("007", "leading zero in a number"),
+    ])
+    func amountsAtTheEdgesOfInt64(text: String, expected: String) {
+        var r = sampleRecord()
+        r.amountFen = 424_242
+        let line = String(encodeLine(r).dropLast()).replacingOccurrences(of: "\"amount_fen\":424242", with: "\"amount_fen\":" + text)
+        var decoder = RecordDecoder()
+        let verdict: String
+        do { verdict = String(try decoder.decode(line).amountFen!) } catch { verdict = error.message }
+        #expect(verdict.hasPrefix(expected))
+        let (fast, general) = Self.verdicts(Array(line.utf8))
+        #expect(fast == general)
+    }
 }

@@ -33,17 +33,43 @@ extension Rules {
     @inline(__always)
     public func contribution(kind: Int, at: Timestamp, amountFen: Int64?, asOf: CivilDate, asOfEnd: Int64) -> Contribution {
         let rule = numbers[kind]
+        let points = Self.recordPoints(rule, amountFen: amountFen)
+        let ageDays = Double(asOfEnd - at.seconds) / 86_400
+        let expiresDay = at.chinaDay + rule.expireDays
+        let expired = asOf.daysSinceEpoch >= expiresDay
+        let decay = Self.halfPower(ageDays / rule.halfLifeDays)
+        let micro = expired ? 0 : Self.micro(points, decay)
+        return Contribution(points: points, ageDays: ageDays, decay: decay, micro: micro, expired: expired,
+                            expiresOn: CivilDate(daysSinceEpoch: expiresDay))
+    }
+
+    /// `contribution(…).micro`, or nil when the record has expired, computed the same way but
+    /// without what only explanations need (calendar dates; the power of a record that no longer
+    /// counts): tally-score's per-record path, where the dates were 4% of the time (perf).
+    /// `asOfDay` is `asOf.daysSinceEpoch`.
+    @inline(__always)
+    public func countedMicro(kind: Int, at: Timestamp, amountFen: Int64?, asOfDay: Int, asOfEnd: Int64) -> Int64? {
+        let rule = numbers[kind]
+        guard asOfDay < at.chinaDay + rule.expireDays else { return nil }
+        let ageDays = Double(asOfEnd - at.seconds) / 86_400
+        return Self.micro(Self.recordPoints(rule, amountFen: amountFen), Self.halfPower(ageDays / rule.halfLifeDays))
+    }
+
+    /// The record's points on its own day: the kind's points plus the per-yuan part.
+    @inline(__always)
+    static func recordPoints(_ rule: KindNumbers, amountFen: Int64?) -> Double {
         var points = rule.points
         if rule.hasPerYuan, let amountFen {
             let part = Double(amountFen) / 100 * rule.pointsPerYuan
             points += min(max(part, -rule.perYuanLimit), rule.perYuanLimit)
         }
-        let ageDays = Double(asOfEnd - at.seconds) / 86_400
-        let expiresOn = at.chinaDate.adding(days: rule.expireDays)
-        let expired = asOf >= expiresOn
-        let decay = Self.halfPower(ageDays / rule.halfLifeDays)
-        let micro = expired ? 0 : Int64((points * decay * Double(microPerPoint)).rounded(.toNearestOrEven))
-        return Contribution(points: points, ageDays: ageDays, decay: decay, micro: micro, expired: expired, expiresOn: expiresOn)
+        return points
+    }
+
+    /// points × decay in micro-points, rounded half to even.
+    @inline(__always)
+    static func micro(_ points: Double, _ decay: Double) -> Int64 {
+        Int64((points * decay * Double(microPerPoint)).rounded(.toNearestOrEven))
     }
 
     /// 0.5^x. The result is rounded to micro-points at once, so only a libm that differs in the

@@ -12,6 +12,7 @@ public final class Scorer {
     public let rules: Rules
     public let asOf: CivilDate
     let asOfEnd: Int64
+    let asOfDay: Int
     public var corrections = CorrectionBook()
     public var sources = SourceNames()
 
@@ -76,6 +77,7 @@ public final class Scorer {
         self.rules = rules
         self.asOf = asOf
         asOfEnd = Rules.asOfEnd(asOf)
+        asOfDay = asOf.daysSinceEpoch
         // Zeroed rows are empty ones (a zero count), so fresh mappings need no filling.
         people_ = LargeMemory.allocateZeroed(PersonRow.self, count: 1 << 16)
         slotMask = (1 << 16) - 1
@@ -148,8 +150,11 @@ public final class Scorer {
             // the next person of the batch probing past it would take it.
             people_[who].countAndFlag &+= 1
             rows[j] = who
-            let first = people_[who].firstEntry
-            if first != Self.none { sink &+= UInt64(entries[Int(first)].next) }
+            // Walk to the record's kind entry now, while the batch's walks can overlap; the sum
+            // below then finds it in cache (or makes it, for a kind new to the person).
+            var e = people_[who].firstEntry
+            while e != Self.none, Int32(entries[Int(e)].kind) != r.kind { e = entries[Int(e)].next }
+            if e != Self.none { sink &+= UInt64(bitPattern: Int64(entries[Int(e)].sum)) }
         }
         touched &+= sink
         for j in 0..<n where rows[j] >= 0 { sum(pending[j], who: rows[j]) }
@@ -171,13 +176,15 @@ public final class Scorer {
             disputedIDs[PersonKey(hi: r.hi, lo: r.lo), default: []].append(r.key)
             counts.disputed += 1
         }
-        let c = rules.contribution(kind: kind, at: r.at, amountFen: r.amountFen, asOf: asOf, asOfEnd: asOfEnd)
-        if c.expired { counts.expired += 1; return }
+        guard let micro = rules.countedMicro(kind: kind, at: r.at, amountFen: r.amountFen, asOfDay: asOfDay, asOfEnd: asOfEnd) else {
+            counts.expired += 1
+            return
+        }
         counts.counted += 1
         let entry = entryFor(who, kind: kind)
-        entries[entry].sum = Int32(clamping: Int64(entries[entry].sum) + c.micro)
-        if c.micro < 0 {
-            keepIfHarmful(entry, micro: c.micro, key: r.key)
+        entries[entry].sum = Int32(clamping: Int64(entries[entry].sum) + micro)
+        if micro < 0 {
+            keepIfHarmful(entry, micro: micro, key: r.key)
             if standing != .disputed && isDecisionGrade(r.key.source) { people_[who].countAndFlag |= 0x8000_0000 }
         }
     }
@@ -238,7 +245,7 @@ public final class Scorer {
             reasons.append(Score.Reason(code: rules.kinds[h.kind].kind, points: points, records: harmful(h.entry)))
         }
         func texts(_ keys: [RecordKey]?) -> [String] { (keys ?? []).map(sources.text).sorted() }
-        return Score(person: "p_" + SourceNames.hex16(row.hi) + SourceNames.hex16(row.lo), score: value,
+        return Score(person: SourceNames.joined("p_", row.hi, row.lo), score: value,
                      tier: rules.tiers[tier].name, asOf: asOf, rules: rules.digest, records: row.records,
                      reasons: reasons, disputed: texts(disputedIDs[PersonKey(hi: row.hi, lo: row.lo)]), retracted: texts(retractedIDs[PersonKey(hi: row.hi, lo: row.lo)]))
     }
