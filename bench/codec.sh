@@ -13,6 +13,10 @@ results=$(mktemp)
 for i in $(seq "$RUNS"); do
     "$BIN/tally-bench" codec --records "$N" --out "$FILE" --foundation "${FOUNDATION:-200000}" >> "$results"
 done
+# The same file read as RecordViews: the decoder's checks with nothing copied, as stages read.
+for i in $(seq "$RUNS"); do
+    "$BIN/tally-bench" codec --records "$N" --out "$FILE" --decode-only --views >> "$results"
+done
 json=$(mktemp)
 hyperfine --runs "${JQ_RUNS:-3}" --export-json "$json" "jq -c . $FILE > /dev/null" >&2
 jq_s=$(hyperfine_medians "$json" | awk -F'\t' '{print $2}')
