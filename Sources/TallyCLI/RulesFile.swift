@@ -7,9 +7,15 @@ public enum RulesFile {
     /// Every feed declaration (read once: the rules' kinds and sources are checked against them,
     /// and explanations take natural keys from them).
     public static func feeds(_ schemasDirectory: String?) throws -> [FeedSpec] {
-        try FeedCatalog.feedNames(schemasDirectory: schemasDirectory).map {
-            try FeedCatalog.loadForStage($0, schemasDirectory: schemasDirectory).spec
+        let names = FeedCatalog.feedNames(schemasDirectory: schemasDirectory)
+        // Without them every kind in the rules would read as unknown, which misleads: say what
+        // is missing instead (a binary copied away from its share/tally, say).
+        guard !names.isEmpty else {
+            let where_ = schemasDirectory.map { "in \($0)" }
+                ?? "beside the binaries (../share/tally/schemas/feeds) or in a source tree above them"
+            throw StageFailure("no feed declarations (*.feed.json) found \(where_); the rules are checked against them: give --schemas DIR", status: ExitStatus.noInput)
         }
+        return try names.map { try FeedCatalog.loadForStage($0, schemasDirectory: schemasDirectory).spec }
     }
 
     /// Loads and checks the rules file at `path` against `feeds`' event kinds.
