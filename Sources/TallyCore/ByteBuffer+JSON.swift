@@ -18,19 +18,15 @@ extension ByteBuffer {
         var i = 0
         // Eight bytes at a time, copied as they are checked, while none needs escaping (no byte
         // below 0x20, no '"', no '\\'): no separate copy, and no call, for most strings.
-        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
         while i &+ 8 <= n {
             let v = UnsafeRawPointer(src + i).loadUnaligned(as: UInt64.self)
-            let control = (v &- ones &* 0x20) & ~v & highs
-            let quote = ((v ^ (ones &* 0x22)) &- ones) & ~(v ^ (ones &* 0x22)) & highs
-            let backslash = ((v ^ (ones &* 0x5C)) &- ones) & ~(v ^ (ones &* 0x5C)) & highs
-            if control | quote | backslash != 0 { break }
+            if jsonStringStops(v) != 0 { break }
             UnsafeMutableRawPointer(dst + i).storeBytes(of: v, as: UInt64.self)
             i &+= 8
         }
         while i < n {
             let c = src[i]
-            if c < 0x20 || c == 0x22 || c == 0x5C {
+            if isJSONStringStop(c) {
                 count &+= 1 &+ i
                 appendEscapedTail(UnsafeBufferPointer(start: src + i, count: n &- i))
                 return
@@ -46,7 +42,7 @@ extension ByteBuffer {
     @inline(never)
     private func appendEscapedTail(_ bytes: UnsafeBufferPointer<UInt8>) {
         var runStart = 0
-        for (i, c) in bytes.enumerated() where c < 0x20 || c == 0x22 || c == 0x5C {
+        for (i, c) in bytes.enumerated() where isJSONStringStop(c) {
             if i > runStart { append(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[runStart..<i])) }
             appendEscape(c)
             runStart = i &+ 1

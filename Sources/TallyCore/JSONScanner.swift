@@ -118,33 +118,24 @@ public struct JSONScanner {
     mutating func plainString(_ what: StaticString) throws(JSONSyntaxError) -> UnsafeRawBufferPointer? {
         guard p < end, p.pointee == 0x22 else { throw fault("expected \(what)") }
         let open = p
-        p += 1
-        let contentStart = p
-        var high: UInt64 = 0
-        // Eight bytes at a time while none is a quote, a backslash or a control character.
-        while end - p >= 8 {
-            let x = UnsafeRawPointer(p).loadUnaligned(as: UInt64.self)
-            let q = x ^ 0x2222_2222_2222_2222, b = x ^ 0x5C5C_5C5C_5C5C_5C5C
-            let hit = ((q &- 0x0101_0101_0101_0101) & ~q) | ((b &- 0x0101_0101_0101_0101) & ~b) | ((x &- 0x2020_2020_2020_2020) & ~x)
-            if hit & 0x8080_8080_8080_8080 != 0 { break }
-            high |= x
-            p += 8
+        let contentStart = p + 1
+        let (stop, highBit) = jsonPlainRun(from: contentStart, to: end)
+        guard stop < end else {
+            p = open
+            throw fault("line ends inside \(what)")
         }
-        while p < end {
-            let c = p.pointee
-            if c == 0x22 {
-                let bytes = UnsafeRawBufferPointer(start: contentStart, count: p - contentStart)
-                p += 1
-                lastHadHighBit = high & 0x8080_8080_8080_8080 != 0
-                return bytes
-            }
-            high |= UInt64(c)
-            if c == 0x5C { p = contentStart; return nil }
-            if c < 0x20 { throw fault("control character in \(what) must be escaped") }
-            p += 1
+        switch stop.pointee {
+        case 0x22:
+            p = stop + 1
+            lastHadHighBit = highBit
+            return UnsafeRawBufferPointer(start: contentStart, count: stop - contentStart)
+        case 0x5C:
+            p = contentStart
+            return nil
+        default:
+            p = stop
+            throw fault("control character in \(what) must be escaped")
         }
-        p = open
-        throw fault("line ends inside \(what)")
     }
 
     /// A key: its raw bytes when it has no escapes (the usual case, no allocation), else decoded.
@@ -312,6 +303,47 @@ public struct JSONScanner {
     /// Reads an integer value into `Int`.
     @inline(__always)
     public mutating func int() throws(JSONSyntaxError) -> Int { Int(try int64()) }
+}
+
+/// Whether a byte ends a plain run inside a JSON string: a quote, a backslash or a control
+/// character (which RFC 8259 requires to be escaped).
+@inline(__always)
+func isJSONStringStop(_ c: UInt8) -> Bool { c == 0x22 || c == 0x5C || c < 0x20 }
+
+/// `isJSONStringStop` for the eight bytes of a word (the first byte lowest), each stop marked by
+/// its high bit. Borrows only spill upwards, so bytes above a stop may be marked falsely but the
+/// lowest mark is always a true stop.
+@inline(__always)
+func jsonStringStops(_ x: UInt64) -> UInt64 {
+    let ones: UInt64 = 0x0101_0101_0101_0101
+    let quote = x ^ (ones &* 0x22), backslash = x ^ (ones &* 0x5C)
+    return (((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((x &- ones &* 0x20) & ~x)) & 0x8080_8080_8080_8080
+}
+
+/// From `start`, the first byte before `end` that `isJSONStringStop` (or `end` if none), eight
+/// bytes at a time, and whether any byte before it has its high bit set (then the run must be
+/// checked as UTF-8; pure ASCII need not be). The one scan of string content for the scanner,
+/// its fast path (`RecordView+Canonical`) and, by its predicate, the encoder.
+@inline(__always)
+func jsonPlainRun(from start: UnsafePointer<UInt8>, to end: UnsafePointer<UInt8>) -> (stop: UnsafePointer<UInt8>, highBit: Bool) {
+    var p = start
+    var high: UInt64 = 0
+    while end - p >= 8 {
+        let x = UnsafeRawPointer(p).loadUnaligned(as: UInt64.self)
+        let stops = jsonStringStops(x)
+        if stops != 0 {
+            let k = stops.trailingZeroBitCount >> 3
+            high |= x & ((1 << (UInt64(k) << 3)) &- 1)
+            return (p + k, high & 0x8080_8080_8080_8080 != 0)
+        }
+        high |= x
+        p += 8
+    }
+    while p < end, !isJSONStringStop(p.pointee) {
+        high |= UInt64(p.pointee)
+        p += 1
+    }
+    return (p, high & 0x8080_8080_8080_8080 != 0)
 }
 
 /// An object key as the scanner found it. Keys without escapes are handed out as the line's own

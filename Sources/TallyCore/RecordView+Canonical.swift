@@ -112,40 +112,11 @@ struct CanonicalCursor {
     @inline(__always)
     mutating func string() -> JSONStringRef? {
         guard p < end, p.pointee == 0x22 else { return nil }
+        let (stop, highBit) = jsonPlainRun(from: p + 1, to: end)
+        guard stop < end, stop.pointee == 0x22 else { return nil }
+        if highBit, !UTF8Check.isValid(UnsafeBufferPointer(start: p + 1, count: stop - p - 1)) { return nil }
         let open = p
-        var q = p + 1
-        var high: UInt64 = 0
-        while end - q >= 8 {
-            let x = UnsafeRawPointer(q).loadUnaligned(as: UInt64.self)
-            let a = x ^ 0x2222_2222_2222_2222, b = x ^ 0x5C5C_5C5C_5C5C_5C5C
-            let hit = (((a &- 0x0101_0101_0101_0101) & ~a) | ((b &- 0x0101_0101_0101_0101) & ~b) | ((x &- 0x2020_2020_2020_2020) & ~x))
-                & 0x8080_8080_8080_8080
-            if hit != 0 {
-                // The lowest flagged byte is a true hit (borrows only spill upwards).
-                let k = hit.trailingZeroBitCount >> 3
-                guard q[k] == 0x22 else { return nil }
-                high |= x & ((1 << (UInt64(k) << 3)) &- 1)
-                q += k
-                return finish(open, q, high)
-            }
-            high |= x
-            q += 8
-        }
-        while q < end {
-            let ch = q.pointee
-            if ch == 0x22 { return finish(open, q, high) }
-            if ch == 0x5C || ch < 0x20 { return nil }
-            high |= UInt64(ch)
-            q += 1
-        }
-        return nil
-    }
-
-    @inline(__always)
-    private mutating func finish(_ open: UnsafePointer<UInt8>, _ close: UnsafePointer<UInt8>, _ high: UInt64) -> JSONStringRef? {
-        if high & 0x8080_8080_8080_8080 != 0,
-           !UTF8Check.isValid(UnsafeBufferPointer(start: open + 1, count: close - open - 1)) { return nil }
-        p = close + 1
+        p = stop + 1
         return JSONStringRef(quoted: UnsafeRawBufferPointer(start: open, count: p - open), escaped: false)
     }
 

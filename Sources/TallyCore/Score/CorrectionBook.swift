@@ -85,11 +85,8 @@ public struct SourceNames: Sendable {
         return prefix.withUTF8 { head in
             String(unsafeUninitializedCapacity: head.count + 32) { out in
                 _ = out.initialize(fromContentsOf: head)
-                let digits: StaticString = "0123456789abcdef"
-                for i in 0..<16 {
-                    out[head.count + i] = digits.utf8Start[Int((hi >> UInt64(60 - 4 * i)) & 0xF)]
-                    out[head.count + 16 + i] = digits.utf8Start[Int((lo >> UInt64(60 - 4 * i)) & 0xF)]
-                }
+                writeHex16(hi, to: out.baseAddress! + head.count)
+                writeHex16(lo, to: out.baseAddress! + head.count + 16)
                 return head.count + 32
             }
         }
@@ -98,10 +95,16 @@ public struct SourceNames: Sendable {
     /// `v` as 16 lower-case hex digits (half of a record id's or person key's 128 bits).
     public static func hex16(_ v: UInt64) -> String {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16) { buffer in
-            let digits: StaticString = "0123456789abcdef"
-            for i in 0..<16 { buffer[i] = digits.utf8Start[Int((v >> UInt64(60 - 4 * i)) & 0xF)] }
+            writeHex16(v, to: buffer.baseAddress!)
             return String(decoding: UnsafeBufferPointer(buffer), as: UTF8.self)
         }
+    }
+
+    /// Writes `v` as 16 lower-case hex digits, most significant first.
+    @inline(__always)
+    static func writeHex16(_ v: UInt64, to out: UnsafeMutablePointer<UInt8>) {
+        let digits: StaticString = "0123456789abcdef"
+        for i in 0..<16 { out[i] = digits.utf8Start[Int((v >> UInt64(60 - 4 * i)) & 0xF)] }
     }
 }
 
