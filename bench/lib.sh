@@ -30,6 +30,18 @@ machine_line() {
     echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/{print $2}') GiB; $(swift --version 2>&1 | head -1); measured $(date -u +%Y-%m-%d)."
 }
 
+# make_once DIR KEY COMMAND...: runs COMMAND unless DIR already holds data made for KEY (the
+# sizes asked for), then records KEY in DIR/.size. Benchmark data takes minutes to make; it is
+# reused while the sizes match.
+make_once() {
+    local dir=$1 key=$2
+    shift 2
+    [ "$(cat "$dir/.size" 2>/dev/null)" = "$key" ] && return 0
+    "$@"
+    mkdir -p "$dir"
+    echo "$key" > "$dir/.size"
+}
+
 # The shared benchmark files: a 2,000,000-row transit day (ROWS to change it) and a court day of
 # 300,000 judgments. Made once with tally-synth, reused while their size matches.
 ensure_bench_feeds() {

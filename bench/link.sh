@@ -11,10 +11,7 @@ N=${RECORDS:-10000000}
 RUNS=${RUNS:-3}
 DIR=$DATA/link
 mkdir -p "$DIR"
-if [ "$(cat "$DIR/.size" 2>/dev/null)" != "$IDS $N" ]; then
-    "$BIN/tally-bench" link-data --identifiers "$IDS" --records "$N" --crosswalk "$DIR/crosswalk.jsonl" --out "$DIR/records.jsonl"
-    echo "$IDS $N" > "$DIR/.size"
-fi
+make_once "$DIR" "$IDS $N" "$BIN/tally-bench" link-data --identifiers "$IDS" --records "$N" --crosswalk "$DIR/crosswalk.jsonl" --out "$DIR/records.jsonl"
 (umask 077; echo "benchmark secret, not for production" > "$DIR/secret")
 times=$(mktemp)
 for i in $(seq "$RUNS"); do

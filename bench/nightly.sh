@@ -9,12 +9,12 @@ for p in tally-synth tally-validate tally-parse tally-link tally-store tally-sco
 P=${PEOPLE:-1000000}
 RUNS=${RUNS:-3}
 DIR=$DATA/nightly
-if [ "$(cat "$DIR/.people" 2>/dev/null)" != "$P" ]; then
+make_city() {
     rm -rf "$DIR"
     mkdir -p "$DIR"
     "$BIN/tally-synth" --people "$P" --days 1 --seed 1 --out "$DIR/feeds"
-    echo "$P" > "$DIR/.people"
-fi
+}
+make_once "$DIR" "$P" make_city
 (umask 077; echo "city benchmark secret, synthetic" > "$DIR/tally.secret")
 all=$(mktemp)
 for i in $(seq "$RUNS"); do

@@ -11,10 +11,7 @@ P=${PEOPLE:-1000000}
 RUNS=${RUNS:-3}
 DIR=$DATA/score
 mkdir -p "$DIR"
-if [ "$(cat "$DIR/.size" 2>/dev/null)" != "$P $N" ]; then
-    "$BIN/tally-bench" score-data --people "$P" --records "$N" --out "$DIR/records.jsonl" --corrections "$DIR/corrections.jsonl"
-    echo "$P $N" > "$DIR/.size"
-fi
+make_once "$DIR" "$P $N" "$BIN/tally-bench" score-data --people "$P" --records "$N" --out "$DIR/records.jsonl" --corrections "$DIR/corrections.jsonl"
 times=$(mktemp)
 for i in $(seq "$RUNS"); do
     /usr/bin/time -f "%e %M" -a -o "$times" "$BIN/tally-score" --rules "$ROOT/pipelines/rules/default.yaml" --as-of 2026-11-28 \
