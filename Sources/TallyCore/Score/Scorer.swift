@@ -150,11 +150,11 @@ public final class Scorer {
             // the next person of the batch probing past it would take it.
             people_[who].countAndFlag &+= 1
             rows[j] = who
-            // Walk to the record's kind entry now, while the batch's walks can overlap; the sum
-            // below then finds it in cache (or makes it, for a kind new to the person).
-            var e = people_[who].firstEntry
-            while e != Self.none, Int32(entries[Int(e)].kind) != r.kind { e = entries[Int(e)].next }
-            if e != Self.none { sink &+= UInt64(bitPattern: Int64(entries[Int(e)].sum)) }
+            // Touch the person's first kind entry (the last kind they gained) so its miss overlaps
+            // the batch's others. Walking on to the record's own kind here instead was slower,
+            // 14.2 s against 12.2 s on 10M records, interleaved: each hop waits on the last.
+            let first = people_[who].firstEntry
+            if first != Self.none { sink &+= UInt64(entries[Int(first)].next) }
         }
         touched &+= sink
         for j in 0..<n where rows[j] >= 0 { sum(pending[j], who: rows[j]) }
@@ -297,13 +297,18 @@ public final class Scorer {
         LargeMemory.deallocate(old, count: oldCapacity)
     }
 
+    /// The person's entry for `kind`, or `none`.
+    @inline(__always)
+    func existingEntry(_ who: Int, kind: Int) -> UInt32 {
+        var e = people_[who].firstEntry
+        while e != Self.none, Int(entries[Int(e)].kind) != kind { e = entries[Int(e)].next }
+        return e
+    }
+
     @inline(__always)
     func entryFor(_ who: Int, kind: Int) -> Int {
-        var e = people_[who].firstEntry
-        while e != Self.none {
-            if Int(entries[Int(e)].kind) == kind { return Int(e) }
-            e = entries[Int(e)].next
-        }
+        let found = existingEntry(who, kind: kind)
+        if found != Self.none { return Int(found) }
         let entry = entries.count
         entries.append(EntryRow(sum: 0, next: people_[who].firstEntry, top: Self.none, kind: UInt16(kind)))
         people_[who].firstEntry = UInt32(entry)
