@@ -6,7 +6,7 @@
 /// gives the scores ordered by person key. The same records in any order give the same bytes.
 public final class Scorer {
     /// How many record ids each reason names: the two most harmful (tally-explain lists them all).
-    /// Each id kept costs 22 bytes per harmful kind per person; two keep a person near 200 bytes.
+    /// Each id kept costs 22 bytes; a kind with one harmful record keeps one slot, not two.
     public static let reasonRecords = 2
 
     public let rules: Rules
@@ -47,19 +47,25 @@ public final class Scorer {
         var kind: UInt16
     }
 
-    /// The people themselves are the hash table (open addressing, at most 70% full; a row with
+    /// The people themselves are the hash table (open addressing, at most 75% full; a row with
     /// a zero count is empty): finding a person is one cache miss, where a table of indices in
-    /// front of the rows made it two (perf showed both as most of `add`'s time).
+    /// front of the rows made it two (perf showed both as most of `add`'s time). The table grows
+    /// by 1.5 and 4/3 in turn, not by doubling, so it is between 37% and 75% full rather than
+    /// between 35% and 70% (24 B a row: 32 to 64 B a person instead of 34 to 69).
     var people_: UnsafeMutablePointer<PersonRow>
-    var slotMask: Int
-    var peopleCapacity: Int { slotMask + 1 }
+    var peopleCapacity: Int
     var peopleCount = 0
     struct PersonKey: Hashable { var hi: UInt64; var lo: UInt64 }
     var entries = PagedArray<EntryRow>()
-    // The most harmful records per harmful entry, `reasonRecords` slots each (micro 0 = empty),
-    // in parallel arrays: 22 bytes a slot instead of a 32-byte struct. One record's part fits in
-    // 32 bits (the rules cannot give a record more than ±2,147 points: `Rules.maximumPoints`).
+    // The most harmful records of a harmful entry, in parallel arrays of slots: 22 bytes a slot
+    // instead of a 32-byte struct. One record's part fits in 32 bits (the rules cannot give a
+    // record more than ±2,147 points: `Rules.maximumPoints`). An entry's `top` is one slot while
+    // it has one harmful record, and two adjacent slots (`pair` set) from its second on; a slot
+    // left by an entry that moved to a pair is reused by the next entry that needs one (a list
+    // through `topHi`). On the benchmark's data, 37% of harmful kinds hold one record only.
     var topMicro = PagedArray<Int32>(), topHi = PagedArray<UInt64>(), topLo = PagedArray<UInt64>(), topSource = PagedArray<UInt16>()
+    var freeSlot = Scorer.none
+    static let pair: UInt32 = 0x8000_0000
 
     var retractedIDs: [PersonKey: [RecordKey]] = [:]
     var disputedIDs: [PersonKey: [RecordKey]] = [:]
@@ -79,8 +85,8 @@ public final class Scorer {
         asOfEnd = Rules.asOfEnd(asOf)
         asOfDay = asOf.daysSinceEpoch
         // Zeroed rows are empty ones (a zero count), so fresh mappings need no filling.
-        people_ = LargeMemory.allocateZeroed(PersonRow.self, count: 1 << 16)
-        slotMask = (1 << 16) - 1
+        peopleCapacity = 1 << 16
+        people_ = LargeMemory.allocateZeroed(PersonRow.self, count: peopleCapacity)
     }
 
     /// Bytes held per person at the end (for the stage's stats; array capacities included).
@@ -138,7 +144,7 @@ public final class Scorer {
         let n = pending.count
         guard n > 0 else { return }
         // Room for every person of the batch, so that no row moves while the batch is summed.
-        while (peopleCount + n) * 10 > peopleCapacity * 7 { grow() }
+        while (peopleCount + n) * 4 > peopleCapacity * 3 { grow() }
         var sink: UInt64 = 0
         for j in 0..<n { sink &+= UInt64(people_[homeRow(hi: pending[j].hi, lo: pending[j].lo)].countAndFlag) }
         for j in 0..<n {
@@ -199,25 +205,52 @@ public final class Scorer {
     /// Hands out the scores one by one, ordered by person key, without holding them all.
     public func finish(_ body: (Score) throws -> Void) rethrows {
         drain()
-        // Sort the keys themselves (with their row), not indices into the table: comparing
-        // indices went back to the table at random for every comparison.
-        var order: [(hi: UInt64, lo: UInt64, row: UInt32)] = []
-        order.reserveCapacity(peopleCount)
-        for i in 0..<peopleCapacity where people_[i].countAndFlag != 0 { order.append((people_[i].hi, people_[i].lo, UInt32(i))) }
-        order.sort { $0.hi != $1.hi ? $0.hi < $1.hi : $0.lo < $1.lo }
+        let order = rowsInKeyOrder()
         // Rows come in key order, so each is a random place in the table: touch the row eight
         // people ahead and the first entry of the one four ahead, so their misses overlap with
         // this person's work.
         var sink: UInt64 = 0
-        for (k, entry) in order.enumerated() {
-            if k + 8 < order.count { sink &+= UInt64(people_[Int(order[k + 8].row)].countAndFlag) }
+        for k in 0..<order.count {
+            if k + 8 < order.count { sink &+= UInt64(people_[Int(order[k + 8])].countAndFlag) }
             if k + 4 < order.count {
-                let first = people_[Int(order[k + 4].row)].firstEntry
+                let first = people_[Int(order[k + 4])].firstEntry
                 if first != Self.none { sink &+= UInt64(entries[Int(first)].next) }
             }
-            try body(score(Int(entry.row)))
+            try body(score(Int(order[k])))
         }
         touched &+= sink
+    }
+
+    /// Every person's row, ordered by person key: 4 bytes a person (an array of the keys
+    /// themselves, as this was first, took 24 and the sort's buffer 12 more, a tenth of the
+    /// scorer's peak). Keys are HMAC output, spread evenly, so a bucket sort on their top bits
+    /// leaves a few people per bucket, each bucket then sorted by the whole key; keys that are
+    /// not spread (hand-made ones) only make the buckets bigger.
+    func rowsInKeyOrder() -> [UInt32] {
+        let n = peopleCount
+        let bits = max(1, min(22, Int.bitWidth - (n / 8).leadingZeroBitCount))   // 4 to 8 people a bucket
+        @inline(__always) func bucket(_ row: Int) -> Int { Int(truncatingIfNeeded: people_[row].hi >> UInt64(64 - bits)) }
+        var starts = [UInt32](repeating: 0, count: (1 << bits) + 1)
+        for i in 0..<peopleCapacity where people_[i].countAndFlag != 0 { starts[bucket(i) + 1] += 1 }
+        for b in 0..<(1 << bits) { starts[b + 1] += starts[b] }
+        var order = [UInt32](repeating: 0, count: n)
+        var fill = starts
+        for i in 0..<peopleCapacity where people_[i].countAndFlag != 0 {
+            let b = bucket(i)
+            order[Int(fill[b])] = UInt32(i)
+            fill[b] += 1
+        }
+        let people = people_
+        order.withUnsafeMutableBufferPointer { all in
+            for b in 0..<(1 << bits) where starts[b + 1] - starts[b] > 1 {
+                var run = UnsafeMutableBufferPointer(rebasing: all[Int(starts[b])..<Int(starts[b + 1])])
+                run.sort { x, y in
+                    let p = people[Int(x)], q = people[Int(y)]
+                    return p.hi != q.hi ? p.hi < q.hi : p.lo < q.lo
+                }
+            }
+        }
+        return order
     }
 
     /// One person's score.
@@ -251,9 +284,11 @@ public final class Scorer {
     }
 
     func harmful(_ entry: Int) -> [String] {
-        let base = Int(entries[entry].top) * Self.reasonRecords
+        let top = entries[entry].top
+        guard top != Self.none else { return [] }
+        let first = Int(top & ~Self.pair)
         var kept: [(Int32, RecordKey)] = []
-        for i in base..<(base + Self.reasonRecords) where topMicro[i] != 0 { kept.append((topMicro[i], topKey(i))) }
+        for i in first..<(first + (top & Self.pair == 0 ? 1 : 2)) { kept.append((topMicro[i], topKey(i))) }
         kept.sort { $0.0 != $1.0 ? $0.0 < $1.0 : sources.precedes($0.1, $1.1) }
         return kept.map { sources.text($0.1) }
     }
@@ -262,7 +297,7 @@ public final class Scorer {
 
     @inline(__always)
     func personNumber(hi: UInt64, lo: UInt64) -> Int {
-        if (peopleCount + 1) * 10 > peopleCapacity * 7 { grow() }
+        if (peopleCount + 1) * 4 > peopleCapacity * 3 { grow() }
         let i = row(hi: hi, lo: lo)
         if people_[i].countAndFlag == 0 {
             people_[i] = PersonRow(hi: hi, lo: lo, firstEntry: Self.none, countAndFlag: 0)
@@ -274,23 +309,27 @@ public final class Scorer {
     /// Where the search for a person's row begins.
     @inline(__always)
     func homeRow(hi: UInt64, lo: UInt64) -> Int {
-        // The product's high bits (shift before mask: `>>` binds tighter than `&*` in Swift, and
-        // multiplying by the shifted constant, which is even, left three slots in four unused).
-        Int(truncatingIfNeeded: ((hi ^ lo) &* 0x9E37_79B9_7F4A_7C15) >> 20) & slotMask
+        // The mixed key scaled to the capacity (the high half of the product), which need not
+        // be a power of two.
+        Int(truncatingIfNeeded: ((hi ^ lo) &* 0x9E37_79B9_7F4A_7C15).multipliedFullWidth(by: UInt64(peopleCapacity)).high)
     }
 
     /// The row holding the person `hi`/`lo`, or the empty row where they would go.
     @inline(__always)
     func row(hi: UInt64, lo: UInt64) -> Int {
         var i = homeRow(hi: hi, lo: lo)
-        while people_[i].countAndFlag != 0 && !(people_[i].hi == hi && people_[i].lo == lo) { i = (i + 1) & slotMask }
+        while people_[i].countAndFlag != 0 && !(people_[i].hi == hi && people_[i].lo == lo) {
+            i += 1
+            if i == peopleCapacity { i = 0 }
+        }
         return i
     }
 
     func grow() {
         let old = people_, oldCapacity = peopleCapacity
-        people_ = LargeMemory.allocateZeroed(PersonRow.self, count: oldCapacity * 2)
-        slotMask = oldCapacity * 2 - 1
+        // 2^k, 1.5 * 2^k, 2^(k+1), ...: every capacity a multiple of 2^15.
+        peopleCapacity = oldCapacity & (oldCapacity - 1) == 0 ? oldCapacity + oldCapacity / 2 : (oldCapacity / 3) * 4
+        people_ = LargeMemory.allocateZeroed(PersonRow.self, count: peopleCapacity)
         for j in 0..<oldCapacity where old[j].countAndFlag != 0 {
             people_[row(hi: old[j].hi, lo: old[j].lo)] = old[j]
         }
@@ -321,25 +360,51 @@ public final class Scorer {
     @inline(__always)
     func keepIfHarmful(_ entry: Int, micro wide: Int64, key: RecordKey) {
         let micro = Int32(clamping: wide)
-        if entries[entry].top == Self.none {
-            entries[entry].top = UInt32(topMicro.count / Self.reasonRecords)
-            for _ in 0..<Self.reasonRecords {
-                topMicro.append(0); topHi.append(0); topLo.append(0); topSource.append(0)
+        let top = entries[entry].top
+        if top == Self.none {
+            entries[entry].top = UInt32(newSlot())
+            setSlot(Int(entries[entry].top), micro: micro, key: key)
+        } else if top & Self.pair == 0 {
+            // The second harmful record: both go to a pair, and the single slot is freed.
+            let pair = topMicro.count
+            precondition(pair < Int(Self.pair) - 2, "more harmful records kept than a slot number holds")
+            for _ in 0..<2 { topMicro.append(0); topHi.append(0); topLo.append(0); topSource.append(0) }
+            let single = Int(top)
+            setSlot(pair, micro: topMicro[single], key: topKey(single))
+            setSlot(pair + 1, micro: micro, key: key)
+            topMicro[single] = 0
+            topHi[single] = UInt64(freeSlot)
+            freeSlot = UInt32(single)
+            entries[entry].top = UInt32(pair) | Self.pair
+        } else {
+            // Replace the less harmful of the two if this one is more harmful (ties: the id
+            // that sorts first is kept).
+            let a = Int(top & ~Self.pair), b = a + 1
+            let worst = topMicro[a] > topMicro[b] || (topMicro[a] == topMicro[b] && sources.precedes(topKey(b), topKey(a))) ? a : b
+            if micro < topMicro[worst] || (micro == topMicro[worst] && sources.precedes(key, topKey(worst))) {
+                setSlot(worst, micro: micro, key: key)
             }
         }
-        let base = Int(entries[entry].top) * Self.reasonRecords
-        // Replace an empty slot, or the least harmful kept record if this one is more harmful.
-        var worst = base
-        for i in base..<(base + Self.reasonRecords) {
-            if topMicro[i] == 0 { worst = i; break }
-            if topMicro[i] > topMicro[worst] || (topMicro[i] == topMicro[worst] && sources.precedes(topKey(worst), topKey(i))) { worst = i }
+    }
+
+    /// A free slot: one left by an entry that moved to a pair, or a new one.
+    @inline(__always)
+    func newSlot() -> Int {
+        if freeSlot != Self.none {
+            let slot = Int(freeSlot)
+            freeSlot = UInt32(truncatingIfNeeded: topHi[slot])
+            return slot
         }
-        if topMicro[worst] == 0 || micro < topMicro[worst] || (micro == topMicro[worst] && sources.precedes(key, topKey(worst))) {
-            topMicro[worst] = micro
-            topHi[worst] = key.hi
-            topLo[worst] = key.lo
-            topSource[worst] = UInt16(key.source)
-        }
+        topMicro.append(0); topHi.append(0); topLo.append(0); topSource.append(0)
+        return topMicro.count - 1
+    }
+
+    @inline(__always)
+    func setSlot(_ i: Int, micro: Int32, key: RecordKey) {
+        topMicro[i] = micro
+        topHi[i] = key.hi
+        topLo[i] = key.lo
+        topSource[i] = UInt16(key.source)
     }
 
     @inline(__always)

@@ -208,6 +208,40 @@ func scoreLines(_ rules: Rules, _ records: [Record], corrections: [Record] = [])
         }
     }
 
+    /// A reason names the two most harmful records of its kind (the more recent here; equal
+    /// ones by id), one if the kind has one. Kept records move from one slot to a pair, and the
+    /// freed slots are reused by other people's kinds: thousands of people, records interleaved.
+    @Test func eachReasonNamesItsMostHarmfulRecordsWhateverTheOrder() throws {
+        var rng = SystemRandomNumberGenerator()
+        var records: [Record] = []
+        var expected: [Int: [String: [(daysOld: Int, id: String)]]] = [:]
+        var n = 0
+        for person in 1...3_000 {
+            for kind in ["transit.fare-evasion", "court.dishonest-debtor"] where Int.random(in: 0..<3, using: &rng) != 0 {
+                for _ in 0..<Int.random(in: 1...5, using: &rng) {
+                    n += 1
+                    let daysOld = Int.random(in: 0..<4, using: &rng) * 5   // 0, 5, 10 or 15: ties are common
+                    let r = event(n, kind: kind, person: person, daysOld: daysOld)
+                    records.append(r)
+                    expected[person, default: [:]][kind, default: []].append((daysOld, r.id))
+                }
+            }
+        }
+        records.shuffle(using: &rng)
+        let scores = try scoreLines(try loadRules(), records)
+        #expect(scores.count == expected.count)
+        var checked = 0
+        for s in scores {
+            let person = Int(s.person.dropFirst(2), radix: 16)!
+            for reason in s.reasons {
+                let want = expected[person]![reason.code]!.sorted { $0.daysOld != $1.daysOld ? $0.daysOld < $1.daysOld : $0.id < $1.id }.prefix(2).map(\.id)
+                #expect(reason.records == want, "\(s.person) \(reason.code)")
+                checked += 1
+            }
+        }
+        #expect(checked == expected.values.reduce(0) { $0 + $1.count })
+    }
+
     /// Records are summed in batches, and the people table grows while they come: many people
     /// new in one batch whose rows sit close together must each keep their own row. (A batch
     /// that claimed rows without marking them at once gave two people one row, on 10M records.)
@@ -233,6 +267,8 @@ func scoreLines(_ rules: Rules, _ records: [Record], corrections: [Record] = [])
         for p in stride(from: 7, through: people, by: 7) { records.append(record(3 * people + p, "tax.paid", p)) }
         let scores = try scoreLines(try loadRules(), records)
         #expect(scores.count == people)
+        // In key order: spread keys fill many buckets of the final sort.
+        #expect(scores.map(\.person) == scores.map(\.person).sorted())
         var wrong = 0
         for s in scores {
             let p = Int(s.person.suffix(16), radix: 16)!
