@@ -2,7 +2,8 @@
 import PackageDescription
 
 // tally: small Unix programs that turn agency feeds into normalised records and explainable scores.
-// Module layout (see README): C libraries behind system-library targets; TallyCore is pure Swift;
+// Module layout (see README): C libraries behind system-library targets; CTally holds the compiler
+// built-ins Swift cannot call (prefetch); TallyCore is otherwise pure Swift;
 // TallyIO touches descriptors and C; TallyCLI is what the stage executables share.
 /// Hot-path modules skip Swift's run-time exclusivity checks in release builds: the byte buffer's
 /// properties are touched several times per byte written, and the checks cost about a fifth of
@@ -32,7 +33,10 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]),
         .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"]), .brew(["libxml2"])]),
+        // Compiler built-ins Swift cannot call (prefetch): see Sources/CTally/include/CTally.h.
+        .target(name: "CTally"),
         .target(name: "TallyCore", dependencies: [
+            "CTally",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Yams", package: "Yams"),
         ], swiftSettings: hotPath),

@@ -40,6 +40,10 @@ struct PagedArray<Element> {
         nonmutating set { pages[i >> Self.pageShift][i & (Self.pageSize - 1)] = newValue }
     }
 
+    /// Where element `i` lives (for prefetching).
+    @inline(__always)
+    func address(_ i: Int) -> UnsafeMutablePointer<Element> { pages[i >> Self.pageShift] + (i & (Self.pageSize - 1)) }
+
     /// Bytes held by the pages.
     var memoryBytes: Int { pages.count * Self.pageSize * MemoryLayout<Element>.stride }
 }

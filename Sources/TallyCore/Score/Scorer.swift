@@ -1,3 +1,5 @@
+import CTally
+
 /// Scores every person of a record stream in memory that grows with the number of people, not
 /// of records: per person, a key, a count and a small list of per-kind sums; for kinds that
 /// harm, the `reasonRecords` most harmful record ids, which the score names as evidence.
@@ -125,7 +127,6 @@ public final class Scorer {
     static let batch = 32
     var pending: [Pending] = []
     var rows = [Int](repeating: 0, count: Scorer.batch)
-    var touched: UInt64 = 0
 
     /// Adds one (non-correction) record. A record's faults are found here, at once; its sums
     /// are made in a batch, which `finish` completes.
@@ -145,8 +146,7 @@ public final class Scorer {
         guard n > 0 else { return }
         // Room for every person of the batch, so that no row moves while the batch is summed.
         while (peopleCount + n) * 4 > peopleCapacity * 3 { grow() }
-        var sink: UInt64 = 0
-        for j in 0..<n { sink &+= UInt64(people_[homeRow(hi: pending[j].hi, lo: pending[j].lo)].countAndFlag) }
+        for j in 0..<n { tally_prefetch_write(people_ + homeRow(hi: pending[j].hi, lo: pending[j].lo)) }
         for j in 0..<n {
             let r = pending[j]
             counts.records += 1
@@ -160,9 +160,8 @@ public final class Scorer {
             // the batch's others. Walking on to the record's own kind here instead was slower,
             // 14.2 s against 12.2 s on 10M records, interleaved: each hop waits on the last.
             let first = people_[who].firstEntry
-            if first != Self.none { sink &+= UInt64(entries[Int(first)].next) }
+            if first != Self.none { tally_prefetch_write(entries.address(Int(first))) }
         }
-        touched &+= sink
         for j in 0..<n where rows[j] >= 0 { sum(pending[j], who: rows[j]) }
         pending.removeAll(keepingCapacity: true)
     }
@@ -209,16 +208,14 @@ public final class Scorer {
         // Rows come in key order, so each is a random place in the table: touch the row eight
         // people ahead and the first entry of the one four ahead, so their misses overlap with
         // this person's work.
-        var sink: UInt64 = 0
         for k in 0..<order.count {
-            if k + 8 < order.count { sink &+= UInt64(people_[Int(order[k + 8])].countAndFlag) }
+            if k + 8 < order.count { tally_prefetch(people_ + Int(order[k + 8])) }
             if k + 4 < order.count {
                 let first = people_[Int(order[k + 4])].firstEntry
-                if first != Self.none { sink &+= UInt64(entries[Int(first)].next) }
+                if first != Self.none { tally_prefetch(entries.address(Int(first))) }
             }
             try body(score(Int(order[k])))
         }
-        touched &+= sink
     }
 
     /// Every person's row, ordered by person key: 4 bytes a person (an array of the keys
@@ -336,20 +333,28 @@ public final class Scorer {
         LargeMemory.deallocate(old, count: oldCapacity)
     }
 
-    /// The person's entry for `kind`, or `none`.
-    @inline(__always)
-    func existingEntry(_ who: Int, kind: Int) -> UInt32 {
-        var e = people_[who].firstEntry
-        while e != Self.none, Int(entries[Int(e)].kind) != kind { e = entries[Int(e)].next }
-        return e
-    }
-
+    /// The person's entry for `kind`, made if the person has none. An entry found down the
+    /// chain moves to its front: a person's records are mostly of one or two kinds, and the
+    /// batch has already touched the first entry, so the next record of that kind finds it
+    /// without another cache miss. (The order of a person's entries changes no score.)
     @inline(__always)
     func entryFor(_ who: Int, kind: Int) -> Int {
-        let found = existingEntry(who, kind: kind)
-        if found != Self.none { return Int(found) }
+        let first = people_[who].firstEntry
+        var previous = Self.none, e = first
+        while e != Self.none, Int(entries[Int(e)].kind) != kind {
+            previous = e
+            e = entries[Int(e)].next
+        }
+        if e != Self.none {
+            if previous != Self.none {
+                entries[Int(previous)].next = entries[Int(e)].next
+                entries[Int(e)].next = first
+                people_[who].firstEntry = e
+            }
+            return Int(e)
+        }
         let entry = entries.count
-        entries.append(EntryRow(sum: 0, next: people_[who].firstEntry, top: Self.none, kind: UInt16(kind)))
+        entries.append(EntryRow(sum: 0, next: first, top: Self.none, kind: UInt16(kind)))
         people_[who].firstEntry = UInt32(entry)
         return entry
     }
