@@ -81,18 +81,17 @@ public final class ScoreStage {
         }
         status = ExitStatus.worst(status, input.status)
         let out = OutputSink.standardOutput()
-        var tiers: [String: Int] = [:]
+        var tiers = [Int](repeating: 0, count: options.rules.tiers.count)
         var people = 0
-        try scorer.finish { s in
-            s.encode(into: out.buffer)
+        try scorer.finish(into: out.buffer) { tier in
             try out.flushIfFull()
-            tiers[s.tier, default: 0] += 1
+            tiers[tier] += 1
             people += 1
         }
         try out.flush()
         try rejects.finish()
         let c = scorer.counts
-        let perTier = options.rules.tiers.map { "\($0.name) \(tiers[$0.name] ?? 0)" }.joined(separator: ", ")
+        let perTier = options.rules.tiers.enumerated().map { "\($1.name) \(tiers[$0])" }.joined(separator: ", ")
         Stage.report(name, "read \(read), corrections \(scorer.corrections.count), records \(c.records) (counted \(c.counted), expired \(c.expired), after --as-of \(c.future), retracted \(c.retracted), not in the rules \(c.unscored)), rejected \(rejects.count); \(people) people: \(perTier)")
         if let path = options.statsPath {
             try StatsFile.write(path, counts: [("read", read), ("corrections", scorer.corrections.count), ("records", c.records), ("counted", c.counted),
@@ -103,7 +102,7 @@ public final class ScoreStage {
                 b.append(",\"tiers\":{")
                 for (i, t) in options.rules.tiers.enumerated() {
                     if i > 0 { b.append(",") }
-                    b.appendJSONString(t.name); b.append(":"); b.appendDecimal(Int64(tiers[t.name] ?? 0))
+                    b.appendJSONString(t.name); b.append(":"); b.appendDecimal(Int64(tiers[i]))
                 }
                 b.append("}")
             }

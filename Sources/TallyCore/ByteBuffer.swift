@@ -78,6 +78,15 @@ public final class ByteBuffer {
         append(UnsafeRawBufferPointer(bytes))
     }
 
+    /// Appends 32 lower-case hex digits: `hi`'s 16, then `lo`'s (record ids, person keys).
+    @inline(__always)
+    public func appendHex32(_ hi: UInt64, _ lo: UInt64) {
+        reserve(32)
+        SourceNames.writeHex16(hi, to: base + count)
+        SourceNames.writeHex16(lo, to: base + count + 16)
+        count &+= 32
+    }
+
     /// Appends the UTF-8 of a literal.
     @inline(__always)
     public func append(_ literal: StaticString) {

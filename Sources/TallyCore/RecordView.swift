@@ -125,8 +125,15 @@ public struct RecordView {
 
     /// Whether this is a correction record (`kind` starts with `correction.`).
     public var isCorrection: Bool {
-        kind.content.count > 11 && !kind.escaped && kind.content.prefix(11).elementsEqual("correction.".utf8)
+        // Eight bytes and three, compared as words: a generic walk over a String's UTF-8 view
+        // was 1.6% of tally-score, which asks this of every line.
+        let k = kind.content
+        guard k.count > 11, !kind.escaped, let p = k.baseAddress else { return false }
+        return p.loadUnaligned(as: UInt64.self) == Self.correctionHead && p.loadUnaligned(fromByteOffset: 7, as: UInt32.self) == Self.correctionTail
     }
+    // "correction." loaded as words the same way: bytes 0-7 ("correcti") and 7-10 ("ion.").
+    static let correctionHead = Array("correcti".utf8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+    static let correctionTail = Array("ion.".utf8).withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }
 }
 
 /// Makes `RecordView`s. Keep one per stream: it reuses its space for attributes.

@@ -58,29 +58,69 @@ public struct Score: Equatable, Sendable {
 extension Score {
     /// Appends this score as one JSON line (with the trailing newline).
     public func encode(into out: ByteBuffer) {
-        out.append("{\"v\":1,\"person\":")
+        ScoreLine.open(out)
         out.appendJSONString(person)
+        ScoreLine.score(out, score)
+        ScoreLine.middle(out, tier: tier, asOf: asOf, rules: rules)
+        ScoreLine.records(out, records)
+        for (i, reason) in reasons.enumerated() {
+            ScoreLine.reason(out, index: i, code: reason.code, points: reason.points)
+            out.appendJSONStringArray(reason.records)
+            ScoreLine.reasonEnd(out)
+        }
+        ScoreLine.close(out, disputed: disputed, retracted: retracted)
+    }
+}
+
+/// The text of a score line around its values, in order: `Score.encode` and the scorer's
+/// writer (which writes keys and ids from their numbers, without making a `Score`) both build
+/// lines from these, so the two cannot disagree on the format.
+enum ScoreLine {
+    /// Up to the person key.
+    @inline(__always)
+    static func open(_ out: ByteBuffer) { out.append("{\"v\":1,\"person\":") }
+
+    @inline(__always)
+    static func score(_ out: ByteBuffer, _ score: Int) {
         out.append(",\"score\":")
         out.appendDecimal(Int64(score))
+    }
+
+    /// Tier, day and rules: the same for everyone of a tier in one run.
+    static func middle(_ out: ByteBuffer, tier: String, asOf: CivilDate, rules: String) {
         out.append(",\"tier\":")
         out.appendJSONString(tier)
         out.append(",\"as_of\":\"")
         out.appendDate(asOf)
         out.append("\",\"rules\":")
         out.appendJSONString(rules)
+    }
+
+    /// The record count, and the opening of the reasons.
+    @inline(__always)
+    static func records(_ out: ByteBuffer, _ records: Int) {
         out.append(",\"records\":")
         out.appendDecimal(Int64(records))
         out.append(",\"reasons\":[")
-        for (i, reason) in reasons.enumerated() {
-            if i > 0 { out.append(UInt8(ascii: ",")) }
-            out.append("{\"code\":")
-            out.appendJSONString(reason.code)
-            out.append(",\"points\":")
-            out.appendDecimal(Int64(reason.points))
-            out.append(",\"records\":")
-            out.appendJSONStringArray(reason.records)
-            out.append(UInt8(ascii: "}"))
-        }
+    }
+
+    /// A reason up to its array of record ids.
+    @inline(__always)
+    static func reason(_ out: ByteBuffer, index: Int, code: String, points: Int) {
+        if index > 0 { out.append(UInt8(ascii: ",")) }
+        out.append("{\"code\":")
+        out.appendJSONString(code)
+        out.append(",\"points\":")
+        out.appendDecimal(Int64(points))
+        out.append(",\"records\":")
+    }
+
+    @inline(__always)
+    static func reasonEnd(_ out: ByteBuffer) { out.append(UInt8(ascii: "}")) }
+
+    /// The end of the reasons, the disputed and retracted ids if any, and the newline.
+    @inline(__always)
+    static func close(_ out: ByteBuffer, disputed: [String], retracted: [String]) {
         out.append(UInt8(ascii: "]"))
         if !disputed.isEmpty {
             out.append(",\"disputed\":")

@@ -85,6 +85,20 @@ func encodeLine(_ record: Record) -> String {
         }
     }
 
+    /// `isCorrection` compares the kind's first eleven bytes as two words.
+    @Test(arguments: [("correction.dispute", true), ("correction.x", true), ("correction.", false), ("correction", false),
+                      ("correctionXdispute", false), ("xorrection.dispute", false), ("correctioN.dispute", false),
+                      ("court.dishonest-debtor", false)])
+    func aCorrectionIsKnownByItsKind(kind: String, expected: Bool) throws {
+        var line = encodeLine(sampleRecord()).replacingOccurrences(of: #""kind":"court.dishonest-debtor""#, with: #""kind":""# + kind + #"""#)
+        line.removeLast()
+        var scanner = RecordViewScanner()
+        try line.withUTF8 { u in
+            let view = try scanner.view(UnsafeRawBufferPointer(u))
+            #expect(view.isCorrection == expected, "\(kind)")
+        }
+    }
+
     @Test func repeatedValuesAcrossLinesStayCorrect() throws {
         // The decoder caches repeated strings; a changed value must never be served stale.
         var decoder = RecordDecoder()

@@ -17,7 +17,7 @@ public struct SourceNames: Sendable {
     @inline(__always)
     public mutating func number(_ b: UnsafeRawBufferPointer) -> UInt32 {
         for (i, known) in bytes.enumerated() where known.count == b.count {
-            if known.withUnsafeBytes({ $0.elementsEqual(b) }) { return UInt32(i) }
+            if known.isEmpty || known.withUnsafeBufferPointer({ memcmpEqual($0.baseAddress!, b.baseAddress!.assumingMemoryBound(to: UInt8.self), b.count) }) { return UInt32(i) }
         }
         bytes.append(Array(b))
         names.append(String(decoding: b, as: UTF8.self))

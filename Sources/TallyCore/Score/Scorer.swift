@@ -203,9 +203,61 @@ public final class Scorer {
 
     /// Hands out the scores one by one, ordered by person key, without holding them all.
     public func finish(_ body: (Score) throws -> Void) rethrows {
+        try forEachInKeyOrder { who in try body(score(who)) }
+    }
+
+    /// Appends every score line to `out`, ordered by person key, calling `each` with the tier
+    /// of each line once it is appended (the caller counts tiers and flushes `out`). The lines
+    /// are those `Score.encode` writes, made without a `Score` (its strings and arrays were a
+    /// tenth of tally-score's time): keys and ids go out as hex straight from their numbers.
+    public func finish(into out: ByteBuffer, each: (_ tier: Int) throws -> Void) rethrows {
+        let tierText = rules.tiers.map { tier in
+            let b = ByteBuffer(capacity: 128)
+            ScoreLine.middle(b, tier: tier.name, asOf: asOf, rules: rules.digest)
+            return b.bytes
+        }
+        // Each source's ids open with `"SOURCE:`, escaped as JSON once.
+        let idHeads = sources.names.map { name in
+            let b = ByteBuffer(capacity: 64)
+            b.appendJSONString(name + ":")
+            b.removeLast(1)
+            return b.bytes
+        }
+        try forEachInKeyOrder { who in
+            let (value, tier) = assess(who)
+            let row = people_[who]
+            ScoreLine.open(out)
+            out.append("\"p_")
+            out.appendHex32(row.hi, row.lo)
+            out.append(UInt8(ascii: "\""))
+            ScoreLine.score(out, value)
+            tierText[tier].withUnsafeBytes { out.append($0) }
+            ScoreLine.records(out, row.records)
+            for (i, h) in principal.enumerated() {
+                ScoreLine.reason(out, index: i, code: rules.kinds[h.kind].kind, points: Rules.points(h.micro))
+                out.append(UInt8(ascii: "["))
+                func id(_ slot: Int) {
+                    idHeads[Int(topSource[slot])].withUnsafeBytes { out.append($0) }
+                    out.appendHex32(topHi[slot], topLo[slot])
+                    out.append(UInt8(ascii: "\""))
+                }
+                let (first, second) = keptSlots(h.entry)
+                if first >= 0 { id(first) }
+                if second >= 0 { out.append(UInt8(ascii: ",")); id(second) }
+                out.append(UInt8(ascii: "]"))
+                ScoreLine.reasonEnd(out)
+            }
+            let (disputed, retracted) = setApart(row)
+            ScoreLine.close(out, disputed: disputed, retracted: retracted)
+            try each(tier)
+        }
+    }
+
+    /// Calls `body` with every person's row, ordered by person key.
+    func forEachInKeyOrder(_ body: (Int) throws -> Void) rethrows {
         drain()
         let order = rowsInKeyOrder()
-        // Rows come in key order, so each is a random place in the table: touch the row eight
+        // Rows come in key order, so each is a random place in the table: prefetch the row eight
         // people ahead and the first entry of the one four ahead, so their misses overlap with
         // this person's work.
         for k in 0..<order.count {
@@ -214,7 +266,7 @@ public final class Scorer {
                 let first = people_[Int(order[k + 4])].firstEntry
                 if first != Self.none { tally_prefetch(entries.address(Int(first))) }
             }
-            try body(score(Int(order[k])))
+            try body(Int(order[k]))
         }
     }
 
@@ -250,10 +302,15 @@ public final class Scorer {
         return order
     }
 
-    /// One person's score.
-    func score(_ who: Int) -> Score {
+    /// The principal reasons of the person last assessed: at most four harmful kinds whose
+    /// points round below zero, most harmful first (equal ones by kind name).
+    var principal: [(kind: Int, micro: Int64, entry: Int)] = []
+
+    /// A person's score and tier, with their principal reasons left in `principal`: what both
+    /// forms of the score line are made from.
+    func assess(_ who: Int) -> (value: Int, tier: Int) {
         var total = Int64(rules.base) * microPerPoint
-        var harms: [(kind: Int, micro: Int64, entry: Int)] = []
+        principal.removeAll(keepingCapacity: true)
         let row = people_[who]
         var e = row.firstEntry
         while e != Self.none {
@@ -261,33 +318,55 @@ public final class Scorer {
             let kind = Int(entries[entry].kind)
             let capped = rules.capped(Int64(entries[entry].sum), kind: kind)
             total += capped
-            if capped < 0 { harms.append((kind, capped, entry)) }
+            if capped < 0 { principal.append((kind, capped, entry)) }
             e = entries[entry].next
         }
         let value = rules.score(totalMicro: total)
         var tier = rules.tierIndex(for: value)
         if tier == 0 && !row.canReachLowest { tier = 1 }
-        harms.sort { $0.micro != $1.micro ? $0.micro < $1.micro : rules.kinds[$0.kind].kind < rules.kinds[$1.kind].kind }
-        var reasons: [Score.Reason] = []
-        for h in harms where reasons.count < 4 {
-            let points = Rules.points(h.micro)
-            guard points < 0 else { continue }
-            reasons.append(Score.Reason(code: rules.kinds[h.kind].kind, points: points, records: harmful(h.entry)))
+        if principal.count > 1 {
+            principal.sort { $0.micro != $1.micro ? $0.micro < $1.micro : rules.kinds[$0.kind].kind < rules.kinds[$1.kind].kind }
         }
-        func texts(_ keys: [RecordKey]?) -> [String] { (keys ?? []).map(sources.text).sorted() }
-        return Score(person: SourceNames.joined("p_", row.hi, row.lo), score: value,
-                     tier: rules.tiers[tier].name, asOf: asOf, rules: rules.digest, records: row.records,
-                     reasons: reasons, disputed: texts(disputedIDs[PersonKey(hi: row.hi, lo: row.lo)]), retracted: texts(retractedIDs[PersonKey(hi: row.hi, lo: row.lo)]))
+        // Sorted by harm, so the points (rounded, which keeps their order) fall below zero for a
+        // leading run only.
+        var n = 0
+        while n < min(4, principal.count) && Rules.points(principal[n].micro) < 0 { n += 1 }
+        principal.removeSubrange(n...)
+        return (value, tier)
     }
 
-    func harmful(_ entry: Int) -> [String] {
+    /// One person's score.
+    func score(_ who: Int) -> Score {
+        let (value, tier) = assess(who)
+        let row = people_[who]
+        let reasons = principal.map { h in
+            let (first, second) = keptSlots(h.entry)
+            return Score.Reason(code: rules.kinds[h.kind].kind, points: Rules.points(h.micro),
+                                records: [first, second].filter { $0 >= 0 }.map { sources.text(topKey($0)) })
+        }
+        let (disputed, retracted) = setApart(row)
+        return Score(person: SourceNames.joined("p_", row.hi, row.lo), score: value, tier: rules.tiers[tier].name, asOf: asOf,
+                     rules: rules.digest, records: row.records, reasons: reasons, disputed: disputed, retracted: retracted)
+    }
+
+    /// The person's disputed and retracted record ids, each sorted.
+    func setApart(_ row: PersonRow) -> (disputed: [String], retracted: [String]) {
+        guard !disputedIDs.isEmpty || !retractedIDs.isEmpty else { return ([], []) }
+        let key = PersonKey(hi: row.hi, lo: row.lo)
+        func texts(_ keys: [RecordKey]?) -> [String] { (keys ?? []).map(sources.text).sorted() }
+        return (texts(disputedIDs[key]), texts(retractedIDs[key]))
+    }
+
+    /// The kept record slots of a harmful entry, most harmful first (equal ones by id); -1 for
+    /// none.
+    func keptSlots(_ entry: Int) -> (Int, Int) {
         let top = entries[entry].top
-        guard top != Self.none else { return [] }
-        let first = Int(top & ~Self.pair)
-        var kept: [(Int32, RecordKey)] = []
-        for i in first..<(first + (top & Self.pair == 0 ? 1 : 2)) { kept.append((topMicro[i], topKey(i))) }
-        kept.sort { $0.0 != $1.0 ? $0.0 < $1.0 : sources.precedes($0.1, $1.1) }
-        return kept.map { sources.text($0.1) }
+        guard top != Self.none else { return (-1, -1) }
+        let a = Int(top & ~Self.pair)
+        guard top & Self.pair != 0 else { return (a, -1) }
+        let b = a + 1
+        let bFirst = topMicro[b] < topMicro[a] || (topMicro[b] == topMicro[a] && sources.precedes(topKey(b), topKey(a)))
+        return bFirst ? (b, a) : (a, b)
     }
 
     // MARK: Tables

@@ -50,6 +50,11 @@ extension Timestamp {
 
 /// Scores `records` (corrections first) through the real line scanner.
 func scoreLines(_ rules: Rules, _ records: [Record], corrections: [Record] = []) throws -> [Score] {
+    try fed(rules, records, corrections: corrections).finish()
+}
+
+/// A scorer that has read `records` (corrections first) through the real line scanner.
+func fed(_ rules: Rules, _ records: [Record], corrections: [Record] = []) throws -> Scorer {
     let scorer = Scorer(rules: rules, asOf: asOfDay)
     var scanner = RecordViewScanner()
     for r in corrections + records {
@@ -62,7 +67,7 @@ func scoreLines(_ rules: Rules, _ records: [Record], corrections: [Record] = [])
             if v.isCorrection { #expect(scorer.corrections.add(v, sources: &scorer.sources) == nil) } else { try scorer.add(v) }
         }
     }
-    return scorer.finish()
+    return scorer
 }
 
 @Suite struct ScorerTests {
@@ -205,6 +210,32 @@ func scoreLines(_ rules: Rules, _ records: [Record], corrections: [Record] = [])
                 }
                 #expect(s.score == w.score && s.tier == w.tier && s.reasons == w.reasons)
             }
+        }
+    }
+
+    /// tally-score writes its lines straight from the scorer's tables; they must be the bytes
+    /// `Score.encode` gives for the scores `finish()` makes, whatever the stream: disputes,
+    /// retractions, ties, several sources, a source name that is not ASCII.
+    @Test func theWrittenLinesAreTheScoresEncoded() throws {
+        let rules = try loadRules()
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<30 {
+            var stream = Self.randomStream(&rng, count: Int.random(in: 1..<300, using: &rng))
+            for i in stream.indices where Int.random(in: 0..<10, using: &rng) == 0 {
+                stream[i].id = "法院:" + String(stream[i].id.suffix(32))
+            }
+            var corrections: [Record] = []
+            for (n, victim) in stream.enumerated() where Int.random(in: 0..<8, using: &rng) == 0 {
+                corrections.append(correction(n, ["dispute", "retract", "uphold"].randomElement(using: &rng)!, target: victim))
+            }
+            let scores = try fed(rules, stream, corrections: corrections).finish()
+            let expected = ByteBuffer()
+            for s in scores { s.encode(into: expected) }
+            let written = ByteBuffer()
+            var tiers: [Int] = []
+            try fed(rules, stream, corrections: corrections).finish(into: written) { tiers.append($0) }
+            #expect(written.string == expected.string)
+            #expect(tiers.map { rules.tiers[$0].name } == scores.map(\.tier))
         }
     }
 
