@@ -288,14 +288,27 @@ public final class Scorer {
     func forEachInKeyOrder(_ body: (Int) throws -> Void) rethrows {
         drain()
         let order = rowsInKeyOrder()
-        // Rows come in key order, so each is a random place in the table: prefetch the row eight
-        // people ahead and the first entry of the one four ahead, so their misses overlap with
-        // this person's work.
+        // Rows come in key order, so each is a random place in the table, and so are the entries
+        // and kept records behind it. Prefetch them in steps, each from what the last brought:
+        // the row 16 people ahead, the first entry 8 ahead, and 4 ahead the second entry and the
+        // first entry's kept records, so their misses overlap with this person's work.
         for k in 0..<order.count {
-            if k + 8 < order.count { tally_prefetch(people_ + Int(order[k + 8])) }
+            if k + 16 < order.count { tally_prefetch(people_ + Int(order[k + 16])) }
+            if k + 8 < order.count {
+                let first = people_[Int(order[k + 8])].firstEntry
+                if first != Self.none { tally_prefetch(entries.address(Int(first))) }
+            }
             if k + 4 < order.count {
                 let first = people_[Int(order[k + 4])].firstEntry
-                if first != Self.none { tally_prefetch(entries.address(Int(first))) }
+                if first != Self.none {
+                    let entry = entries[Int(first)]
+                    if entry.next != Self.none { tally_prefetch(entries.address(Int(entry.next))) }
+                    if entry.top != Self.none {
+                        let slot = Int(entry.top & ~Self.pair)
+                        tally_prefetch(topMicro.address(slot)); tally_prefetch(topHi.address(slot))
+                        tally_prefetch(topLo.address(slot)); tally_prefetch(topSource.address(slot))
+                    }
+                }
             }
             try body(Int(order[k]))
         }
