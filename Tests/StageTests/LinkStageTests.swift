@@ -152,6 +152,35 @@ struct ParsedRun {
         #expect(again.status == 0 && again.stderr.contains("already linked"))
     }
 
+    /// tally-link looks its lines up in batches; what comes out is still every good line in the
+    /// order it came, whatever the mix of feeds, corrections and rejected lines between them.
+    @Test func linesComeOutInTheOrderTheyCameIn() throws {
+        let run = try ParsedRun(people: 20000, days: 1)
+        defer { run.remove() }
+        let secret = try run.secret()
+        var lines = try String(contentsOfFile: run.records, encoding: .utf8).split(separator: "\n").map(String.init)
+        var rng = SystemRandomNumberGenerator()
+        lines.shuffle(using: &rng)
+        for k in stride(from: 7, to: lines.count, by: 37) { lines.insert("not a record \(k)", at: k) }
+        let good = lines.filter { !$0.hasPrefix("not a record") }
+        let input = run.dir + "/mixed.jsonl"
+        try (lines.joined(separator: "\n") + "\n").write(toFile: input, atomically: true, encoding: .utf8)
+        let r = try Harness.run("tally-link", ["--crosswalk", run.crosswalk, "--secret-file", secret, input])
+        #expect(r.status == 0)
+        let out = r.text.split(separator: "\n").map(String.init)
+        #expect(out.count == good.count && good.count > 1000)
+        var corrections = 0, mismatched = 0
+        for (o, g) in zip(out, good) {
+            if g.contains("\"kind\":\"correction.") {
+                corrections += 1
+                if o != g { mismatched += 1 }
+            } else if !(o.hasPrefix(String(g.dropLast())) && o.contains("\"link\":\"")) {
+                mismatched += 1
+            }
+        }
+        #expect(mismatched == 0 && corrections > 0)
+    }
+
     @Test func badLinesAreRejectedAndCountedNotFatal() throws {
         let run = try ParsedRun(people: 300, days: 1)
         defer { run.remove() }
