@@ -8,7 +8,8 @@ import CTally
 /// gives the scores ordered by person key. The same records in any order give the same bytes.
 public final class Scorer {
     /// How many record ids each reason names: the two most harmful (tally-explain lists them all).
-    /// Each id kept costs 22 bytes; a kind with one harmful record keeps one slot, not two.
+    /// Each id kept costs 22 bytes; a kind with one harmful record keeps one slot, not two. Not a
+    /// setting: the slots are kept as one or a pair (`keepIfHarmful`).
     public static let reasonRecords = 2
 
     public let rules: Rules
