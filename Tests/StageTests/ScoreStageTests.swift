@@ -41,6 +41,8 @@ struct LinkedRun {
         print("tally-score on tally-synth (8000 people, 12 days) checked by Python, every explanation adding up: \(check.text)")
         let stats = try JSONSerialization.jsonObject(with: FileManager.default.contents(atPath: r.run.dir + "/stats.json")!) as! [String: Any]
         #expect(stats["corrections"] as! Int > 0 && stats["retracted"] as! Int > 0 && stats["disputed"] as! Int > 0, "\(stats)")
+        let correctionLines = try String(contentsOfFile: r.corrections, encoding: .utf8).split(separator: "\n").count
+        #expect(stats["corrections"] as? Int == correctionLines && score.stderr.contains("corrections \(correctionLines),"), "\(stats)")
         let tiers = stats["tiers"] as! [String: Int]
         #expect(tiers["restricted"]! > 0 && tiers["standard"]! > 0, "\(tiers)")
         #expect(try Harness.oracle("validate_jsonl.py", [Harness.root + "/schemas/score.schema.json", scores]).status == 0)

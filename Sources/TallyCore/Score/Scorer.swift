@@ -22,6 +22,8 @@ public final class Scorer {
     /// Counts for the stage's summary.
     public struct Counts: Sendable {
         public var records = 0, counted = 0, expired = 0, future = 0, unscored = 0, retracted = 0, disputed = 0
+        /// Corrections read (set by `finish`, which lets the corrections go).
+        public var corrections = 0
     }
     public private(set) var counts = Counts()
 
@@ -288,6 +290,12 @@ public final class Scorer {
     /// Calls `body` with every person's row, ordered by person key.
     func forEachInKeyOrder(_ body: (Int) throws -> Void) rethrows {
         drain()
+        // Every record is summed: the corrections have done their work, and their memory goes
+        // back before the ordering takes its own (the run's peak is here).
+        counts.corrections += corrections.count
+        corrections = CorrectionBook()
+        pending = []
+        claimed = []
         let order = rowsInKeyOrder()
         // Rows come in key order, so each is a random place in the table, and so are the entries
         // and kept records behind it. Prefetch them in steps, each from what the last brought:
