@@ -202,14 +202,36 @@ public final class LinkStage {
         var scanner = RecordViewScanner()
         var conflicted: [String: [String]] = [:]
         var input = LineInput(paths: options.crosswalkPaths, limits: options.limits, stage: name)
+        // Inserted in batches, as records are linked: each identifier's slot is prefetched as its
+        // line is read, and the batch is inserted when full. The order of insertion changes
+        // nothing: an identifier is in conflict when it is mapped to two persons, whenever.
+        var batch: [(key: UInt64, person: UInt64, name: Range<Int>)] = []
+        let names = ByteBuffer()
+        func insertBatch() {
+            names.withBytes { bytes in
+                for e in batch where table.insert(packed: e.key, person: e.person) == .conflict {
+                    conflicted[String(decoding: bytes[e.name], as: UTF8.self)] = []
+                }
+            }
+            batch.removeAll(keepingCapacity: true)
+            names.removeAll()
+        }
         try input.forEachLine { file, lineNumber, line in
             let (scheme, id, person, _) = try crosswalkEntry(&scanner, file: file, lineNumber: lineNumber, line: line)
             counts.crosswalkLines += 1
-            switch table.insert(scheme: scheme, id: id, person: person) {
-            case .added, .repeated: break
-            case .conflict: conflicted[scheme.text + ":" + id.text] = []
+            guard let key = CrosswalkTable.packIdentifier(scheme: scheme, id: id) else {
+                if table.insert(scheme: scheme, id: id, person: person) == .conflict { conflicted[scheme.text + ":" + id.text] = [] }
+                return
             }
+            table.prefetch(packed: key)
+            let start = names.count
+            names.append(scheme)
+            names.append(UInt8(ascii: ":"))
+            names.append(id)
+            batch.append((key, person, start..<names.count))
+            if batch.count == Self.batch { insertBatch() }
         }
+        insertBatch()
         guard input.status == ExitStatus.ok else {
             throw StageFailure("the crosswalk could not be read whole, so nothing was linked", status: input.status)
         }

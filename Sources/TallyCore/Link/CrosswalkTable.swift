@@ -63,6 +63,12 @@ public struct CrosswalkTable: ~Copyable {
             count += 1
             return .added
         }
+        return insert(packed: key, person: person)
+    }
+
+    /// Maps an identifier packed by `packIdentifier` to `person`.
+    @inline(__always)
+    public mutating func insert(packed key: UInt64, person: UInt64) -> Insertion {
         if (count + 1) * 10 > capacity * 7 { grow() }
         let i = slot(for: key)
         if slots[2 * i] == 0 {
