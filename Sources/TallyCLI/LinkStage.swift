@@ -106,6 +106,8 @@ public final class LinkStage {
     static let batch = 32
     var staged: [Staged] = []
     let arena = ByteBuffer(capacity: 1 << 16)
+    /// A crosswalk person's resident number, unpacked for keying (reused).
+    var rid: [UInt8] = []
 
     /// Checks one record line and stages it for linking, or rejects it.
     func linkOne(_ view: RecordView, _ line: UnsafeRawBufferPointer, file: String, lineNumber: Int, out: OutputSink, rejects: RejectLog) throws {
@@ -195,7 +197,6 @@ public final class LinkStage {
         staged.removeAll(keepingCapacity: true)
         arena.removeAll()
     }
-    var rid: [UInt8] = []
 
     /// Loads every crosswalk file; a conflict is reported with every line that takes part in it.
     func loadCrosswalk() throws -> Int32 {

@@ -166,7 +166,8 @@ public final class Scorer {
         precondition(claimed.isEmpty)
         let n = pending.count
         guard n > 0 else { return }
-        // Room for every person of the batch, so that no row moves until it is summed.
+        // Room for every person of the batch, so that no row moves until it is summed (at most
+        // 75% full).
         while (peopleCount + n) * 4 > peopleCapacity * 3 { grow() }
         for j in 0..<n {
             let r = pending[j]
@@ -424,9 +425,10 @@ public final class Scorer {
 
     // MARK: Tables
 
+    /// The row of the person `hi`/`lo`, claimed if new. The caller has made room
+    /// (`claimPending`): growing here would move rows a batch still holds.
     @inline(__always)
     func personNumber(hi: UInt64, lo: UInt64) -> Int {
-        if (peopleCount + 1) * 4 > peopleCapacity * 3 { grow() }
         let i = row(hi: hi, lo: lo)
         if people_[i].countAndFlag == 0 {
             people_[i] = PersonRow(hi: hi, lo: lo, firstEntry: Self.none, countAndFlag: 0)
@@ -503,9 +505,7 @@ public final class Scorer {
             setSlot(Int(entries[entry].top), micro: micro, key: key)
         } else if top & Self.pair == 0 {
             // The second harmful record: both go to a pair, and the single slot is freed.
-            let pair = topMicro.count
-            precondition(pair < Int(Self.pair) - 2, "more harmful records kept than a slot number holds")
-            for _ in 0..<2 { topMicro.append(0); topHi.append(0); topLo.append(0); topSource.append(0) }
+            let pair = appendSlots(2)
             let single = Int(top)
             setSlot(pair, micro: topMicro[single], key: topKey(single))
             setSlot(pair + 1, micro: micro, key: key)
@@ -532,8 +532,16 @@ public final class Scorer {
             freeSlot = UInt32(truncatingIfNeeded: topHi[slot])
             return slot
         }
-        topMicro.append(0); topHi.append(0); topLo.append(0); topSource.append(0)
-        return topMicro.count - 1
+        return appendSlots(1)
+    }
+
+    /// Appends `n` empty slots; returns the first. A slot number must stay below the `pair` bit.
+    @inline(__always)
+    func appendSlots(_ n: Int) -> Int {
+        let first = topMicro.count
+        precondition(first + n <= Int(Self.pair) - 1, "more harmful records kept than a slot number holds")
+        for _ in 0..<n { topMicro.append(0); topHi.append(0); topLo.append(0); topSource.append(0) }
+        return first
     }
 
     @inline(__always)
