@@ -39,7 +39,7 @@ public final class ExplainStage {
 
     public func run() throws -> Int32 {
         var scanner = RecordViewScanner()
-        var decoder = RecordDecoder()
+        let decoder = RecordDecoder()
         var book = CorrectionBook()
         var sources = SourceNames()
         var byPerson: [String: [Record]] = [:]

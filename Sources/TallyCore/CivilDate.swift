@@ -103,6 +103,16 @@ public struct CivilDate: Comparable, Hashable, Sendable, CustomStringConvertible
 }
 
 /// An instant, in whole seconds since 1970-01-01T00:00:00Z. Records carry `at` in this precision.
+/// The ten bytes of a date (`YYYY-MM-DD`) parsed last and its day number, for
+/// `Timestamp.parseUTC(_:memo:)`.
+public struct DayMemo {
+    var head: UInt64 = 0
+    var tail: UInt16 = 0
+    var days: Int64?
+    public init() {}
+    init(head: UInt64, tail: UInt16, days: Int64) { self.head = head; self.tail = tail; self.days = days }
+}
+
 public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible {
     /// Seconds since the Unix epoch, UTC.
     public var seconds: Int64
@@ -141,6 +151,26 @@ public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible
               hh < 24, mm < 60, ss < 60 else { return nil }
         let s = Int64(date.daysSinceEpoch) * 86_400 + Int64(hh * 3600 + mm * 60 + ss) - offsetSeconds
         return Timestamp(seconds: s)
+    }
+
+    /// Parses `YYYY-MM-DDTHH:MM:SSZ` as `parseUTC` does, with the date's day number taken from
+    /// `memo` when the date is the one parsed last time.
+    @inline(__always)
+    public static func parseUTC(_ b: UnsafeRawBufferPointer, memo: inout DayMemo) -> Timestamp? {
+        guard b.count == 20, let p = b.baseAddress else { return nil }
+        let head = p.loadUnaligned(as: UInt64.self), tail = p.loadUnaligned(fromByteOffset: 8, as: UInt16.self)
+        let days: Int64
+        if memo.days != nil, head == memo.head, tail == memo.tail {
+            days = memo.days!
+        } else {
+            guard let date = CivilDate.parse(UnsafeRawBufferPointer(rebasing: b[0..<10])) else { return nil }
+            days = Int64(date.daysSinceEpoch)
+            memo = DayMemo(head: head, tail: tail, days: days)
+        }
+        guard b[10] == UInt8(ascii: "T"), b[13] == 0x3A, b[16] == 0x3A, b[19] == UInt8(ascii: "Z"),
+              let hh = CivilDate.digits(b, 11, 2), let mm = CivilDate.digits(b, 14, 2), let ss = CivilDate.digits(b, 17, 2),
+              hh < 24, mm < 60, ss < 60 else { return nil }
+        return Timestamp(seconds: days * 86_400 + Int64(hh * 3600 + mm * 60 + ss))
     }
 
     /// Parses RFC 3339 with a mandatory offset (`Z` or `±HH:MM`) and optional fractional seconds,

@@ -61,18 +61,15 @@ extension Record {
 /// would otherwise go. The checking is `RecordViewScanner`'s; this only makes the strings.
 public struct RecordDecoder {
     var scanner = RecordViewScanner()
-    var source = InternSlot(), kind = InternSlot(), scheme = InternSlot()
-    var file = InternSlot(), sha = InternSlot()
-    var attrKeys: [InternSlot] = Array(repeating: InternSlot(), count: 16)
-    var attrValues: [InternSlot] = Array(repeating: InternSlot(), count: 16)
+    /// Repeated strings: sources, kinds, schemes, files, hashes, attribute keys and values.
+    let cache = StringCache()
 
     public init() {}
 
     /// Decodes one line (without its newline). Keys may come in any order; unknown or repeated
     /// keys, missing required keys, wrong types and `v` other than 1 are errors.
     public mutating func decode(_ line: UnsafeRawBufferPointer) throws(DecodeError) -> Record {
-        let v = try scanner.view(line)
-        return record(v)
+        try Record(scanner.view(line), cache: cache)
     }
 
     /// Decodes a line given as a string (tests and small inputs).
@@ -85,29 +82,28 @@ public struct RecordDecoder {
     }
 
     /// Makes a `Record` of a view this decoder's scanner (or any scanner) produced.
-    public mutating func record(_ v: RecordView) -> Record {
-        var attrs = Attributes(capacity: v.attrs.count)
-        for (i, entry) in v.attrs.enumerated() {
-            if i < attrKeys.count {
-                attrs.append(key: Self.string(entry.key, &attrKeys[i]), value: Self.string(entry.value, &attrValues[i]))
-            } else {
-                attrs.append(key: entry.key.string, value: entry.value.string)
-            }
-        }
-        return Record(id: v.id.string, source: Self.string(v.source, &source), kind: Self.string(v.kind, &kind),
-                      subject: Subject(scheme: Self.string(v.scheme, &scheme), id: v.subjectID?.string),
-                      at: v.at, amountFen: v.amountFen, target: v.target?.string, attrs: attrs,
-                      prov: Provenance(file: Self.string(v.file, &file), sha256: Self.string(v.sha256, &sha), line: v.line),
-                      person: v.person?.string, link: v.link)
-    }
+    public func record(_ v: RecordView) -> Record { Record(v, cache: cache) }
+}
 
+extension Record {
+    /// The record a view holds, its repeated strings taken from `cache`.
     @inline(__always)
-    static func string(_ ref: JSONStringRef, _ slot: inout InternSlot) -> String {
-        if ref.escaped { return ref.string }
-        let bytes = ref.content.assumingMemoryBound(to: UInt8.self)
-        if let s = slot.lookup(bytes) { return s }
-        let s = String(decoding: bytes, as: UTF8.self)
-        slot.store(s)
-        return s
+    init(_ v: RecordView, cache: StringCache) {
+        id = v.id.string
+        source = cache.string(v.source)
+        kind = cache.string(v.kind)
+        subject = Subject(scheme: cache.string(v.scheme), id: v.subjectID?.string)
+        at = v.at
+        amountFen = v.amountFen
+        target = v.target?.string
+        var attrs = Attributes(capacity: v.attrs.count)
+        for i in 0..<v.attrs.count {
+            let entry = v.attrs[i]
+            attrs.append(key: cache.string(entry.key), value: cache.string(entry.value))
+        }
+        self.attrs = attrs
+        prov = Provenance(file: cache.string(v.file), sha256: cache.string(v.sha256), line: v.line)
+        person = v.person?.string
+        link = v.link
     }
 }

@@ -32,7 +32,7 @@ extension RecordViewScanner {
         guard c.byte(UInt8(ascii: "}")) else { return nil }
         let subjectObject = UnsafeRawBufferPointer(start: subjectStart, count: c.p - subjectStart)
         guard c.literal(",\"at\":"), let atText = c.string(), !atText.escaped,
-              let at = Timestamp.parseUTC(atText.content) else { return nil }
+              let at = Timestamp.parseUTC(atText.content, memo: &lastDay) else { return nil }
         var amount: Int64?
         if c.literal(",\"amount_fen\":") {
             guard let n = c.integer() else { return nil }
@@ -48,7 +48,7 @@ extension RecordViewScanner {
         if !c.byte(UInt8(ascii: "}")) {
             repeat {
                 guard let key = c.string() else { return nil }
-                if attrSpace.contains(key: key) { return nil }
+                if attrSpace.containsPlain(key: key) { return nil }
                 guard c.byte(UInt8(ascii: ":")), let value = c.string() else { return nil }
                 appendAttribute((key, value))
             } while c.byte(UInt8(ascii: ","))

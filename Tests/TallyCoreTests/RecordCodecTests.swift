@@ -170,6 +170,42 @@ func encodeLine(_ record: Record) -> String {
             #expect(error.column == 22) // the value of the unknown key "zz"
         }
     }
+
+    /// The decoder keeps strings it made and hands them out again when the same bytes come back.
+    /// Over a stream with thousands of distinct values (far more than it keeps, so entries are
+    /// replaced and hashes collide), values around its 64-byte limit, empty, non-ASCII and
+    /// escaped ones, every record decoded by one long-lived decoder equals the record encoded.
+    @Test func aLongLivedDecoderNeverHandsOutAnotherValuesString() throws {
+        var state: UInt64 = 0x7A11
+        func next(_ n: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(n))
+        }
+        let letters = Array("abcdefghij0123456789-é浙")
+        func text(_ length: Int) -> String { String((0..<length).map { _ in letters[next(letters.count)] }) }
+        // A pool of 5,000 values of 0 to 70 characters; some share their first and last eight
+        // bytes and length, which is all the cache's hash reads.
+        var pool: [String] = (0..<4_000).map { _ in text(next(71)) }
+        for i in 0..<1_000 { pool.append("same-head-" + String(i % 10) + String(repeating: "x", count: i % 40) + "-same-tail") }
+        pool += ["", "\"", "tab\there", "line\nbreak"]
+        var decoder = RecordDecoder()
+        for n in 0..<20_000 {
+            var record = sampleRecord(person: n % 2 == 0)
+            record.id = "court:" + String(format: "%032x", n)
+            record.source = pool[next(pool.count)].isEmpty ? "court" : "s" + String(next(50))
+            record.kind = pool[next(pool.count)]
+            record.prov.file = pool[next(pool.count)]
+            record.prov.sha256 = pool[next(pool.count)]
+            var attrs = Attributes()
+            for k in 0..<next(6) { attrs.append(key: "k\(k)" + pool[next(pool.count)], value: pool[next(pool.count)]) }
+            record.attrs = attrs
+            let line = encodeLine(record)
+            let back = try decoder.decode(String(line.dropLast()))
+            #expect(back == record, "record \(n)")
+            if back != record { break }
+        }
+    }
+
 }
 
 @Suite struct ScoreCodecTests {

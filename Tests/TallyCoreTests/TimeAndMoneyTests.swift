@@ -20,6 +20,30 @@ import TallyCore
         #expect(CivilDate.parse(text) == nil)
     }
 
+    /// The record scanner remembers the last date it parsed; whatever came before, the answer
+    /// must be `parseUTC`'s, including for a bad time on a remembered date and a bad date that
+    /// shares its first eight bytes with a good one.
+    @Test func parsingWithAMemoAgreesWithParsingWithout() {
+        let texts = ["2026-11-27T16:00:00Z", "2026-11-27T23:59:59Z", "2026-11-27T24:00:00Z", "2026-11-27T12:60:00Z",
+                     "2026-11-27T12:00:60Z", "2026-11-27 12:00:00Z", "2026-11-27T12:00:00+", "2026-11-2712:00:00Z",
+                     "2026-11-28T00:00:00Z", "2026-11-31T00:00:00Z", "2026-11-3xT00:00:00Z", "2024-02-29T08:00:00Z",
+                     "2026-02-29T08:00:00Z", "1969-12-31T23:59:59Z", "2026-11-27T1:00:00Z", "2026-11-27T16:00:00"]
+        var memo = DayMemo()
+        var state: UInt64 = 99
+        var parsed = 0
+        for _ in 0..<5_000 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let text = texts[Int((state >> 33) % UInt64(texts.count))]
+            let (plain, memoised) = Array(text.utf8).withUnsafeBytes { b in
+                (Timestamp.parseUTC(b), Timestamp.parseUTC(b, memo: &memo))
+            }
+            #expect(plain == memoised, "\(text)")
+            if memoised != nil { parsed += 1 }
+        }
+        // Five of the sixteen texts are good: both outcomes were exercised.
+        #expect(parsed > 1_000 && parsed < 2_500)
+    }
+
     @Test func acceptsLeapDays() {
         #expect(CivilDate.parse("2024-02-29") != nil)
         #expect(CivilDate.parse("2000-02-29") != nil)
