@@ -227,10 +227,31 @@ extension ByteBuffer {
     public func appendTimestamp(_ t: Timestamp) {
         let days = t.seconds.floorDiv(86_400)
         let secs = Int(t.seconds - days * 86_400)
-        appendDate(CivilDate(daysSinceEpoch: Int(days)))
-        append(UInt8(ascii: "T"))
-        appendPadded(secs / 3600, width: 2); append(UInt8(ascii: ":"))
-        appendPadded(secs / 60 % 60, width: 2); append(UInt8(ascii: ":"))
-        appendPadded(secs % 60, width: 2); append(UInt8(ascii: "Z"))
+        if days == memoDay {
+            reserve(10)
+            UnsafeMutableRawPointer(base + count).storeBytes(of: memoHead, as: UInt64.self)
+            UnsafeMutableRawPointer(base + count + 8).storeBytes(of: memoTail, as: UInt16.self)
+            count += 10
+        } else {
+            let start = count
+            appendDate(CivilDate(daysSinceEpoch: Int(days)))
+            // Years beyond four digits are written longer, and not remembered.
+            if count - start == 10 {
+                memoHead = UnsafeRawPointer(base + start).loadUnaligned(as: UInt64.self)
+                memoTail = UnsafeRawPointer(base + start + 8).loadUnaligned(as: UInt16.self)
+                memoDay = days
+            }
+        }
+        reserve(10)
+        let p = base + count
+        let h = secs / 3600, m = secs / 60 % 60, s = secs % 60
+        p[0] = UInt8(ascii: "T")
+        p[1] = 0x30 &+ UInt8(truncatingIfNeeded: h / 10); p[2] = 0x30 &+ UInt8(truncatingIfNeeded: h % 10)
+        p[3] = UInt8(ascii: ":")
+        p[4] = 0x30 &+ UInt8(truncatingIfNeeded: m / 10); p[5] = 0x30 &+ UInt8(truncatingIfNeeded: m % 10)
+        p[6] = UInt8(ascii: ":")
+        p[7] = 0x30 &+ UInt8(truncatingIfNeeded: s / 10); p[8] = 0x30 &+ UInt8(truncatingIfNeeded: s % 10)
+        p[9] = UInt8(ascii: "Z")
+        count += 10
     }
 }

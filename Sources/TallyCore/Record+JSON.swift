@@ -29,12 +29,12 @@ extension Record {
         }
         out.append(",\"attrs\":{")
         var first = true
-        for entry in attrs.entries {
+        attrs.forEachBytes { key, value in
             if !first { out.append(UInt8(ascii: ",")) }
             first = false
-            out.appendJSONString(entry.key)
+            out.appendJSONString(key.assumingMemoryBound(to: UInt8.self))
             out.append(UInt8(ascii: ":"))
-            out.appendJSONString(entry.value)
+            out.appendJSONString(value.assumingMemoryBound(to: UInt8.self))
         }
         out.append("},\"prov\":{\"file\":")
         out.appendJSONString(prov.file)
@@ -96,14 +96,41 @@ extension Record {
         at = v.at
         amountFen = v.amountFen
         target = v.target?.string
-        var attrs = Attributes(capacity: v.attrs.count)
-        for i in 0..<v.attrs.count {
-            let entry = v.attrs[i]
-            attrs.append(key: cache.string(entry.key), value: cache.string(entry.value))
-        }
-        self.attrs = attrs
+        self.attrs = Self.attributes(v.attrs)
         prov = Provenance(file: cache.string(v.file), sha256: cache.string(v.sha256), line: v.line)
         person = v.person?.string
         link = v.link
+    }
+
+    /// The attributes of a view: their bytes copied into one block, or, when any is escaped,
+    /// decoded one by one.
+    @inline(__always)
+    static func attributes(_ a: RecordAttributes) -> Attributes {
+        var bytes = 0
+        for i in 0..<a.count {
+            let (k, v) = a[i]
+            if k.escaped || v.escaped { return escapedAttributes(a) }
+            bytes &+= 8 &+ k.quoted.count &+ v.quoted.count &- 4
+        }
+        return Attributes(count: a.count, byteCount: bytes) { out in
+            var at = out
+            for i in 0..<a.count {
+                let k = a[i].key.content, v = a[i].value.content
+                at.storeBytes(of: UInt32(k.count), as: UInt32.self)
+                (at + 4).storeBytes(of: UInt32(v.count), as: UInt32.self)
+                at += 8
+                if k.count > 0 { at.copyMemory(from: k.baseAddress!, byteCount: k.count) }
+                at += k.count
+                if v.count > 0 { at.copyMemory(from: v.baseAddress!, byteCount: v.count) }
+                at += v.count
+            }
+        }
+    }
+
+    @inline(never)
+    static func escapedAttributes(_ a: RecordAttributes) -> Attributes {
+        var attrs = Attributes(capacity: a.count)
+        for i in 0..<a.count { attrs.append(key: a[i].key.string, value: a[i].value.string) }
+        return attrs
     }
 }

@@ -113,6 +113,36 @@ func encodeLine(_ record: Record) -> String {
         }
     }
 
+    /// Attributes live in one block shared between copies: a change to one copy must not show in
+    /// another, and every way of changing them keeps the order and the values.
+    @Test func attributesBehaveAsAnOrderedValue() {
+        var a: Attributes = ["court": "330106", "case": "(2026)浙0106执1号"]
+        let before = a
+        var b = a
+        b.append(key: "status", value: "unperformed")
+        #expect(a == before && a.count == 2)
+        #expect(b.entries.map(\.key) == ["court", "case", "status"])
+        a["court"] = "330107"
+        #expect(a["court"] == "330107" && before["court"] == "330106" && b["court"] == "330106")
+        #expect(a.entries.map(\.key) == ["court", "case"])
+        a["case"] = nil
+        #expect(a.count == 1 && a["case"] == nil && a != before)
+        a["new"] = ""
+        #expect(a.entries == [Attributes.Entry(key: "court", value: "330107"), Attributes.Entry(key: "new", value: "")])
+        // Growth past the first block, and an order that equality must respect.
+        var big = Attributes()
+        for i in 0..<300 { big.append(key: "k\(i)", value: String(repeating: "é", count: i)) }
+        #expect(big.count == 300 && big["k299"] == String(repeating: "é", count: 299))
+        #expect(Array(big).enumerated().allSatisfy { $0.element.key == "k\($0.offset)" })
+        let ab: Attributes = ["a": "1", "b": "2"], ba: Attributes = ["b": "2", "a": "1"]
+        #expect(ab != ba)
+        // Same text split differently between key and value is not the same attribute.
+        #expect(Attributes(dictionaryLiteral: ("ab", "c")) != Attributes(dictionaryLiteral: ("a", "bc")))
+        var emptied = big
+        emptied.removeAll()
+        #expect(emptied.isEmpty && emptied == Attributes() && big.count == 300)
+    }
+
     static let malformed: [(String, String)] = [
         ("", "expected '{'"),
         ("[]", "expected '{'"),

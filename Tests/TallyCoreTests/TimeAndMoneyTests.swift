@@ -44,6 +44,28 @@ import TallyCore
         #expect(parsed > 1_000 && parsed < 2_500)
     }
 
+    /// A buffer remembers the last date it wrote; over a run of times that share days, change
+    /// days and cross midnight and the epoch, one buffer's text must parse back to each time.
+    @Test func timestampsWrittenByOneBufferParseBack() {
+        let out = ByteBuffer()
+        var state: UInt64 = 7
+        var t: Int64 = 1_795_000_000
+        for i in 0..<20_000 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let r = Int64((state >> 33) % 100_000)
+            t = i % 500 == 0 ? -r * 1_000 : (r % 3 == 0 ? t + r : t + r % 60)
+            out.removeAll()
+            out.appendTimestamp(Timestamp(seconds: t))
+            let back = Array(out.string.utf8).withUnsafeBytes { Timestamp.parseUTC($0) }
+            #expect(back == Timestamp(seconds: t), "\(out.string)")
+        }
+        out.removeAll()
+        out.appendTimestamp(Timestamp(seconds: 0))
+        out.appendTimestamp(Timestamp(seconds: 86_399))
+        out.appendTimestamp(Timestamp(seconds: -1))
+        #expect(out.string == "1970-01-01T00:00:00Z1970-01-01T23:59:59Z1969-12-31T23:59:59Z")
+    }
+
     @Test func acceptsLeapDays() {
         #expect(CivilDate.parse("2024-02-29") != nil)
         #expect(CivilDate.parse("2000-02-29") != nil)
