@@ -95,10 +95,9 @@ extension Record {
         subject = Subject(scheme: cache.string(v.scheme), id: v.subjectID?.string)
         at = v.at
         amountFen = v.amountFen
-        target = v.target?.string
         self.attrs = Self.attributes(v.attrs)
         prov = Provenance(file: cache.string(v.file), sha256: cache.string(v.sha256), line: v.line)
-        person = v.person?.string
+        optionalStrings = OptionalStrings(target: v.target?.string, person: v.person?.string)
         link = v.link
     }
 

@@ -26,13 +26,28 @@ public struct Record: Equatable, Sendable {
     /// An amount of money in fen, when the feed gives one.
     public var amountFen: Int64?
     /// For corrections: the id of the record corrected.
-    public var target: String?
+    public var target: String? {
+        get { optionalStrings.target }
+        set { optionalStrings.target = newValue }
+    }
     /// Source fields carried as strings, in the feed schema's order.
     public var attrs: Attributes
     /// Where the record came from: file, its SHA-256, and the line where the row starts.
     public var prov: Provenance
     /// The pseudonymous person key, after linking.
-    public var person: String?
+    public var person: String? {
+        get { optionalStrings.person }
+        set { optionalStrings.person = newValue }
+    }
+    /// `target` and `person`, kept in a struct of their own. Stored directly in `Record`, an
+    /// optional string made the optimiser build every new record on the stack, copy it whole
+    /// and destroy the first (Swift 6.3, -O; reproduced with three strings and one `String?`
+    /// in a struct, and not with the optional one level down): 570 instructions a decoded record.
+    var optionalStrings: OptionalStrings
+    struct OptionalStrings: Equatable, Sendable {
+        var target: String?
+        var person: String?
+    }
     /// How `person` was found, after linking.
     public var link: Link?
 
@@ -45,10 +60,9 @@ public struct Record: Equatable, Sendable {
         self.subject = subject
         self.at = at
         self.amountFen = amountFen
-        self.target = target
         self.attrs = attrs
         self.prov = prov
-        self.person = person
+        optionalStrings = OptionalStrings(target: target, person: person)
         self.link = link
     }
 }
