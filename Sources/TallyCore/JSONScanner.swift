@@ -403,18 +403,29 @@ public struct InternSlot {
     mutating func store(_ s: String) { if enabled { value = s } }
 }
 
+/// Whether `n` bytes at `a` and `b` are the same: words, the last one overlapping the one before
+/// it rather than a byte loop for the tail (most literals and cached values are not a multiple
+/// of eight bytes long), never reading outside the `n` bytes.
 @inline(__always)
 func memcmpEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
-    var i = 0
-    while i &+ 8 <= n {
-        if UnsafeRawPointer(a + i).loadUnaligned(as: UInt64.self) != UnsafeRawPointer(b + i).loadUnaligned(as: UInt64.self) { return false }
-        i &+= 8
+    let x = UnsafeRawPointer(a), y = UnsafeRawPointer(b)
+    if n >= 8 {
+        var i = 0
+        while i &+ 8 < n {
+            if x.loadUnaligned(fromByteOffset: i, as: UInt64.self) != y.loadUnaligned(fromByteOffset: i, as: UInt64.self) { return false }
+            i &+= 8
+        }
+        return x.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self) == y.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self)
     }
-    while i < n {
-        if a[i] != b[i] { return false }
-        i &+= 1
+    if n >= 4 {
+        return x.loadUnaligned(as: UInt32.self) == y.loadUnaligned(as: UInt32.self)
+            && x.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self) == y.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self)
     }
-    return true
+    if n >= 2 {
+        return x.loadUnaligned(as: UInt16.self) == y.loadUnaligned(as: UInt16.self)
+            && x.loadUnaligned(fromByteOffset: n &- 2, as: UInt16.self) == y.loadUnaligned(fromByteOffset: n &- 2, as: UInt16.self)
+    }
+    return n == 0 || a[0] == b[0]
 }
 
 extension UnsafeRawBufferPointer {
