@@ -324,7 +324,11 @@ func jsonStringStops(_ x: UInt64) -> UInt64 {
 /// bytes at a time, and whether any byte before it has its high bit set (then the run must be
 /// checked as UTF-8; pure ASCII need not be). The one scan of string content for the scanner,
 /// its fast path (`RecordView+Canonical`) and, by its predicate, the encoder.
-@inline(__always)
+// Not inlined, on purpose: inlined into the record scanner, its loop kept the pointer and the
+// masks on the stack (the scanner holds too much else in registers). Called, it runs in
+// registers: 11% more instructions (callgrind) and 7% less time (reading 2,000,000 records as
+// views, five runs each, interleaved: median 0.79 s against 0.85 s).
+@inline(never)
 func jsonPlainRun(from start: UnsafePointer<UInt8>, to end: UnsafePointer<UInt8>) -> (stop: UnsafePointer<UInt8>, highBit: Bool) {
     var p = start
     var high: UInt64 = 0
