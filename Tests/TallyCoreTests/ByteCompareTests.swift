@@ -35,3 +35,40 @@ import Testing
         }
     }
 }
+
+/// The string scan reads sixteen bytes a step (SSE2) and the rest one by one; over random runs
+/// of every length up to 70, with quotes, backslashes, control and high bytes at every position,
+/// it must find the same stop and the same high-bit answer as a byte loop, and never look at or
+/// past `end` (a stop there must not be found).
+@Suite struct PlainRunTests {
+    @Test func agreesWithAByteLoop() {
+        var state: UInt64 = 0x5EED
+        func next() -> UInt8 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return UInt8(truncatingIfNeeded: state >> 40)
+        }
+        let specials: [UInt8] = [0x22, 0x5C, 0x00, 0x1F, 0x20, 0x7F, 0x80, 0xE6, 0xFF, 0x21, 0x5B, 0x5D]
+        var checked = 0
+        for n in 0...70 {
+            for trial in 0..<40 {
+                // Plain ASCII letters, then one or two special bytes at random places.
+                var bytes = (0..<(n + 16)).map { _ in 0x61 &+ next() % 26 }
+                for _ in 0..<(trial % 3) where n > 0 { bytes[Int(next()) % n] = specials[Int(next()) % specials.count] }
+                bytes[n] = 0x22  // a stop just at `end`, which must not be seen
+                var expectedStop = n, expectedHigh = false
+                for i in 0..<n {
+                    let c = bytes[i]
+                    if c == 0x22 || c == 0x5C || c < 0x20 { expectedStop = i; break }
+                    if c >= 0x80 { expectedHigh = true }
+                }
+                bytes.withUnsafeBufferPointer { b in
+                    let (stop, high) = jsonPlainRun(from: b.baseAddress!, to: b.baseAddress! + n)
+                    #expect(stop - b.baseAddress! == expectedStop, "length \(n), trial \(trial)")
+                    #expect(high == expectedHigh, "length \(n), trial \(trial)")
+                }
+                checked += 1
+            }
+        }
+        #expect(checked == 71 * 40)
+    }
+}
