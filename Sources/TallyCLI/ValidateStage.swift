@@ -156,7 +156,7 @@ public final class ValidateStage {
                 }
                 key.removeAll()
                 for i in spec.naturalKey { key.append(row.field(i)); key.append(UInt8(0x1F)) }
-                if let (field, value) = spec.retraction, row.field(field).equals(value) { key.append(value) }
+                if let (field, value) = spec.retraction, row.field(field).equals(text: value) { key.append(value) }
                 if faults.isEmpty, !seenKeys.insert(Self.hash(key)).inserted {
                     add(Problem(code: "primary-key", row: report.rows, line: row.line, field: "", fieldNumber: 0, message: "the natural key repeats an earlier record's"), to: &report)
                 }

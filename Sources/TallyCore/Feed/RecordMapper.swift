@@ -77,7 +77,7 @@ public struct RecordMapper {
         var id = Self.recordID(source: spec.name, naturalKey: UnsafeRawBufferPointer(start: key.base, count: key.count))
         var target: String?
         var subject: Subject
-        if let (field, value) = spec.retraction, row.field(field).equals(value) {
+        if let (field, value) = spec.retraction, row.field(field).equals(text: value) {
             // A revocation retracts the earlier entry with the same natural key.
             target = id
             key.append(UInt8(ascii: "|"))

@@ -75,7 +75,7 @@ public struct RowValidator {
         guard checked == spec.fields.count else { return }
         for a in spec.agreements {
             let value = row.field(a.field), other = row.field(a.with)
-            guard !value.isEmpty, !other.isEmpty, let expected = a.pairs[value], !other.equals(expected) else { continue }
+            guard !value.isEmpty, !other.isEmpty, let expected = a.pairs[value], !other.equals(text: expected) else { continue }
             if !faults.contains(where: { $0.fieldNumber == a.field + 1 || $0.fieldNumber == a.with + 1 }) {
                 faults.append(RowFault(code: "agreement-error", field: spec.fields[a.field].name, fieldNumber: a.field + 1,
                                        reason: "\"\(value.text)\" does not agree with \(spec.fields[a.with].name) \"\(other.text)\""))
@@ -185,8 +185,10 @@ public struct RowValidator {
 }
 
 extension UnsafeRawBufferPointer {
-    /// Whether these bytes spell `string`.
-    public func equals(_ string: String) -> Bool {
+    /// Whether these bytes spell `string`. (Labelled, so that a literal picks the StaticString
+    /// `equals(_:)`: with the same signature Swift chose this one for literals, and copied a
+    /// String for every identifier tally-link compared with "cn-rid" (perf: 1.2% of linking).)
+    public func equals(text string: String) -> Bool {
         var s = string
         return s.withUTF8 { u in u.count == count && (u.isEmpty || memcmpEqual(baseAddress!.assumingMemoryBound(to: UInt8.self), u.baseAddress!, u.count)) }
     }
