@@ -3,7 +3,7 @@ import PackageDescription
 
 // tally: small Unix programs that turn agency feeds into normalised records and explainable scores.
 // Module layout (see README): C libraries behind system-library targets; CTally holds the compiler
-// built-ins Swift cannot call (prefetch); TallyCore is otherwise pure Swift;
+// built-ins Swift cannot call (prefetch) and the SSE2 string scan; TallyCore is otherwise pure Swift;
 // TallyIO touches descriptors and C; TallyCLI is what the stage executables share.
 /// Hot-path modules skip Swift's run-time exclusivity checks in release builds: the byte buffer's
 /// properties are touched several times per byte written, and the checks cost about a fifth of
@@ -33,7 +33,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]),
         .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"]), .brew(["libxml2"])]),
-        // Compiler built-ins Swift cannot call (prefetch): see Sources/CTally/include/CTally.h.
+        // What Swift cannot say at speed (prefetch, the SSE2 string scan): Sources/CTally/include/CTally.h.
         .target(name: "CTally"),
         .target(name: "TallyCore", dependencies: [
             "CTally",
