@@ -151,20 +151,23 @@ public struct JSONScanner {
         return JSONKey(raw: UnsafeRawBufferPointer(start: nil, count: 0), escaped: decoded, quoted: UnsafeRawBufferPointer(start: open, count: p - open))
     }
 
-    /// Reads a string value into a `String`, reusing `intern`'s copy when the bytes are the same.
+    /// Reads a string value into a `String`, taken from `cache` when the same bytes were read
+    /// before.
     @inline(__always)
-    public mutating func string(intern: inout InternSlot) throws(JSONSyntaxError) -> String {
+    mutating func string(cache: StringCache?) throws(JSONSyntaxError) -> String {
         let open = p
         // Fast path: no escapes, then one validation and perhaps no allocation.
         guard let raw = try plainString("a string") else { return try escapedString() }
         let bytes = raw.assumingMemoryBound(to: UInt8.self)
-        if let s = intern.lookup(bytes) { return s }
-        guard let s = UTF8Check.string(bytes) else {
-            p = open
-            throw fault("string is not valid UTF-8")
+        func make(_ b: UnsafeBufferPointer<UInt8>) throws(JSONSyntaxError) -> String {
+            guard let s = UTF8Check.string(b) else {
+                p = open
+                throw fault("string is not valid UTF-8")
+            }
+            return s
         }
-        intern.store(s)
-        return s
+        guard let cache else { return try make(bytes) }
+        return try cache.string(bytes, make: make)
     }
 
     /// Reads a string value that must have no escapes and hands out its bytes (valid while the
@@ -178,8 +181,7 @@ public struct JSONScanner {
     /// Reads a string value into a `String`.
     @inline(__always)
     public mutating func string() throws(JSONSyntaxError) -> String {
-        var none = InternSlot.none
-        return try string(intern: &none)
+        try string(cache: nil)
     }
 
     @inline(never)
@@ -365,33 +367,6 @@ public struct JSONKey {
 
     /// The key for messages.
     public var text: String { escaped ?? raw.text }
-}
-
-/// A one-entry cache of the last string decoded for one field.
-///
-/// Feeds repeat the same file name, hash, source and kind on line after line; comparing the bytes
-/// with the last value is much cheaper than allocating a new `String` for each.
-public struct InternSlot {
-    @usableFromInline var value: String?
-    @usableFromInline var enabled: Bool
-
-    /// A slot that remembers values.
-    public init() { value = nil; enabled = true }
-    private init(disabled: Void) { value = nil; enabled = false }
-    /// A slot that never remembers (for values that rarely repeat).
-    public static var none: InternSlot { InternSlot(disabled: ()) }
-
-    @inline(__always)
-    mutating func lookup(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
-        guard enabled, let v = value, v.utf8.count == bytes.count else { return nil }
-        let same = v.utf8.withContiguousStorageIfAvailable { u in
-            u.count == 0 || memcmpEqual(u.baseAddress!, bytes.baseAddress!, u.count)
-        } ?? (Array(v.utf8) == Array(bytes))
-        return same ? v : nil
-    }
-
-    @inline(__always)
-    mutating func store(_ s: String) { if enabled { value = s } }
 }
 
 /// Whether `n` bytes at `a` and `b` are the same: words, the last one overlapping the one before

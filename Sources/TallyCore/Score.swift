@@ -136,7 +136,8 @@ enum ScoreLine {
 
 /// Decodes `tally.score` lines.
 public struct ScoreDecoder {
-    var tier = InternSlot(), rules = InternSlot(), code = InternSlot()
+    /// Tiers, rules digests and reason codes repeat from line to line.
+    let cache = StringCache()
 
     public init() {}
 
@@ -169,7 +170,7 @@ public struct ScoreDecoder {
             } else if key.equals("score") {
                 bit = 4; score.score = try s.int()
             } else if key.equals("tier") {
-                bit = 8; score.tier = try s.string(intern: &tier)
+                bit = 8; score.tier = try s.string(cache: cache)
             } else if key.equals("as_of") {
                 bit = 16
                 let column = s.column
@@ -179,7 +180,7 @@ public struct ScoreDecoder {
                 }
                 score.asOf = d
             } else if key.equals("rules") {
-                bit = 32; score.rules = try s.string(intern: &rules)
+                bit = 32; score.rules = try s.string(cache: cache)
             } else if key.equals("records") {
                 bit = 64; score.records = try s.int()
             } else if key.equals("reasons") {
@@ -210,7 +211,7 @@ public struct ScoreDecoder {
         var seen = 0
         try s.forEachMember { (s: inout JSONScanner, key: JSONKey) throws(JSONSyntaxError) in
             if key.equals("code"), seen & 1 == 0 {
-                reason.code = try s.string(intern: &code); seen |= 1
+                reason.code = try s.string(cache: cache); seen |= 1
             } else if key.equals("points"), seen & 2 == 0 {
                 reason.points = try s.int(); seen |= 2
             } else if key.equals("records"), seen & 4 == 0 {

@@ -1,4 +1,4 @@
-/// Strings decoded lately, found again by their bytes.
+/// Strings decoded lately, found again by their bytes (`RecordDecoder`, `ScoreDecoder`).
 ///
 /// Records repeat the same source, kind, file name, hash, attribute keys and many attribute
 /// values line after line, in streams that mix feeds. Comparing a value's bytes with a kept copy
@@ -9,7 +9,7 @@
 ///
 /// Keeping the bytes beside the string, rather than asking the string for its UTF-8 (which a
 /// small string must first copy out), is what makes a hit cheap: callgrind counted 145
-/// instructions per field with a lookup through `String.utf8`.
+/// instructions per field with the one-entry slots this replaced, which did that.
 ///
 /// Values longer than `width` bytes are made every time and not kept.
 final class StringCache {
@@ -18,6 +18,7 @@ final class StringCache {
     /// log2 of the number of entries.
     static let bits = 10
 
+    /// `width` bytes for each entry, the kept value's first.
     private let bytes: UnsafeMutablePointer<UInt8>
     /// The kept value's length for each entry; -1 while an entry is empty.
     private let lengths: UnsafeMutablePointer<Int>
@@ -40,18 +41,23 @@ final class StringCache {
     }
 
     /// The string `ref` holds: the kept one when its bytes are the same, else a new one, kept.
+    /// (The view that made `ref` has checked its UTF-8.)
     @inline(__always)
     func string(_ ref: JSONStringRef) -> String {
         if ref.escaped { return ref.string }
-        let content = ref.content
-        let n = content.count
-        guard n <= Self.width else { return String(decoding: content, as: UTF8.self) }
         // `content` lies between two quotes, so it has an address even when empty.
-        let src = content.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        return string(ref.content.assumingMemoryBound(to: UInt8.self)) { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The kept string for `bytes` when there is one; else `make`'s, kept (when it returns).
+    @inline(__always)
+    func string<E: Error>(_ bytes: UnsafeBufferPointer<UInt8>, make: (UnsafeBufferPointer<UInt8>) throws(E) -> String) throws(E) -> String {
+        let n = bytes.count
+        guard n <= Self.width, let src = bytes.baseAddress else { return try make(bytes) }
         let i = Self.slot(src, n)
-        let kept = bytes + i &* Self.width
+        let kept = self.bytes + i &* Self.width
         if lengths[i] == n, memcmpEqual(kept, src, n) { return strings[i] }
-        let s = String(decoding: content, as: UTF8.self)
+        let s = try make(bytes)
         kept.update(from: src, count: n)
         lengths[i] = n
         strings[i] = s
