@@ -102,7 +102,6 @@ public struct CivilDate: Comparable, Hashable, Sendable, CustomStringConvertible
     }
 }
 
-/// An instant, in whole seconds since 1970-01-01T00:00:00Z. Records carry `at` in this precision.
 /// The ten bytes of a date (`YYYY-MM-DD`) parsed last and its day number, for
 /// `Timestamp.parseUTC(_:memo:)`.
 public struct DayMemo {
@@ -113,6 +112,7 @@ public struct DayMemo {
     init(head: UInt64, tail: UInt16, days: Int64) { self.head = head; self.tail = tail; self.days = days }
 }
 
+/// An instant, in whole seconds since 1970-01-01T00:00:00Z. Records carry `at` in this precision.
 public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible {
     /// Seconds since the Unix epoch, UTC.
     public var seconds: Int64
@@ -145,12 +145,18 @@ public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible
 
     /// Parses `YYYY-MM-DDTHH:MM:SS` as local time at `offsetSeconds` east of UTC.
     public static func parseLocal(_ b: UnsafeRawBufferPointer, offsetSeconds: Int64) -> Timestamp? {
-        guard b.count == 19, b[10] == UInt8(ascii: "T"), b[13] == 0x3A, b[16] == 0x3A,
-              let date = CivilDate.parse(UnsafeRawBufferPointer(rebasing: b[0..<10])),
+        guard b.count == 19, let date = CivilDate.parse(UnsafeRawBufferPointer(rebasing: b[0..<10])),
+              let time = secondsOfDay(b) else { return nil }
+        return Timestamp(seconds: Int64(date.daysSinceEpoch) * 86_400 + time - offsetSeconds)
+    }
+
+    /// `THH:MM:SS` at bytes 10-18, as seconds since midnight; nil unless a real time of day.
+    @inline(__always)
+    static func secondsOfDay(_ b: UnsafeRawBufferPointer) -> Int64? {
+        guard b[10] == UInt8(ascii: "T"), b[13] == 0x3A, b[16] == 0x3A,
               let hh = CivilDate.digits(b, 11, 2), let mm = CivilDate.digits(b, 14, 2), let ss = CivilDate.digits(b, 17, 2),
               hh < 24, mm < 60, ss < 60 else { return nil }
-        let s = Int64(date.daysSinceEpoch) * 86_400 + Int64(hh * 3600 + mm * 60 + ss) - offsetSeconds
-        return Timestamp(seconds: s)
+        return Int64(hh * 3600 + mm * 60 + ss)
     }
 
     /// Parses `YYYY-MM-DDTHH:MM:SSZ` as `parseUTC` does, with the date's day number taken from
@@ -160,17 +166,15 @@ public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible
         guard b.count == 20, let p = b.baseAddress else { return nil }
         let head = p.loadUnaligned(as: UInt64.self), tail = p.loadUnaligned(fromByteOffset: 8, as: UInt16.self)
         let days: Int64
-        if memo.days != nil, head == memo.head, tail == memo.tail {
-            days = memo.days!
+        if let known = memo.days, head == memo.head, tail == memo.tail {
+            days = known
         } else {
             guard let date = CivilDate.parse(UnsafeRawBufferPointer(rebasing: b[0..<10])) else { return nil }
             days = Int64(date.daysSinceEpoch)
             memo = DayMemo(head: head, tail: tail, days: days)
         }
-        guard b[10] == UInt8(ascii: "T"), b[13] == 0x3A, b[16] == 0x3A, b[19] == UInt8(ascii: "Z"),
-              let hh = CivilDate.digits(b, 11, 2), let mm = CivilDate.digits(b, 14, 2), let ss = CivilDate.digits(b, 17, 2),
-              hh < 24, mm < 60, ss < 60 else { return nil }
-        return Timestamp(seconds: days * 86_400 + Int64(hh * 3600 + mm * 60 + ss))
+        guard b[19] == UInt8(ascii: "Z"), let time = secondsOfDay(b) else { return nil }
+        return Timestamp(seconds: days * 86_400 + time)
     }
 
     /// Parses RFC 3339 with a mandatory offset (`Z` or `±HH:MM`) and optional fractional seconds,
