@@ -109,10 +109,13 @@ extension Record {
         for i in 0..<a.count {
             let (k, v) = a[i]
             if k.escaped || v.escaped { return escapedAttributes(a) }
-            bytes &+= 8 &+ k.quoted.count &+ v.quoted.count &- 4
+            bytes &+= 8 &+ k.content.count &+ v.content.count
         }
         return Attributes(count: a.count, byteCount: bytes) { out in
             var at = out
+            // The layout of `Attributes.writeEntry`, written out here: calling it (inlined or
+            // not) made the compiler stop inlining this function, and the view was then copied
+            // for every record (callgrind: 2.5-3.4% more instructions to decode a record).
             for i in 0..<a.count {
                 let k = a[i].key.content, v = a[i].value.content
                 at.storeBytes(of: UInt32(k.count), as: UInt32.self)

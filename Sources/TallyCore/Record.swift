@@ -159,16 +159,11 @@ public struct Attributes: Equatable, @unchecked Sendable, Sequence, ExpressibleB
     /// The value for `key`, if any.
     public subscript(key: String) -> String? {
         get {
-            var key = key
-            return key.withUTF8 { k in
-                var found: String?
-                forEachBytes { ek, ev in
-                    if found == nil, ek.count == k.count, ek.elementsEqual(UnsafeRawBufferPointer(k)) {
-                        found = String(decoding: ev, as: UTF8.self)
-                    }
-                }
-                return found
+            var found: String?
+            forEachBytes { k, v in
+                if found == nil, k.equals(text: key) { found = String(decoding: v, as: UTF8.self) }
             }
+            return found
         }
         set {
             var rebuilt = Attributes(capacity: count + 1)
@@ -203,18 +198,32 @@ public struct Attributes: Equatable, @unchecked Sendable, Sequence, ExpressibleB
             block = bigger
         }
         block!.withUnsafeMutablePointers { h, e in
-            let at = UnsafeMutableRawPointer(e + h.pointee.used)
-            at.storeBytes(of: UInt32(key.count), as: UInt32.self)
-            (at + 4).storeBytes(of: UInt32(value.count), as: UInt32.self)
-            if key.count > 0 { (at + 8).copyMemory(from: key.baseAddress!, byteCount: key.count) }
-            if value.count > 0 { (at + 8 + key.count).copyMemory(from: value.baseAddress!, byteCount: value.count) }
-            h.pointee.used += n
+            h.pointee.used += Self.writeEntry(to: UnsafeMutableRawPointer(e + h.pointee.used), key: key, value: value)
         }
         count += 1
     }
 
+    /// Writes one entry as the block lays it out (two lengths, key, value); returns its size.
+    @inline(__always)
+    static func writeEntry(to at: UnsafeMutableRawPointer, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> Int {
+        at.storeBytes(of: UInt32(key.count), as: UInt32.self)
+        (at + 4).storeBytes(of: UInt32(value.count), as: UInt32.self)
+        if key.count > 0 { (at + 8).copyMemory(from: key.baseAddress!, byteCount: key.count) }
+        if value.count > 0 { (at + 8 + key.count).copyMemory(from: value.baseAddress!, byteCount: value.count) }
+        return 8 + key.count + value.count
+    }
+
+    /// The entry at byte `at` of a block: its key and value bytes, and where the next begins.
+    @inline(__always)
+    static func readEntry(_ b: UnsafeRawBufferPointer, at: Int) -> (key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, next: Int) {
+        let k = Int(b.loadUnaligned(fromByteOffset: at, as: UInt32.self))
+        let v = Int(b.loadUnaligned(fromByteOffset: at + 4, as: UInt32.self))
+        return (UnsafeRawBufferPointer(rebasing: b[(at + 8)..<(at + 8 + k)]),
+                UnsafeRawBufferPointer(rebasing: b[(at + 8 + k)..<(at + 8 + k + v)]), at + 8 + k + v)
+    }
+
     /// A set made in one step from `count` entries whose bytes `fill` writes in order into
-    /// exactly `byteCount` bytes (each entry's two lengths first, as `append` lays them out).
+    /// exactly `byteCount` bytes (with `writeEntry`).
     @inline(__always)
     init(count: Int, byteCount: Int, fill: (UnsafeMutableRawPointer) -> Void) {
         self.count = count
@@ -237,13 +246,11 @@ public struct Attributes: Equatable, @unchecked Sendable, Sequence, ExpressibleB
     @inline(__always)
     func forEachBytes(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void) {
         let b = bytes
-        guard let base = b.baseAddress else { return }
         var at = 0
         while at < b.count {
-            let k = Int(base.loadUnaligned(fromByteOffset: at, as: UInt32.self))
-            let v = Int(base.loadUnaligned(fromByteOffset: at + 4, as: UInt32.self))
-            body(UnsafeRawBufferPointer(start: base + at + 8, count: k), UnsafeRawBufferPointer(start: base + at + 8 + k, count: v))
-            at += 8 + k + v
+            let entry = Self.readEntry(b, at: at)
+            body(entry.key, entry.value)
+            at = entry.next
         }
         withExtendedLifetime(block) {}
     }
@@ -254,12 +261,9 @@ public struct Attributes: Equatable, @unchecked Sendable, Sequence, ExpressibleB
         public mutating func next() -> Entry? {
             let b = attributes.bytes
             guard at < b.count else { return nil }
-            let k = Int(b.loadUnaligned(fromByteOffset: at, as: UInt32.self))
-            let v = Int(b.loadUnaligned(fromByteOffset: at + 4, as: UInt32.self))
-            let key = String(decoding: b[(at + 8)..<(at + 8 + k)], as: UTF8.self)
-            let value = String(decoding: b[(at + 8 + k)..<(at + 8 + k + v)], as: UTF8.self)
-            at += 8 + k + v
-            return Entry(key: key, value: value)
+            let entry = Attributes.readEntry(b, at: at)
+            at = entry.next
+            return Entry(key: String(decoding: entry.key, as: UTF8.self), value: String(decoding: entry.value, as: UTF8.self))
         }
     }
     public func makeIterator() -> Iterator { Iterator(attributes: self) }
