@@ -34,12 +34,16 @@ public final class LinkStage {
         public var read = 0, written = 0, rejected = 0
         public var direct = 0, crosswalk = 0, unlinked = 0, corrections = 0
         public var crosswalkLines = 0, crosswalkIdentifiers = 0, conflicts = 0
+        /// Keys made with an HMAC; the others were written again from the memo.
+        public var keysMade = 0
     }
 
     let options: Options
     let name = "tally-link"
     let keyer: PersonKeyer
     var table = CrosswalkTable()
+    /// Keys made so far, by the identity they were made from (sized once the crosswalk is in).
+    var memo = KeyMemo(entries: 0)
     var counts = Counts()
     var conflictReports: [String] = []
 
@@ -51,6 +55,9 @@ public final class LinkStage {
     /// Links every input; returns the exit status.
     public func run() throws -> Int32 {
         var status = try loadCrosswalk()
+        // Room for about one key per crosswalk identifier: people hold one or more identifiers,
+        // and identifiers nobody claims take places of their own.
+        memo = KeyMemo(entries: min(table.count, 1 << 23))
         let out = OutputSink.standardOutput()
         let rejects = try RejectLog(stage: name, path: options.rejectsPath)
         var scanner = RecordViewScanner()
@@ -98,11 +105,16 @@ public final class LinkStage {
         var scheme: Range<Int>
         var id: Range<Int>
         var how: How
-        enum How { case verbatim, direct, packed(UInt64), other }
+        /// What the key is made from, packed (see `KeyMemo`), or `Staged.unpacked`; for a record
+        /// linked through the crosswalk, its person.
+        var identity: UInt64
+        enum How { case verbatim, direct, packed(UInt64), other, crosswalk, unlinked }
+        static let unpacked = UInt64.max
     }
     /// Lines are linked in batches of this many: each crosswalk lookup is a random place in a
     /// table of hundreds of megabytes, so a batch's slots are prefetched as its lines are read
-    /// and looked up once all are in (perf: the lookup was 14% of the run, waiting).
+    /// and looked up once all are in (perf: the lookup was 14% of the run, waiting). The memo's
+    /// places are asked for the same way, once each line's person is known.
     static let batch = 32
     var staged: [Staged] = []
     let arena = ByteBuffer(capacity: 1 << 16)
@@ -115,7 +127,7 @@ public final class LinkStage {
         if view.isCorrection {
             arena.append(line)
             arena.append(UInt8(ascii: "\n"))
-            staged.append(Staged(head: start..<arena.count, scheme: 0..<0, id: 0..<0, how: .verbatim))
+            staged.append(Staged(head: start..<arena.count, scheme: 0..<0, id: 0..<0, how: .verbatim, identity: Staged.unpacked))
         } else if view.person != nil || view.link != nil {
             try rejects.add(file: file, line: lineNumber, field: "person", code: "already-linked", reason: "the record is already linked", raw: line.text)
             return
@@ -136,16 +148,19 @@ public final class LinkStage {
             arena.append(scheme)
             let schemeRange = head.upperBound..<arena.count
             arena.append(idBytes)
-            let how: Staged.How
+            var how = Staged.How.other
+            var identity = Staged.unpacked
             if scheme.equals("cn-rid") {
                 how = .direct
+                if let person = CrosswalkTable.packPerson(idBytes) {
+                    memo.prefetch(person)
+                    identity = person
+                }
             } else if let packed = CrosswalkTable.packIdentifier(scheme: scheme, id: idBytes) {
                 table.prefetch(packed: packed)
                 how = .packed(packed)
-            } else {
-                how = .other
             }
-            staged.append(Staged(head: head, scheme: schemeRange, id: schemeRange.upperBound..<arena.count, how: how))
+            staged.append(Staged(head: head, scheme: schemeRange, id: schemeRange.upperBound..<arena.count, how: how, identity: identity))
         } else {
             let reason = view.subjectID == nil ? "the subject has no id (was it redacted before linking?)" : "the subject's scheme or id is written with escapes, which no feed produces"
             try rejects.add(file: file, line: lineNumber, field: "subject", code: "no-identifier", reason: reason, raw: line.text)
@@ -154,44 +169,69 @@ public final class LinkStage {
         if staged.count == Self.batch { try linkStaged(out) }
     }
 
-    /// Links and writes the staged lines, in the order they came.
+    /// Links and writes the staged lines, in the order they came: first each line's person is
+    /// found (its crosswalk slot has had the batch's reading to arrive) and its memo place asked
+    /// for, then the lines are written.
     func linkStaged(_ out: OutputSink) throws {
         let ridLiteral: StaticString = "cn-rid"
         let ridScheme = UnsafeRawBufferPointer(start: ridLiteral.utf8Start, count: ridLiteral.utf8CodeUnitCount)
         try arena.withBytes { bytes in
-            for s in staged {
-                let b = out.buffer
-                b.append(UnsafeRawBufferPointer(rebasing: bytes[s.head]))
-                let scheme = UnsafeRawBufferPointer(rebasing: bytes[s.scheme]), id = UnsafeRawBufferPointer(rebasing: bytes[s.id])
+            for i in staged.indices {
                 let found: CrosswalkTable.Entry?
-                switch s.how {
-                case .verbatim:
-                    counts.corrections += 1
+                switch staged[i].how {
+                case .packed(let packed): found = table.lookup(packed: packed)
+                case .other: found = table.lookupOther(scheme: UnsafeRawBufferPointer(rebasing: bytes[staged[i].scheme]),
+                                                       id: UnsafeRawBufferPointer(rebasing: bytes[staged[i].id]))
+                default: continue
+                }
+                if case .person(let person) = found {
+                    staged[i].how = .crosswalk
+                    staged[i].identity = person
+                } else {
+                    // Not in the crosswalk, or in conflict there: the identifier's own key.
+                    if case .packed(let packed) = staged[i].how { staged[i].identity = packed }
+                    staged[i].how = .unlinked
+                }
+                if staged[i].identity != Staged.unpacked { memo.prefetch(staged[i].identity) }
+            }
+            try withUnsafeTemporaryAllocation(byteCount: 16, alignment: 8) { tagBuffer in
+                let tag = tagBuffer.baseAddress!
+                for s in staged {
+                    let b = out.buffer
+                    b.append(UnsafeRawBufferPointer(rebasing: bytes[s.head]))
+                    if case .verbatim = s.how {
+                        counts.corrections += 1
+                        counts.written += 1
+                        try out.flushIfFull()
+                        continue
+                    }
+                    if s.identity == Staged.unpacked || !memo.lookup(s.identity, into: tag) {
+                        if case .crosswalk = s.how {
+                            CrosswalkTable.unpackPerson(s.identity, into: &rid)
+                            rid.withUnsafeBytes { keyer.makeTag(scheme: ridScheme, id: $0, into: tag) }
+                        } else {
+                            keyer.makeTag(scheme: UnsafeRawBufferPointer(rebasing: bytes[s.scheme]), id: UnsafeRawBufferPointer(rebasing: bytes[s.id]), into: tag)
+                        }
+                        if s.identity != Staged.unpacked { memo.store(s.identity, tag: tag) }
+                        counts.keysMade += 1
+                    }
+                    PersonKeyer.appendKey(tag: tag, to: b)
+                    let link: StaticString
+                    switch s.how {
+                    case .direct:
+                        link = "\",\"link\":\"direct\"}\n"
+                        counts.direct += 1
+                    case .crosswalk:
+                        link = "\",\"link\":\"crosswalk\"}\n"
+                        counts.crosswalk += 1
+                    default:
+                        link = "\",\"link\":\"unlinked\"}\n"
+                        counts.unlinked += 1
+                    }
+                    b.append(link)
                     counts.written += 1
                     try out.flushIfFull()
-                    continue
-                case .direct: found = nil
-                case .packed(let packed): found = table.lookup(packed: packed)
-                case .other: found = table.lookupOther(scheme: scheme, id: id)
                 }
-                let link: StaticString
-                if case .direct = s.how {
-                    keyer.appendKey(scheme: scheme, id: id, to: b)
-                    link = "\",\"link\":\"direct\"}\n"
-                    counts.direct += 1
-                } else if case .person(let packed) = found {
-                    CrosswalkTable.unpackPerson(packed, into: &rid)
-                    rid.withUnsafeBytes { keyer.appendKey(scheme: ridScheme, id: $0, to: b) }
-                    link = "\",\"link\":\"crosswalk\"}\n"
-                    counts.crosswalk += 1
-                } else {
-                    keyer.appendKey(scheme: scheme, id: id, to: b)
-                    link = "\",\"link\":\"unlinked\"}\n"
-                    counts.unlinked += 1
-                }
-                b.append(link)
-                counts.written += 1
-                try out.flushIfFull()
             }
         }
         staged.removeAll(keepingCapacity: true)
@@ -279,7 +319,7 @@ public final class LinkStage {
         try StatsFile.write(path, counts: [("read", c.read), ("written", c.written), ("rejected", c.rejected), ("direct", c.direct),
                                            ("crosswalk", c.crosswalk), ("unlinked", c.unlinked), ("corrections", c.corrections),
                                            ("crosswalk_lines", c.crosswalkLines), ("crosswalk_identifiers", c.crosswalkIdentifiers),
-                                           ("conflicts", c.conflicts)]) { b in
+                                           ("conflicts", c.conflicts), ("keys_made", c.keysMade)]) { b in
             b.append(",\"conflict_reports\":")
             b.appendJSONStringArray(conflictReports)
         }

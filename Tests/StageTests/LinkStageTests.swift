@@ -54,6 +54,13 @@ struct ParsedRun {
         let read = stats["read"] as! Int
         #expect(read > 1000 && read == stats["written"] as! Int + (stats["rejected"] as! Int))
         for kind in ["direct", "crosswalk", "unlinked", "corrections"] { #expect(stats[kind] as! Int > 0, "\(kind)") }
+        // A person's key is made once and written again from the memo (the oracle above has
+        // checked every key written): at least one HMAC per distinct key, fewer than one a record.
+        let distinctKeys = Set(link.text.split(separator: "\n").compactMap { line in line.range(of: "\"person\":\"p_").map { line[$0.upperBound...].prefix(32) } }).count
+        let linked = (stats["written"] as! Int) - (stats["corrections"] as! Int)
+        let made = stats["keys_made"] as! Int
+        #expect(made >= distinctKeys && made < linked, "keys made \(made), distinct \(distinctKeys), records linked \(linked)")
+        print("tally-link made \(made) keys for \(linked) records (\(distinctKeys) distinct)")
         // Correction lines come through byte for byte.
         let input = try String(contentsOfFile: run.records, encoding: .utf8).split(separator: "\n").filter { $0.contains("\"kind\":\"correction.") }
         let output = link.text.split(separator: "\n").filter { $0.contains("\"kind\":\"correction.") }

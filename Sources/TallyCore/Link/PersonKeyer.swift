@@ -31,6 +31,15 @@ public struct PersonKeyer {
     /// Appends the key (`p_` + 32 hex digits) for `scheme:id` to `out`.
     @inline(__always)
     public func appendKey(scheme: UnsafeRawBufferPointer, id: UnsafeRawBufferPointer, to out: ByteBuffer) {
+        withUnsafeTemporaryAllocation(byteCount: 16, alignment: 8) { tag in
+            makeTag(scheme: scheme, id: id, into: tag.baseAddress!)
+            Self.appendKey(tag: UnsafeRawPointer(tag.baseAddress!), to: out)
+        }
+    }
+
+    /// Writes the key's 128 bits (the first 16 bytes of the HMAC of `scheme:id`) to `tag`.
+    @inline(__always)
+    public func makeTag(scheme: UnsafeRawBufferPointer, id: UnsafeRawBufferPointer, into tag: UnsafeMutableRawPointer) {
         // `SCHEME:ID` goes in as one update: each call into swift-crypto costs more than the
         // bytes it hashes (perf), so one message, one update, one finalize per state.
         let n = scheme.count + 1 + id.count
@@ -42,11 +51,16 @@ public struct PersonKeyer {
             h.update(bufferPointer: UnsafeRawBufferPointer(message))
             var o = outer
             h.finalize().withUnsafeBytes { o.update(bufferPointer: $0) }
-            let tag = o.finalize()
-            out.append(UInt8(ascii: "p"))
-            out.append(UInt8(ascii: "_"))
-            tag.withUnsafeBytes { out.appendHex(UnsafeRawBufferPointer(rebasing: $0[0..<16])) }
+            o.finalize().withUnsafeBytes { tag.copyMemory(from: $0.baseAddress!, byteCount: 16) }
         }
+    }
+
+    /// Appends the key (`p_` + 32 hex digits) whose 128 bits are at `tag`.
+    @inline(__always)
+    public static func appendKey(tag: UnsafeRawPointer, to out: ByteBuffer) {
+        out.append(UInt8(ascii: "p"))
+        out.append(UInt8(ascii: "_"))
+        out.appendHex(UnsafeRawBufferPointer(start: tag, count: 16))
     }
 
     /// The key for `scheme:id`.
