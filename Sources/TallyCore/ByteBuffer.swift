@@ -1,3 +1,5 @@
+import CTally
+
 /// A growable byte buffer for building output without going through `String`.
 ///
 /// Stages encode records into one reused `ByteBuffer` and hand its bytes to an output sink, so the
@@ -58,13 +60,11 @@ public final class ByteBuffer {
     /// Appends `bytes` as lower-case hex, two digits a byte (record ids, person keys, `\u00XX`).
     @inline(__always)
     public func appendHex(_ bytes: UnsafeRawBufferPointer) {
-        let digits: StaticString = "0123456789abcdef"
-        reserve(2 * bytes.count)
-        for b in bytes {
-            base[count] = digits.utf8Start[Int(b >> 4)]
-            base[count &+ 1] = digits.utf8Start[Int(b & 0xF)]
-            count &+= 2
-        }
+        guard let p = bytes.baseAddress else { return }
+        let n = bytes.count
+        reserve(2 * n)
+        tally_hex(p.assumingMemoryBound(to: UInt8.self), UInt(n), base + count)
+        count &+= 2 &* n
     }
 
     /// Appends raw bytes.

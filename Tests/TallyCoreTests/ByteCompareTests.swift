@@ -72,3 +72,17 @@ import Testing
         #expect(checked == 71 * 40)
     }
 }
+
+@Suite struct HexTests {
+    /// Every byte value, at odd and even places, after what the buffer already holds.
+    @Test func everyByteBecomesTwoLowerCaseDigits() {
+        let digits = Array("0123456789abcdef".utf8)
+        let bytes: [UInt8] = (0...255).map(UInt8.init) + [0xFF, 0x00, 0x7F]
+        let buffer = ByteBuffer(capacity: 4)
+        buffer.append("x")
+        bytes.withUnsafeBytes { buffer.appendHex($0) }
+        buffer.appendHex(UnsafeRawBufferPointer(start: nil, count: 0))
+        let expected = [UInt8(ascii: "x")] + bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] }
+        #expect(buffer.withBytes { Array($0) } == expected)
+    }
+}

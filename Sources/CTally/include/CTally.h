@@ -32,7 +32,7 @@ typedef struct {
     int high;
 } tally_plain_run;
 
-static inline tally_plain_run tally_json_plain_run(const unsigned char *p, const unsigned char *end) {
+static inline __attribute__((always_inline)) tally_plain_run tally_json_plain_run(const unsigned char *p, const unsigned char *end) {
     unsigned high = 0;
 #if defined(__SSE2__)
     const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), control = _mm_set1_epi8(0x1F);
@@ -59,6 +59,24 @@ static inline tally_plain_run tally_json_plain_run(const unsigned char *p, const
         p++;
     }
     return (tally_plain_run){p, high != 0};
+}
+
+/* `n` bytes from `in` as lower-case hex, two digits a byte, written to `out` (2n bytes): a table
+ * of the 256 digit pairs, one load and one two-byte store a byte. Person keys are 32 digits a
+ * record in tally-link. */
+static inline void tally_hex(const unsigned char *in, unsigned long n, unsigned char *out) {
+    static const char pairs[513] =
+    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+    "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+    "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+    "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+    "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+    "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+    "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+    "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+    for (unsigned long i = 0; i < n; i++) {
+        __builtin_memcpy(out + 2 * i, pairs + 2 * in[i], 2);
+    }
 }
 
 #endif
