@@ -63,7 +63,9 @@ public final class LinkStage {
         var scanner = RecordViewScanner()
         var input = LineInput(paths: options.paths, limits: options.limits, stage: name)
         var stripped: [UInt8] = []
-        try input.forEachLine { file, lineNumber, line in
+        // Lines are staged where the reader holds them and linked in batches; the batch is linked
+        // before the reader moves them.
+        try input.forEachLine(linesWillMove: { try linkStaged(out) }) { file, lineNumber, line in
             counts.read += 1
             let view: RecordView
             do { view = try scanner.view(line) } catch {
@@ -80,6 +82,8 @@ public final class LinkStage {
                         return
                     }
                     try linkOne(again, copy, file: file, lineNumber: lineNumber, out: out, rejects: rejects)
+                    // The copy is reused for the next line: link what is staged now.
+                    try linkStaged(out)
                 }
             } else {
                 try linkOne(view, line, file: file, lineNumber: lineNumber, out: out, rejects: rejects)
@@ -97,19 +101,24 @@ public final class LinkStage {
         return status
     }
 
-    /// A line waiting for its crosswalk slot: what goes out before the person key (the line up
-    /// to its closing brace, or its redacted form, and `,"person":"`), or a correction's whole
-    /// line, in `arena`; the identifier beside it.
+    /// A line waiting for its crosswalk slot, its bytes still where the reader put them: what
+    /// goes out before the person key (the line up to its closing brace, with the subject object
+    /// cut out and written again without its id when redacting), or a correction's whole line;
+    /// the identifier in it.
     struct Staged {
-        var head: Range<Int>
-        var scheme: Range<Int>
-        var id: Range<Int>
+        var head: UnsafeRawBufferPointer
+        /// When redacting: where the subject object lies in `head`.
+        var subject: Range<Int>?
+        /// The scheme with its quotes, and the id without.
+        var scheme: UnsafeRawBufferPointer
+        var id: UnsafeRawBufferPointer
         var how: How
         /// What the key is made from, packed (see `KeyMemo`), or `Staged.unpacked`; for a record
         /// linked through the crosswalk, its person.
         var identity: UInt64
         enum How { case verbatim, direct, packed(UInt64), other, crosswalk, unlinked }
         static let unpacked = UInt64.max
+        var schemeContent: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: scheme[(scheme.startIndex + 1)..<(scheme.endIndex - 1)]) }
     }
     /// Lines are linked in batches of this many: each crosswalk lookup is a random place in a
     /// table of hundreds of megabytes, so a batch's slots are prefetched as its lines are read
@@ -117,37 +126,25 @@ public final class LinkStage {
     /// places are asked for the same way, once each line's person is known.
     static let batch = 32
     var staged: [Staged] = []
-    let arena = ByteBuffer(capacity: 1 << 16)
     /// A crosswalk person's resident number, unpacked for keying (reused).
     var rid: [UInt8] = []
 
-    /// Checks one record line and stages it for linking, or rejects it.
+    /// Checks one record line and stages it for linking, or rejects it. The line's bytes must
+    /// stay where they are until `linkStaged` has run.
     func linkOne(_ view: RecordView, _ line: UnsafeRawBufferPointer, file: String, lineNumber: Int, out: OutputSink, rejects: RejectLog) throws {
-        let start = arena.count
         if view.isCorrection {
-            arena.append(line)
-            arena.append(UInt8(ascii: "\n"))
-            staged.append(Staged(head: start..<arena.count, scheme: 0..<0, id: 0..<0, how: .verbatim, identity: Staged.unpacked))
+            let none = UnsafeRawBufferPointer(start: nil, count: 0)
+            staged.append(Staged(head: line, subject: nil, scheme: none, id: none, how: .verbatim, identity: Staged.unpacked))
         } else if view.person != nil || view.link != nil {
             try rejects.add(file: file, line: lineNumber, field: "person", code: "already-linked", reason: "the record is already linked", raw: line.text)
             return
         } else if let id = view.subjectID, !id.escaped, !view.scheme.escaped {
+            var subject: Range<Int>?
             if options.redact {
                 let before = view.subjectObject.baseAddress! - line.baseAddress!
-                arena.append(UnsafeRawBufferPointer(rebasing: line[0..<before]))
-                arena.append("{\"scheme\":")
-                arena.append(view.scheme.quoted)
-                arena.append(UInt8(ascii: "}"))
-                arena.append(UnsafeRawBufferPointer(rebasing: line[(before + view.subjectObject.count)..<view.closingBrace]))
-            } else {
-                arena.append(UnsafeRawBufferPointer(rebasing: line[0..<view.closingBrace]))
+                subject = before..<(before + view.subjectObject.count)
             }
-            arena.append(",\"person\":\"")
-            let head = start..<arena.count
             let scheme = view.scheme.content, idBytes = id.content
-            arena.append(scheme)
-            let schemeRange = head.upperBound..<arena.count
-            arena.append(idBytes)
             var how = Staged.How.other
             var identity = Staged.unpacked
             if scheme.equals("cn-rid") {
@@ -160,7 +157,8 @@ public final class LinkStage {
                 table.prefetch(packed: packed)
                 how = .packed(packed)
             }
-            staged.append(Staged(head: head, scheme: schemeRange, id: schemeRange.upperBound..<arena.count, how: how, identity: identity))
+            staged.append(Staged(head: UnsafeRawBufferPointer(rebasing: line[0..<view.closingBrace]), subject: subject, scheme: view.scheme.quoted,
+                                 id: idBytes, how: how, identity: identity))
         } else {
             let reason = view.subjectID == nil ? "the subject has no id (was it redacted before linking?)" : "the subject's scheme or id is written with escapes, which no feed produces"
             try rejects.add(file: file, line: lineNumber, field: "subject", code: "no-identifier", reason: reason, raw: line.text)
@@ -173,69 +171,77 @@ public final class LinkStage {
     /// found (its crosswalk slot has had the batch's reading to arrive) and its memo place asked
     /// for, then the lines are written.
     func linkStaged(_ out: OutputSink) throws {
+        guard !staged.isEmpty else { return }
         let ridLiteral: StaticString = "cn-rid"
         let ridScheme = UnsafeRawBufferPointer(start: ridLiteral.utf8Start, count: ridLiteral.utf8CodeUnitCount)
-        try arena.withBytes { bytes in
-            for i in staged.indices {
-                let found: CrosswalkTable.Entry?
-                switch staged[i].how {
-                case .packed(let packed): found = table.lookup(packed: packed)
-                case .other: found = table.lookupOther(scheme: UnsafeRawBufferPointer(rebasing: bytes[staged[i].scheme]),
-                                                       id: UnsafeRawBufferPointer(rebasing: bytes[staged[i].id]))
-                default: continue
-                }
-                if case .person(let person) = found {
-                    staged[i].how = .crosswalk
-                    staged[i].identity = person
-                } else {
-                    // Not in the crosswalk, or in conflict there: the identifier's own key.
-                    if case .packed(let packed) = staged[i].how { staged[i].identity = packed }
-                    staged[i].how = .unlinked
-                }
-                if staged[i].identity != Staged.unpacked { memo.prefetch(staged[i].identity) }
+        for i in staged.indices {
+            let found: CrosswalkTable.Entry?
+            switch staged[i].how {
+            case .packed(let packed): found = table.lookup(packed: packed)
+            case .other: found = table.lookupOther(scheme: staged[i].schemeContent, id: staged[i].id)
+            default: continue
             }
-            try withUnsafeTemporaryAllocation(byteCount: 16, alignment: 8) { tagBuffer in
-                let tag = tagBuffer.baseAddress!
-                for s in staged {
-                    let b = out.buffer
-                    b.append(UnsafeRawBufferPointer(rebasing: bytes[s.head]))
-                    if case .verbatim = s.how {
-                        counts.corrections += 1
-                        counts.written += 1
-                        try out.flushIfFull()
-                        continue
-                    }
-                    if s.identity == Staged.unpacked || !memo.lookup(s.identity, into: tag) {
-                        if case .crosswalk = s.how {
-                            CrosswalkTable.unpackPerson(s.identity, into: &rid)
-                            rid.withUnsafeBytes { keyer.makeTag(scheme: ridScheme, id: $0, into: tag) }
-                        } else {
-                            keyer.makeTag(scheme: UnsafeRawBufferPointer(rebasing: bytes[s.scheme]), id: UnsafeRawBufferPointer(rebasing: bytes[s.id]), into: tag)
-                        }
-                        if s.identity != Staged.unpacked { memo.store(s.identity, tag: tag) }
-                        counts.keysMade += 1
-                    }
-                    PersonKeyer.appendKey(tag: tag, to: b)
-                    let link: StaticString
-                    switch s.how {
-                    case .direct:
-                        link = "\",\"link\":\"direct\"}\n"
-                        counts.direct += 1
-                    case .crosswalk:
-                        link = "\",\"link\":\"crosswalk\"}\n"
-                        counts.crosswalk += 1
-                    default:
-                        link = "\",\"link\":\"unlinked\"}\n"
-                        counts.unlinked += 1
-                    }
-                    b.append(link)
+            if case .person(let person) = found {
+                staged[i].how = .crosswalk
+                staged[i].identity = person
+            } else {
+                // Not in the crosswalk, or in conflict there: the identifier's own key.
+                if case .packed(let packed) = staged[i].how { staged[i].identity = packed }
+                staged[i].how = .unlinked
+            }
+            if staged[i].identity != Staged.unpacked { memo.prefetch(staged[i].identity) }
+        }
+        try withUnsafeTemporaryAllocation(byteCount: 16, alignment: 8) { tagBuffer in
+            let tag = tagBuffer.baseAddress!
+            for s in staged {
+                let b = out.buffer
+                if case .verbatim = s.how {
+                    b.append(s.head)
+                    b.append(UInt8(ascii: "\n"))
+                    counts.corrections += 1
                     counts.written += 1
                     try out.flushIfFull()
+                    continue
                 }
+                if let cut = s.subject {
+                    b.append(UnsafeRawBufferPointer(rebasing: s.head[0..<cut.lowerBound]))
+                    b.append("{\"scheme\":")
+                    b.append(s.scheme)
+                    b.append(UInt8(ascii: "}"))
+                    b.append(UnsafeRawBufferPointer(rebasing: s.head[cut.upperBound...]))
+                } else {
+                    b.append(s.head)
+                }
+                b.append(",\"person\":\"")
+                if s.identity == Staged.unpacked || !memo.lookup(s.identity, into: tag) {
+                    if case .crosswalk = s.how {
+                        CrosswalkTable.unpackPerson(s.identity, into: &rid)
+                        rid.withUnsafeBytes { keyer.makeTag(scheme: ridScheme, id: $0, into: tag) }
+                    } else {
+                        keyer.makeTag(scheme: s.schemeContent, id: s.id, into: tag)
+                    }
+                    if s.identity != Staged.unpacked { memo.store(s.identity, tag: tag) }
+                    counts.keysMade += 1
+                }
+                PersonKeyer.appendKey(tag: tag, to: b)
+                let link: StaticString
+                switch s.how {
+                case .direct:
+                    link = "\",\"link\":\"direct\"}\n"
+                    counts.direct += 1
+                case .crosswalk:
+                    link = "\",\"link\":\"crosswalk\"}\n"
+                    counts.crosswalk += 1
+                default:
+                    link = "\",\"link\":\"unlinked\"}\n"
+                    counts.unlinked += 1
+                }
+                b.append(link)
+                counts.written += 1
+                try out.flushIfFull()
             }
         }
         staged.removeAll(keepingCapacity: true)
-        arena.removeAll()
     }
 
     /// Loads every crosswalk file; a conflict is reported with every line that takes part in it.

@@ -61,12 +61,24 @@ public struct LineInput {
 
     /// Calls `body(file, lineNumber, bytes)` for every line of every file; empty lines are
     /// skipped. `file` is the name given on the command line.
-    public mutating func forEachLine(_ body: (String, Int, UnsafeRawBufferPointer) throws -> Void) throws {
+    ///
+    /// A line's bytes stay valid until `linesWillMove` is called: a stage that holds on to lines
+    /// (tally-link links them in batches) finishes with them there. It is called before the
+    /// reader reads more into its buffer and once each file is done, whether it ended or failed.
+    public mutating func forEachLine(linesWillMove: () throws -> Void = {}, _ body: (String, Int, UnsafeRawBufferPointer) throws -> Void) throws {
         for path in paths {
+            var reader: LineReader?
             do {
                 let input = try InputFile.open(path, limits: limits, hashing: false)
                 let lines = LineReader(input)
-                while let line = try lines.next() {
+                reader = lines
+                while true {
+                    var next = try lines.nextBuffered()
+                    if next == nil {
+                        try linesWillMove()
+                        next = try lines.next()
+                    }
+                    guard let line = next else { break }
                     if line.isEmpty { continue }
                     try body(path, lines.lineNumber, line)
                 }
@@ -74,6 +86,7 @@ public struct LineInput {
                 Stage.report(stage, error.description)
                 status = ExitStatus.worst(status, error.exitStatus)
             }
+            try withExtendedLifetime(reader) { try linesWillMove() }
         }
     }
 }

@@ -31,12 +31,7 @@ public final class LineReader {
     /// The next line, or nil at the end of the input.
     public func next() throws(InputError) -> UnsafeRawBufferPointer? {
         while true {
-            let buffer = window.buffer
-            if scanFrom < window.end, let hit = memchr(buffer + scanFrom, 0x0A, window.end - scanFrom) {
-                let newline = buffer.distance(to: hit.assumingMemoryBound(to: UInt8.self))
-                return try emit(lineEnd: newline, next: newline + 1)
-            }
-            scanFrom = window.end
+            if let line = try nextBuffered() { return line }
             if window.end - window.start > window.maxSpan { throw tooLong() }
             if window.ended {
                 if window.start < window.end { return try emit(lineEnd: window.end, next: window.end) }
@@ -44,6 +39,21 @@ public final class LineReader {
             }
             scanFrom -= try window.fill(from: input, tooLong: tooLong)
         }
+    }
+
+    /// The next line if it is already read whole, or nil (at the end of the input too) when
+    /// `next()` would have to read more. Unlike `next()`, it never moves or reuses the bytes of
+    /// lines handed out before: a caller that holds on to several lines calls this until nil,
+    /// finishes with the lines it holds, then calls `next()`.
+    @inline(__always)
+    public func nextBuffered() throws(InputError) -> UnsafeRawBufferPointer? {
+        let buffer = window.buffer
+        if scanFrom < window.end, let hit = memchr(buffer + scanFrom, 0x0A, window.end - scanFrom) {
+            let newline = buffer.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+            return try emit(lineEnd: newline, next: newline + 1)
+        }
+        scanFrom = window.end
+        return nil
     }
 
     private func tooLong() -> InputError {

@@ -165,13 +165,18 @@ struct ParsedRun {
         let run = try ParsedRun(people: 20000, days: 1)
         defer { run.remove() }
         let secret = try run.secret()
-        var lines = try String(contentsOfFile: run.records, encoding: .utf8).split(separator: "\n").map(String.init)
+        let day = try String(contentsOfFile: run.records, encoding: .utf8).split(separator: "\n").map(String.init)
         var rng = SystemRandomNumberGenerator()
-        lines.shuffle(using: &rng)
+        // The day eight times over, each copy in its own order (linking does not look for repeats).
+        var lines = (0..<8).flatMap { _ in day.shuffled(using: &rng) }
         for k in stride(from: 7, to: lines.count, by: 37) { lines.insert("not a record \(k)", at: k) }
         let good = lines.filter { !$0.hasPrefix("not a record") }
         let input = run.dir + "/mixed.jsonl"
         try (lines.joined(separator: "\n") + "\n").write(toFile: input, atomically: true, encoding: .utf8)
+        // Staged lines stay in the reader's 1 MiB buffer until linked: the input must be long
+        // enough for the buffer to be refilled, many times, with batches part full.
+        let size = try FileManager.default.attributesOfItem(atPath: input)[.size] as! Int
+        #expect(size > 4 << 20, "\(size) bytes")
         let r = try Harness.run("tally-link", ["--crosswalk", run.crosswalk, "--secret-file", secret, input])
         #expect(r.status == 0)
         let out = r.text.split(separator: "\n").map(String.init)
@@ -186,6 +191,15 @@ struct ParsedRun {
             }
         }
         #expect(mismatched == 0 && corrections > 0)
+        // Linking its own output again (--relink, another secret) gives what linking the input
+        // with that secret gives: the unlinked copy of each line is linked before it is reused.
+        let linked = run.dir + "/linked.jsonl"
+        _ = FileManager.default.createFile(atPath: linked, contents: r.stdout)
+        let other = try run.secret("another secret, for linking again", name: "other")
+        let again = try Harness.run("tally-link", ["--relink", "--crosswalk", run.crosswalk, "--secret-file", other, linked])
+        let fresh = try Harness.run("tally-link", ["--crosswalk", run.crosswalk, "--secret-file", other, input])
+        #expect(again.status == 0 && fresh.status == 0)
+        #expect(again.stdout == fresh.stdout && !again.stdout.isEmpty)
     }
 
     @Test func badLinesAreRejectedAndCountedNotFatal() throws {
