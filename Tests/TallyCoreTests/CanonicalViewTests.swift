@@ -94,6 +94,33 @@ import TallyCore
         #expect(accepted > 3_000 && refused > 500, "accepted \(accepted), refused \(refused) of \(checked)")
     }
 
+    /// Attribute keys are compared only when a 64-bit summary of the keys before says they may
+    /// repeat; keys that share the summary and keys that really repeat, anywhere in the object,
+    /// must still be told apart exactly as the general scanner tells them.
+    @Test func repeatedAttributeKeysAreFoundWhateverTheirPlace() throws {
+        var r = sampleRecord()
+        r.attrs = Attributes()
+        let canonical = String(encodeLine(r).dropLast())
+        let pool = ["a", "b", "ab", "ba", "aa", "k0", "k1", "x1", "line", "fare_fen", "paid_fen", "é", "", "kk0", "zz0"]
+        var m = Mix(x: 77)
+        var repeated = 0, distinct = 0
+        for _ in 0..<4_000 {
+            let keys = (0..<(1 + m.below(8))).map { _ in pool[m.below(pool.count)] }
+            let attrs = keys.enumerated().map { "\"\($0.element)\":\"v\($0.offset)\"" }.joined(separator: ",")
+            let line = canonical.replacingOccurrences(of: "\"attrs\":{}", with: "\"attrs\":{" + attrs + "}")
+            let (fast, general) = Self.verdicts(Array(line.utf8))
+            #expect(fast == general, "line: \(line)")
+            if Set(keys).count < keys.count {
+                #expect(fast.contains("appears twice"), "line: \(line)")
+                repeated += 1
+            } else {
+                #expect(!fast.hasPrefix("error"), "line: \(line)")
+                distinct += 1
+            }
+        }
+        #expect(repeated > 1_000 && distinct > 1_000)
+    }
+
     @Test func linesOutsideTheCanonicalLayoutStillReadTheSame() throws {
         let r = sampleRecord()
         let canonical = String(encodeLine(r).dropLast())
