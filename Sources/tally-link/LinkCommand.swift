@@ -22,7 +22,10 @@ struct LinkCommand: ParsableCommand {
         is reported on stderr and in --stats, and it stays unlinked.
 
         person = "p_" + the first 32 hex digits of HMAC-SHA256(secret, "SCHEME:ID"), where the \
-        identifier is the person's resident number for direct and crosswalk links. The secret is \
+        identifier is the person's resident number for direct and crosswalk links. A key once \
+        made is remembered for the rest of the run (in a cache of 32 to 64 bytes per crosswalk \
+        identifier, at most 256 MiB), so a person's later records cost no HMAC; --stats counts \
+        the HMACs as keys_made. The secret is \
         the --secret-file's bytes without trailing line ends, at least 16 of them; the file must \
         be readable by its owner only (chmod 600), as ssh demands of a private key.
 
@@ -47,7 +50,7 @@ struct LinkCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Write rejected lines here as JSON Lines (mode 0600).", valueName: "file"))
     var rejects: String?
 
-    @Option(help: ArgumentHelp("Write the counts here as JSON: {read, written, rejected, direct, crosswalk, unlinked, corrections, conflicts, …}.", valueName: "file"))
+    @Option(help: ArgumentHelp("Write the counts here as JSON: {read, written, rejected, direct, crosswalk, unlinked, corrections, conflicts, keys_made, …}.", valueName: "file"))
     var stats: String?
 
     @Flag(help: "Exit 65 when any line was rejected or any crosswalk identifier is in conflict.")
