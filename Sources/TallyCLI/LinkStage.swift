@@ -120,12 +120,21 @@ public final class LinkStage {
         static let unpacked = UInt64.max
         var schemeContent: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: scheme[(scheme.startIndex + 1)..<(scheme.endIndex - 1)]) }
     }
-    /// Lines are linked in batches of this many: each crosswalk lookup is a random place in a
-    /// table of hundreds of megabytes, so a batch's slots are prefetched as its lines are read
-    /// and looked up once all are in (perf: the lookup was 14% of the run, waiting). The memo's
-    /// places are asked for the same way, once each line's person is known.
+    /// Lines go through three steps a batch at a time, each step one batch behind the one before,
+    /// so that what a step needs from memory was asked for a batch earlier: a crosswalk slot or a
+    /// memo place is a random spot in a table of hundreds of megabytes (perf: the lookup was 14%
+    /// of the run, waiting). When a batch is full its crosswalk slots (or, for resident numbers,
+    /// memo places) are prefetched, all at once so that the misses overlap; the batch before is
+    /// resolved (looked up in the crosswalk, its persons' memo places prefetched); the one before
+    /// that is written.
     static let batch = 32
-    var staged: [Staged] = []
+    static let ringSize = 128   // a power of two of at least four batches
+    var ring = [Staged](repeating: Staged(head: UnsafeRawBufferPointer(start: nil, count: 0), subject: nil,
+                                          scheme: UnsafeRawBufferPointer(start: nil, count: 0), id: UnsafeRawBufferPointer(start: nil, count: 0),
+                                          how: .verbatim, identity: Staged.unpacked), count: ringSize)
+    /// How many lines have been staged, prefetched, resolved and written (their places in `ring`
+    /// are these counts modulo its size).
+    var stagedCount = 0, prefetchedCount = 0, resolvedCount = 0, writtenCount = 0
     /// A crosswalk person's resident number, unpacked for keying (reused).
     var rid: [UInt8] = []
 
@@ -134,7 +143,7 @@ public final class LinkStage {
     func linkOne(_ view: RecordView, _ line: UnsafeRawBufferPointer, file: String, lineNumber: Int, out: OutputSink, rejects: RejectLog) throws {
         if view.isCorrection {
             let none = UnsafeRawBufferPointer(start: nil, count: 0)
-            staged.append(Staged(head: line, subject: nil, scheme: none, id: none, how: .verbatim, identity: Staged.unpacked))
+            try stage(Staged(head: line, subject: nil, scheme: none, id: none, how: .verbatim, identity: Staged.unpacked), out)
         } else if view.person != nil || view.link != nil {
             try rejects.add(file: file, line: lineNumber, field: "person", code: "already-linked", reason: "the record is already linked", raw: line.text)
             return
@@ -149,99 +158,126 @@ public final class LinkStage {
             var identity = Staged.unpacked
             if scheme.equals("cn-rid") {
                 how = .direct
-                if let person = CrosswalkTable.packPerson(idBytes) {
-                    memo.prefetch(person)
-                    identity = person
-                }
+                if let person = CrosswalkTable.packPerson(idBytes) { identity = person }
             } else if let packed = CrosswalkTable.packIdentifier(scheme: scheme, id: idBytes) {
-                table.prefetch(packed: packed)
                 how = .packed(packed)
             }
-            staged.append(Staged(head: UnsafeRawBufferPointer(rebasing: line[0..<view.closingBrace]), subject: subject, scheme: view.scheme.quoted,
-                                 id: idBytes, how: how, identity: identity))
+            try stage(Staged(head: UnsafeRawBufferPointer(rebasing: line[0..<view.closingBrace]), subject: subject, scheme: view.scheme.quoted,
+                             id: idBytes, how: how, identity: identity), out)
         } else {
             let reason = view.subjectID == nil ? "the subject has no id (was it redacted before linking?)" : "the subject's scheme or id is written with escapes, which no feed produces"
             try rejects.add(file: file, line: lineNumber, field: "subject", code: "no-identifier", reason: reason, raw: line.text)
             return
         }
-        if staged.count == Self.batch { try linkStaged(out) }
     }
 
-    /// Links and writes the staged lines, in the order they came: first each line's person is
-    /// found (its crosswalk slot has had the batch's reading to arrive) and its memo place asked
-    /// for, then the lines are written.
+    /// Adds a line; when a batch is full, moves every batch on by a step.
+    @inline(__always)
+    func stage(_ s: Staged, _ out: OutputSink) throws {
+        ring[stagedCount & (Self.ringSize - 1)] = s
+        stagedCount += 1
+        guard stagedCount - prefetchedCount == Self.batch else { return }
+        prefetchStaged()
+        while resolvedCount < prefetchedCount - Self.batch { resolve() }
+        while writtenCount < resolvedCount - Self.batch { try write(out) }
+    }
+
+    /// Resolves and writes every staged line, in the order they came.
     func linkStaged(_ out: OutputSink) throws {
-        guard !staged.isEmpty else { return }
-        let ridLiteral: StaticString = "cn-rid"
-        let ridScheme = UnsafeRawBufferPointer(start: ridLiteral.utf8Start, count: ridLiteral.utf8CodeUnitCount)
-        for i in staged.indices {
-            let found: CrosswalkTable.Entry?
-            switch staged[i].how {
-            case .packed(let packed): found = table.lookup(packed: packed)
-            case .other: found = table.lookupOther(scheme: staged[i].schemeContent, id: staged[i].id)
-            default: continue
+        prefetchStaged()
+        while resolvedCount < stagedCount { resolve() }
+        while writtenCount < resolvedCount { try write(out) }
+    }
+
+    /// Asks for the crosswalk slot (or memo place) of every line staged since the last call.
+    func prefetchStaged() {
+        while prefetchedCount < stagedCount {
+            let s = ring[prefetchedCount & (Self.ringSize - 1)]
+            prefetchedCount += 1
+            switch s.how {
+            case .packed(let packed): table.prefetch(packed: packed)
+            case .direct where s.identity != Staged.unpacked: memo.prefetch(s.identity)
+            default: break
             }
-            if case .person(let person) = found {
-                staged[i].how = .crosswalk
-                staged[i].identity = person
-            } else {
-                // Not in the crosswalk, or in conflict there: the identifier's own key.
-                if case .packed(let packed) = staged[i].how { staged[i].identity = packed }
-                staged[i].how = .unlinked
-            }
-            if staged[i].identity != Staged.unpacked { memo.prefetch(staged[i].identity) }
         }
-        try withUnsafeTemporaryAllocation(byteCount: 16, alignment: 8) { tagBuffer in
+    }
+
+    /// Finds the next line's person in the crosswalk and asks for its memo place.
+    @inline(__always)
+    func resolve() {
+        let i = resolvedCount & (Self.ringSize - 1)
+        resolvedCount += 1
+        let found: CrosswalkTable.Entry?
+        switch ring[i].how {
+        case .packed(let packed): found = table.lookup(packed: packed)
+        case .other: found = table.lookupOther(scheme: ring[i].schemeContent, id: ring[i].id)
+        default: return
+        }
+        if case .person(let person) = found {
+            ring[i].how = .crosswalk
+            ring[i].identity = person
+        } else {
+            // Not in the crosswalk, or in conflict there: the identifier's own key.
+            if case .packed(let packed) = ring[i].how { ring[i].identity = packed }
+            ring[i].how = .unlinked
+        }
+        if ring[i].identity != Staged.unpacked { memo.prefetch(ring[i].identity) }
+    }
+
+    /// Writes the next resolved line with its person key, from the memo or made now.
+    @inline(__always)
+    func write(_ out: OutputSink) throws {
+        let s = ring[writtenCount & (Self.ringSize - 1)]
+        writtenCount += 1
+        let b = out.buffer
+        if case .verbatim = s.how {
+            b.append(s.head)
+            b.append(UInt8(ascii: "\n"))
+            counts.corrections += 1
+            counts.written += 1
+            try out.flushIfFull()
+            return
+        }
+        if let cut = s.subject {
+            b.append(UnsafeRawBufferPointer(rebasing: s.head[0..<cut.lowerBound]))
+            b.append("{\"scheme\":")
+            b.append(s.scheme)
+            b.append(UInt8(ascii: "}"))
+            b.append(UnsafeRawBufferPointer(rebasing: s.head[cut.upperBound...]))
+        } else {
+            b.append(s.head)
+        }
+        b.append(",\"person\":\"")
+        withUnsafeTemporaryAllocation(byteCount: 16, alignment: 8) { tagBuffer in
             let tag = tagBuffer.baseAddress!
-            for s in staged {
-                let b = out.buffer
-                if case .verbatim = s.how {
-                    b.append(s.head)
-                    b.append(UInt8(ascii: "\n"))
-                    counts.corrections += 1
-                    counts.written += 1
-                    try out.flushIfFull()
-                    continue
-                }
-                if let cut = s.subject {
-                    b.append(UnsafeRawBufferPointer(rebasing: s.head[0..<cut.lowerBound]))
-                    b.append("{\"scheme\":")
-                    b.append(s.scheme)
-                    b.append(UInt8(ascii: "}"))
-                    b.append(UnsafeRawBufferPointer(rebasing: s.head[cut.upperBound...]))
+            if s.identity == Staged.unpacked || !memo.lookup(s.identity, into: tag) {
+                if case .crosswalk = s.how {
+                    let ridLiteral: StaticString = "cn-rid"
+                    CrosswalkTable.unpackPerson(s.identity, into: &rid)
+                    rid.withUnsafeBytes { keyer.makeTag(scheme: UnsafeRawBufferPointer(start: ridLiteral.utf8Start, count: ridLiteral.utf8CodeUnitCount), id: $0, into: tag) }
                 } else {
-                    b.append(s.head)
+                    keyer.makeTag(scheme: s.schemeContent, id: s.id, into: tag)
                 }
-                b.append(",\"person\":\"")
-                if s.identity == Staged.unpacked || !memo.lookup(s.identity, into: tag) {
-                    if case .crosswalk = s.how {
-                        CrosswalkTable.unpackPerson(s.identity, into: &rid)
-                        rid.withUnsafeBytes { keyer.makeTag(scheme: ridScheme, id: $0, into: tag) }
-                    } else {
-                        keyer.makeTag(scheme: s.schemeContent, id: s.id, into: tag)
-                    }
-                    if s.identity != Staged.unpacked { memo.store(s.identity, tag: tag) }
-                    counts.keysMade += 1
-                }
-                PersonKeyer.appendKey(tag: tag, to: b)
-                let link: StaticString
-                switch s.how {
-                case .direct:
-                    link = "\",\"link\":\"direct\"}\n"
-                    counts.direct += 1
-                case .crosswalk:
-                    link = "\",\"link\":\"crosswalk\"}\n"
-                    counts.crosswalk += 1
-                default:
-                    link = "\",\"link\":\"unlinked\"}\n"
-                    counts.unlinked += 1
-                }
-                b.append(link)
-                counts.written += 1
-                try out.flushIfFull()
+                if s.identity != Staged.unpacked { memo.store(s.identity, tag: tag) }
+                counts.keysMade += 1
             }
+            PersonKeyer.appendKey(tag: tag, to: b)
         }
-        staged.removeAll(keepingCapacity: true)
+        let link: StaticString
+        switch s.how {
+        case .direct:
+            link = "\",\"link\":\"direct\"}\n"
+            counts.direct += 1
+        case .crosswalk:
+            link = "\",\"link\":\"crosswalk\"}\n"
+            counts.crosswalk += 1
+        default:
+            link = "\",\"link\":\"unlinked\"}\n"
+            counts.unlinked += 1
+        }
+        b.append(link)
+        counts.written += 1
+        try out.flushIfFull()
     }
 
     /// Loads every crosswalk file; a conflict is reported with every line that takes part in it.
