@@ -74,15 +74,25 @@ public final class LinkStage {
             }
             if options.relink, !view.isCorrection, view.person != nil || view.link != nil {
                 view.unlinkedLine(into: &stripped)
-                // Link again from scratch: the stripped copy is scanned as a fresh record.
-                try stripped.withUnsafeBytes { copy in
+                // Link again from scratch: the stripped copy is scanned as a fresh record. It is
+                // kept in `relinkSpace` until written, so relinked lines are batched like others.
+                if stripped.count > relinkSpace.count - relinkUsed { try linkStaged(out) }
+                func relink(_ copy: UnsafeRawBufferPointer) throws {
                     let again: RecordView
                     do { again = try scanner.view(copy) } catch {
                         try rejects.add(file: file, line: lineNumber, code: "not-a-record", reason: "not a tally.record once unlinked: \(error)", raw: line.text)
                         return
                     }
                     try linkOne(again, copy, file: file, lineNumber: lineNumber, out: out, rejects: rejects)
-                    // The copy is reused for the next line: link what is staged now.
+                }
+                if stripped.count <= relinkSpace.count - relinkUsed {
+                    let place = UnsafeMutableRawBufferPointer(rebasing: relinkSpace[relinkUsed..<(relinkUsed + stripped.count)])
+                    stripped.withUnsafeBytes { place.copyMemory(from: $0) }
+                    relinkUsed += stripped.count
+                    try relink(UnsafeRawBufferPointer(place))
+                } else {
+                    // Longer than the whole space: linked at once, while its copy lasts.
+                    try stripped.withUnsafeBytes { try relink($0) }
                     try linkStaged(out)
                 }
             } else {
@@ -135,6 +145,11 @@ public final class LinkStage {
     /// How many lines have been staged, prefetched, resolved and written (their places in `ring`
     /// are these counts modulo its size).
     var stagedCount = 0, prefetchedCount = 0, resolvedCount = 0, writtenCount = 0
+    /// The unlinked copies of `--relink` lines, kept until they are written: one block that never
+    /// moves, emptied whenever every staged line has been written.
+    let relinkSpace = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 1)
+    var relinkUsed = 0
+    deinit { relinkSpace.deallocate() }
     /// A crosswalk person's resident number, unpacked for keying (reused).
     var rid: [UInt8] = []
 
@@ -187,6 +202,7 @@ public final class LinkStage {
         prefetchStaged()
         while resolvedCount < stagedCount { resolve() }
         while writtenCount < resolvedCount { try write(out) }
+        relinkUsed = 0
     }
 
     /// Asks for the crosswalk slot (or memo place) of every line staged since the last call.

@@ -169,6 +169,11 @@ struct ParsedRun {
         var rng = SystemRandomNumberGenerator()
         // The day eight times over, each copy in its own order (linking does not look for repeats).
         var lines = (0..<8).flatMap { _ in day.shuffled(using: &rng) }
+        // Two records longer than tally-link's 1 MiB space for --relink copies.
+        let big = String(repeating: "0123456789abcdef", count: 96 << 10)
+        let long = day.first { !$0.contains("\"kind\":\"correction.") }!.replacingOccurrences(of: "\"attrs\":{", with: "\"attrs\":{\"zz_padding\":\"\(big)\",")
+        lines.insert(long, at: 1000)
+        lines.insert(long, at: 5000)
         for k in stride(from: 7, to: lines.count, by: 37) { lines.insert("not a record \(k)", at: k) }
         let good = lines.filter { !$0.hasPrefix("not a record") }
         let input = run.dir + "/mixed.jsonl"
