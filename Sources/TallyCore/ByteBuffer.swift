@@ -18,10 +18,10 @@ public final class ByteBuffer {
     public internal(set) var count: Int
     /// The number of bytes the storage holds before it must grow.
     public private(set) var capacity: Int
-    /// The day last written by `appendTimestamp` and its `YYYY-MM-DD` (bytes 0-7 and 8-9):
-    /// records written together mostly share their date, and turning a day number into a date
-    /// was a sixth of encoding a record (callgrind).
-    var memoDay = Int64.min, memoHead: UInt64 = 0, memoTail: UInt16 = 0
+    /// The day last written by `appendTimestamp` and its `YYYY-MM-DD`: records written together
+    /// mostly share their date, and turning a day number into a date was a sixth of encoding a
+    /// record (callgrind).
+    var lastDay = DayMemo()
 
     /// Makes an empty buffer with room for `capacity` bytes.
     public init(capacity: Int = 1 << 16) {

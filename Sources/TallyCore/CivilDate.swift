@@ -102,8 +102,8 @@ public struct CivilDate: Comparable, Hashable, Sendable, CustomStringConvertible
     }
 }
 
-/// The ten bytes of a date (`YYYY-MM-DD`) parsed last and its day number, for
-/// `Timestamp.parseUTC(_:memo:)`.
+/// The ten bytes of a date (`YYYY-MM-DD`) and its day number, as last parsed
+/// (`Timestamp.parseUTC(_:memo:)`) or written (`ByteBuffer.appendTimestamp`).
 public struct DayMemo {
     var head: UInt64 = 0
     var tail: UInt16 = 0
@@ -231,19 +231,18 @@ extension ByteBuffer {
     public func appendTimestamp(_ t: Timestamp) {
         let days = t.seconds.floorDiv(86_400)
         let secs = Int(t.seconds - days * 86_400)
-        if days == memoDay {
+        if days == lastDay.days {
             reserve(10)
-            UnsafeMutableRawPointer(base + count).storeBytes(of: memoHead, as: UInt64.self)
-            UnsafeMutableRawPointer(base + count + 8).storeBytes(of: memoTail, as: UInt16.self)
+            UnsafeMutableRawPointer(base + count).storeBytes(of: lastDay.head, as: UInt64.self)
+            UnsafeMutableRawPointer(base + count + 8).storeBytes(of: lastDay.tail, as: UInt16.self)
             count += 10
         } else {
             let start = count
             appendDate(CivilDate(daysSinceEpoch: Int(days)))
             // Years beyond four digits are written longer, and not remembered.
             if count - start == 10 {
-                memoHead = UnsafeRawPointer(base + start).loadUnaligned(as: UInt64.self)
-                memoTail = UnsafeRawPointer(base + start + 8).loadUnaligned(as: UInt16.self)
-                memoDay = days
+                lastDay = DayMemo(head: UnsafeRawPointer(base + start).loadUnaligned(as: UInt64.self),
+                                  tail: UnsafeRawPointer(base + start + 8).loadUnaligned(as: UInt16.self), days: days)
             }
         }
         reserve(10)
