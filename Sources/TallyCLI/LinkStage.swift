@@ -123,11 +123,13 @@ public final class LinkStage {
         var scheme: UnsafeRawBufferPointer
         var id: UnsafeRawBufferPointer
         var how: How
-        /// What the key is made from, packed (see `KeyMemo`), or `Staged.unpacked`; for a record
-        /// linked through the crosswalk, its person.
+        /// What the key is made from, packed (see `KeyMemo`), or `Staged.unpacked`: a resident
+        /// number (`direct`), an identifier to look up (`packed`), and once looked up the person
+        /// it links to (`crosswalk`) or still the identifier (`unlinked`).
         var identity: UInt64
-        enum How { case verbatim, direct, packed(UInt64), other, crosswalk, unlinked }
+        enum How { case verbatim, direct, packed, other, crosswalk, unlinked }
         static let unpacked = UInt64.max
+        static var nothing: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: nil, count: 0) }
         var schemeContent: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: scheme[(scheme.startIndex + 1)..<(scheme.endIndex - 1)]) }
     }
     /// Lines go through three steps a batch at a time, each step one batch behind the one before,
@@ -139,8 +141,7 @@ public final class LinkStage {
     /// that is written.
     static let batch = 32
     static let ringSize = 128   // a power of two of at least four batches
-    var ring = [Staged](repeating: Staged(head: UnsafeRawBufferPointer(start: nil, count: 0), subject: nil,
-                                          scheme: UnsafeRawBufferPointer(start: nil, count: 0), id: UnsafeRawBufferPointer(start: nil, count: 0),
+    var ring = [Staged](repeating: Staged(head: Staged.nothing, subject: nil, scheme: Staged.nothing, id: Staged.nothing,
                                           how: .verbatim, identity: Staged.unpacked), count: ringSize)
     /// How many lines have been staged, prefetched, resolved and written (their places in `ring`
     /// are these counts modulo its size).
@@ -157,8 +158,7 @@ public final class LinkStage {
     /// stay where they are until `linkStaged` has run.
     func linkOne(_ view: RecordView, _ line: UnsafeRawBufferPointer, file: String, lineNumber: Int, out: OutputSink, rejects: RejectLog) throws {
         if view.isCorrection {
-            let none = UnsafeRawBufferPointer(start: nil, count: 0)
-            try stage(Staged(head: line, subject: nil, scheme: none, id: none, how: .verbatim, identity: Staged.unpacked), out)
+            try stage(Staged(head: line, subject: nil, scheme: Staged.nothing, id: Staged.nothing, how: .verbatim, identity: Staged.unpacked), out)
         } else if view.person != nil || view.link != nil {
             try rejects.add(file: file, line: lineNumber, field: "person", code: "already-linked", reason: "the record is already linked", raw: line.text)
             return
@@ -175,7 +175,8 @@ public final class LinkStage {
                 how = .direct
                 if let person = CrosswalkTable.packPerson(idBytes) { identity = person }
             } else if let packed = CrosswalkTable.packIdentifier(scheme: scheme, id: idBytes) {
-                how = .packed(packed)
+                how = .packed
+                identity = packed
             }
             try stage(Staged(head: UnsafeRawBufferPointer(rebasing: line[0..<view.closingBrace]), subject: subject, scheme: view.scheme.quoted,
                              id: idBytes, how: how, identity: identity), out)
@@ -211,7 +212,7 @@ public final class LinkStage {
             let s = ring[prefetchedCount & (Self.ringSize - 1)]
             prefetchedCount += 1
             switch s.how {
-            case .packed(let packed): table.prefetch(packed: packed)
+            case .packed: table.prefetch(packed: s.identity)
             case .direct where s.identity != Staged.unpacked: memo.prefetch(s.identity)
             default: break
             }
@@ -225,7 +226,7 @@ public final class LinkStage {
         resolvedCount += 1
         let found: CrosswalkTable.Entry?
         switch ring[i].how {
-        case .packed(let packed): found = table.lookup(packed: packed)
+        case .packed: found = table.lookup(packed: ring[i].identity)
         case .other: found = table.lookupOther(scheme: ring[i].schemeContent, id: ring[i].id)
         default: return
         }
@@ -234,7 +235,6 @@ public final class LinkStage {
             ring[i].identity = person
         } else {
             // Not in the crosswalk, or in conflict there: the identifier's own key.
-            if case .packed(let packed) = ring[i].how { ring[i].identity = packed }
             ring[i].how = .unlinked
         }
         if ring[i].identity != Staged.unpacked { memo.prefetch(ring[i].identity) }
