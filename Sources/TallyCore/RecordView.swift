@@ -151,10 +151,14 @@ public struct RecordViewScanner {
     /// Lines laid out as tally writes them (see `canonicalView`) take a fast path; any other line,
     /// and any line the fast path is unsure of, is read by the general scanner, which alone
     /// decides what is wrong with a line.
+    /// Either way, the record is then held to the schema's rules beyond shape
+    /// (`RecordView.schemaFault`): one check after both paths, so they cannot disagree on it.
     @inline(__always)
     public mutating func view(_ line: UnsafeRawBufferPointer) throws(JSONSyntaxError) -> RecordView {
-        if let v = canonicalView(line) { return v }
-        return try generalView(line)
+        let v: RecordView
+        if let fast = canonicalView(line) { v = fast } else { v = try generalView(line) }
+        if let fault = v.schemaFault() { throw fault }
+        return v
     }
 
     /// The general scanner: any key order, white space, escapes; the only judge of faults.

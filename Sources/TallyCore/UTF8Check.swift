@@ -59,3 +59,30 @@ public enum UTF8Check {
         return String(decoding: bytes, as: UTF8.self)
     }
 }
+
+extension UTF8Check {
+    /// The length of the valid UTF-8 sequence at `i` (1 to 4), or 0 when the bytes there are not
+    /// one. For cold paths (messages); `isValid` is the fast check.
+    public static func sequenceLength(_ b: UnsafeRawBufferPointer, at i: Int) -> Int {
+        let n = b.count
+        let b0 = b[i]
+        if b0 < 0x80 { return 1 }
+        func cont(_ k: Int) -> Bool { i + k < n && b[i + k] & 0xC0 == 0x80 }
+        switch b0 {
+        case 0xC2...0xDF:
+            return cont(1) ? 2 : 0
+        case 0xE0...0xEF:
+            guard cont(1), cont(2) else { return 0 }
+            let b1 = b[i + 1]
+            if (b0 == 0xE0 && b1 < 0xA0) || (b0 == 0xED && b1 >= 0xA0) { return 0 }
+            return 3
+        case 0xF0...0xF4:
+            guard cont(1), cont(2), cont(3) else { return 0 }
+            let b1 = b[i + 1]
+            if (b0 == 0xF0 && b1 < 0x90) || (b0 == 0xF4 && b1 >= 0x90) { return 0 }
+            return 4
+        default:
+            return 0
+        }
+    }
+}

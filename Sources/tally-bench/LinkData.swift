@@ -25,7 +25,18 @@ struct LinkData: ParsableCommand {
     static func identifier(_ i: Int) -> Subject {
         i % 2 == 0 ? Subject(scheme: "transit-card", id: "8" + pad(i, 15)) : Subject(scheme: "shop-account", id: "A" + pad(i, 10))
     }
-    static func person(_ i: Int) -> String { "99" + pad(i / 2, 15) + "X" }
+    static func person(_ i: Int) -> String { residentID(i / 2) }
+
+    /// A valid resident number for each `n`, all different: region 99 and four digits, a birth
+    /// date from 1900-01-01 on, a sequence number, and the check character.
+    static func residentID(_ n: Int) -> String {
+        let birth = CivilDate(year: 1900, month: 1, day: 1)!.adding(days: (n / 1000) % 36_500)
+        let date = ByteBuffer(capacity: 16)
+        date.appendDate(birth)
+        let first17 = Array(("99" + pad(n / 36_500_000, 4) + date.string.replacingOccurrences(of: "-", with: "") + pad(n % 1000, 3)).utf8)
+        let check = first17.withUnsafeBytes { Identifier.residentIDCheck($0) }
+        return String(decoding: first17 + [check], as: UTF8.self)
+    }
     static func pad(_ v: Int, _ width: Int) -> String {
         let s = String(v)
         return String(repeating: "0", count: max(0, width - s.count)) + s

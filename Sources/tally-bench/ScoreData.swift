@@ -39,7 +39,7 @@ struct ScoreData: ParsableCommand {
                 let kind = table[Int(next() % UInt64(table.count))]
                 let source = String(kind.prefix { $0 != "." })
                 let id = source + ":" + SourceNames.hex16(UInt64(i) &* 0x9E37_79B9_7F4A_7C15) + SourceNames.hex16(UInt64(i))
-                let r = Record(id: id, source: source, kind: kind, subject: Subject(scheme: "cn-rid", id: "99" + LinkData.pad(who, 15) + "X"),
+                let r = Record(id: id, source: source, kind: kind, subject: Subject(scheme: "cn-rid", id: LinkData.residentID(who)),
                                at: Timestamp(seconds: end - Int64(next() % (730 * 86_400))), amountFen: source == "court" || source == "tax" ? Int64(next() % 50_000_000) : nil,
                                attrs: ["n": String(i)], prov: Provenance(file: source + "-20261101.csv", sha256: sha, line: i + 2),
                                person: "p_" + SourceNames.hex16(UInt64(who) &* 0xD6E8_FEB8_6659_FD93) + SourceNames.hex16(UInt64(who)), link: .direct)

@@ -30,8 +30,8 @@ struct RecordFactory {
         let sources = ["court", "tax", "transit", "commerce", "corrections"]
         let source = sources.randomElement(using: &rng)!
         let schemes: [(String, String)] = [
-            ("cn-rid", "99010619900101123" + String("0123456789X".randomElement(using: &rng)!)),
-            ("cn-uscc", "91990000600037341L"), ("transit-card", "8000000000000123"), ("shop-account", "A0123456789"),
+            ("cn-rid", "990106199001011232"),
+            ("cn-uscc", "91990000600037341B"), ("transit-card", "8000000000000123"), ("shop-account", "A0123456789"),
         ]
         var subject = schemes.randomElement(using: &rng)!
         var kind = source + "." + ["dishonest-debtor", "late", "fare-evasion", "default", "on-time"].randomElement(using: &rng)!

@@ -1,0 +1,218 @@
+/// The rules of `schemas/record.schema.json` beyond a line's shape, and the few it cannot say,
+/// checked on every record any stage reads.
+///
+/// `RecordViewScanner.view` applies them after either path has read the line, so the fast and
+/// the general reader give the same verdicts by construction; a record that breaks one is refused
+/// with the column of the value at fault, like any other malformed line. The rules:
+/// - `source` is a name (`[a-z][a-z0-9-]*`); `id` is that source, `:` and 32 lower-case hex digits;
+/// - `kind` is `NAME.NAME`; a `correction.` kind is one of the four actions, carries `target` (a
+///   record id) and has subject scheme `record`; no other kind carries a target or that scheme;
+/// - the subject's scheme is one of the five; its id, when present, is valid for the scheme:
+///   a `cn-rid` has a real birth date and its MOD 11-2 check character (upper-case `X`), a
+///   `cn-uscc` its MOD 31 check character, a card 16 digits, an account `A` and 10 digits;
+/// - `at` lies in the supported range, 1899-12-31T16:00:00Z (midnight of 1900-01-01 in China)
+///   to 2199-12-31T23:59:59Z;
+/// - `amount_fen` is not negative;
+/// - `prov.file` is not empty and `prov.sha256` is 64 lower-case hex digits;
+/// - `person` is `p_` and 32 lower-case hex digits, and comes with `link` (and `link` with it).
+extension RecordView {
+    /// The first rule this record breaks, or nil.
+    @inline(__always)
+    public func schemaFault() -> JSONSyntaxError? {
+        // Values written with escapes are decoded and checked as what they say; tally never
+        // writes escapes in these fields, so that is the general reader's slow path only.
+        if id.escaped || source.escaped || kind.escaped || scheme.escaped || (subjectID?.escaped ?? false)
+            || (target?.escaped ?? false) || file.escaped || sha256.escaped || (person?.escaped ?? false) {
+            return escapedSchemaFault()
+        }
+        guard let (field, message) = RecordRules.fault(
+            source: source.content, id: id.content, kind: kind.content, scheme: scheme.content, subjectID: subjectID?.content,
+            target: target?.content, at: at, amountFen: amountFen, file: file.content, sha256: sha256.content,
+            person: person?.content, hasLink: link != nil) else { return nil }
+        return JSONSyntaxError(column: column(of: field), message: message)
+    }
+
+    /// The 1-based column where `field`'s value starts.
+    func column(of field: RecordRules.Field) -> Int {
+        let ref: JSONStringRef?
+        switch field {
+        case .source: ref = source
+        case .id: ref = id
+        case .kind: ref = kind
+        case .scheme: ref = scheme
+        case .subjectID: ref = subjectID
+        case .target: ref = target
+        case .file: ref = file
+        case .sha256: ref = sha256
+        case .person: ref = person
+        case .link: return (linkMember?.lowerBound ?? 0) + 1
+        case .record: return closingBrace + 1
+        case .at, .amount: ref = nil
+        }
+        guard let ref, let p = ref.quoted.baseAddress, let b = bytes.baseAddress else { return 1 }
+        return p - b + 1
+    }
+
+    @inline(never)
+    func escapedSchemaFault() -> JSONSyntaxError? {
+        func decoded(_ r: JSONStringRef) -> [UInt8] { Array(r.string.utf8) }
+        let fields = [decoded(source), decoded(id), decoded(kind), decoded(scheme), subjectID.map(decoded) ?? [],
+                      target.map(decoded) ?? [], decoded(file), decoded(sha256), person.map(decoded) ?? []]
+        func with(_ i: Int, _ body: ([UnsafeRawBufferPointer]) -> JSONSyntaxError?, _ done: [UnsafeRawBufferPointer]) -> JSONSyntaxError? {
+            guard i < fields.count else { return body(done) }
+            return fields[i].withUnsafeBytes { with(i + 1, body, done + [$0]) }
+        }
+        return with(0, { f in
+            guard let (field, message) = RecordRules.fault(
+                source: f[0], id: f[1], kind: f[2], scheme: f[3], subjectID: subjectID == nil ? nil : f[4],
+                target: target == nil ? nil : f[5], at: at, amountFen: amountFen, file: f[6], sha256: f[7],
+                person: person == nil ? nil : f[8], hasLink: link != nil) else { return nil }
+            return JSONSyntaxError(column: column(of: field), message: message)
+        }, [])
+    }
+}
+
+/// The byte-level rules of a record's fields (see `RecordView.schemaFault`).
+public enum RecordRules {
+    /// A field a rule is about (for the column of a fault).
+    public enum Field: Sendable { case source, id, kind, scheme, subjectID, target, at, amount, file, sha256, person, link, record }
+
+    /// The first rule that these field values break, with the field it is about, or nil.
+    @inline(__always)
+    public static func fault(source: UnsafeRawBufferPointer, id: UnsafeRawBufferPointer, kind: UnsafeRawBufferPointer,
+                             scheme: UnsafeRawBufferPointer, subjectID: UnsafeRawBufferPointer?, target: UnsafeRawBufferPointer?,
+                             at: Timestamp, amountFen: Int64?, file: UnsafeRawBufferPointer, sha256: UnsafeRawBufferPointer,
+                             person: UnsafeRawBufferPointer?, hasLink: Bool) -> (Field, String)? {
+        guard isName(source) else { return (.source, "source is not a name [a-z][a-z0-9-]*: \(InertText.quoted(source))") }
+        guard isRecordID(id, source: source) else { return (.id, "id is not the source, \":\" and 32 lower-case hex digits: \(InertText.quoted(id))") }
+        guard isKind(kind) else { return (.kind, "kind is not SOURCE.EVENT: \(InertText.quoted(kind))") }
+        guard let known = Self.scheme(scheme) else {
+            return (.scheme, "subject.scheme is not one of cn-rid, cn-uscc, transit-card, shop-account, record: \(InertText.quoted(scheme))")
+        }
+        if kind.count > 11, kind.starts(with: "correction.".utf8) {
+            guard isCorrectionKind(kind) else {
+                return (.kind, "kind is not one of correction.dispute, correction.uphold, correction.retract, correction.reinstate: \(InertText.quoted(kind))")
+            }
+            guard let target else { return (.record, "a correction needs a target") }
+            guard isRecordID(target, source: nil) else { return (.target, "target is not a record id SOURCE:32 lower-case hex digits: \(InertText.quoted(target))") }
+            guard known == .record else { return (.scheme, "a correction's subject.scheme must be record") }
+        } else {
+            if target != nil { return (.target, "only corrections carry a target") }
+            guard known != .record else { return (.scheme, "subject.scheme record is for corrections only") }
+        }
+        if let subjectID, let problem = identifierFault(known, subjectID) {
+            return (.subjectID, "subject.id is not a valid \(known.rawValue): \(problem): \(InertText.quoted(subjectID))")
+        }
+        guard supported.contains(at.seconds) else {
+            return (.at, "at: \(at) is outside the supported range \(Timestamp(seconds: supported.lowerBound)) to \(Timestamp(seconds: supported.upperBound))")
+        }
+        if let amountFen, amountFen < 0 { return (.amount, "amount_fen must not be negative: \(amountFen)") }
+        guard file.count > 0 else { return (.file, "prov.file must not be empty") }
+        guard isHex(sha256, digits: 64) else { return (.sha256, "prov.sha256 is not 64 lower-case hex digits: \(InertText.quoted(sha256))") }
+        if let person {
+            guard isPersonKey(person) else { return (.person, "person is not p_ and 32 lower-case hex digits: \(InertText.quoted(person))") }
+            guard hasLink else { return (.person, "person without link") }
+        } else if hasLink {
+            return (.link, "link without person")
+        }
+        return nil
+    }
+
+    /// A subject's scheme.
+    public enum Scheme: String, Sendable {
+        case cnRid = "cn-rid", cnUscc = "cn-uscc", transitCard = "transit-card", shopAccount = "shop-account", record
+    }
+
+    /// The instants a record's `at` may hold: from midnight of 1900-01-01 in China
+    /// (1899-12-31T16:00:00Z) to the last second of 2199 in UTC.
+    public static let supported: ClosedRange<Int64> =
+        Timestamp(chinaMidnightOf: CivilDate(year: 1900, month: 1, day: 1)!).seconds...(Timestamp(chinaMidnightOf: CivilDate(year: 2200, month: 1, day: 1)!).seconds + Timestamp.chinaOffsetSeconds - 1)
+
+    /// The years a date in a feed may have.
+    public static let supportedYears: ClosedRange<Int> = 1900...2199
+
+    /// The latest birth date a resident number in a record may carry: records are checked
+    /// against the calendar, not today (tally-parse checks against today).
+    static let latestBirth = CivilDate(year: 2199, month: 12, day: 31)!
+
+    @inline(__always)
+    static func isNameByte(_ b: UInt8, first: Bool) -> Bool {
+        (b &- 0x61) < 26 || (!first && ((b &- 0x30) < 10 || b == UInt8(ascii: "-")))
+    }
+
+    /// `[a-z][a-z0-9-]*`.
+    @inline(__always)
+    public static func isName(_ b: UnsafeRawBufferPointer) -> Bool {
+        guard b.count > 0, isNameByte(b[0], first: true) else { return false }
+        for i in 1..<b.count where !isNameByte(b[i], first: false) { return false }
+        return true
+    }
+
+    /// `NAME.NAME`.
+    @inline(__always)
+    public static func isKind(_ b: UnsafeRawBufferPointer) -> Bool {
+        guard let dot = b.firstIndex(of: UInt8(ascii: ".")) else { return false }
+        return isName(UnsafeRawBufferPointer(rebasing: b[0..<dot])) && isName(UnsafeRawBufferPointer(rebasing: b[(dot + 1)...]))
+    }
+
+    static func isCorrectionKind(_ b: UnsafeRawBufferPointer) -> Bool {
+        b.equals("correction.dispute") || b.equals("correction.uphold") || b.equals("correction.retract") || b.equals("correction.reinstate")
+    }
+
+    /// `NAME:` and 32 lower-case hex digits; with `source`, NAME must be it.
+    @inline(__always)
+    public static func isRecordID(_ b: UnsafeRawBufferPointer, source: UnsafeRawBufferPointer?) -> Bool {
+        guard b.count > 33, b[b.count - 33] == UInt8(ascii: ":") else { return false }
+        let prefix = UnsafeRawBufferPointer(rebasing: b[0..<(b.count - 33)])
+        if let source {
+            guard source.count == prefix.count, memcmpEqual(source.baseAddress!.assumingMemoryBound(to: UInt8.self), prefix.baseAddress!.assumingMemoryBound(to: UInt8.self), prefix.count) else { return false }
+        } else if !isName(prefix) {
+            return false
+        }
+        return SourceNames.hex(b, from: b.count - 32) != nil && SourceNames.hex(b, from: b.count - 16) != nil
+    }
+
+    /// Exactly `digits` lower-case hex digits (a multiple of 16).
+    @inline(__always)
+    public static func isHex(_ b: UnsafeRawBufferPointer, digits: Int) -> Bool {
+        guard b.count == digits else { return false }
+        var i = 0
+        while i < digits {
+            guard SourceNames.hex(b, from: i) != nil else { return false }
+            i += 16
+        }
+        return true
+    }
+
+    /// `p_` and 32 lower-case hex digits.
+    @inline(__always)
+    public static func isPersonKey(_ b: UnsafeRawBufferPointer) -> Bool {
+        b.count == 34 && b[0] == UInt8(ascii: "p") && b[1] == UInt8(ascii: "_")
+            && SourceNames.hex(b, from: 2) != nil && SourceNames.hex(b, from: 18) != nil
+    }
+
+    @inline(__always)
+    static func scheme(_ b: UnsafeRawBufferPointer) -> Scheme? {
+        switch b.count {
+        case 6: return b.equals("cn-rid") ? .cnRid : (b.equals("record") ? .record : nil)
+        case 7: return b.equals("cn-uscc") ? .cnUscc : nil
+        case 12: return b.equals("transit-card") ? .transitCard : (b.equals("shop-account") ? .shopAccount : nil)
+        default: return nil
+        }
+    }
+
+    /// Why `id` is not a valid identifier of `scheme` in a record, or nil.
+    @inline(__always)
+    static func identifierFault(_ scheme: Scheme, _ id: UnsafeRawBufferPointer) -> String? {
+        switch scheme {
+        case .cnRid:
+            // Records carry the normalised form: an upper-case X.
+            if id.count == 18, id[17] == UInt8(ascii: "x") { return "check character x is written X in records" }
+            return Identifier.check(.cnRid, id, notAfter: latestBirth)?.description
+        case .cnUscc: return Identifier.check(.cnUscc, id, notAfter: latestBirth)?.description
+        case .transitCard: return Identifier.check(.transitCard, id, notAfter: latestBirth)?.description
+        case .shopAccount: return Identifier.check(.shopAccount, id, notAfter: latestBirth)?.description
+        case .record: return isRecordID(id, source: nil) ? nil : "not a record id SOURCE:32 lower-case hex digits"
+        }
+    }
+}
