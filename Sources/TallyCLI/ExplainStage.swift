@@ -19,6 +19,8 @@ public final class ExplainStage {
         public var paths: [String]
         public var limits: InputLimits
         public var naturalKeys: [String: [String]]
+        /// Exit 0 although lines were rejected.
+        public var keepGoing = false
         public init(target: ExplainTarget, rules: Rules, asOf: CivilDate, json: Bool, correctionPaths: [String], paths: [String],
                     limits: InputLimits, naturalKeys: [String: [String]]) {
             self.target = target
@@ -40,7 +42,7 @@ public final class ExplainStage {
     public func run() throws -> Int32 {
         var scanner = RecordViewScanner()
         let decoder = RecordDecoder()
-        var book = CorrectionBook()
+        var book = CorrectionBook(asOf: options.asOf, today: Timestamp.now.chinaDate)
         var sources = SourceNames()
         var byPerson: [String: [Record]] = [:]
         var wanted: [UInt8]? = nil
@@ -48,12 +50,10 @@ public final class ExplainStage {
         // Lines that are not records, and malformed corrections, are reported as tally-score
         // reports them (the first 20 on stderr); the first make the exit status 65.
         let rejects = try RejectLog(stage: name, path: nil)
-        var notRecords = 0
         var input = LineInput(paths: options.correctionPaths + options.paths, limits: options.limits, stage: name)
         try input.forEachLine { file, lineNumber, line in
             let v: RecordView
             do { v = try scanner.view(line) } catch {
-                notRecords += 1
                 try rejects.add(file: file, line: lineNumber, code: "not-a-record", reason: "not a tally.record: \(error)", raw: line.text)
                 return
             }
@@ -84,7 +84,7 @@ public final class ExplainStage {
         }
         try out.flush()
         try rejects.finish()
-        return ExitStatus.worst(input.status, notRecords > 0 ? ExitStatus.data : ExitStatus.ok)
+        return ExitStatus.worst(input.status, rejects.count > 0 && !options.keepGoing ? ExitStatus.data : ExitStatus.ok)
     }
 }
 

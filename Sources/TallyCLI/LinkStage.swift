@@ -11,6 +11,8 @@ public final class LinkStage {
         public var redact: Bool
         /// Replace the person and link of records that have them, instead of rejecting them.
         public var relink = false
+        /// Exit 0 although lines were rejected.
+        public var keepGoing = false
         public var paths: [String]
         public var limits: InputLimits
         public var rejectsPath: String?
@@ -107,7 +109,7 @@ public final class LinkStage {
         let c = counts
         Stage.report(name, "read \(c.read), written \(c.written), rejected \(c.rejected) (direct \(c.direct), crosswalk \(c.crosswalk), unlinked \(c.unlinked), corrections \(c.corrections)); crosswalk \(c.crosswalkIdentifiers) identifiers from \(c.crosswalkLines) lines, \(c.conflicts) in conflict")
         if let path = options.statsPath { try writeStats(path) }
-        if options.strict && (c.rejected > 0 || c.conflicts > 0) { status = ExitStatus.worst(status, ExitStatus.data) }
+        if (c.rejected > 0 && !options.keepGoing) || (options.strict && c.conflicts > 0) { status = ExitStatus.worst(status, ExitStatus.data) }
         return status
     }
 

@@ -13,6 +13,7 @@ public final class RejectLog {
 
     public init(stage: String, path: String?) throws {
         self.stage = stage
+        if let path, let note = FileStatus.keepPrivate(path, what: "rejects file") { Stage.report(stage, note) }
         sink = try path.map { try OutputSink.create($0, mode: 0o600) }
     }
 

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import ArgumentParser
+import TallyCore
 import TallyIO
 
 /// A failure a stage reports itself: one line on stderr and an exit status.
@@ -25,6 +26,7 @@ public enum Stage {
     /// the stage quietly with status 0; input, output and stage failures printed as one line
     /// `name: message` and turned into their exit statuses.
     public static func run(_ name: String, _ body: () throws -> Int32) throws {
+        FileStatus.guardStandardDescriptors()
         signal(SIGPIPE, SIG_IGN)
         let status: Int32
         do {
@@ -49,9 +51,10 @@ public enum Stage {
         if status != 0 { throw ExitCode(status) }
     }
 
-    /// Writes `name: message` to stderr.
+    /// Writes `name: message` to stderr, as one line: control bytes escaped and the whole cut
+    /// to 4 KiB (`InertText.message`), whatever the message quotes.
     public static func report(_ name: String, _ message: String) {
-        writeError("\(name): \(message)\n")
+        writeError("\(name): \(InertText.message(message))\n")
     }
 
     /// Writes text to stderr, unbuffered.
@@ -118,8 +121,8 @@ public struct ReportOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Write the counts here as JSON.", valueName: "file"))
     public var stats: String?
 
-    @Flag(help: "Exit 65 when any line was rejected.")
-    public var strict = false
+    @Flag(help: "Exit 0 although lines were rejected (they are still reported). Without it any rejected line makes the exit status 65: these stages read tally's own output, so a line that is not a valid record means corruption upstream.")
+    public var keepGoing = false
 
     public init() {}
 }

@@ -6,13 +6,17 @@ public enum StoreStage {
     static let name = "tally-store"
 
     static func open(_ path: String, create: Bool) throws -> Ledger {
+        for suffix in ["", "-wal", "-shm"] {
+            if let note = FileStatus.keepPrivate(path + suffix, what: "ledger") { Stage.report(name, note) }
+        }
         do { return try Ledger(path: path, create: create) } catch {
             throw StageFailure(error.message, status: error.code == 14 ? ExitStatus.noInput : ExitStatus.data)
         }
     }
 
     /// `ingest DB [FILE...]`: records and corrections into the ledger; prints the counts.
-    public static func ingest(database: String, paths: [String], limits: InputLimits, rejectsPath: String?, statsPath: String?, strict: Bool) throws -> Int32 {
+    public static func ingest(database: String, paths: [String], limits: InputLimits, rejectsPath: String?, statsPath: String?, keepGoing: Bool) throws -> Int32 {
+        let existed = FileStatus.exists(database)
         let ledger = try open(database, create: true)
         let rejects = try RejectLog(stage: name, path: rejectsPath)
         let ingest = try ledger.ingest(now: Timestamp.now.description)
@@ -32,6 +36,14 @@ public enum StoreStage {
         guard input.status == ExitStatus.ok else {
             throw StageFailure("\(database): ingest stopped; the files it read are not in the manifest, run it again", status: input.status)
         }
+        // A line that is not a valid record means the input was damaged on its way from
+        // tally-link: nothing of it is kept (a ledger this ingest created goes too).
+        if ingest.counts.rejected > 0 && !keepGoing {
+            try? rejects.finish()
+            ingest.abandon()
+            if !existed { ledger.removeFiles() }
+            throw StageFailure("\(database): \(ingest.counts.rejected) of \(ingest.counts.read) lines were not valid records, so nothing of this ingest was kept\(existed ? "" : " and no ledger was created") (--keep-going keeps the valid ones)", status: ExitStatus.data)
+        }
         do { try ingest.finish() } catch { throw StageFailure(error.message, status: ExitStatus.ioError) }
         try rejects.finish()
         let c = ingest.counts
@@ -40,7 +52,7 @@ public enum StoreStage {
             try StatsFile.write(statsPath, counts: [("read", c.read), ("inserted", c.inserted), ("skipped", c.skipped),
                                                     ("amended", c.amended), ("rejected", c.rejected)])
         }
-        return strict && c.rejected > 0 ? ExitStatus.data : ExitStatus.ok
+        return ExitStatus.ok
     }
 
     /// `dump DB`: every record line, corrections first.

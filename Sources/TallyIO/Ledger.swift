@@ -109,7 +109,8 @@ public final class Ledger {
 
     // MARK: Ingest
 
-    /// One ingest: statements prepared once, a transaction per batch.
+    /// One ingest: statements prepared once, and one transaction, so that an ingest is kept
+    /// whole or not at all (a killed one, or one that met a line that was not a record).
     public final class Ingest {
         let ledger: Ledger
         let insert: SQLiteDatabase.Statement
@@ -117,7 +118,6 @@ public final class Ledger {
         let keepOld: SQLiteDatabase.Statement
         let replace: SQLiteDatabase.Statement
         public private(set) var counts = IngestCounts()
-        var inBatch = 0
         var files: [String: (name: String, records: Int)] = [:]
         let now: String
         /// The current record's content hash, bound to statements without copying.
@@ -175,15 +175,13 @@ public final class Ledger {
             }
             let file = view.file.string, sha = view.sha256.string
             files[sha, default: (file, 0)].records += 1
-            inBatch += 1
-            if inBatch >= 100_000 {
-                try ledger.db.execute("COMMIT; BEGIN IMMEDIATE")
-                inBatch = 0
-            }
         }
 
         /// Counts a line that was not a record.
         public func reject() { counts.read += 1; counts.rejected += 1 }
+
+        /// Keeps nothing of this ingest.
+        public func abandon() { try? ledger.db.execute("ROLLBACK") }
 
         /// Registers the feed files seen and commits. Until this returns, a file is not in the
         /// manifest, so a killed ingest is simply run again.
@@ -200,6 +198,13 @@ public final class Ledger {
 
     /// Starts an ingest; `now` is the time written into the manifest and amendments.
     public func ingest(now: String) throws(DatabaseError) -> Ingest { try Ingest(self, now: now) }
+
+    /// Closes the ledger and removes its files (the database, its WAL and shared memory): for a
+    /// ledger that this run created and then kept nothing in.
+    public func removeFiles() {
+        db.close()
+        for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) }
+    }
 
     // MARK: Reading
 

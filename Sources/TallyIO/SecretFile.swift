@@ -19,7 +19,9 @@ public enum SecretFile {
     /// The secret: the file's bytes without trailing line ends (so `echo … > file` works), at
     /// least `minimumBytes` of them.
     public static func read(_ path: String, minimumBytes: Int) throws(Refusal) -> [UInt8] {
-        let fd = POSIX.open(path, flags: O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        // Not blocking: a FIFO (or a device) must be refused, not waited on; the check that it is
+        // a regular file comes after opening, on the descriptor, so nothing can swap it between.
+        let fd = POSIX.open(path, flags: O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
         guard fd >= 0 else {
             let code = errno
             throw Refusal(message: "\(path): cannot open the secret file: \(POSIX.errorText(code))", missing: code != ELOOP)
@@ -47,6 +49,9 @@ public enum SecretFile {
             if bytes.count > 1 << 16 { throw Refusal(message: "\(path): the secret file is larger than 64 KiB", missing: false) }
         }
         while let last = bytes.last, last == 0x0A || last == 0x0D { bytes.removeLast() }
+        if !bytes.isEmpty, bytes.allSatisfy({ $0 == 0x20 || ($0 >= 0x09 && $0 <= 0x0D) }) {
+            throw Refusal(message: "\(path): the secret is only white space", missing: false)
+        }
         guard bytes.count >= minimumBytes else {
             throw Refusal(message: "\(path): the secret is \(bytes.count) bytes; at least \(minimumBytes) are needed (e.g. head -c 32 /dev/urandom | base64 > \(path))", missing: false)
         }

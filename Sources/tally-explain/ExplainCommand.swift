@@ -22,7 +22,8 @@ struct ExplainCommand: ParsableCommand {
         as tally-link was given, else its own unlinked key is used). --all writes one JSON \
         explanation per person (memory grows with the records read).
 
-        Exit status: 0; 65 when input lines were not records; 66 for a missing file; 64 for \
+        Exit status: 0; 65 when any input line was rejected (not a valid record, or a malformed \
+        correction), unless --keep-going; 66 for a missing file; 64 for \
         bad usage or an unsafe secret file.
         """)
 
@@ -56,6 +57,9 @@ struct ExplainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Where the feed declarations are (for rules checks and natural keys).", valueName: "dir"))
     var schemas: String?
 
+    @Flag(help: "Exit 0 although lines were rejected (they are still reported).")
+    var keepGoing = false
+
     @OptionGroup var input: InputOptions
 
     func validate() throws {
@@ -83,8 +87,10 @@ struct ExplainCommand: ParsableCommand {
                 let secret = try Stage.readSecret(secretFile!)
                 target = .person(try PersonFinder.key(for: id!, secret: secret, crosswalk: crosswalk, limits: input.limits))
             }
-            let stage = ExplainStage(.init(target: target, rules: loaded, asOf: CivilDate.parse(asOf)!, json: json, correctionPaths: corrections,
-                                           paths: input.paths, limits: input.limits, naturalKeys: RulesFile.naturalKeys(feeds)))
+            var options = ExplainStage.Options(target: target, rules: loaded, asOf: CivilDate.parse(asOf)!, json: json, correctionPaths: corrections,
+                                               paths: input.paths, limits: input.limits, naturalKeys: RulesFile.naturalKeys(feeds))
+            options.keepGoing = keepGoing
+            let stage = ExplainStage(options)
             return try stage.run()
         }
     }

@@ -29,10 +29,11 @@ struct LinkCommand: ParsableCommand {
         the --secret-file's bytes without trailing line ends, at least 16 of them; the file must \
         be readable by its owner only (chmod 600), as ssh demands of a private key.
 
-        Exit status: 0 when all input was read (rejected lines are reported, not fatal); 65 for \
-        a crosswalk that is not crosswalk records, or with --strict when any line was rejected \
-        or any identifier is in conflict; 66 for a missing file; 64 for bad usage or an unsafe \
-        secret file; 74 for a write failure.
+        Exit status: 0 when all input was read and every line was a valid record; 65 when any \
+        line was rejected (unless --keep-going: tally-link reads tally's own output, so a bad \
+        line means corruption upstream), for a crosswalk that is not crosswalk records, or with \
+        --strict when any identifier is in conflict; 66 for a missing file; 64 for bad usage or \
+        an unsafe secret file; 74 for a write failure.
         """)
 
     @Option(parsing: .upToNextOption, help: ArgumentHelp("Crosswalk records (tally-parse --feed crosswalk output), one or more files.", valueName: "file"))
@@ -53,8 +54,11 @@ struct LinkCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Write the counts here as JSON: {read, written, rejected, direct, crosswalk, unlinked, corrections, conflicts, keys_made, …}.", valueName: "file"))
     var stats: String?
 
-    @Flag(help: "Exit 65 when any line was rejected or any crosswalk identifier is in conflict.")
+    @Flag(help: "Also exit 65 when any crosswalk identifier is in conflict.")
     var strict = false
+
+    @Flag(help: "Exit 0 although lines were rejected (they are still reported).")
+    var keepGoing = false
 
     @OptionGroup var input: InputOptions
 
@@ -68,6 +72,7 @@ struct LinkCommand: ParsableCommand {
             var options = LinkStage.Options(crosswalkPaths: crosswalk, secret: secret, redact: redact, paths: input.paths, limits: input.limits,
                                             rejectsPath: rejects, statsPath: stats, strict: strict)
             options.relink = relink
+            options.keepGoing = keepGoing
             let stage = LinkStage(options)
             return try stage.run()
         }

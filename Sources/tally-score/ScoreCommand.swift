@@ -31,7 +31,8 @@ struct ScoreCommand: ParsableCommand {
         file's SHA-256; the same records in any order give the same bytes.
 
         Exit status: 0; 65 for a bad rules file (its line is named), a correction out of \
-        place, or with --strict any rejected line; 66 for a missing file; 64 for bad usage; 74 \
+        place, or any rejected line (unless --keep-going: tally-score reads tally's own output, \
+        so a bad line means corruption upstream); 66 for a missing file; 64 for bad usage; 74 \
         for a write failure.
         """)
 
@@ -59,7 +60,7 @@ struct ScoreCommand: ParsableCommand {
         try Stage.run("tally-score") {
             let loaded = try RulesFile.load(rules, feeds: try RulesFile.feeds(schemas))
             let stage = ScoreStage(.init(rules: loaded, asOf: CivilDate.parse(asOf)!, correctionPaths: corrections, paths: input.paths,
-                                         limits: input.limits, rejectsPath: report.rejects, statsPath: report.stats, strict: report.strict))
+                                         limits: input.limits, rejectsPath: report.rejects, statsPath: report.stats, strict: !report.keepGoing))
             return try stage.run()
         }
     }

@@ -14,8 +14,9 @@ struct StoreCommand: ParsableCommand {
         every feed file the records came from by SHA-256, so a file is taken once under any \
         name. A ledger written by a newer tally is refused; an older one is migrated.
 
-        Exit status: 0; 65 for a file that is not a ledger or a newer one (or with --strict, \
-        rejected lines); 66 for a missing ledger or input; 74 for a failed write; files \
+        Exit status: 0; 65 for a file that is not a ledger or a newer one, or when ingest \
+        rejected any line (then nothing of that ingest is kept, unless --keep-going: the input \
+        is tally's own output, so a bad line means corruption upstream); 66 for a missing ledger or input; 74 for a failed write; files \
         --sha256 exits 1 when the file is not in the manifest.
         """,
         subcommands: [Ingest.self, Dump.self, Files.self])
@@ -34,7 +35,7 @@ struct StoreCommand: ParsableCommand {
 
         func run() throws {
             try Stage.run("tally-store") {
-                try StoreStage.ingest(database: database, paths: input.paths, limits: input.limits, rejectsPath: report.rejects, statsPath: report.stats, strict: report.strict)
+                try StoreStage.ingest(database: database, paths: input.paths, limits: input.limits, rejectsPath: report.rejects, statsPath: report.stats, keepGoing: report.keepGoing)
             }
         }
     }

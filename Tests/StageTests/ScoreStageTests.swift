@@ -42,7 +42,7 @@ struct LinkedRun {
         let stats = try JSONSerialization.jsonObject(with: FileManager.default.contents(atPath: r.run.dir + "/stats.json")!) as! [String: Any]
         #expect(stats["corrections"] as! Int > 0 && stats["retracted"] as! Int > 0 && stats["disputed"] as! Int > 0, "\(stats)")
         let correctionLines = try String(contentsOfFile: r.corrections, encoding: .utf8).split(separator: "\n").count
-        #expect(stats["corrections"] as? Int == correctionLines && score.stderr.contains("corrections \(correctionLines),"), "\(stats)")
+        #expect(stats["corrections"] as? Int == correctionLines && score.stderr.contains("corrections \(correctionLines) (after --as-of 0),"), "\(stats)")
         let tiers = stats["tiers"] as! [String: Int]
         #expect(tiers["restricted"]! > 0 && tiers["standard"]! > 0, "\(tiers)")
         #expect(try Harness.oracle("validate_jsonl.py", [Harness.root + "/schemas/score.schema.json", scores]).status == 0)

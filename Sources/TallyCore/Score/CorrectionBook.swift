@@ -114,6 +114,12 @@ public struct SourceNames: Sendable {
 /// in the lowest tier); `uphold` closes it; `retract` takes the record out; `reinstate` puts it
 /// back. The decision with the latest `decided_at` wins; at the same instant the correction with
 /// the greater id wins, so the outcome never depends on the order corrections are read in.
+///
+/// Corrections respect time: one decided after the as-of day (China time) is not applied on that
+/// day, so scoring an earlier day gives the score the person had then (`afterAsOf` counts them).
+/// One dated more than a day past both the as-of day and today cannot be a decision anyone has
+/// made yet (a mistyped year, say, which would otherwise outrank every later decision): it is
+/// refused with its line.
 public struct CorrectionBook: Sendable {
     /// A correction's action.
     public enum Action: String, Sendable {
@@ -143,8 +149,25 @@ public struct CorrectionBook: Sendable {
     var filterShift = 52
     /// How many corrections were read.
     public private(set) var count = 0
+    /// How many were decided after the as-of day, and so not applied.
+    public private(set) var afterAsOf = 0
+    /// Corrections at or after this instant (the end of the as-of day) are not applied.
+    let asOfEnd: Int64
+    /// Corrections at or after this instant are refused: a day past the later of the as-of day
+    /// and today.
+    let refusedFrom: Int64
 
-    public init() {}
+    /// A book for scoring on `asOf`; `today` is the day the program runs (China time).
+    public init(asOf: CivilDate, today: CivilDate) {
+        asOfEnd = Rules.asOfEnd(asOf)
+        refusedFrom = Rules.asOfEnd(max(asOf, today).adding(days: 1))
+    }
+
+    /// A book that applies every correction, whenever decided (tests of other rules).
+    public init() {
+        asOfEnd = .max
+        refusedFrom = .max
+    }
 
     /// Adds a correction record (`kind` correction.ACTION with a `target`); returns a fault for
     /// any other shape.
@@ -156,7 +179,14 @@ public struct CorrectionBook: Sendable {
             return "a correction needs a target: a record id SOURCE:32 hex digits"
         }
         guard let tie = sources.key(v.id.content) else { return "a correction's own id is not SOURCE:32 hex digits" }
+        if v.at.seconds >= refusedFrom {
+            return "decided at \(v.at), more than a day after both the as-of day and today: not a decision anyone can have made yet (a mistyped date?); not applied"
+        }
         count += 1
+        if v.at.seconds >= asOfEnd {
+            afterAsOf += 1
+            return nil
+        }
         let d = Decision(at: v.at.seconds, action: action, tie: tie, id: v.id.string, file: v.file.string, line: v.line)
         if let old = latest[key], (old.at, old.tie.hi, old.tie.lo) >= (d.at, d.tie.hi, d.tie.lo) { return nil }
         latest[key] = d

@@ -65,6 +65,26 @@ struct RulesReader {
         return v
     }
 
+    /// `number`, within `range` (every number the scorer computes with has one, so that no
+    /// value, however large, reaches an arithmetic trap).
+    func number(_ node: Node, _ what: String, in range: ClosedRange<Double>) throws(RulesError) -> Double {
+        let v = try number(node, what)
+        guard range.contains(v) else { throw RulesError(line: line(node), "\(what) must lie between \(Self.plain(range.lowerBound)) and \(Self.plain(range.upperBound)), not \(Self.plain(v))") }
+        return v
+    }
+
+    /// `integer`, within `range`; a whole number too large for 64 bits is out of range too.
+    func integer(_ node: Node, _ what: String, in range: ClosedRange<Int>) throws(RulesError) -> Int {
+        if case .scalar(let s) = node, s.style == .plain, Int(s.string) == nil, let d = Double(s.string), d.rounded() == d {
+            throw RulesError(line: line(node), "\(what) must lie between \(range.lowerBound) and \(range.upperBound), not \(s.string)")
+        }
+        let v = try integer(node, what)
+        guard range.contains(v) else { throw RulesError(line: line(node), "\(what) must lie between \(range.lowerBound) and \(range.upperBound), not \(v)") }
+        return v
+    }
+
+    static func plain(_ v: Double) -> String { v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(v) }
+
     func text(_ node: Node, _ what: String) throws(RulesError) -> String {
         guard case .scalar(let s) = node, !s.string.isEmpty else { throw RulesError(line: line(node), "\(what) must be text") }
         return s.string
@@ -77,7 +97,8 @@ struct RulesReader {
             throw RulesError(line: line(top["tally_rules"]!), "tally_rules: this tally reads version 1")
         }
         let score = try mapping(top["score"]!, "score", allowed: ["base", "min", "max"], required: ["base", "min", "max"])
-        let base = try integer(score["base"]!, "score.base"), minimum = try integer(score["min"]!, "score.min"), maximum = try integer(score["max"]!, "score.max")
+        let base = try integer(score["base"]!, "score.base", in: Rules.scoreRange), minimum = try integer(score["min"]!, "score.min", in: Rules.scoreRange)
+        let maximum = try integer(score["max"]!, "score.max", in: Rules.scoreRange)
         guard minimum < maximum else { throw RulesError(line: line(score["max"]!), "score.max must be above score.min") }
         guard base >= minimum && base <= maximum else { throw RulesError(line: line(score["base"]!), "score.base must lie between min and max") }
 
@@ -104,19 +125,19 @@ struct RulesReader {
             guard !kinds.contains(where: { $0.kind == name }) else { throw RulesError(line: line(k), "kind \"\(name)\" appears twice") }
             let r = try mapping(v, name, allowed: ["points", "half_life_days", "expire_days", "cap", "per_yuan", "per_yuan_limit"],
                                 required: ["points", "half_life_days", "expire_days", "cap"])
-            let halfLife = try number(r["half_life_days"]!, "\(name).half_life_days")
-            guard halfLife > 0 else { throw RulesError(line: line(r["half_life_days"]!), "\(name).half_life_days must be positive") }
-            let expire = try integer(r["expire_days"]!, "\(name).expire_days")
-            guard expire > 0 else { throw RulesError(line: line(r["expire_days"]!), "\(name).expire_days must be positive") }
+            let halfLife = try number(r["half_life_days"]!, "\(name).half_life_days", in: Rules.halfLifeRange)
+            let expire = try integer(r["expire_days"]!, "\(name).expire_days", in: Rules.expireRange)
             let cap = try number(r["cap"]!, "\(name).cap")
             guard cap >= 0 else { throw RulesError(line: line(r["cap"]!), "\(name).cap is a magnitude and must not be negative") }
             guard cap <= Rules.maximumPoints else { throw RulesError(line: line(r["cap"]!), "\(name).cap may be at most \(Int(Rules.maximumPoints)) points") }
-            var rule = Rules.KindRule(kind: name, points: try number(r["points"]!, "\(name).points"), halfLifeDays: halfLife, expireDays: expire, cap: cap)
+            var rule = Rules.KindRule(kind: name, points: try number(r["points"]!, "\(name).points", in: -Rules.maximumPoints...Rules.maximumPoints),
+                                      halfLifeDays: halfLife, expireDays: expire, cap: cap)
             if let perYuan = r["per_yuan"] {
-                rule.pointsPerYuan = try number(perYuan, "\(name).per_yuan")
+                rule.pointsPerYuan = try number(perYuan, "\(name).per_yuan", in: -Rules.maximumPoints...Rules.maximumPoints)
                 guard let limit = r["per_yuan_limit"] else { throw RulesError(line: line(perYuan), "\(name).per_yuan needs per_yuan_limit") }
                 rule.perYuanLimit = try number(limit, "\(name).per_yuan_limit")
                 guard rule.perYuanLimit! >= 0 else { throw RulesError(line: line(limit), "\(name).per_yuan_limit is a magnitude and must not be negative") }
+                rule.perYuanLimit = try number(limit, "\(name).per_yuan_limit", in: 0...Rules.maximumPoints)
                 guard rule.points == 0 || (rule.points < 0) == (rule.pointsPerYuan! < 0) else {
                     throw RulesError(line: line(perYuan), "\(name).per_yuan must have the same sign as points")
                 }

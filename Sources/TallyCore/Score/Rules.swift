@@ -78,6 +78,14 @@ public struct Rules: Sendable {
     /// micro-points (the scorer keeps them so).
     public static let maximumPoints = 2_000.0
 
+    /// Where score.base, min and max may lie: far beyond any scale in use, and small enough that
+    /// no sum of capped kinds in micro-points comes near 64 bits.
+    public static let scoreRange = -1_000_000...1_000_000
+    /// Half-lives from about a quarter of an hour to a century.
+    public static let halfLifeRange = 0.01...36_500.0
+    /// Expiries from a day to a century (a record's expiry day must be a calendar day).
+    public static let expireRange = 1...36_500
+
     /// The index of `kind` in `kinds`, or nil when the rules do not score it.
     public func index(of kind: String) -> Int? {
         var lo = 0, hi = kinds.count

@@ -16,7 +16,7 @@ public final class Scorer {
     public let asOf: CivilDate
     let asOfEnd: Int64
     let asOfDay: Int
-    public var corrections = CorrectionBook()
+    public var corrections: CorrectionBook
     public var sources = SourceNames()
 
     /// Counts for the stage's summary.
@@ -24,6 +24,8 @@ public final class Scorer {
         public var records = 0, counted = 0, expired = 0, future = 0, unscored = 0, retracted = 0, disputed = 0
         /// Corrections read (set by `finish`, which lets the corrections go).
         public var corrections = 0
+        /// Of those, how many were decided after the as-of day and not applied.
+        public var correctionsAfterAsOf = 0
     }
     public private(set) var counts = Counts()
 
@@ -84,9 +86,12 @@ public final class Scorer {
         topMicro.deallocate(); topHi.deallocate(); topLo.deallocate(); topSource.deallocate()
     }
 
-    public init(rules: Rules, asOf: CivilDate) {
+    /// - Parameter today: the day the program runs (China time), for refusing corrections dated
+    ///   past it (see `CorrectionBook`); the as-of day when not given.
+    public init(rules: Rules, asOf: CivilDate, today: CivilDate? = nil) {
         self.rules = rules
         self.asOf = asOf
+        corrections = CorrectionBook(asOf: asOf, today: today ?? asOf)
         asOfEnd = Rules.asOfEnd(asOf)
         asOfDay = asOf.daysSinceEpoch
         // Zeroed rows are empty ones (a zero count), so fresh mappings need no filling.
@@ -294,6 +299,7 @@ public final class Scorer {
         // Every record is summed: the corrections have done their work, and their memory goes
         // back before the ordering takes its own (the run's peak is here).
         counts.corrections += corrections.count
+        counts.correctionsAfterAsOf += corrections.afterAsOf
         corrections = CorrectionBook()
         pending = []
         claimed = []

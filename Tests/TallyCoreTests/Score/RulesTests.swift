@@ -12,9 +12,14 @@ import TallyCore
     /// Each fault, as a replacement in the fixture text, with the line and words of its error.
     static let faults: [(String, String, Int, String)] = [
         ("transit.fare-evasion: {", "transit.fare-evasin: {", 7, "unknown kind \"transit.fare-evasin\""),
-        ("points: -40, half_life_days: 10", "points: -40, half_life_days: -10", 7, "half_life_days must be positive"),
-        ("points: -40, half_life_days: 10", "points: -40, half_life_days: 0", 7, "half_life_days must be positive"),
+        ("points: -40, half_life_days: 10", "points: -40, half_life_days: -10", 7, "half_life_days must lie between 0.01 and 36500"),
+        ("points: -40, half_life_days: 10", "points: -40, half_life_days: 0", 7, "half_life_days must lie between 0.01 and 36500"),
         ("expire_days: 30, cap: 100}", "expire_days: 30, cap: -1}", 7, "cap is a magnitude"),
+        ("expire_days: 30, cap: 100}", "expire_days: 9223372036854775807, cap: 100}", 7, "expire_days must lie between 1 and 36500"),
+        ("expire_days: 30, cap: 100}", "expire_days: 99999999999999999999999, cap: 100}", 7, "expire_days must lie between 1 and 36500"),
+        ("points: -40, half_life_days: 10", "points: -40, half_life_days: 1e308", 7, "half_life_days must lie between"),
+        ("points: -40,", "points: -1e300,", 7, "points must lie between -2000 and 2000"),
+        ("score: {base: 500", "score: {base: 99999999999999999999", 2, "score.base must lie between"),
         ("expire_days: 30, cap: 100}", "expire_days: 30, cap: 100, decay: 2}", 7, "unknown key \"decay\""),
         ("expire_days: 30, cap: 100}", "expire_days: 30, cap: 2500}", 7, "cap may be at most 2000 points"),
         ("{name: mid, from: 400", "{name: mid, from: 390", 11, "overlaps tier low"),

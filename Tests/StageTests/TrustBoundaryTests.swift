@@ -1,0 +1,230 @@
+import Foundation
+import Testing
+
+/// Every stage that reads tally.record checks what it reads: records that break the schema's
+/// rules, corrections from the future, rules with extreme numbers, closed descriptors, FIFOs and
+/// hostile text are refused or made harmless, never passed on.
+@Suite(.serialized) struct TrustBoundaryTests {
+    static let rules = Harness.root + "/pipelines/rules/default.yaml"
+
+    /// A small parsed and linked run: a linked record line to damage, and its secret.
+    struct Linked {
+        let run: ParsedRun
+        let secret: String
+        let lines: [String]
+        init() throws {
+            run = try ParsedRun(people: 3000, days: 2, seed: 5)
+            secret = try run.secret()
+            let link = try Harness.run("tally-link", ["--crosswalk", run.crosswalk, "--secret-file", secret, run.records])
+            precondition(link.status == 0, link.stderr)
+            lines = link.text.split(separator: "\n").map(String.init)
+        }
+        /// A linked court record about a person, with an amount (per-yuan points apply to it).
+        var court: String {
+            lines.first { $0.contains("\"kind\":\"court.") && $0.contains("\"amount_fen\":") && $0.contains("\"scheme\":\"cn-rid\"") }!
+        }
+        func write(_ name: String, _ lines: [String]) -> String {
+            let path = run.dir + "/" + name
+            _ = FileManager.default.createFile(atPath: path, contents: Data((lines.joined(separator: "\n") + "\n").utf8))
+            return path
+        }
+    }
+
+    static func replacing(_ line: String, _ pattern: String, _ with: String) -> String {
+        let r = try! NSRegularExpression(pattern: pattern)
+        let out = r.stringByReplacingMatches(in: line, range: NSRange(line.startIndex..., in: line), withTemplate: with)
+        precondition(out != line, "\(pattern) did not match \(line)")
+        return out
+    }
+
+    /// One damaged record per rule of the schema that a line's shape does not show.
+    static func damaged(_ good: String) -> [(String, String)] {
+        [
+            ("negative amount", replacing(good, #""amount_fen":[0-9]+"#, #""amount_fen":-500000000"#)),
+            ("upper-case id", replacing(good, #""id":"court:([0-9a-f]{31})[0-9a-f]""#, #""id":"court:$1A""#)),
+            ("id of another source", replacing(good, #""id":"court:"#, #""id":"tax:"#)),
+            ("bad person key", replacing(good, #""person":"p_[0-9a-f]{32}""#, #""person":"p_XYZ""#)),
+            ("unknown scheme", replacing(good, #""scheme":"cn-rid""#, #""scheme":"passport""#)),
+            ("empty resident number", replacing(good, #""subject":\{"scheme":"cn-rid","id":"[0-9X]+"\}"#, #""subject":{"scheme":"cn-rid","id":""}"#)),
+            ("wrong check character", replacing(good, #"("subject":\{"scheme":"cn-rid","id":"[0-9]{17})[0-9X]""#, "$1Y\"")),
+            ("short sha256", replacing(good, #""sha256":"[0-9a-f]{64}""#, #""sha256":"abc""#)),
+            ("empty file name", replacing(good, #""file":"[^"]+""#, #""file":"""#)),
+            ("year 2300", replacing(good, #""at":"[0-9]{4}"#, #""at":"2300"#)),
+            ("year 1000", replacing(good, #""at":"[0-9]{4}"#, #""at":"1000"#)),
+            ("bad kind", replacing(good, #""kind":"court\.[a-z-]+""#, #""kind":"Court dishonest""#)),
+            ("link without person", replacing(good, #","person":"p_[0-9a-f]{32}""#, "")),
+        ]
+    }
+
+    @Test func everyStageThatReadsRecordsRefusesOnesThatBreakTheSchema() throws {
+        let l = try Linked()
+        defer { l.run.remove() }
+        let good = l.court
+        let unlinkedGood = Self.replacing(good, #","person":"p_[0-9a-f]{32}","link":"[a-z]+""#, "")
+        for (what, bad) in Self.damaged(good) {
+            let file = l.write("bad.jsonl", [good, bad])
+            // tally-store: exit 65, the line named, and no ledger made from it.
+            let db = l.run.dir + "/ledger-\(UUID().uuidString).db"
+            let store = try Harness.run("tally-store", ["ingest", db, file])
+            #expect(store.status == 65 && store.stderr.contains("bad.jsonl:2"), "store, \(what): \(store.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: db), "store, \(what): a ledger was left behind")
+            // tally-score and tally-explain: exit 65, the line named; --keep-going scores the rest.
+            let score = try Harness.run("tally-score", ["--rules", Self.rules, "--as-of", "2026-12-01", file])
+            #expect(score.status == 65 && score.stderr.contains("bad.jsonl:2"), "score, \(what): \(score.stderr)")
+            let kept = try Harness.run("tally-score", ["--keep-going", "--rules", Self.rules, "--as-of", "2026-12-01", file])
+            #expect(kept.status == 0 && kept.text.split(separator: "\n").count == 1, "score --keep-going, \(what)")
+            let explain = try Harness.run("tally-explain", ["--all", "--rules", Self.rules, "--as-of", "2026-12-01", file])
+            #expect(explain.status == 65 && explain.stderr.contains("bad.jsonl:2"), "explain, \(what): \(explain.stderr)")
+            // tally-link reads records before they are linked.
+            if what != "bad person key" && what != "link without person" {
+                let unlinked = Self.replacing(bad, #"(,"person":"p_[0-9a-f]{32}")?,"link":"[a-z]+""#, "")
+                let linkFile = l.write("bad-unlinked.jsonl", [unlinkedGood, unlinked])
+                let link = try Harness.run("tally-link", ["--crosswalk", l.run.crosswalk, "--secret-file", l.secret, linkFile])
+                #expect(link.status == 65 && link.stderr.contains("bad-unlinked.jsonl:2"), "link, \(what): \(link.stderr)")
+                #expect(link.text.split(separator: "\n").count == 1, "link, \(what): only the good line is written")
+            }
+        }
+    }
+
+    /// A negative amount would flip the sign of per-yuan points and lift a person out of the
+    /// lowest tier; it never reaches the scorer.
+    @Test func aNegativeAmountNeverLiftsAScore() throws {
+        let l = try Linked()
+        defer { l.run.remove() }
+        let good = l.court
+        let bad = Self.replacing(good, #""amount_fen":[0-9]+"#, #""amount_fen":-900000000"#)
+        let honest = try Harness.run("tally-score", ["--rules", Self.rules, "--as-of", "2026-12-01", l.write("a.jsonl", [good])])
+        let lifted = try Harness.run("tally-score", ["--keep-going", "--rules", Self.rules, "--as-of", "2026-12-01", l.write("b.jsonl", [good, bad])])
+        #expect(honest.status == 0 && lifted.status == 0)
+        #expect(honest.stdout == lifted.stdout, "the bad line changed nothing")
+    }
+
+    /// A correction decided after the as-of day does not apply on that day; one dated far past
+    /// both the as-of day and today is refused with its line, and never outranks later decisions.
+    @Test func correctionsRespectTime() throws {
+        let l = try Linked()
+        defer { l.run.remove() }
+        let record = l.court
+        let id = try #require(record.range(of: #"court:[0-9a-f]{32}"#, options: .regularExpression).map { String(record[$0]) })
+        func correction(_ n: Int, _ action: String, _ at: String) -> String {
+            #"{"v":1,"id":"corrections:\#(String(format: "%032x", n))","source":"corrections","kind":"correction.\#(action)","subject":{"scheme":"record","id":"\#(id)"},"at":"\#(at)","target":"\#(id)","attrs":{},"prov":{"file":"corrections-20261201.csv","sha256":"\#(String(repeating: "e", count: 64))","line":\#(n + 1)}}"#
+        }
+        let retract = correction(1, "retract", "2026-11-20T02:00:00Z")
+        let file = l.write("in.jsonl", [retract, record])
+        let before = try Harness.run("tally-score", ["--rules", Self.rules, "--as-of", "2026-11-19", "--stats", l.run.dir + "/st.json", file])
+        let after = try Harness.run("tally-score", ["--rules", Self.rules, "--as-of", "2026-11-20", file])
+        #expect(before.status == 0 && after.status == 0, "\(before.stderr) \(after.stderr)")
+        #expect(!before.text.contains("\"retracted\""), "on the day before the retraction the record counts: \(before.text)")
+        #expect(after.text.contains("\"retracted\":[\"\(id)\"]"), "from its day on it does not: \(after.text)")
+        let stats = try JSONSerialization.jsonObject(with: FileManager.default.contents(atPath: l.run.dir + "/st.json")!) as! [String: Any]
+        #expect(stats["corrections_after_as_of"] as? Int == 1)
+        // A mistyped year: refused with its line, and the later real decision stands.
+        let typo = correction(2, "reinstate", "2062-11-21T02:00:00Z")
+        let typoFile = l.write("typo.jsonl", [retract, typo, record])
+        let refused = try Harness.run("tally-score", ["--rules", Self.rules, "--as-of", "2026-11-25", typoFile])
+        #expect(refused.status == 65 && refused.stderr.contains("typo.jsonl:2") && refused.stderr.contains("2062-11-21"), "\(refused.stderr)")
+        let kept = try Harness.run("tally-score", ["--keep-going", "--rules", Self.rules, "--as-of", "2026-11-25", typoFile])
+        #expect(kept.status == 0 && kept.text.contains("\"retracted\":[\"\(id)\"]"), "\(kept.text)")
+        let explain = try Harness.run("tally-explain", ["--all", "--rules", Self.rules, "--as-of", "2026-11-25", typoFile])
+        #expect(explain.status == 65 && explain.stderr.contains("typo.jsonl:2"), "\(explain.stderr)")
+    }
+
+    /// Every number of the rules file is range-checked on load with its line named; none, however
+    /// large or small, reaches an arithmetic trap in score or explain.
+    @Test(arguments: ["base", "min", "max", "points", "per_yuan", "per_yuan_limit", "half_life_days", "expire_days", "cap"])
+    func extremeNumbersInTheRulesAreRefusedWithTheirLine(key: String) throws {
+        let l = try Linked()
+        defer { l.run.remove() }
+        let text = try String(contentsOfFile: Self.rules, encoding: .utf8)
+        let input = l.write("in.jsonl", l.lines.filter { !$0.contains("\"kind\":\"correction.") })
+        for value in ["9223372036854775807", "99999999999999999999999", "-9223372036854775808", "1e308", "-1e308", "0.0000001", "0"] {
+            // The first line with the key, its value replaced.
+            var lines = text.components(separatedBy: "\n")
+            let index = try #require(lines.firstIndex { $0.trimmingCharacters(in: .whitespaces).hasPrefix(key + ":") })
+            let indent = lines[index].prefix { $0 == " " }
+            lines[index] = indent + key + ": " + value
+            let path = l.run.dir + "/rules.yaml"
+            try lines.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+            for tool in ["tally-score", "tally-explain"] {
+                let args = tool == "tally-score" ? ["--rules", path, "--as-of", "2026-12-01", input] : ["--all", "--rules", path, "--as-of", "2026-12-01", input]
+                let r = try Harness.run(tool, args)
+                #expect(r.status == 0 || r.status == 65, "\(tool) \(key): \(value): exit \(r.status) \(r.stderr)")
+                // The fault names the rules file and a line: the value's own, or (for a score
+                // range that no longer fits the tiers) the tier's.
+                if r.status == 65 {
+                    #expect(r.stderr.range(of: #"rules\.yaml:[0-9]+: "#, options: .regularExpression) != nil, "\(tool) \(key): \(value): \(r.stderr)")
+                    if value.count > 12 { #expect(r.stderr.contains("rules.yaml:\(index + 1): "), "\(tool) \(key): \(value): \(r.stderr)") }
+                }
+            }
+        }
+    }
+
+    /// With standard output closed, no file the program opens takes descriptor 1: records never
+    /// land in the rejects file, and the failed write is exit 74.
+    @Test func aClosedStandardOutputIsAWriteErrorNotAnotherFile() throws {
+        let l = try Linked()
+        defer { l.run.remove() }
+        let input = l.write("in.jsonl", l.lines.filter { !$0.contains("\"kind\":\"correction.") })
+        let rejects = l.run.dir + "/rejects.jsonl"
+        let r = try Harness.run("/bin/sh", ["-c", "exec \"$0\" --keep-going --rules \"$1\" --as-of 2026-12-01 --rejects \"$2\" \"$3\" >&-",
+                                             Harness.binaries + "/tally-score", Self.rules, rejects, input])
+        #expect(r.status == 74, "\(r.stderr)")
+        let written = FileManager.default.contents(atPath: rejects) ?? Data()
+        #expect(written.isEmpty, "the rejects file holds \(written.count) bytes")
+        let p = try Harness.run("/bin/sh", ["-c", "exec \"$0\" --feed transit --rejects \"$1\" \"$2\" >&-",
+                                             Harness.binaries + "/tally-parse", rejects, l.run.feeds + "/" + Harness.files(in: l.run.feeds).first { $0.hasPrefix("transit-") }!])
+        #expect(p.status == 74, "\(p.stderr)")
+        let rejected = (try? String(contentsOfFile: rejects, encoding: .utf8)) ?? ""
+        #expect(!rejected.contains("\"v\":1"), "no record in the rejects file")
+    }
+
+    /// A secret file that is a FIFO is refused at once (never opened to block), and so is a
+    /// secret of white space only.
+    @Test func aFIFOOrBlankSecretIsRefusedAtOnce() throws {
+        let l = try Linked()
+        defer { l.run.remove() }
+        let fifo = l.run.dir + "/fifo-secret"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let started = Date()
+        let r = try Harness.run("tally-link", ["--crosswalk", l.run.crosswalk, "--secret-file", fifo, l.run.records])
+        #expect(r.status == 64 && r.stderr.contains("not a regular file"), "\(r.stderr)")
+        #expect(Date().timeIntervalSince(started) < 20)
+        let blank = try l.run.secret(String(repeating: " \t ", count: 12), name: "blank")
+        let b = try Harness.run("tally-link", ["--crosswalk", l.run.crosswalk, "--secret-file", blank, l.run.records])
+        #expect(b.status == 64 && b.stderr.contains("white space"), "\(b.stderr)")
+    }
+
+    /// A ledger or rejects file that others may read is narrowed to its owner, with a message.
+    @Test func aLedgerOrRejectsFileOpenToOthersIsNarrowed() throws {
+        let l = try Linked()
+        defer { l.run.remove() }
+        let input = l.write("in.jsonl", l.lines)
+        let db = l.run.dir + "/ledger.db", rejects = l.run.dir + "/rej.jsonl"
+        #expect(try Harness.run("tally-store", ["ingest", db, input]).status == 0)
+        _ = FileManager.default.createFile(atPath: rejects, contents: Data())
+        for path in [db, rejects] { try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path) }
+        let again = try Harness.run("tally-store", ["ingest", "--rejects", rejects, db, input])
+        #expect(again.status == 0 && again.stderr.contains("narrowed to 600"), "\(again.stderr)")
+        for path in [db, rejects] {
+            let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as! Int
+            #expect(mode == 0o600, "\(path): \(String(mode, radix: 8))")
+        }
+    }
+
+    /// Text quoted from an input is escaped and bounded: no escape sequence reaches the terminal
+    /// and no megabyte reaches cron mail.
+    @Test func messagesQuotingInputAreShortAndInert() throws {
+        let l = try Linked()
+        defer { l.run.remove() }
+        let good = l.court
+        let escape = Self.replacing(good, #""kind":"court\.[a-z-]+""#, #""kind":"\\u001b]0;owned\\u0007\\u009b31m""#)
+        let huge = Self.replacing(good, #""kind":"court\.[a-z-]+""#, "\"kind\":\"" + String(repeating: "9", count: 1 << 20) + "\"")
+        let r = try Harness.run("tally-score", ["--rules", Self.rules, "--as-of", "2026-12-01", l.write("bad.jsonl", [escape, huge])])
+        #expect(r.status == 65)
+        let bytes = Array(r.stderr.utf8)
+        #expect(!bytes.contains(0x1B) && !bytes.contains(0x07), "no control byte on stderr")
+        #expect(!r.stderr.contains("\u{9B}"), "no C1 control on stderr")
+        #expect(r.stderr.contains("\\x1B"), "the escape is shown escaped: \(r.stderr)")
+        #expect(bytes.count < 8_000 && r.stderr.contains("1048576 bytes"), "bounded, with the full size: \(bytes.count) bytes")
+    }
+}
