@@ -92,8 +92,7 @@ public final class ValidateStage {
 
     func check(_ input: InputFile, into report: inout Report) throws {
         let spec = options.feed.spec
-        var seenKeys = Set<Int>()
-        let key = ByteBuffer(capacity: 256)
+        var keys = RepeatedKeys(spec: spec)
         let box = UncheckedBox(input)
         switch spec.format {
         case .csv(let encoding):
@@ -126,19 +125,13 @@ public final class ValidateStage {
                     add(Problem(code: f.code, row: rowNumber, line: row.line, field: f.field, fieldNumber: f.fieldNumber, message: f.reason), to: &report)
                 }
                 // The primary key: Frictionless reports a key whose cells are all empty, and a repeated key.
-                guard !spec.primaryKey.isEmpty, row.readFault == nil || row.readFault?.code == "blank-row" else { continue }
-                key.removeAll()
-                var allEmpty = true
-                for i in spec.primaryKey {
-                    let v = i < row.count ? row.field(i) : UnsafeRawBufferPointer(start: nil, count: 0)
-                    if !v.isEmpty { allEmpty = false }
-                    key.append(v)
-                    key.append(UInt8(0x1F))
-                }
-                if allEmpty {
+                switch keys.check(row, faultFree: faults.isEmpty) {
+                case .empty?:
                     add(Problem(code: "primary-key", row: rowNumber, line: row.line, field: "", fieldNumber: 0, message: "the primary key's cells are all empty"), to: &report)
-                } else if !seenKeys.insert(Self.hash(key)).inserted {
+                case .repeated?:
                     add(Problem(code: "primary-key", row: rowNumber, line: row.line, field: "", fieldNumber: 0, message: "the primary key repeats an earlier row's"), to: &report)
+                default:
+                    break
                 }
             }
         case .xml:
@@ -154,26 +147,13 @@ public final class ValidateStage {
                 for f in faults {
                     add(Problem(code: f.code, row: report.rows, line: row.line, field: f.field, fieldNumber: f.fieldNumber, message: f.reason), to: &report)
                 }
-                key.removeAll()
-                for i in spec.naturalKey { key.append(row.field(i)); key.append(UInt8(0x1F)) }
-                if let (field, value) = spec.retraction, row.field(field).equals(text: value) { key.append(value) }
-                if faults.isEmpty, !seenKeys.insert(Self.hash(key)).inserted {
+                if keys.check(row, faultFree: faults.isEmpty) == .repeated {
                     add(Problem(code: "primary-key", row: report.rows, line: row.line, field: "", fieldNumber: 0, message: "the natural key repeats an earlier record's"), to: &report)
                 }
             }
         }
     }
 
-    /// A 64-bit hash of a key (FNV-1a). Keeping hashes, not keys, bounds memory at 8 bytes a row;
-    /// two different keys share a hash with odds of about 1 in 10^7 for 2,000,000 rows.
-    static func hash(_ key: ByteBuffer) -> Int {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        for i in 0..<key.count {
-            h ^= UInt64(key.base[i])
-            h = h &* 0x100_0000_01B3
-        }
-        return Int(bitPattern: UInt(h))
-    }
 
     func writeText(_ r: Report) {
         let b = out.buffer

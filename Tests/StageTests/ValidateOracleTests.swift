@@ -105,24 +105,44 @@ import Testing
         let dir = Harness.scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         #expect(try Harness.run("tally-synth", ["--people", "6000", "--days", "3", "--seed", "8", "--dirty", "0.03", "--out", dir]).status == 0)
+        // Repeated keys too: each plain CSV file gets copies of two of its rows at the end (rows
+        // without quotes, so each is one line).
+        var repeatedRows = 0
+        for name in Harness.files(in: dir) where name.hasSuffix(".csv") && !name.hasPrefix("people") {
+            var bytes = [UInt8](FileManager.default.contents(atPath: dir + "/" + name)!)
+            let lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).dropFirst().filter { !$0.isEmpty && !$0.contains(UInt8(ascii: "\"")) }
+            for line in lines.prefix(3).suffix(2) {
+                bytes += Array(line) + [UInt8(ascii: "\n")]
+                repeatedRows += 1
+            }
+            _ = FileManager.default.createFile(atPath: dir + "/" + name, contents: Data(bytes))
+        }
+        #expect(repeatedRows >= 8)
+        var codes: [String: Int] = [:]
         for feed in ["court", "tax", "transit", "commerce", "crosswalk", "corrections"] {
             let files = Harness.files(in: dir).filter { $0.hasPrefix(feed + "-") }.map { dir + "/" + $0 }
             _ = try Harness.run("tally-parse", ["--feed", feed, "--rejects", dir + "/rej-\(feed).jsonl"] + files)
+            // Every row parse rejects, with the code of its first fault; validate's first
+            // problem on each line must be the same, for every fault class, primary keys included.
             let parsed = Set(try String(contentsOfFile: dir + "/rej-\(feed).jsonl", encoding: .utf8).split(separator: "\n").map { line in
                 let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
-                return "\(o["file"]!):\(o["line"]!)"
+                codes[o["code"] as! String, default: 0] += 1
+                return "\(o["file"]!):\(o["line"]!):\(o["code"]!)"
             })
             let v = try Harness.run("tally-validate", ["--feed", feed, "--json", "--max-errors", "100000"] + files)
             var validated = Set<String>()
             for report in json(v.text) {
                 let name = String((report["file"] as! String).split(separator: "/").last!)
-                for p in report["first"] as! [[String: Any]] where p["code"] as! String != "primary-key" {
-                    validated.insert("\(name):\(p["line"]!)")
+                var lines = Set<String>()
+                for p in report["first"] as! [[String: Any]] where lines.insert("\(p["line"]!)").inserted {
+                    validated.insert("\(name):\(p["line"]!):\(p["code"]!)")
                 }
             }
             #expect(parsed == validated, "\(feed): parse and validate disagree on \(parsed.symmetricDifference(validated).prefix(5))")
             #expect(v.status == (parsed.isEmpty ? 0 : 65))
         }
+        print("parse and validate agree on every faulty row: \(codes.sorted { $0.key < $1.key })")
+        #expect(codes["primary-key", default: 0] >= repeatedRows / 2 && codes.count >= 4, "\(codes)")
     }
 
     @Test func exitStatuses() throws {
