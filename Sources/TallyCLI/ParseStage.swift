@@ -50,6 +50,8 @@ public final class ParseStage {
     var rejects: OutputSink?
     let validator: RowValidator
     let mapper: RecordMapper
+    /// The file's keys so far: a row that repeats one is rejected, as tally-validate faults it.
+    var keys: RepeatedKeys
     var faults: [RowFault] = []
     var total = ParseCounts()
     var fileReports: [(file: String, sha256: String?, counts: ParseCounts, error: String?)] = []
@@ -61,11 +63,13 @@ public final class ParseStage {
         self.options = options
         validator = RowValidator(spec: options.feed.spec, today: options.today)
         mapper = RecordMapper(spec: options.feed.spec)
+        keys = RepeatedKeys(spec: options.feed.spec)
     }
 
     /// Parses every file; returns the exit status.
     public func run() throws -> Int32 {
         if let path = options.rejectsPath {
+            if let note = FileStatus.keepPrivate(path, what: "rejects file") { Stage.report(name, note) }
             rejects = try OutputSink.create(path, mode: 0o600)
         }
         for path in options.paths {
@@ -84,13 +88,17 @@ public final class ParseStage {
     func parse(_ path: String) throws {
         var counts = ParseCounts()
         var sha: String?
+        keys.removeAll()
         do {
-            let readable = path == "-" ? try spoolStandardInput() : path
+            // Standard input and pipes (`<(…)`) are read once: they are spooled to a temporary
+            // file first, and messages still name them as given.
+            let stream = path == "-" || InputFile.isStream(path)
+            let readable = path == "-" ? try spoolStandardInput() : (stream ? try spoolStream(path: path) : path)
             // Records name the file's hash, so it is computed before the first row is written.
             let digest = try InputFile.sha256(ofFileAt: readable)
             sha = digest
-            let input = try InputFile.open(readable, limits: options.limits)
-            let base = path == "-" ? "-" : input.baseName
+            let input = try InputFile.open(readable, limits: options.limits, named: stream ? path : nil)
+            let base = path == "-" ? "-" : (stream ? String(path.split(separator: "/").last ?? "-") : input.baseName)
             let context = FileContext(name: base, sha256: digest, date: FileContext.date(inFileName: base))
             if case .fileDate = options.feed.spec.at, context.date == nil {
                 throw InputError(.data, file: path, "the \(options.feed.spec.name) feed has no dates in its rows, so its file name must carry one (SOURCE-YYYYMMDD.EXT)")
@@ -153,13 +161,29 @@ public final class ParseStage {
     func handle(_ row: Row, context: FileContext, display: String, counts: inout ParseCounts, raw: () -> String) throws {
         counts.read += 1
         validator.validate(row, into: &faults)
+        if keys.checks, let verdict = keys.check(row, faultFree: faults.isEmpty), verdict != .fresh, faults.isEmpty {
+            faults.append(RowFault(code: "primary-key", field: "", fieldNumber: 0,
+                                   reason: verdict == .empty ? "the primary key's cells are all empty" : "the primary key repeats an earlier row's"))
+        }
         if let fault = faults.first {
             counts.rejected += 1
             try reject(fault, line: row.line, display: display, context: context, raw: raw())
         } else {
             switch mapper.map(row, file: context) {
             case .record(let record):
+                let start = out.buffer.count
                 record.encode(into: out.buffer)
+                let length = out.buffer.count - start
+                if length > Self.longestRecord {
+                    // A record the stages after this one would refuse as a line too long: it would
+                    // hold its whole file out of the ledger night after night.
+                    out.buffer.truncate(to: start)
+                    counts.rejected += 1
+                    let fault = RowFault(code: "constraint-error", field: "", fieldNumber: 0,
+                                         reason: "the row's record would be \(length) bytes, more than the \(Self.longestRecord) that the stages after tally-parse read")
+                    try reject(fault, line: row.line, display: display, context: context, raw: raw())
+                    return
+                }
                 try out.flushIfFull()
                 counts.written += 1
             case .filtered:
@@ -170,6 +194,10 @@ public final class ParseStage {
             Stage.writeError("\r\(name): \(display): \(counts.read) rows")
         }
     }
+
+    /// The longest record line tally-parse writes: what the stages after it read by default
+    /// (`InputLimits.standard`), less room for the person key and link that tally-link adds.
+    static let longestRecord = InputLimits.standard.maxLineBytes - 256
 
     func checkHeader(_ row: Row, display: String) throws {
         let expected = options.feed.spec.fields.map(\.name)
@@ -183,9 +211,15 @@ public final class ParseStage {
         let renamedFrom = Set(renamed.map { String($0.split(separator: " ")[0]) })
         let missing = expected.filter { !got.contains($0) && !renamedFrom.contains($0) }
         let extra = got.filter { g in !expected.contains(g) && !renamed.contains { $0.hasSuffix("→ \(g)") } }
+        // Labels come from the file: each is quoted inert and short, and at most ten are named,
+        // so a header that is a whole file (lone CR line ends, say) is never echoed.
+        func list(_ labels: [String]) -> String {
+            let named = labels.prefix(10).map { InertText.quoted($0, limit: 64) }.joined(separator: ", ")
+            return labels.count > 10 ? named + " and \(labels.count - 10) more" : named
+        }
         if !missing.isEmpty { parts.append("missing \(missing.joined(separator: ", "))") }
-        if !extra.isEmpty { parts.append("extra \(extra.map { $0.isEmpty ? "(empty)" : $0 }.joined(separator: ", "))") }
-        if !renamed.isEmpty { parts.append("renamed \(renamed.joined(separator: ", "))") }
+        if !extra.isEmpty { parts.append("extra \(list(extra))") }
+        if !renamed.isEmpty { parts.append("renamed \(renamed.prefix(10).map { InertText.escaped($0, limit: 140) }.joined(separator: ", "))") }
         if parts.isEmpty { parts.append("columns out of order: expected \(expected.joined(separator: ","))") }
         throw InputError(.data, file: display, line: 1, "header does not match the \(options.feed.spec.name) feed: \(parts.joined(separator: "; "))")
     }

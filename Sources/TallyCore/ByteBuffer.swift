@@ -16,6 +16,12 @@ public final class ByteBuffer {
     public private(set) var base: UnsafeMutablePointer<UInt8>
     /// The number of bytes written.
     public internal(set) var count: Int
+
+    /// Drops the bytes past the first `n` (what was appended since the count was `n`).
+    public func truncate(to n: Int) {
+        precondition(n >= 0 && n <= count)
+        count = n
+    }
     /// The number of bytes the storage holds before it must grow.
     public private(set) var capacity: Int
     /// The day last written by `appendTimestamp` and its `YYYY-MM-DD`: records written together

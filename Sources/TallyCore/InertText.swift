@@ -59,6 +59,15 @@ public enum InertText {
         return (String(decoding: out, as: UTF8.self), false)
     }
 
+    /// `text` escaped, cut to `limit` bytes with `…` when longer, without quotes.
+    public static func escaped(_ text: String, limit: Int) -> String {
+        var text = text
+        return text.withUTF8 { u in
+            let (t, cut) = escaped(UnsafeRawBufferPointer(u), limit: limit)
+            return cut ? t + "…" : t
+        }
+    }
+
     static func appendHex(_ b: UInt8, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "x"))
         appendHexDigits(b, to: &out)

@@ -133,24 +133,37 @@ public func readWholeFile(_ path: String) throws(InputError) -> [UInt8] {
 
 /// Copies standard input to a temporary file (removed when the process ends) and returns its
 /// path, so that a stream can be hashed before its rows are written with that hash.
-public func spoolStandardInput() throws(InputError) -> String {
+public func spoolStandardInput() throws(InputError) -> String { try spoolStream(path: nil) }
+
+/// Copies a stream (standard input for nil, or a pipe such as `<(…)`) to a temporary file in
+/// the same way; messages name it as given (`-` for standard input).
+public func spoolStream(path source: String?) throws(InputError) -> String {
+    let shown = source ?? "-"
+    var input: Int32 = 0
+    if let source {
+        input = POSIX.open(source, flags: O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw InputError(.noInput, file: shown, "cannot open: \(POSIX.errorText(errno))") }
+    } else {
+        try InputFile.refuseDevice(0, name: "-")
+    }
+    defer { if source != nil { close(input) } }
     var template = Array(((getenvString("TMPDIR") ?? "/tmp") + "/tally-stdin-XXXXXX").utf8CString)
     let fd = mkstemp(&template)
-    guard fd >= 0 else { throw InputError(.io, file: "-", "cannot create a temporary file: \(POSIX.errorText(errno))") }
+    guard fd >= 0 else { throw InputError(.io, file: shown, "cannot create a temporary file: \(POSIX.errorText(errno))") }
     // mkstemp filled in the Xs; the path is the template without its NUL.
     let path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
     SpooledFiles.remember(path)
     let chunk = UnsafeMutableRawPointer.allocate(byteCount: 1 << 20, alignment: 8)
     defer { chunk.deallocate(); close(fd) }
     while true {
-        let n = POSIX.read(0, chunk, 1 << 20)
-        if n < 0 { throw InputError(.io, file: "-", "read failed: \(POSIX.errorText(errno))") }
+        let n = POSIX.read(input, chunk, 1 << 20)
+        if n < 0 { throw InputError(.io, file: shown, "read failed: \(POSIX.errorText(errno))") }
         if n == 0 { break }
         var p = chunk
         var left = n
         while left > 0 {
             let w = write(fd, p, left)
-            if w < 0 { if errno == EINTR { continue }; throw InputError(.io, file: "-", "cannot spool standard input: \(POSIX.errorText(errno))") }
+            if w < 0 { if errno == EINTR { continue }; throw InputError(.io, file: shown, "cannot spool the stream: \(POSIX.errorText(errno))") }
             p += w
             left -= w
         }

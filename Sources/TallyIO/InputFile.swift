@@ -83,9 +83,12 @@ public final class InputFile {
     /// Opens `path` (nil or `-` for standard input) and detects gzip.
     ///
     /// - Parameter hashing: false when `finishDigest()` will not be called, to skip SHA-256.
-    public static func open(_ path: String?, limits: InputLimits = .standard, hashing: Bool = true) throws(InputError) -> InputFile {
+    /// - Parameter named: the name messages give the file (a spooled copy of standard input is
+    ///   named `-`, not its temporary path).
+    public static func open(_ path: String?, limits: InputLimits = .standard, hashing: Bool = true, named: String? = nil) throws(InputError) -> InputFile {
         let file: InputFile
         if path == nil || path == "-" {
+            try refuseDevice(0, name: "-")
             file = InputFile(name: "-", path: nil, fd: 0, ownsDescriptor: false, limits: limits)
         } else {
             let path = path!
@@ -98,9 +101,10 @@ public final class InputFile {
             var info = stat()
             if fstat(fd, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
                 close(fd)
-                throw InputError(.noInput, file: path, "is a directory")
+                throw InputError(.noInput, file: named ?? path, "is a directory")
             }
-            file = InputFile(name: path, path: path, fd: fd, ownsDescriptor: true, limits: limits)
+            do { try refuseDevice(fd, name: named ?? path) } catch { close(fd); throw error }
+            file = InputFile(name: named ?? path, path: path, fd: fd, ownsDescriptor: true, limits: limits)
         }
         file.hashing = hashing
         try file.detect()
@@ -180,6 +184,27 @@ public final class InputFile {
 
     /// SHA-256 of a whole file's bytes, read once with no decompression; for a seekable file that
     /// must be named in provenance before its rows are streamed.
+    /// Whether `path` is a pipe or socket (`<(…)`, a FIFO): read once, as a stream, like
+    /// standard input.
+    public static func isStream(_ path: String) -> Bool {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return false }
+        let type = info.st_mode & S_IFMT
+        return type == S_IFIFO || type == S_IFSOCK
+    }
+
+    /// Refuses a descriptor that is a device, /dev/null aside: /dev/zero or /dev/urandom never
+    /// end, and would be read (and hashed) forever.
+    static func refuseDevice(_ fd: Int32, name: String) throws(InputError) {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return }
+        let type = info.st_mode & S_IFMT
+        guard type == S_IFCHR || type == S_IFBLK else { return }
+        var null = stat()
+        if stat("/dev/null", &null) == 0, (null.st_mode & S_IFMT) == S_IFCHR, null.st_rdev == info.st_rdev, type == S_IFCHR { return }
+        throw InputError(.noInput, file: name, "is a device, not a file or a pipe; refused")
+    }
+
     public static func sha256(ofFileAt path: String) throws(InputError) -> String {
         let file = try InputFile.openRaw(path)
         return try file.finishDigest()
@@ -191,6 +216,7 @@ public final class InputFile {
             let code = errno
             throw InputError(code == ENOENT ? .noInput : .io, file: path, "cannot open: \(POSIX.errorText(code))")
         }
+        do { try refuseDevice(fd, name: path) } catch { close(fd); throw error }
         return InputFile(name: path, path: path, fd: fd, ownsDescriptor: true, limits: .standard)
     }
 }

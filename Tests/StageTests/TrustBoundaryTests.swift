@@ -227,4 +227,73 @@ import Testing
         #expect(r.stderr.contains("\\x1B"), "the escape is shown escaped: \(r.stderr)")
         #expect(bytes.count < 8_000 && r.stderr.contains("1048576 bytes"), "bounded, with the full size: \(bytes.count) bytes")
     }
+
+    /// Dates outside 1900-2199 are type errors at parse, in parse and validate alike, and a row
+    /// whose record would be longer than the stages after tally-parse read is rejected, not written.
+    @Test func whatParseWritesTheNextStageCanRead() throws {
+        let dir = Harness.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let header = "order_id,account_id,rid,placed_at,category,amount,payment,device"
+        let rows = [
+            "O2026110100999999,A0269440587,,2300-11-01T20:44:42+08:00,Home,1128.31,on-time,web",
+            "O2026110100999998,A0269440587,,1850-11-01T20:44:42+08:00,Home,1128.31,on-time,web",
+            "O2026110100999997,A0269440587,,2026-11-01T20:44:42+08:00,\"" + String(repeating: "\u{1}", count: 1_500_000) + "\",1128.31,on-time,web",
+            "O2026110100999996,A0269440587,,2026-11-01T20:44:42+08:00,Home,1128.31,on-time,web",
+        ]
+        let file = dir + "/commerce-20261123.csv"
+        try ([header] + rows).joined(separator: "\n").appending("\n").write(toFile: file, atomically: true, encoding: .utf8)
+        let parse = try Harness.run("tally-parse", ["--feed", "commerce", "--rejects", dir + "/rej.jsonl", file])
+        #expect(parse.status == 0 && parse.text.split(separator: "\n").count == 1, "\(parse.stderr)")
+        let rejects = try String(contentsOfFile: dir + "/rej.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(rejects.count == 3)
+        #expect(rejects[0].contains("\"line\":2") && rejects[0].contains("type-error") && rejects[0].contains("1900 to 2199"))
+        #expect(rejects[1].contains("\"line\":3") && rejects[1].contains("type-error"))
+        #expect(rejects[2].contains("\"line\":4") && rejects[2].contains("stages after tally-parse read"))
+        let validate = try Harness.run("tally-validate", ["--feed", "commerce", file])
+        #expect(validate.status == 65 && validate.text.contains("type-error ×2"), "\(validate.text)")
+        // What parse wrote, every stage after it reads.
+        let records = dir + "/records.jsonl"
+        _ = FileManager.default.createFile(atPath: records, contents: parse.stdout)
+        #expect(try Harness.run("tally-score", ["--rules", Self.rules, "--as-of", "2026-12-01", records]).status == 65, "not linked yet")
+        let secret = dir + "/secret"
+        _ = FileManager.default.createFile(atPath: secret, contents: Data("a synthetic secret for tests only\n".utf8), attributes: [.posixPermissions: 0o600])
+        let link = try Harness.run("tally-link", ["--crosswalk", "/dev/null", "--secret-file", secret, records])
+        #expect(link.status == 0, "\(link.stderr)")
+    }
+
+    /// A row that repeats an earlier row's key is rejected by tally-parse as tally-validate
+    /// faults it (primary-key), never written twice.
+    @Test func aRepeatedKeyIsRejectedNotWrittenTwice() throws {
+        let dir = Harness.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let header = "order_id,account_id,rid,placed_at,category,amount,payment,device"
+        let row = "O2026110100999996,A0269440587,,2026-11-01T20:44:42+08:00,Home,1128.31,late,web"
+        let file = dir + "/commerce-20261123.csv"
+        try [header, row, row.replacingOccurrences(of: "late", with: "on-time"), row].joined(separator: "\n").appending("\n").write(toFile: file, atomically: true, encoding: .utf8)
+        let parse = try Harness.run("tally-parse", ["--feed", "commerce", "--rejects", dir + "/rej.jsonl", file])
+        #expect(parse.text.split(separator: "\n").count == 1 && parse.text.contains("commerce.late"))
+        let rejects = try String(contentsOfFile: dir + "/rej.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(rejects.count == 2 && rejects.allSatisfy { $0.contains("primary-key") }, "\(rejects)")
+        let validate = try Harness.run("tally-validate", ["--feed", "commerce", file])
+        #expect(validate.status == 65 && validate.text.contains("primary-key ×2"), "\(validate.text)")
+    }
+
+    /// A device is refused at once (never read or hashed forever); a pipe is read as a stream.
+    @Test func devicesAreRefusedAndPipesAreStreams() throws {
+        let l = try Linked()
+        defer { l.run.remove() }
+        let started = Date()
+        for args in [["tally-parse", "--feed", "commerce", "/dev/zero"], ["tally-validate", "--feed", "commerce", "/dev/zero"],
+                     ["tally-score", "--rules", Self.rules, "--as-of", "2026-12-01", "/dev/zero"]] {
+            let r = try Harness.run(args[0], Array(args.dropFirst()))
+            #expect(r.status == 66 && r.stderr.contains("/dev/zero: is a device"), "\(args[0]): \(r.stderr)")
+        }
+        #expect(Date().timeIntervalSince(started) < 30)
+        let commerce = l.run.feeds + "/" + Harness.files(in: l.run.feeds).first { $0.hasPrefix("commerce-") }!
+        let direct = try Harness.run("tally-parse", ["--feed", "commerce", commerce])
+        let piped = try Harness.run("/bin/bash", ["-c", "exec \"$0\" --feed commerce <(cat \"$1\")", Harness.binaries + "/tally-parse", commerce])
+        #expect(piped.status == 0, "\(piped.stderr)")
+        let strip = { (t: String) in t.replacingOccurrences(of: #""file":"[^"]*""#, with: "", options: .regularExpression) }
+        #expect(strip(piped.text) == strip(direct.text) && !direct.text.isEmpty)
+    }
 }

@@ -105,17 +105,22 @@ public struct RowValidator {
             if let min = f.minimum, n < min { return fault(i, "constraint-error", "\(n) is less than \(min)") }
             if let max = f.maximum, n > max { return fault(i, "constraint-error", "\(n) is more than \(max)") }
         case .date:
-            if CivilDate.parse(v) == nil { return fault(i, "type-error", "not a calendar date YYYY-MM-DD: \(quoted(v))") }
+            guard let d = CivilDate.parse(v) else { return fault(i, "type-error", "not a calendar date YYYY-MM-DD: \(quoted(v))") }
+            if !RecordRules.supportedYears.contains(d.year) { return outOfRange(i, v) }
         case .yearMonth:
             if !Self.isYearMonth(v) { return fault(i, "type-error", "not a year and month YYYY-MM: \(quoted(v))") }
+            if let y = CivilDate.digits(v, 0, 4), !RecordRules.supportedYears.contains(y) { return outOfRange(i, v) }
         case .localDateTime:
-            if Timestamp.parseLocal(v, offsetSeconds: Timestamp.chinaOffsetSeconds) == nil {
+            guard let t = Timestamp.parseLocal(v, offsetSeconds: Timestamp.chinaOffsetSeconds) else {
                 return fault(i, "type-error", "not a local date and time YYYY-MM-DDTHH:MM:SS: \(quoted(v))")
             }
+            if !RecordRules.supported.contains(t.seconds) { return outOfRange(i, v) }
         case .offsetDateTime:
-            if Timestamp.parseRFC3339(v) == nil { return fault(i, "type-error", "not an RFC 3339 time with an offset: \(quoted(v))") }
+            guard let t = Timestamp.parseRFC3339(v) else { return fault(i, "type-error", "not an RFC 3339 time with an offset: \(quoted(v))") }
+            if !RecordRules.supported.contains(t.seconds) { return outOfRange(i, v) }
         case .utcDateTime:
-            if Timestamp.parseUTC(v) == nil { return fault(i, "type-error", "not a UTC time YYYY-MM-DDTHH:MM:SSZ: \(quoted(v))") }
+            guard let t = Timestamp.parseUTC(v) else { return fault(i, "type-error", "not a UTC time YYYY-MM-DDTHH:MM:SSZ: \(quoted(v))") }
+            if !RecordRules.supported.contains(t.seconds) { return outOfRange(i, v) }
         }
         if f.hasAllowed, let allowed = spec.fields[i].allowed, !allowed.contains(where: { Self.equal(v, $0) }) {
             return fault(i, "constraint-error", "not one of \(allowed.map { String(decoding: $0, as: UTF8.self) }.joined(separator: ", ")): \(quoted(v))")
@@ -149,10 +154,13 @@ public struct RowValidator {
         RowFault(code: code, field: spec.fields[i].name, fieldNumber: i + 1, reason: reason)
     }
 
-    func quoted(_ v: UnsafeRawBufferPointer) -> String {
-        let text = v.text
-        return text.count > 64 ? "\"\(text.prefix(61))...\"" : "\"\(text)\""
+    /// A date or time outside the years tally supports (1900 to 2199): a type error, so that no
+    /// record carries a year that a later stage would have to refuse.
+    func outOfRange(_ i: Int, _ v: UnsafeRawBufferPointer) -> RowFault {
+        fault(i, "type-error", "outside the supported years 1900 to 2199: \(quoted(v))")
     }
+
+    func quoted(_ v: UnsafeRawBufferPointer) -> String { InertText.quoted(v, limit: 64) }
 
     /// An optional `-` and decimal digits, in range.
     @inline(__always)
