@@ -13,4 +13,7 @@ static inline int csqlite_bind_text_static(sqlite3_stmt *s, int i, const char *p
 static inline int csqlite_bind_blob_static(sqlite3_stmt *s, int i, const void *p, int n) {
     return sqlite3_bind_blob(s, i, p, n, SQLITE_STATIC);
 }
+static inline int csqlite_bind_blob_copy(sqlite3_stmt *s, int i, const void *p, int n) {
+    return sqlite3_bind_blob(s, i, p, n, SQLITE_TRANSIENT);
+}
 #endif

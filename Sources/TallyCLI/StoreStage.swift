@@ -5,12 +5,33 @@ import TallyIO
 public enum StoreStage {
     static let name = "tally-store"
 
+    /// Opens the ledger to write into it; a ledger on a read-only file system is 74 at once.
     static func open(_ path: String, create: Bool) throws -> Ledger {
+        if FileStatus.isOnReadOnlyFileSystem(path) {
+            throw StageFailure("\(path): the ledger is on a read-only file system: it can be dumped, listed and checked, but nothing can be ingested into it", status: ExitStatus.ioError)
+        }
         for suffix in ["", "-wal", "-shm"] {
             if let note = FileStatus.keepPrivate(path + suffix, what: "ledger") { Stage.report(name, note) }
         }
         do { return try Ledger(path: path, create: create) } catch {
-            throw StageFailure(error.message, status: error.code == 14 ? ExitStatus.noInput : ExitStatus.data)
+            throw StageFailure(error.message, status: status(of: error))
+        }
+    }
+
+    /// Opens the ledger to read it (dump, files, check), even on a read-only file system.
+    static func openForReading(_ path: String) throws -> Ledger {
+        do { return try Ledger(readingOnly: path) } catch {
+            throw StageFailure(error.message, status: status(of: error))
+        }
+    }
+
+    /// A missing ledger is 66; damage, or a file that is no ledger, 65; SQLite's read-only and
+    /// I/O faults 74.
+    static func status(of error: DatabaseError) -> Int32 {
+        switch error.code & 0xFF {
+        case 14: return ExitStatus.noInput
+        case 8, 10, 13: return ExitStatus.ioError
+        default: return ExitStatus.data
         }
     }
 
@@ -47,17 +68,19 @@ public enum StoreStage {
         do { try ingest.finish() } catch { throw StageFailure(error.message, status: ExitStatus.ioError) }
         try rejects.finish()
         let c = ingest.counts
-        Stage.report(name, "\(database): read \(c.read), inserted \(c.inserted), skipped \(c.skipped), amended \(c.amended), rejected \(c.rejected)")
+        for note in ingest.notes { Stage.report(name, note) }
+        if c.stale > ingest.notes.count { Stage.report(name, "\(c.stale - ingest.notes.count) more stale versions not shown") }
+        Stage.report(name, "\(database): read \(c.read), inserted \(c.inserted), skipped \(c.skipped), amended \(c.amended), stale \(c.stale), rejected \(c.rejected)")
         if let statsPath {
             try StatsFile.write(statsPath, counts: [("read", c.read), ("inserted", c.inserted), ("skipped", c.skipped),
-                                                    ("amended", c.amended), ("rejected", c.rejected)])
+                                                    ("amended", c.amended), ("stale", c.stale), ("rejected", c.rejected)])
         }
         return ExitStatus.ok
     }
 
     /// `dump DB`: every record line, corrections first.
     public static func dump(database: String) throws -> Int32 {
-        let ledger = try open(database, create: false)
+        let ledger = try openForReading(database)
         let out = OutputSink.standardOutput()
         do {
             try ledger.dump { line in
@@ -66,15 +89,27 @@ public enum StoreStage {
                 try out.flushIfFull()
             }
         } catch let error as DatabaseError {
-            throw StageFailure(error.message, status: ExitStatus.ioError)
+            throw StageFailure(error.message, status: error.code == Ledger.damaged ? ExitStatus.data : status(of: error))
         }
         try out.flush()
         return ExitStatus.ok
     }
 
+    /// `check DB`: SQLite's integrity check and every stored record verified; prints a summary,
+    /// and each fault as a line; 65 when any was found.
+    public static func check(database: String) throws -> Int32 {
+        let ledger = try openForReading(database)
+        let result: Ledger.CheckResult
+        do { result = try ledger.check() } catch { throw StageFailure(error.message, status: status(of: error)) }
+        for fault in result.faults { Stage.report(name, "\(database): \(fault)") }
+        let verdict = result.faults.isEmpty ? "ok" : "DAMAGED"
+        Stage.report(name, "\(database): \(verdict): \(result.records) records, \(result.corrections) corrections, \(result.amendments) kept amendments, \(result.files) files; \(result.faults.isEmpty ? "every record verified" : "\(result.faults.count) faults")")
+        return result.faults.isEmpty ? ExitStatus.ok : ExitStatus.data
+    }
+
     /// `files DB [--sha256 HEX]`: the manifest as JSON Lines; with a hash, exit 1 when absent.
     public static func files(database: String, sha256: String?) throws -> Int32 {
-        let ledger = try open(database, create: false)
+        let ledger = try openForReading(database)
         let out = OutputSink.standardOutput()
         let entries: [Ledger.FileEntry]
         do { entries = try ledger.files(sha256: sha256) } catch { throw StageFailure(error.message, status: ExitStatus.ioError) }
@@ -83,7 +118,9 @@ public enum StoreStage {
             b.append("{\"sha256\":"); b.appendJSONString(f.sha256)
             b.append(",\"name\":"); b.appendJSONString(f.name)
             b.append(",\"records\":"); b.appendDecimal(Int64(f.records))
-            b.append(",\"ingested_at\":"); b.appendJSONString(f.ingestedAt); b.append("}\n")
+            b.append(",\"ingested_at\":"); b.appendJSONString(f.ingestedAt)
+            if let same = f.sameAs { b.append(",\"same_as\":"); b.appendJSONString(same) }
+            b.append("}\n")
         }
         try out.flush()
         return sha256 != nil && entries.isEmpty ? 1 : ExitStatus.ok

@@ -12,6 +12,14 @@ public enum FileStatus {
         return lstat(path, &info) == 0
     }
 
+    /// Whether `path` (or, when it does not exist, its directory) is on a read-only file system.
+    public static func isOnReadOnlyFileSystem(_ path: String) -> Bool {
+        var info = statvfs()
+        if statvfs(path, &info) == 0 { return info.f_flag & UInt(ST_RDONLY) != 0 }
+        let dir = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+        return statvfs(dir.isEmpty ? "/" : dir, &info) == 0 && info.f_flag & UInt(ST_RDONLY) != 0
+    }
+
     /// Makes sure descriptors 0, 1 and 2 are open before any file is: a program started with one
     /// of them closed would otherwise give that number to the next file it opens, and write
     /// records into its rejects file, say. A closed standard input becomes an empty one

@@ -19,10 +19,28 @@ final class SQLiteDatabase {
     private var handle: OpaquePointer?
     let path: String
 
-    init(path: String, create: Bool) throws(DatabaseError) {
+    /// Opens `path`; `readOnly` opens it for reading only, and `immutable` also tells SQLite
+    /// that nothing can change the file (a ledger on a read-only file system, where SQLite could
+    /// not create the WAL's shared-memory file).
+    init(path: String, create: Bool, readOnly: Bool = false, immutable: Bool = false) throws(DatabaseError) {
         self.path = path
-        let flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX
-        let rc = sqlite3_open_v2(path, &handle, flags, nil)
+        var flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX
+        var name = path
+        if immutable {
+            flags |= SQLITE_OPEN_URI
+            // A URI path: '%', '?' and '#' must be escaped.
+            var escaped = ""
+            for c in path.unicodeScalars {
+                switch c {
+                case "%": escaped += "%25"
+                case "?": escaped += "%3F"
+                case "#": escaped += "%23"
+                default: escaped.unicodeScalars.append(c)
+                }
+            }
+            name = "file:" + escaped + "?immutable=1"
+        }
+        let rc = sqlite3_open_v2(name, &handle, flags, nil)
         guard rc == SQLITE_OK else {
             let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             sqlite3_close(handle)
@@ -90,6 +108,11 @@ final class SQLiteDatabase {
 
         func bindBlob(_ i: Int32, borrowing bytes: UnsafeRawBufferPointer) {
             _ = csqlite_bind_blob_static(stmt, i, bytes.baseAddress, Int32(bytes.count))
+        }
+
+        /// Binds a copy of `bytes` as a blob.
+        func bindBlob(_ i: Int32, copying bytes: [UInt8]) {
+            bytes.withUnsafeBytes { b in _ = csqlite_bind_blob_copy(stmt, i, b.baseAddress, Int32(b.count)) }
         }
 
         func bind(_ i: Int32, _ text: String) {

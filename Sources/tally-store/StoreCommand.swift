@@ -10,16 +10,22 @@ struct StoreCommand: ParsableCommand {
         discussion: """
         The ledger is one SQLite file (WAL), created mode 0600 because it holds identifiers. \
         Re-ingesting a record with the same content (all but prov) is a no-op; the same id \
-        with other content is an amendment, kept with its history. The manifest (files) lists \
+        with other content is an amendment, kept with its history, when it comes from a file \
+        dated (SOURCE-YYYYMMDD) no earlier than the ledger's version; an older version, or one \
+        already replaced, is stale: reported, counted, not applied. The manifest (files) lists \
         every feed file the records came from by SHA-256, so a file is taken once under any \
-        name. A ledger written by a newer tally is refused; an older one is migrated.
+        name; a file delivered again with other bytes but the same records is listed with \
+        same_as. Every stored line is verified when read (dump, check): a line that no longer \
+        hashes to its stored content, or a damaged page, is an error naming the row (65). dump, \
+        files and check work on a ledger on a read-only file system; ingest into one is 74. A \
+        ledger written by a newer tally is refused; an older one is migrated.
 
         Exit status: 0; 65 for a file that is not a ledger or a newer one, or when ingest \
         rejected any line (then nothing of that ingest is kept, unless --keep-going: the input \
         is tally's own output, so a bad line means corruption upstream); 66 for a missing ledger or input; 74 for a failed write; files \
         --sha256 exits 1 when the file is not in the manifest.
         """,
-        subcommands: [Ingest.self, Dump.self, Files.self])
+        subcommands: [Ingest.self, Dump.self, Files.self, Check.self])
 
     struct Ingest: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -49,6 +55,19 @@ struct StoreCommand: ParsableCommand {
 
         func run() throws {
             try Stage.run("tally-store") { try StoreStage.dump(database: database) }
+        }
+    }
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Verify the whole ledger, for cron: SQLite's integrity check and every stored record.",
+            discussion: "Every record's line must still be a valid record with its row's id and hash to the content stored with it; every kept amendment must be a valid record. Prints each fault (the first 100) and a summary line to stderr. Exit 0 when the ledger is whole, 65 when anything is damaged, 66 for a missing ledger. Works on a read-only ledger.")
+
+        @Argument(help: ArgumentHelp("The ledger.", valueName: "db"))
+        var database: String
+
+        func run() throws {
+            try Stage.run("tally-store") { try StoreStage.check(database: database) }
         }
     }
 
