@@ -30,7 +30,7 @@ struct Codec: ParsableCommand {
             if decodeOnly {
                 let t = Clock.now
                 let (n, _) = try decodeFile(views: views)
-                report(views ? "tally view" : "tally decode", n, since: t)
+                try report(views ? "tally view" : "tally decode", n, since: t)
                 return ExitStatus.ok
             }
             let sample = BenchRecords.make(count: records)
@@ -43,7 +43,7 @@ struct Codec: ParsableCommand {
                 sample[i].encode(into: buffer)
                 if buffer.count >= 1 << 20 { buffer.removeAll() }
             }
-            report("tally encode", records, since: t)
+            try report("tally encode", records, since: t)
 
             // Then as a stage writes: the same, flushed to the file (which the peers read).
             let sink = try OutputSink.create(out)
@@ -53,7 +53,7 @@ struct Codec: ParsableCommand {
                 try sink.flushIfFull()
             }
             try sink.finish()
-            report("tally encode + write", records, since: t)
+            try report("tally encode + write", records, since: t)
             // Let the kernel write the file out before timing the decoder: otherwise the
             // write-back of 880 MB competes with the decoder for this machine's two cores.
             if let h = FileHandle(forUpdatingAtPath: out) { try h.synchronize(); try h.close() }
@@ -61,7 +61,7 @@ struct Codec: ParsableCommand {
             // Decode the file line by line, as a stage reads its input.
             t = Clock.now
             let (n, checksum) = try decodeFile()
-            report("tally decode", n, since: t)
+            try report("tally decode", n, since: t)
             guard n == records, checksum == sample.reduce(0, { $0 &+ $1.prov.line }) else {
                 throw StageFailure("decoded records differ from those encoded", status: ExitStatus.software)
             }
@@ -73,12 +73,12 @@ struct Codec: ParsableCommand {
                 data.reserveCapacity(mirrors.count)
                 t = Clock.now
                 for m in mirrors { data.append(try encoder.encode(m)) }
-                report("Foundation JSONEncoder", mirrors.count, since: t)
+                try report("Foundation JSONEncoder", mirrors.count, since: t)
                 let decoderF = JSONDecoder()
                 t = Clock.now
                 var sum = 0
                 for d in data { sum &+= try decoderF.decode(FoundationRecord.self, from: d).prov.line }
-                report("Foundation JSONDecoder", mirrors.count, since: t)
+                try report("Foundation JSONDecoder", mirrors.count, since: t)
                 // Using the result (and checking it) keeps the loop from being optimised away.
                 guard sum == mirrors.reduce(0, { $0 &+ $1.prov.line }) else {
                     throw StageFailure("Foundation decoded records that differ from those encoded", status: ExitStatus.software)
@@ -113,9 +113,12 @@ struct Codec: ParsableCommand {
         return (n, checksum)
     }
 
-    func report(_ name: String, _ count: Int, since start: ContinuousClock.Instant) {
+    /// Writes one result line through the stages' output, so that a failed write is exit 74.
+    func report(_ name: String, _ count: Int, since start: ContinuousClock.Instant) throws {
         let seconds = Double((Clock.now - start).components.attoseconds) / 1e18 + Double((Clock.now - start).components.seconds)
-        print("\(name)\t\(count)\t\(String(format: "%.3f", seconds))\t\(Int(Double(count) / seconds))")
+        let out = OutputSink.standardOutput()
+        out.buffer.append("\(name)\t\(count)\t\(String(format: "%.3f", seconds))\t\(Int(Double(count) / seconds))\n")
+        try out.flush()
     }
 }
 

@@ -13,12 +13,15 @@ struct Lines: ParsableCommand {
 
     func run() throws {
         try Stage.run("tally-bench") {
+            // Through the stages' output, so that a failed write is exit 74 (print would lose it).
+            let out = OutputSink.standardOutput()
             for path in input.paths {
                 let file = try InputFile.open(path, limits: input.limits)
                 let reader = LineReader(file)
                 var count = 0
                 while try reader.next() != nil { count += 1 }
-                print("\(count)\t\(try file.finishDigest())\t\(file.name)")
+                out.buffer.append("\(count)\t\(try file.finishDigest())\t\(file.name)\n")
+                try out.flush()
             }
             return ExitStatus.ok
         }

@@ -297,3 +297,30 @@ import Testing
         #expect(strip(piped.text) == strip(direct.text) && !direct.text.isEmpty)
     }
 }
+
+extension TrustBoundaryTests {
+    /// Every program, tally-bench included, exits 74 when its output cannot be written.
+    @Test func everyProgramExits74OnAWriteError() throws {
+        let l = try Linked()
+        defer { l.run.remove() }
+        let records = l.write("records.jsonl", l.lines.filter { !$0.contains("\"kind\":\"correction.") })
+        let db = l.run.dir + "/ledger.db"
+        #expect(try Harness.run("tally-store", ["ingest", db, records]).status == 0)
+        let tax = l.run.feeds + "/" + Harness.files(in: l.run.feeds).first { $0.hasPrefix("tax-") }!
+        let runs: [[String]] = [
+            ["tally-parse", "--feed", "tax", tax],
+            ["tally-validate", "--feed", "tax", tax],
+            ["tally-link", "--relink", "--crosswalk", l.run.crosswalk, "--secret-file", l.secret, records],
+            ["tally-score", "--rules", Self.rules, "--as-of", "2026-12-01", records],
+            ["tally-explain", "--all", "--rules", Self.rules, "--as-of", "2026-12-01", records],
+            ["tally-store", "dump", db],
+            ["tally-store", "files", db],
+            ["tally-bench", "lines", tax],
+            ["tally-bench", "score-data", "--people", "10", "--records", "100000", "--out", "/dev/full", "--corrections", "/dev/null"],
+        ]
+        for args in runs {
+            let r = try Harness.run("/bin/sh", ["-c", "exec \"$0\" \"$@\" > /dev/full", Harness.binaries + "/" + args[0]] + args.dropFirst())
+            #expect(r.status == 74 && r.stderr.contains("No space left on device"), "\(args.joined(separator: " ")): exit \(r.status) \(r.stderr)")
+        }
+    }
+}
