@@ -17,16 +17,27 @@ echo "== tally-synth: 30 days of feeds for 10,000 synthetic people, 1% of rows d
 echo
 echo "== 30 nights of pipelines/nightly.sh (each night's lines go to $OUT/nightly.log)"
 start=$(date +%s)
+attention=0
 for day in $(seq 0 29); do
     date=$(date -u -d "2026-10-30 + $day days" +%F)
     compact=${date//-/}
     mv "$OUT"/feeds/*-"$compact".* "$OUT/incoming/"
-    TALLY_BIN=$BIN TALLY_SECRET_FILE=$OUT/tally.secret TALLY_AS_OF=$date \
-        bash "$HERE/nightly.sh" "$OUT/incoming" "$OUT/ledger.db" "$OUT/out" >> "$OUT/nightly.log"
-    printf '.'
+    # The synthetic files are whole when written: no settle time. A night whose status is
+    # "attention" (exit 2: a file held back by the quality gate) goes on; any other failure stops.
+    status=0
+    TALLY_BIN=$BIN TALLY_SECRET_FILE=$OUT/tally.secret TALLY_AS_OF=$date TALLY_SETTLE_SECONDS=0 \
+        bash "$HERE/nightly.sh" "$OUT/incoming" "$OUT/ledger.db" "$OUT/out" >> "$OUT/nightly.log" 2>> "$OUT/nightly.err" || status=$?
+    case $status in
+        0) printf '.' ;;
+        2) printf '!'; attention=$((attention + 1)) ;;
+        *) echo; echo "nightly.sh failed on $date (exit $status):"; cat "$OUT/nightly.err"; exit "$status" ;;
+    esac
 done
 echo " done in $(( $(date +%s) - start )) s; last night:"
-tail -n 7 "$OUT/nightly.log" | sed 's/^/  /'
+tail -n 9 "$OUT/nightly.log" | sed 's/^/  /'
+if [ "$attention" -gt 0 ]; then
+    echo "  $attention night(s) needed attention ('!'): held back in out/quarantine/: $(ls "$OUT/out/quarantine" | tr '\n' ' ')"
+fi
 echo
 SCORES=$OUT/out/scores-2026-11-28.jsonl
 echo "== the ledger: $("$BIN/tally-store" files "$OUT/ledger.db" | wc -l) feed files taken, $("$BIN/tally-store" dump "$OUT/ledger.db" | wc -l) records; rejected rows are in out/rejects/"

@@ -256,7 +256,10 @@ public final class ParseStage {
             b.append(",\"rejected\":"); b.appendDecimal(Int64(c.rejected))
             b.append(",\"filtered\":"); b.appendDecimal(Int64(c.filtered))
         }
-        b.append("{\"feed\":"); b.appendJSONString(options.feed.spec.name); b.append(",")
+        b.append("{\"feed\":"); b.appendJSONString(options.feed.spec.name)
+        // The feed's declared tolerance, in parts per million, for the nightly's quality gate.
+        b.append(",\"max_rejected_ppm\":"); b.appendDecimal(Int64((options.feed.spec.maxRejectedShare * 1_000_000).rounded()))
+        b.append(",\"tally_version\":"); b.appendJSONString(Stage.version); b.append(",")
         counts(total)
         b.append(",\"files\":[")
         for (i, f) in fileReports.enumerated() {

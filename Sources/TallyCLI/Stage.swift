@@ -22,6 +22,9 @@ public struct StageFailure: Error, CustomStringConvertible {
 
 /// What every stage does around its work: Unix manners and error reporting.
 public enum Stage {
+    /// tally's version, as `--version` prints it and run summaries record it.
+    public static let version = "0.7.0"
+
     /// Runs `body` as stage `name`: SIGPIPE ignored, so a closed pipe is a write error that ends
     /// the stage quietly with status 0; input, output and stage failures printed as one line
     /// `name: message` and turned into their exit statuses.

@@ -25,7 +25,8 @@ struct ExplainCommand: ParsableCommand {
         Exit status: 0; 65 when any input line was rejected (not a valid record, or a malformed \
         correction), unless --keep-going; 66 for a missing file; 64 for \
         bad usage or an unsafe secret file.
-        """)
+        """,
+        version: Stage.version)
 
     @Option(help: ArgumentHelp("The person key, p_ and 32 hex digits.", valueName: "key"))
     var person: String?

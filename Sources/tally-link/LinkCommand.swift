@@ -34,7 +34,8 @@ struct LinkCommand: ParsableCommand {
         line means corruption upstream), for a crosswalk that is not crosswalk records, or with \
         --strict when any identifier is in conflict; 66 for a missing file; 64 for bad usage or \
         an unsafe secret file; 74 for a write failure.
-        """)
+        """,
+        version: Stage.version)
 
     @Option(parsing: .upToNextOption, help: ArgumentHelp("Crosswalk records (tally-parse --feed crosswalk output), one or more files.", valueName: "file"))
     var crosswalk: [String] = []

@@ -24,7 +24,8 @@ struct ParseCommand: ParsableCommand {
         Exit status: 0 when every file was readable (rejected rows are reported, not fatal); 65 \
         when a file was unusable, or with --strict when any row was rejected; 66 for a missing \
         file; 64 for bad usage; 74 for a write failure.
-        """)
+        """,
+        version: Stage.version)
 
     @Option(help: ArgumentHelp("The feed: court, tax, transit, commerce, crosswalk, corrections, or a path to a NAME.feed.json.", valueName: "name"))
     var feed: String

@@ -34,7 +34,8 @@ struct ScoreCommand: ParsableCommand {
         place, or any rejected line (unless --keep-going: tally-score reads tally's own output, \
         so a bad line means corruption upstream); 66 for a missing file; 64 for bad usage; 74 \
         for a write failure.
-        """)
+        """,
+        version: Stage.version)
 
     @Option(help: ArgumentHelp("The rules file (YAML), e.g. pipelines/rules/default.yaml.", valueName: "file"))
     var rules: String

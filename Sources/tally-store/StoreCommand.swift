@@ -25,6 +25,7 @@ struct StoreCommand: ParsableCommand {
         is tally's own output, so a bad line means corruption upstream); 66 for a missing ledger or input; 74 for a failed write; files \
         --sha256 exits 1 when the file is not in the manifest.
         """,
+        version: Stage.version,
         subcommands: [Ingest.self, Dump.self, Files.self, Check.self])
 
     struct Ingest: ParsableCommand {

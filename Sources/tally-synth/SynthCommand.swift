@@ -21,7 +21,8 @@ struct SynthCommand: ParsableCommand {
         to no real county. The same flags give byte-identical files.
 
         Exit status: 0 on success, 64 for bad usage, 74 when a file cannot be written.
-        """)
+        """,
+        version: Stage.version)
 
     @Option(help: "How many people (organisations are one in fifty, at least 5).")
     var people: Int = 1000

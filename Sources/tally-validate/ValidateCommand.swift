@@ -24,7 +24,8 @@ struct ValidateCommand: ParsableCommand {
 
         Exit status: 0 when every file is valid, 65 when any is not, 66 for a missing file, 64 \
         for bad usage.
-        """)
+        """,
+        version: Stage.version)
 
     @Option(help: ArgumentHelp("The feed: court, tax, transit, commerce, crosswalk, corrections, or a path to a NAME.feed.json.", valueName: "name"))
     var feed: String

@@ -34,7 +34,9 @@ import threading
 from pyspark import SparkFiles
 from pyspark.sql import SparkSession
 
-FEEDS = ("court", "tax", "transit", "commerce", "corrections", "crosswalk")
+def declared_feeds(schemas):
+    """The feeds declared in the schemas directory (NAME.feed.json), as nightly.sh finds them."""
+    return tuple(sorted(f[: -len(".feed.json")] for f in os.listdir(schemas) if f.endswith(".feed.json")))
 
 
 class StageFailed(RuntimeError):
@@ -101,12 +103,17 @@ def main():
     ap.add_argument("--as-of", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--partitions", type=int, default=8)
+    ap.add_argument("--schemas", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "schemas", "feeds"),
+                    help="the feed declarations (default: schemas/feeds in the source tree)")
     args = ap.parse_args()
     bindir = os.path.abspath(args.bin)
 
     spark = SparkSession.builder.appName("tally-nightly").getOrCreate()
     sc = spark.sparkContext
-    names = sorted(f for f in os.listdir(args.feeds) if f.split("-")[0] in FEEDS and f[len(f.split("-")[0]) + 1:][:1].isdigit())
+    feeds = declared_feeds(args.schemas)
+    if not feeds:
+        sys.exit(f"tally-spark: no feed declarations (NAME.feed.json) in {args.schemas}")
+    names = sorted(f for f in os.listdir(args.feeds) if f.split("-")[0] in feeds and f[len(f.split("-")[0]) + 1:][:1].isdigit())
     paths = [os.path.abspath(os.path.join(args.feeds, f)) for f in names]
     crosswalk_files = [p for p in paths if os.path.basename(p).startswith("crosswalk-")]
     event_files = [p for p in paths if not os.path.basename(p).startswith("crosswalk-")]

@@ -68,6 +68,11 @@ public struct FeedSpec: Sendable {
     public var retraction: (field: Int, value: String)?
     /// Pairs of fields whose values must agree (`debtor/id/@scheme` cn-rid with `debtor/@kind` person).
     public var agreements: [(field: Int, with: Int, pairs: ByteMap<String>)]
+    /// The largest share of a file's rows that may be rejected before the nightly pipeline holds
+    /// the file back for review (`maxRejectedShare` in the declaration; 2% when not given).
+    public var maxRejectedShare: Double = FeedSpec.defaultMaxRejectedShare
+    /// What a feed tolerates when its declaration does not say: two rows in a hundred.
+    public static let defaultMaxRejectedShare = 0.02
 
     /// The index of the field called `name`.
     public func index(of name: String) -> Int? { fields.firstIndex { $0.name == name } }
@@ -199,6 +204,10 @@ extension FeedSpec {
         if let r = doc.retraction {
             spec.retraction = (try field(r.field, "retraction"), r.value)
         }
+        if let share = doc.maxRejectedShare {
+            guard share >= 0 && share <= 1 else { throw FeedSpecError(file: feedFile, "maxRejectedShare must lie between 0 and 1, not \(share)") }
+            spec.maxRejectedShare = share
+        }
         for a in doc.agree ?? [] {
             spec.agreements.append((try field(a.field, "agree"), try field(a.with, "agree"), ByteMap(a.pairs)))
         }
@@ -261,6 +270,7 @@ struct FeedDocument: Decodable {
     var target: Target?
     var retraction: Retraction?
     var agree: [Agree]?
+    var maxRejectedShare: Double?
 }
 
 struct TableSchemaDocument: Decodable {
