@@ -26,9 +26,9 @@ extension RecordView {
             return escapedSchemaFault()
         }
         guard let (field, message) = RecordRules.fault(
-            source: source.content, id: id.content, kind: kind.content, scheme: scheme.content, subjectID: subjectID?.content,
-            target: target?.content, at: at, amountFen: amountFen, file: file.content, sha256: sha256.content,
-            person: person?.content, hasLink: link != nil) else { return nil }
+            source: source.content, id: id.content, kind: kind.content, correction: isCorrection, scheme: scheme.content,
+            subjectID: subjectID?.content, target: target?.content, at: at, amountFen: amountFen, file: file.content,
+            sha256: sha256.content, person: person?.content, hasLink: link != nil) else { return nil }
         return JSONSyntaxError(column: column(of: field), message: message)
     }
 
@@ -64,9 +64,9 @@ extension RecordView {
         }
         return with(0, { f in
             guard let (field, message) = RecordRules.fault(
-                source: f[0], id: f[1], kind: f[2], scheme: f[3], subjectID: subjectID == nil ? nil : f[4],
-                target: target == nil ? nil : f[5], at: at, amountFen: amountFen, file: f[6], sha256: f[7],
-                person: person == nil ? nil : f[8], hasLink: link != nil) else { return nil }
+                source: f[0], id: f[1], kind: f[2], correction: f[2].count > 11 && f[2].starts(with: "correction.".utf8), scheme: f[3],
+                subjectID: subjectID == nil ? nil : f[4], target: target == nil ? nil : f[5], at: at, amountFen: amountFen,
+                file: f[6], sha256: f[7], person: person == nil ? nil : f[8], hasLink: link != nil) else { return nil }
             return JSONSyntaxError(column: column(of: field), message: message)
         }, [])
     }
@@ -79,7 +79,8 @@ public enum RecordRules {
 
     /// The first rule that these field values break, with the field it is about, or nil.
     @inline(__always)
-    public static func fault(source: UnsafeRawBufferPointer, id: UnsafeRawBufferPointer, kind: UnsafeRawBufferPointer,
+    /// `correction` says whether `kind` starts with `correction.` (the caller knows it cheaply).
+    public static func fault(source: UnsafeRawBufferPointer, id: UnsafeRawBufferPointer, kind: UnsafeRawBufferPointer, correction: Bool,
                              scheme: UnsafeRawBufferPointer, subjectID: UnsafeRawBufferPointer?, target: UnsafeRawBufferPointer?,
                              at: Timestamp, amountFen: Int64?, file: UnsafeRawBufferPointer, sha256: UnsafeRawBufferPointer,
                              person: UnsafeRawBufferPointer?, hasLink: Bool) -> (Field, String)? {
@@ -89,7 +90,7 @@ public enum RecordRules {
         guard let known = Self.scheme(scheme) else {
             return (.scheme, "subject.scheme is not one of cn-rid, cn-uscc, transit-card, shop-account, record: \(InertText.quoted(scheme))")
         }
-        if kind.count > 11, kind.starts(with: "correction.".utf8) {
+        if correction {
             guard isCorrectionKind(kind) else {
                 return (.kind, "kind is not one of correction.dispute, correction.uphold, correction.retract, correction.reinstate: \(InertText.quoted(kind))")
             }
@@ -143,16 +144,22 @@ public enum RecordRules {
     /// `[a-z][a-z0-9-]*`.
     @inline(__always)
     public static func isName(_ b: UnsafeRawBufferPointer) -> Bool {
-        guard b.count > 0, isNameByte(b[0], first: true) else { return false }
-        for i in 1..<b.count where !isNameByte(b[i], first: false) { return false }
+        guard b.count > 0, let p = b.baseAddress?.assumingMemoryBound(to: UInt8.self), isNameByte(p[0], first: true) else { return false }
+        var i = 1
+        while i < b.count {
+            guard isNameByte(p[i], first: false) else { return false }
+            i &+= 1
+        }
         return true
     }
 
     /// `NAME.NAME`.
-    @inline(__always)
     public static func isKind(_ b: UnsafeRawBufferPointer) -> Bool {
-        guard let dot = b.firstIndex(of: UInt8(ascii: ".")) else { return false }
-        return isName(UnsafeRawBufferPointer(rebasing: b[0..<dot])) && isName(UnsafeRawBufferPointer(rebasing: b[(dot + 1)...]))
+        guard let p = b.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return false }
+        var dot = -1
+        for i in 0..<b.count where p[i] == UInt8(ascii: ".") { dot = i; break }
+        guard dot > 0 else { return false }
+        return isName(UnsafeRawBufferPointer(start: p, count: dot)) && isName(UnsafeRawBufferPointer(start: p + dot + 1, count: b.count - dot - 1))
     }
 
     static func isCorrectionKind(_ b: UnsafeRawBufferPointer) -> Bool {
@@ -203,7 +210,7 @@ public enum RecordRules {
 
     /// Why `id` is not a valid identifier of `scheme` in a record, or nil.
     @inline(__always)
-    static func identifierFault(_ scheme: Scheme, _ id: UnsafeRawBufferPointer) -> String? {
+    public static func identifierFault(_ scheme: Scheme, _ id: UnsafeRawBufferPointer) -> String? {
         switch scheme {
         case .cnRid:
             // Records carry the normalised form: an upper-case X.
@@ -214,5 +221,154 @@ public enum RecordRules {
         case .shopAccount: return Identifier.check(.shopAccount, id, notAfter: latestBirth)?.description
         case .record: return isRecordID(id, source: nil) ? nil : "not a record id SOURCE:32 lower-case hex digits"
         }
+    }
+}
+
+/// Values a stream's lines repeat (sources, kinds, the file hash), kept once found valid, so
+/// that a line holding the same bytes skips their checks. One per `RecordViewScanner`.
+public final class SchemaMemo {
+    /// Up to `places` values, each in a fixed space of `width` bytes. A class with raw memory,
+    /// so that looking a value up copies and retains nothing.
+    final class Values {
+        let base: UnsafeMutablePointer<UInt8>
+        let lengths: UnsafeMutablePointer<Int>
+        let width: Int
+        let places: Int
+        var next = 0
+
+        init(places: Int, width: Int) {
+            self.width = width
+            self.places = places
+            base = .allocate(capacity: places * width)
+            lengths = .allocate(capacity: places)
+            lengths.initialize(repeating: -1, count: places)
+        }
+
+        deinit {
+            base.deallocate()
+            lengths.deallocate()
+        }
+
+        @inline(__always)
+        func holds(_ b: UnsafeRawBufferPointer) -> Bool {
+            let n = b.count
+            guard n > 0, let p = b.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return false }
+            var i = 0
+            while i < places {
+                if lengths[i] == n && memcmpEqual(base + i &* width, p, n) { return true }
+                i &+= 1
+            }
+            return false
+        }
+
+        /// Keeps `b`, in place of the oldest value when all places are taken.
+        func keep(_ b: UnsafeRawBufferPointer) {
+            guard b.count > 0, b.count <= width else { return }
+            (base + next * width).update(from: b.baseAddress!.assumingMemoryBound(to: UInt8.self), count: b.count)
+            lengths[next] = b.count
+            next = (next + 1) % places
+        }
+    }
+
+    let sources = Values(places: 8, width: 32)
+    let kinds = Values(places: 16, width: 64)
+    let sha256 = Values(places: 2, width: 64)
+
+    public init() {}
+}
+
+extension RecordView {
+    /// Whether the record keeps every rule `schemaFault` checks, for the common case: values
+    /// without escapes. False means "not known to pass" (then `schemaFault` decides, and says
+    /// why); it never passes a record that `schemaFault` refuses (tested on generated lines).
+    @inline(never)
+    public func passesSchema(memo: SchemaMemo) -> Bool {
+        if id.escaped || source.escaped || kind.escaped || scheme.escaped || file.escaped || sha256.escaped { return false }
+        let src = source.content
+        if !memo.sources.holds(src) {
+            guard RecordRules.isName(src) else { return false }
+            memo.sources.keep(src)
+        }
+        guard RecordRules.isRecordID(id.content, source: src) else { return false }
+        let correction = isCorrection
+        let k = kind.content
+        if !memo.kinds.holds(k) {
+            guard RecordRules.isKind(k), !correction || RecordRules.isCorrectionKind(k) else { return false }
+            memo.kinds.keep(k)
+        }
+        guard let known = RecordRules.scheme(scheme.content) else { return false }
+        if correction {
+            guard let target, !target.escaped, RecordRules.isRecordID(target.content, source: nil), known == .record else { return false }
+        } else {
+            guard target == nil, known != .record else { return false }
+        }
+        if let sid = subjectID {
+            guard !sid.escaped, RecordRules.identifierPasses(known, sid.content) else { return false }
+        }
+        guard RecordRules.supported.contains(at.seconds), (amountFen ?? 0) >= 0, file.content.count > 0 else { return false }
+        let sha = sha256.content
+        if !memo.sha256.holds(sha) {
+            guard RecordRules.isHex(sha, digits: 64) else { return false }
+            memo.sha256.keep(sha)
+        }
+        if let person {
+            return !person.escaped && link != nil && RecordRules.isPersonKey(person.content)
+        }
+        return link == nil
+    }
+}
+
+extension RecordRules {
+    /// `identifierFault(scheme, id) == nil`, without making the fault: digits and check
+    /// characters compared in place for the schemes records carry most.
+    @inline(__always)
+    public static func identifierPasses(_ scheme: Scheme, _ id: UnsafeRawBufferPointer) -> Bool {
+        switch scheme {
+        case .cnRid: return residentIDPasses(id)
+        case .transitCard: return id.count == 16 && allDigits(id, from: 0)
+        case .shopAccount: return id.count == 11 && id[0] == UInt8(ascii: "A") && allDigits(id, from: 1)
+        default: return identifierFault(scheme, id) == nil
+        }
+    }
+
+    @inline(__always)
+    static func allDigits(_ b: UnsafeRawBufferPointer, from: Int) -> Bool {
+        var i = from
+        while i < b.count {
+            guard b[i] &- 0x30 < 10 else { return false }
+            i &+= 1
+        }
+        return true
+    }
+
+    /// Whether the eight bytes of `x` are all ASCII digits (word at a time: a byte below '0'
+    /// borrows into its high bit, one above '9' carries into it).
+    @inline(__always)
+    static func eightDigits(_ x: UInt64) -> Bool {
+        ((x &- 0x3030_3030_3030_3030) | (x &+ 0x4646_4646_4646_4646) | x) & 0x8080_8080_8080_8080 == 0
+    }
+
+    /// A resident number as records carry it: 17 digits, a real birth date from 1850 on and not
+    /// after `latestBirth`, and the MOD 11-2 check character (upper-case X).
+    @inline(__always)
+    static func residentIDPasses(_ b: UnsafeRawBufferPointer) -> Bool {
+        guard b.count == 18, let p = b.baseAddress?.assumingMemoryBound(to: UInt8.self),
+              eightDigits(UnsafeRawPointer(p).loadUnaligned(as: UInt64.self)),
+              eightDigits(UnsafeRawPointer(p + 8).loadUnaligned(as: UInt64.self)), p[16] &- 0x30 < 10 else { return false }
+        @inline(__always) func d(_ i: Int) -> Int { Int(p[i] &- 0x30) }
+        let year = d(6) * 1000 + d(7) * 100 + d(8) * 10 + d(9), month = d(10) * 10 + d(11), day = d(12) * 10 + d(13)
+        // 2199 is `latestBirth`'s year, written as a literal: reading the global costs a call.
+        guard year >= 1850, year <= 2199, month >= 1, month <= 12, day >= 1, day <= 28 || day <= CivilDate.daysIn(month: month, year: year) else { return false }
+        // The weights of GB 11643, 7 9 10 5 8 4 2 1 6 3 7 9 10 5 8 4 2, written out.
+        var sum = d(0) * 7 + d(1) * 9 + d(2) * 10 + d(3) * 5 + d(4) * 8 + d(5) * 4 + d(6) * 2 + d(7) * 1 + d(8) * 6
+        sum += d(9) * 3 + d(10) * 7 + d(11) * 9 + d(12) * 10 + d(13) * 5 + d(14) * 8 + d(15) * 4 + d(16) * 2
+        let check: UInt8
+        switch sum % 11 {
+        case 0: check = UInt8(ascii: "1")
+        case 1: check = UInt8(ascii: "0")
+        case 2: check = UInt8(ascii: "X")
+        case let r: check = UInt8(0x30 + 12 - r)
+        }
+        return p[17] == check
     }
 }

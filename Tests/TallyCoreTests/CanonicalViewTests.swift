@@ -243,4 +243,32 @@ import TallyCore
         let (fast, general) = Self.verdicts(Array(line.utf8))
         #expect(fast == general)
     }
+
+    /// The fast identifier check (digits a word at a time, the weights written out) agrees with
+    /// `identifierFault` on valid numbers and on every kind of damage to them.
+    @Test func theFastIdentifierCheckAgreesWithTheFullOne() {
+        var m = Mix(x: 11643)
+        let noise = Array("0123456789Xx/:A ".utf8) + [0x00, 0x7F, 0x80, 0xFF]
+        var passed = 0, failed = 0
+        for _ in 0..<40_000 {
+            var id: [UInt8]
+            let scheme: RecordRules.Scheme
+            switch m.below(3) {
+            case 0: id = Array(Self.residentID(&m).utf8); scheme = .cnRid
+            case 1: id = Array(String(format: "%016llu", m.next() % 10_000_000_000_000_000).utf8); scheme = .transitCard
+            default: id = Array(("A" + String(format: "%010llu", m.next() % 10_000_000_000)).utf8); scheme = .shopAccount
+            }
+            for _ in 0..<m.below(3) {
+                switch m.below(3) {
+                case 0 where !id.isEmpty: id[m.below(id.count)] = noise[m.below(noise.count)]
+                case 1 where !id.isEmpty: id.remove(at: m.below(id.count))
+                default: id.insert(noise[m.below(noise.count)], at: m.below(id.count + 1))
+                }
+            }
+            let (fast, full) = id.withUnsafeBytes { (RecordRules.identifierPasses(scheme, $0), RecordRules.identifierFault(scheme, $0) == nil) }
+            #expect(fast == full, "\(scheme) \(String(decoding: id, as: UTF8.self))")
+            if full { passed += 1 } else { failed += 1 }
+        }
+        #expect(passed > 10_000 && failed > 10_000, "passed \(passed), failed \(failed)")
+    }
 }
