@@ -110,11 +110,11 @@ public final class ValidateStage {
                 if i >= labels.count {
                     add(Problem(code: "missing-label", row: 1, line: 1, field: field.name, fieldNumber: i + 1, message: "no label for field \(field.name)"), to: &report)
                 } else if labels[i] != field.name {
-                    add(Problem(code: "incorrect-label", row: 1, line: 1, field: field.name, fieldNumber: i + 1, message: "label \"\(labels[i])\" where \(field.name) is expected"), to: &report)
+                    add(Problem(code: "incorrect-label", row: 1, line: 1, field: field.name, fieldNumber: i + 1, message: "label \(InertText.quoted(labels[i], limit: 64)) where \(field.name) is expected"), to: &report)
                 }
             }
             for i in spec.fields.count..<max(labels.count, spec.fields.count) {
-                add(Problem(code: "extra-label", row: 1, line: 1, field: "", fieldNumber: i + 1, message: "extra label \"\(labels[i])\""), to: &report)
+                add(Problem(code: "extra-label", row: 1, line: 1, field: "", fieldNumber: i + 1, message: "extra label \(InertText.quoted(labels[i], limit: 64))"), to: &report)
             }
             var rowNumber = 1
             while let row = try pipeline.next() {

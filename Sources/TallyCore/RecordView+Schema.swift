@@ -1,3 +1,5 @@
+import CTally
+
 /// The rules of `schemas/record.schema.json` beyond a line's shape, and the few it cannot say,
 /// checked on every record any stage reads.
 ///
@@ -17,7 +19,7 @@
 /// - `person` is `p_` and 32 lower-case hex digits, and comes with `link` (and `link` with it).
 extension RecordView {
     /// The first rule this record breaks, or nil.
-    @inline(__always)
+    @inline(never)
     public func schemaFault() -> JSONSyntaxError? {
         // Values written with escapes are decoded and checked as what they say; tally never
         // writes escapes in these fields, so that is the general reader's slow path only.
@@ -176,17 +178,17 @@ public enum RecordRules {
         } else if !isName(prefix) {
             return false
         }
-        return SourceNames.hex(b, from: b.count - 32) != nil && SourceNames.hex(b, from: b.count - 16) != nil
+        return tally_lower_hex32(b.baseAddress!.assumingMemoryBound(to: UInt8.self) + (b.count - 32)) != 0
     }
 
-    /// Exactly `digits` lower-case hex digits (a multiple of 16).
+    /// Exactly `digits` lower-case hex digits (a multiple of 32).
     @inline(__always)
     public static func isHex(_ b: UnsafeRawBufferPointer, digits: Int) -> Bool {
-        guard b.count == digits else { return false }
+        guard b.count == digits, let p = b.baseAddress else { return b.count == digits && digits == 0 }
         var i = 0
         while i < digits {
-            guard SourceNames.hex(b, from: i) != nil else { return false }
-            i += 16
+            guard tally_lower_hex32(p.assumingMemoryBound(to: UInt8.self) + i) != 0 else { return false }
+            i += 32
         }
         return true
     }
@@ -194,8 +196,7 @@ public enum RecordRules {
     /// `p_` and 32 lower-case hex digits.
     @inline(__always)
     public static func isPersonKey(_ b: UnsafeRawBufferPointer) -> Bool {
-        b.count == 34 && b[0] == UInt8(ascii: "p") && b[1] == UInt8(ascii: "_")
-            && SourceNames.hex(b, from: 2) != nil && SourceNames.hex(b, from: 18) != nil
+        b.count == 34 && b[0] == UInt8(ascii: "p") && b[1] == UInt8(ascii: "_") && tally_lower_hex32(b.baseAddress!.assumingMemoryBound(to: UInt8.self) + 2) != 0
     }
 
     @inline(__always)
@@ -249,13 +250,17 @@ public final class SchemaMemo {
             lengths.deallocate()
         }
 
+        /// Where the last value found was: streams often repeat one value many lines running.
+        var lastHit = 0
+
         @inline(__always)
         func holds(_ b: UnsafeRawBufferPointer) -> Bool {
             let n = b.count
             guard n > 0, let p = b.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return false }
+            if lengths[lastHit] == n && memcmpEqual(base + lastHit &* width, p, n) { return true }
             var i = 0
             while i < places {
-                if lengths[i] == n && memcmpEqual(base + i &* width, p, n) { return true }
+                if lengths[i] == n && memcmpEqual(base + i &* width, p, n) { lastHit = i; return true }
                 i &+= 1
             }
             return false
@@ -325,36 +330,19 @@ extension RecordRules {
     public static func identifierPasses(_ scheme: Scheme, _ id: UnsafeRawBufferPointer) -> Bool {
         switch scheme {
         case .cnRid: return residentIDPasses(id)
-        case .transitCard: return id.count == 16 && allDigits(id, from: 0)
-        case .shopAccount: return id.count == 11 && id[0] == UInt8(ascii: "A") && allDigits(id, from: 1)
+        case .transitCard: return id.count == 16 && WordTests.digits(id.baseAddress!, count: 16)
+        case .shopAccount: return id.count == 11 && id[0] == UInt8(ascii: "A") && WordTests.digits(id.baseAddress! + 1, count: 10)
         default: return identifierFault(scheme, id) == nil
         }
     }
 
-    @inline(__always)
-    static func allDigits(_ b: UnsafeRawBufferPointer, from: Int) -> Bool {
-        var i = from
-        while i < b.count {
-            guard b[i] &- 0x30 < 10 else { return false }
-            i &+= 1
-        }
-        return true
-    }
-
-    /// Whether the eight bytes of `x` are all ASCII digits (word at a time: a byte below '0'
-    /// borrows into its high bit, one above '9' carries into it).
-    @inline(__always)
-    static func eightDigits(_ x: UInt64) -> Bool {
-        ((x &- 0x3030_3030_3030_3030) | (x &+ 0x4646_4646_4646_4646) | x) & 0x8080_8080_8080_8080 == 0
-    }
 
     /// A resident number as records carry it: 17 digits, a real birth date from 1850 on and not
     /// after `latestBirth`, and the MOD 11-2 check character (upper-case X).
     @inline(__always)
     static func residentIDPasses(_ b: UnsafeRawBufferPointer) -> Bool {
         guard b.count == 18, let p = b.baseAddress?.assumingMemoryBound(to: UInt8.self),
-              eightDigits(UnsafeRawPointer(p).loadUnaligned(as: UInt64.self)),
-              eightDigits(UnsafeRawPointer(p + 8).loadUnaligned(as: UInt64.self)), p[16] &- 0x30 < 10 else { return false }
+              WordTests.digits(UnsafeRawPointer(p), count: 17) else { return false }
         @inline(__always) func d(_ i: Int) -> Int { Int(p[i] &- 0x30) }
         let year = d(6) * 1000 + d(7) * 100 + d(8) * 10 + d(9), month = d(10) * 10 + d(11), day = d(12) * 10 + d(13)
         // 2199 is `latestBirth`'s year, written as a literal: reading the global costs a call.

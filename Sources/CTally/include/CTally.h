@@ -79,4 +79,31 @@ static inline void tally_hex(const unsigned char *in, unsigned long n, unsigned 
     }
 }
 
+/* Whether the 32 bytes at `p` are all lower-case hex digits (0-9, a-f): the 128 bits of a
+ * record id or a person key, which every record a stage reads carries. Two 16-byte steps with
+ * SSE2: (x - '0') < 10 or (x - 'a') < 6, unsigned, by saturating subtraction. */
+static inline __attribute__((always_inline)) int tally_lower_hex32(const unsigned char *p) {
+#if defined(__SSE2__)
+    const __m128i zero = _mm_set1_epi8('0'), a = _mm_set1_epi8('a');
+    const __m128i nine = _mm_set1_epi8(9), five = _mm_set1_epi8(5);
+    unsigned ok = 0xFFFFFFFFu;
+    for (int k = 0; k < 2; k++) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(p + 16 * k));
+        /* x - '0' as unsigned bytes: at most 9 for a digit (min(d, 9) == d); likewise letters. */
+        __m128i d = _mm_sub_epi8(x, zero), l = _mm_sub_epi8(x, a);
+        __m128i isDigit = _mm_cmpeq_epi8(_mm_min_epu8(d, nine), d);
+        __m128i isLetter = _mm_cmpeq_epi8(_mm_min_epu8(l, five), l);
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(isDigit, isLetter));
+        ok &= k == 0 ? (m | 0xFFFF0000u) : ((m << 16) | 0xFFFFu);
+    }
+    return ok == 0xFFFFFFFFu;
+#else
+    for (int i = 0; i < 32; i++) {
+        unsigned char c = p[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return 0;
+    }
+    return 1;
+#endif
+}
+
 #endif
