@@ -145,6 +145,29 @@ import Testing
         #expect(codes["primary-key", default: 0] >= repeatedRows / 2 && codes.count >= 4, "\(codes)")
     }
 
+    /// A header with more labels than the feed has fields, and rows with a number of cells
+    /// between the two, once trapped (SIGILL). Each label without a cell is a missing-cell, as
+    /// Frictionless reports it (checked by hand: `frictionless validate` on the same shape gives
+    /// missing-cell at the extra label's position).
+    @Test func aHeaderWithMoreLabelsThanFieldsNeverTraps() throws {
+        let dir = Harness.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let header = "event_id,card_id,rid,line,station_in,station_out,tap_in,tap_out,fare_fen,paid_fen,flag,x,y"
+        let row = "E1,8000000000000123,11010519491231002X,1,0001,0002,2026-11-27T08:00:00,2026-11-27T08:30:00,500,200,fare-evasion"
+        let file = dir + "/transit-20261127.csv"
+        func event(_ id: String) -> String { row.replacingOccurrences(of: "E1,", with: id + ",") }
+        try [header, row, event("E3") + ",1", event("E4") + ",1,2", event("E2")].joined(separator: "\n").appending("\n")
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        let r = try Harness.run("tally-validate", ["--feed", "transit", "--json", "--max-errors", "100", file])
+        #expect(r.status == 65, "exit \(r.status): \(r.stderr)")
+        let report = json(r.text)[0]
+        #expect(report["counts"] as! [String: Int] == ["extra-label": 2, "missing-cell": 5], "\(report["counts"]!)")
+        let missing = (report["first"] as! [[String: Any]]).filter { $0["code"] as? String == "missing-cell" }.map { "\($0["row"]!):\($0["fieldNumber"] ?? $0["field_number"] ?? "?")" }
+        #expect(missing == ["2:12", "2:13", "3:13", "5:12", "5:13"], "\(missing)")
+        let parse = try Harness.run("tally-parse", ["--feed", "transit", file])
+        #expect(parse.status == 65 && parse.stderr.contains("header does not match"), "\(parse.stderr)")
+    }
+
     @Test func exitStatuses() throws {
         #expect(try Harness.run("tally-validate", ["--feed", "court", fixtures + "/court-20261127-valid.xml"]).status == 0)
         let missing = try Harness.run("tally-validate", ["--feed", "court", "/nonexistent/court.xml"])

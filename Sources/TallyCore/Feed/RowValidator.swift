@@ -54,10 +54,13 @@ public struct RowValidator {
         }
         let expected = expectedCells ?? spec.fields.count
         if n < expected {
-            for i in n..<min(expected, spec.fields.count) {
-                faults.append(RowFault(code: "missing-cell", field: spec.fields[i].name, fieldNumber: i + 1,
+            // Every label without a cell, the header's extra labels included (a header may have
+            // more labels than the feed has fields: tally-validate goes on past it).
+            for i in n..<expected {
+                let named = i < spec.fields.count
+                faults.append(RowFault(code: "missing-cell", field: named ? spec.fields[i].name : "", fieldNumber: i + 1,
                                        reason: "row has \(n) cells, the header \(expected)"))
-                if spec.fields[i].required {
+                if named && spec.fields[i].required {
                     faults.append(fault(i, "constraint-error", "required value is missing"))
                 }
             }
