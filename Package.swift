@@ -13,7 +13,7 @@ let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], 
 
 let package = Package(
     name: "tally",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "tally-synth", targets: ["tally-synth"]),
         .executable(name: "tally-parse", targets: ["tally-parse"]),

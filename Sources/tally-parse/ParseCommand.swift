@@ -22,7 +22,8 @@ struct ParseCommand: ParsableCommand {
         per file goes to stderr: read = written + rejected + filtered.
 
         Exit status: 0 when every file was readable (rejected rows are reported, not fatal); 65 \
-        when a file was unusable, or with --strict when any row was rejected; 66 for a missing \
+        when a file was unusable or had more than --max-rejects (100,000) rows rejected (it \
+        stops there), or with --strict when any row was rejected; 66 for a missing \
         file; 64 for bad usage; 74 for a write failure.
         """,
         version: Stage.version)
@@ -42,13 +43,22 @@ struct ParseCommand: ParsableCommand {
     @Flag(help: "Exit 65 when any row was rejected.")
     var strict = false
 
+    @Option(help: ArgumentHelp("Stop a file (exit 65) once more than this many of its rows were rejected.", valueName: "n"))
+    var maxRejects = ParseStage.defaultMaxRejects
+
     @OptionGroup var input: InputOptions
+
+    func validate() throws {
+        guard maxRejects >= 1 else { throw ValidationError("--max-rejects must be at least 1") }
+    }
 
     func run() throws {
         try Stage.run("tally-parse") {
             let loaded = try FeedCatalog.loadForStage(feed, schemasDirectory: schemas)
-            let stage = ParseStage(.init(feed: loaded, paths: input.paths, limits: input.limits, rejectsPath: rejects,
-                                         statsPath: stats, strict: strict, today: Timestamp.now.chinaDate))
+            var options = ParseStage.Options(feed: loaded, paths: input.paths, limits: input.limits, rejectsPath: rejects,
+                                             statsPath: stats, strict: strict, today: Timestamp.now.chinaDate)
+            options.maxRejects = maxRejects
+            let stage = ParseStage(options)
             return try stage.run()
         }
     }

@@ -323,4 +323,21 @@ extension TrustBoundaryTests {
             #expect(r.status == 74 && r.stderr.contains("No space left on device"), "\(args.joined(separator: " ")): exit \(r.status) \(r.stderr)")
         }
     }
+
+    /// Rejects per file are capped: past --max-rejects the file stops with 65 and says so, so a
+    /// small hostile file cannot fill a disk with rejects.
+    @Test func rejectsPerFileAreCapped() throws {
+        let dir = Harness.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let header = "order_id,account_id,rid,placed_at,category,amount,payment,device"
+        let rows = (0..<30).map { "O20261101009999\(String(format: "%02d", $0)),A0269440587,,2026-11-01T20:44:42+08:00,Home,1.234,late,web" }
+        let file = dir + "/commerce-20261101.csv"
+        try ([header] + rows).joined(separator: "\n").appending("\n").write(toFile: file, atomically: true, encoding: .utf8)
+        let capped = try Harness.run("tally-parse", ["--feed", "commerce", "--max-rejects", "10", "--rejects", dir + "/rej.jsonl", file])
+        #expect(capped.status == 65 && capped.stderr.contains("more than 10 rows rejected") && capped.stderr.contains(":12:"), "\(capped.stderr)")
+        #expect(try String(contentsOfFile: dir + "/rej.jsonl", encoding: .utf8).split(separator: "\n").count == 10)
+        let all = try Harness.run("tally-parse", ["--feed", "commerce", "--rejects", dir + "/rej.jsonl", file])
+        #expect(all.status == 0 && all.stderr.contains("rejected 30"), "\(all.stderr)")
+        #expect(try Harness.run("tally-parse", ["--feed", "commerce", "--max-rejects", "0", file]).status == 64)
+    }
 }
