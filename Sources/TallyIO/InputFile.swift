@@ -50,6 +50,8 @@ public final class InputFile {
     public private(set) var rawBytes = 0
     /// Bytes handed to the reader after decompression.
     public private(set) var decodedBytes = 0
+    /// Where the current window of the expansion bound began (decompressed, compressed bytes).
+    var windowStart: (decoded: Int, consumed: Int) = (0, 0)
 
     private let fd: Int32
     private let ownsDescriptor: Bool
@@ -161,6 +163,17 @@ public final class InputFile {
         decodedBytes += n
         if decodedBytes > limits.ratioGraceBytes && decodedBytes / max(inflater.consumed, 1) > limits.maxRatio {
             throw InputError(.data, file: name, "decompression ratio exceeds \(limits.maxRatio):1 (\(decodedBytes) bytes from \(inflater.consumed)); refusing a possible gzip bomb")
+        }
+        // The bound holds over every stretch of the stream, not only from its start: an
+        // incompressible prefix must not buy room for a bomb after it. Each window of
+        // `ratioGraceBytes` decompressed bytes is held to the ratio on its own.
+        let windowDecoded = decodedBytes - windowStart.decoded
+        if windowDecoded >= limits.ratioGraceBytes {
+            let windowConsumed = inflater.consumed - windowStart.consumed
+            if windowDecoded / max(windowConsumed, 1) > limits.maxRatio {
+                throw InputError(.data, file: name, "decompression ratio exceeds \(limits.maxRatio):1 in a stretch of the stream (\(windowDecoded) bytes from \(windowConsumed), after \(windowStart.decoded)); refusing a possible gzip bomb")
+            }
+            windowStart = (decodedBytes, inflater.consumed)
         }
         return n
     }

@@ -340,4 +340,22 @@ extension TrustBoundaryTests {
         #expect(all.status == 0 && all.stderr.contains("rejected 30"), "\(all.stderr)")
         #expect(try Harness.run("tally-parse", ["--feed", "commerce", "--max-rejects", "0", file]).status == 64)
     }
+
+    /// The gzip expansion bound holds over any stretch of the stream: an incompressible prefix
+    /// does not buy room for a bomb after it.
+    @Test func anIncompressiblePrefixDoesNotHideABomb() throws {
+        let dir = Harness.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let bomb = dir + "/transit-20261101.csv.gz"
+        // 40 MiB of random hex lines (barely compressible), then 400 MiB of one repeated line.
+        let make = "{ head -c 20971520 /dev/urandom | od -An -tx1 -v | tr -d ' ' | gzip -1; yes 0000000000000000000000000000000 | head -c 419430400 | gzip -9; } > \"$0\""
+        #expect(try Harness.run("/bin/sh", ["-c", make, bomb]).status == 0)
+        let size = try FileManager.default.attributesOfItem(atPath: bomb)[.size] as! Int
+        let r = try Harness.run("tally-bench", ["lines", bomb])
+        #expect(r.status == 65 && r.stderr.contains("in a stretch of the stream") && r.stderr.contains("gzip bomb"), "\(size) bytes: \(r.stderr)")
+        // The same prefix alone is fine.
+        let plain = dir + "/prefix.gz"
+        #expect(try Harness.run("/bin/sh", ["-c", "head -c 20971520 /dev/urandom | od -An -tx1 -v | tr -d ' ' | gzip -1 > \"$0\"", plain]).status == 0)
+        #expect(try Harness.run("tally-bench", ["lines", plain]).status == 0)
+    }
 }
