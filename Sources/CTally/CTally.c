@@ -1,2 +1,42 @@
 /* CTally is a header of inline functions (include/CTally.h); a C target needs one source file. */
 #include "CTally.h"
+
+/* Temporary spools of standard input, removed when the process ends by exit or by SIGINT,
+ * SIGTERM or SIGHUP: raw rows hold identifiers and must not stay behind in the temporary
+ * directory. Only async-signal-safe calls in the handler: unlink, signal, raise. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define TALLY_SPOOLS 16
+static char tally_spool_paths[TALLY_SPOOLS][4096];
+static volatile sig_atomic_t tally_spool_count = 0;
+
+static void tally_spool_remove_all(void) {
+    for (int i = 0; i < tally_spool_count; i++) unlink(tally_spool_paths[i]);
+}
+
+static void tally_spool_on_signal(int sig) {
+    tally_spool_remove_all();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+int tally_spool_register(const char *path) {
+    if (tally_spool_count >= TALLY_SPOOLS || strlen(path) >= sizeof tally_spool_paths[0]) return 0;
+    strcpy(tally_spool_paths[tally_spool_count], path);
+    if (tally_spool_count == 0) {
+        atexit(tally_spool_remove_all);
+        int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+        for (int i = 0; i < 3; i++) {
+            struct sigaction sa;
+            memset(&sa, 0, sizeof sa);
+            sa.sa_handler = tally_spool_on_signal;
+            sigemptyset(&sa.sa_mask);
+            sigaction(sigs[i], &sa, NULL);
+        }
+    }
+    tally_spool_count++;
+    return 1;
+}

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CTally
 import TallyCore
 
 /// A feed declaration loaded from disk, with the paths its files resolve to.
@@ -152,13 +153,18 @@ public func spoolStream(path source: String?) throws(InputError) -> String {
     guard fd >= 0 else { throw InputError(.io, file: shown, "cannot create a temporary file: \(POSIX.errorText(errno))") }
     // mkstemp filled in the Xs; the path is the template without its NUL.
     let path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    SpooledFiles.remember(path)
+    try SpooledFiles.remember(path)
     let chunk = UnsafeMutableRawPointer.allocate(byteCount: 1 << 20, alignment: 8)
     defer { chunk.deallocate(); close(fd) }
+    var spooled: Int64 = 0
     while true {
         let n = POSIX.read(input, chunk, 1 << 20)
         if n < 0 { throw InputError(.io, file: shown, "read failed: \(POSIX.errorText(errno))") }
         if n == 0 { break }
+        spooled += Int64(n)
+        if spooled > SpooledFiles.maxBytes {
+            throw InputError(.data, file: shown, "larger than the \(SpooledFiles.maxBytes) bytes a stream may spool to the temporary directory; give the file by name")
+        }
         var p = chunk
         var left = n
         while left > 0 {
@@ -173,11 +179,16 @@ public func spoolStream(path source: String?) throws(InputError) -> String {
 
 func getenvString(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
 
-/// Temporary copies of standard input, removed at exit.
+/// Temporary copies of standard input, removed at exit and on SIGINT, SIGTERM and SIGHUP (the
+/// handler is C: only async-signal-safe calls may run in it).
 enum SpooledFiles {
-    nonisolated(unsafe) static var paths: [String] = []
-    static func remember(_ path: String) {
-        if paths.isEmpty { atexit { for p in SpooledFiles.paths { unlink(p) } } }
-        paths.append(path)
+    static func remember(_ path: String) throws(InputError) {
+        guard tally_spool_register(path) != 0 else {
+            unlink(path)
+            throw InputError(.io, file: "-", "too many standard-input spools in one run")
+        }
     }
+
+    /// The most a stream may hold: its spool goes to the temporary directory's disk.
+    static let maxBytes: Int64 = 1 << 34
 }

@@ -106,4 +106,8 @@ static inline __attribute__((always_inline)) int tally_lower_hex32(const unsigne
 #endif
 }
 
+/* Registers a temporary spool file to be removed at exit and on SIGINT, SIGTERM and SIGHUP
+ * (CTally.c); returns 0 when it could not be (too many, or the path too long). */
+int tally_spool_register(const char *path);
+
 #endif
