@@ -85,7 +85,7 @@ extension RecordViewScanner {
     /// return many references, which then go through memory.
     @inline(never)
     mutating func canonicalAttributes(_ c: inout CanonicalCursor) -> Bool {
-        attrSpace.count = 0
+        attrSpace.reset()
         if c.byte(UInt8(ascii: "}")) { return true }
         // A key's length and last byte pick one of 64 bits; only a key whose bit is already
         // set is compared with the keys before it (callgrind: 29 fewer instructions a line of

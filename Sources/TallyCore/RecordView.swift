@@ -187,7 +187,7 @@ public struct RecordViewScanner {
         var provLine = 0
         var linkValue: Link?
         var personMember: Range<Int>?, linkMember: Range<Int>?
-        attrSpace.count = 0
+        attrSpace.reset()
 
         try s.forEachMember { (s: inout JSONScanner, key: JSONKey) throws(JSONSyntaxError) in
             let bit: UInt32
@@ -341,8 +341,44 @@ final class AttributeSpace {
 
     var attributes: RecordAttributes { RecordAttributes(space: self, base: base, count: count) }
 
+    /// Past this many attributes, keys are found through `index` instead of one by one, so that a
+    /// line with 400,000 attributes is read in linear time, not quadratic.
+    static let indexedFrom = 32
+    /// The keys' hashes (of their decoded bytes) to their places, once a line has many.
+    var index: [Int: [Int32]] = [:]
+    var indexed = 0
+
+    /// Forgets the keys (for the next line).
+    @inline(__always)
+    func reset() {
+        count = 0
+        if indexed > 0 { index.removeAll(keepingCapacity: true); indexed = 0 }
+    }
+
+    static func hash(_ key: JSONStringRef) -> Int {
+        var h = Hasher()
+        if key.escaped {
+            var s = key.string
+            s.withUTF8 { h.combine(bytes: UnsafeRawBufferPointer($0)) }
+        } else {
+            h.combine(bytes: key.content)
+        }
+        return h.finalize()
+    }
+
+    /// Whether a key with the same decoded value is in the space; keeps `index` up to date.
+    func indexedContains(key: JSONStringRef) -> Bool {
+        while indexed < count {
+            index[Self.hash(base[indexed].key), default: []].append(Int32(indexed))
+            indexed += 1
+        }
+        guard let places = index[Self.hash(key)] else { return false }
+        return places.contains { base[Int($0)].key.sameValue(as: key) }
+    }
+
     @inline(__always)
     func contains(key: JSONStringRef) -> Bool {
+        if count >= Self.indexedFrom { return indexedContains(key: key) }
         for i in 0..<count where base[i].key.sameValue(as: key) { return true }
         return false
     }
@@ -351,6 +387,7 @@ final class AttributeSpace {
     /// are the same key, so the quoted bytes are compared, lengths first.
     @inline(__always)
     func containsPlain(key: JSONStringRef) -> Bool {
+        if count >= Self.indexedFrom { return indexedContains(key: key) }
         let q = key.quoted
         let n = q.count
         let p = q.baseAddress!.assumingMemoryBound(to: UInt8.self)

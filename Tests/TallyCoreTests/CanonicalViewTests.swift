@@ -271,4 +271,31 @@ import TallyCore
         }
         #expect(passed > 10_000 && failed > 10_000, "passed \(passed), failed \(failed)")
     }
+
+    /// A line with 400,000 attributes is read in linear time (it took over a minute when every
+    /// key was compared with every key before it), and a repeat among them is still found, on
+    /// both paths.
+    @Test func manyAttributesAreReadInLinearTime() throws {
+        var r = sampleRecord()
+        r.attrs = Attributes()
+        let canonical = String(encodeLine(r).dropLast())
+        let n = 400_000
+        var attrs = (0..<n).map { "\"k\($0)\":\"v\"" }
+        let distinct = canonical.replacingOccurrences(of: "\"attrs\":{}", with: "\"attrs\":{" + attrs.joined(separator: ",") + "}")
+        attrs[n - 1] = "\"k17\":\"again\""
+        let repeated = canonical.replacingOccurrences(of: "\"attrs\":{}", with: "\"attrs\":{" + attrs.joined(separator: ",") + "}")
+        let escapedRepeat = repeated.replacingOccurrences(of: "\"k17\":\"again\"", with: "\"k\\u0031\\u0037\":\"again\"")
+        let clock = ContinuousClock()
+        let elapsed = try clock.measure {
+            var scanner = RecordViewScanner()
+            var d = distinct, rep = repeated, esc = escapedRepeat
+            let count = try d.withUTF8 { try scanner.view(UnsafeRawBufferPointer($0)).attrs.count }
+            #expect(count == n)
+            rep.withUTF8 { u in #expect(throws: JSONSyntaxError.self) { _ = try scanner.view(UnsafeRawBufferPointer(u)) } }
+            esc.withUTF8 { u in #expect(throws: JSONSyntaxError.self) { _ = try scanner.view(UnsafeRawBufferPointer(u)) } }
+        }
+        // Not a timing test: a bound far above linear time, far below quadratic (the debug build
+        // reads these three lines in about a second).
+        #expect(elapsed < .seconds(30), "\(elapsed)")
+    }
 }
