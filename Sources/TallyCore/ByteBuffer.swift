@@ -151,6 +151,22 @@ public final class ByteBuffer {
     @inline(__always)
     public func removeAll() { count = 0 }
 
+    /// Empties the buffer and, if it has grown past `limit` bytes, gives the memory back down to
+    /// `keep` bytes: a buffer reused for many small values after one huge one should not hold
+    /// the huge one's room.
+    @inline(__always)
+    public func removeAll(shrinkingPast limit: Int, to keep: Int) {
+        count = 0
+        if capacity > limit { shrink(to: keep) }
+    }
+
+    @inline(never)
+    func shrink(to keep: Int) {
+        base.deallocate()
+        capacity = max(keep, 16)
+        base = .allocate(capacity: capacity)
+    }
+
     /// Drops the last `n` bytes.
     public func removeLast(_ n: Int) {
         precondition(n <= count)

@@ -20,6 +20,8 @@ public final class RowPipeline: @unchecked Sendable {
     }
 
     private let batches: [Batch]
+    /// The most bytes of rows a batch holds before it is handed over (one row may go past it).
+    static let batchBytes = 4 << 20
     private let filled = DispatchSemaphore(value: 0)
     private let empty: DispatchSemaphore
     private var consumerSlot = 0
@@ -51,9 +53,13 @@ public final class RowPipeline: @unchecked Sendable {
             batch.done = false
             do throws(InputError) {
                 if read == nil { read = try open() }
-                while batch.count < batch.rows.count {
+                // A batch also ends once its rows hold `batchBytes`: with rows near the line
+                // limit, a batch of hundreds would hold gigabytes.
+                var bytes = 0
+                while batch.count < batch.rows.count && bytes < Self.batchBytes {
                     if stopRequested.load(ordering: .relaxed) { batch.done = true; break }
                     guard try read!(batch.rows[batch.count]) else { batch.done = true; break }
+                    bytes &+= batch.rows[batch.count].heldBytes
                     batch.count += 1
                 }
             } catch {

@@ -380,4 +380,22 @@ extension TrustBoundaryTests {
         let r = try Harness.run("/bin/bash", ["-c", script, Harness.binaries + "/tally-parse", tmp])
         #expect(r.text.split(separator: "\n").map(String.init) == ["1", "0"], "\(r.text) \(r.stderr)")
     }
+
+    /// Pooled row buffers give back what huge rows made them take, and a batch of rows is bounded
+    /// in bytes: forty rows of 4 MiB once kept 365 MB.
+    @Test func hugeRowsDoNotPileUpInThePool() throws {
+        let dir = Harness.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/transit-20261127.csv"
+        let big = String(repeating: "9", count: 4 << 20)
+        let rows = (0..<40).map { "E\($0),8000000000000123,,1,\(big),0002,2026-11-27T08:00:00,2026-11-27T08:30:00,500,200," }
+        try (["event_id,card_id,rid,line,station_in,station_out,tap_in,tap_out,fare_fen,paid_fen,flag"] + rows).joined(separator: "\n").appending("\n")
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        for tool in ["tally-parse", "tally-validate"] {
+            let r = try Harness.run("/usr/bin/time", ["-f", "peak %M", Harness.binaries + "/" + tool, "--feed", "transit", file])
+            let kb = Int(r.stderr.split(separator: "\n").last { $0.hasPrefix("peak ") }!.dropFirst(5))!
+            #expect(kb < 160_000, "\(tool): peak RSS \(kb) KB")
+            print("\(tool) on forty 4 MiB rows: peak RSS \(kb / 1024) MB")
+        }
+    }
 }
