@@ -207,8 +207,48 @@ public final class CSVReader {
         }
     }
 
-    /// Checks cells are valid in the file's encoding and leaves them as UTF-8.
+    /// Checks cells are valid in the file's encoding and leaves them as UTF-8; a NUL byte, or a
+    /// byte-order mark anywhere but the file's start, is an encoding error of its cell.
     private func decode(_ row: Row) {
+        convert(row)
+        if row.readFault == nil { findStrayBytes(row) }
+    }
+
+    /// A NUL byte, or U+FEFF (a byte-order mark where none belongs: a file glued onto another),
+    /// in a cell: such a value cannot be what the agency meant, and would travel on invisibly.
+    private func findStrayBytes(_ row: Row) {
+        let n = row.storage.count
+        guard n > 0 else { return }
+        let base = row.storage.base
+        let nul = memchr(base, 0, n) != nil
+        var bom = false
+        var from = 0
+        while !bom, from + 2 < n, let hit = memchr(base + from, 0xEF, n - from - 2) {
+            let at = UnsafeMutableRawPointer(hit).assumingMemoryBound(to: UInt8.self) - base
+            if base[at + 1] == 0xBB && base[at + 2] == 0xBF { bom = true }
+            from = at + 1
+        }
+        guard nul || bom else { return }
+        for i in 0..<row.count {
+            let cell = row.field(i)
+            guard let p = cell.baseAddress, cell.count > 0 else { continue }
+            if memchr(p, 0, cell.count) != nil {
+                row.readFault = RowFault(code: "encoding-error", field: "", fieldNumber: i + 1, reason: "field \(i + 1) holds a NUL byte")
+                return
+            }
+            let bytes = cell.assumingMemoryBound(to: UInt8.self)
+            var j = 0
+            while j + 2 < bytes.count {
+                if bytes[j] == 0xEF && bytes[j + 1] == 0xBB && bytes[j + 2] == 0xBF {
+                    row.readFault = RowFault(code: "encoding-error", field: "", fieldNumber: i + 1, reason: "field \(i + 1) holds a byte-order mark (U+FEFF), which belongs only at the start of a file")
+                    return
+                }
+                j += 1
+            }
+        }
+    }
+
+    private func convert(_ row: Row) {
         let all = UnsafeBufferPointer(start: row.storage.base, count: row.storage.count)
         if let gb18030 {
             // GB18030 never uses bytes below 0x80 inside a multi-byte character, so an ASCII row

@@ -398,4 +398,26 @@ extension TrustBoundaryTests {
             print("\(tool) on forty 4 MiB rows: peak RSS \(kb / 1024) MB")
         }
     }
+
+    /// A NUL byte in a cell, or a byte-order mark anywhere but the file's start, is an encoding
+    /// error of its row and field, in parse and validate alike.
+    @Test func strayNULsAndByteOrderMarksAreEncodingErrors() throws {
+        let dir = Harness.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let header = Array("order_id,account_id,rid,placed_at,category,amount,payment,device\n".utf8)
+        func row(_ id: Int, _ category: [UInt8]) -> [UInt8] {
+            Array("O202611010099999\(id),A0269440587,,2026-11-01T20:44:42+08:00,".utf8) + category + Array(",12.00,late,web\n".utf8)
+        }
+        let bytes = [0xEF, 0xBB, 0xBF] + header + row(1, Array("Home".utf8)) + row(2, Array("Ho".utf8) + [0] + Array("me".utf8))
+            + row(3, [0xEF, 0xBB, 0xBF] + Array("Home".utf8)) + row(4, Array("家居，园艺".utf8))
+        let file = dir + "/commerce-20261101.csv"
+        _ = FileManager.default.createFile(atPath: file, contents: Data(bytes))
+        let parse = try Harness.run("tally-parse", ["--feed", "commerce", "--rejects", dir + "/rej.jsonl", file])
+        #expect(parse.text.split(separator: "\n").count == 2, "the first and last rows: \(parse.stderr)")
+        let rejects = try String(contentsOfFile: dir + "/rej.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(rejects.count == 2 && rejects.allSatisfy { $0.contains("encoding-error") && $0.contains("\"field\":\"category\"") }, "\(rejects)")
+        #expect(rejects[0].contains("NUL") && rejects[1].contains("byte-order mark"))
+        let validate = try Harness.run("tally-validate", ["--feed", "commerce", file])
+        #expect(validate.status == 65 && validate.text.contains("encoding-error ×2"), "\(validate.text)")
+    }
 }
