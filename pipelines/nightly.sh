@@ -119,10 +119,8 @@ record_file() { # record_file NAME STATUS [KEY VALUE]... : one entry of the run 
 }
 
 SCORES_JSON=null
-write_summary() { # write_summary EXIT
-    local code=$1 status=ok
-    [ "$code" -eq 2 ] && status=attention
-    [ "$code" -ne 0 ] && [ "$code" -ne 2 ] && status=failed
+write_summary() { # write_summary EXIT STATUS
+    local code=$1 status=$2
     local version
     version=$("$(exe_of tally-parse)" --version 2>/dev/null || echo unknown)
     mkdir -p "$OUT/runs" 2>/dev/null || return 0
@@ -141,7 +139,7 @@ finish() { # finish EXIT: the closing line, the summary, the exit
     local code=$1 status=ok
     [ "$code" -eq 2 ] && status=attention
     [ "$code" -ne 0 ] && [ "$code" -ne 2 ] && status=failed
-    write_summary "$code"
+    write_summary "$code" "$status"
     say "end: status $status, exit $code ($OUT/runs/$RUN_ID.json)"
     exit "$code"
 }

@@ -105,7 +105,7 @@ public final class ParseStage {
             let digest = try InputFile.sha256(ofFileAt: readable)
             sha = digest
             let input = try InputFile.open(readable, limits: options.limits, named: stream ? path : nil)
-            let base = path == "-" ? "-" : (stream ? String(path.split(separator: "/").last ?? "-") : input.baseName)
+            let base = input.baseName
             let context = FileContext(name: base, sha256: digest, date: FileContext.date(inFileName: base))
             if case .fileDate = options.feed.spec.at, context.date == nil {
                 throw InputError(.data, file: path, "the \(options.feed.spec.name) feed has no dates in its rows, so its file name must carry one (SOURCE-YYYYMMDD.EXT)")
@@ -168,17 +168,17 @@ public final class ParseStage {
     func handle(_ row: Row, context: FileContext, display: String, counts: inout ParseCounts, raw: () -> String) throws {
         counts.read += 1
         validator.validate(row, into: &faults)
-        if keys.checks, let verdict = keys.check(row, faultFree: faults.isEmpty), verdict != .fresh, faults.isEmpty {
+        if let verdict = keys.check(row, faultFree: faults.isEmpty), verdict != .fresh, faults.isEmpty {
             faults.append(RowFault(code: "primary-key", field: "", fieldNumber: 0,
                                    reason: verdict == .empty ? "the primary key's cells are all empty" : "the primary key repeats an earlier row's"))
         }
         if let fault = faults.first {
-            counts.rejected += 1
-            if counts.rejected > options.maxRejects {
-                counts.rejected -= 1
+            if counts.rejected == options.maxRejects {
+                // The file stops at this row, which is not counted, as at a read error.
                 counts.read -= 1
                 throw InputError(.data, file: display, line: row.line, "more than \(options.maxRejects) rows rejected (--max-rejects); the rest of the file is not read")
             }
+            counts.rejected += 1
             try reject(fault, line: row.line, display: display, context: context, raw: raw())
         } else {
             switch mapper.map(row, file: context) {

@@ -24,8 +24,9 @@ public enum InertText {
         return text.withUTF8 { quoted(UnsafeRawBufferPointer($0), limit: limit) }
     }
 
-    /// `bytes` escaped, at most `limit` of them, and whether any were left out.
-    public static func escaped(_ bytes: UnsafeRawBufferPointer, limit: Int = InertText.limit) -> (text: String, cut: Bool) {
+    /// `bytes` escaped, at most `limit` of them, and whether any were left out. With `quoting`,
+    /// a quote and a backslash are escaped too, so that the text can stand between quotes.
+    public static func escaped(_ bytes: UnsafeRawBufferPointer, limit: Int = InertText.limit, quoting: Bool = true) -> (text: String, cut: Bool) {
         var out: [UInt8] = []
         out.reserveCapacity(min(bytes.count, limit) + 16)
         var i = 0
@@ -39,7 +40,7 @@ public enum InertText {
             } else if n == 1 {
                 if b < 0x20 || b == 0x7F {
                     appendHex(b, to: &out)
-                } else if b == UInt8(ascii: "\\") || b == UInt8(ascii: "\"") {
+                } else if quoting && (b == UInt8(ascii: "\\") || b == UInt8(ascii: "\"")) {
                     out.append(UInt8(ascii: "\\")); out.append(b)
                 } else {
                     out.append(b)
@@ -95,35 +96,8 @@ public enum InertText {
                 }
             }
             if clean { return String(decoding: raw, as: UTF8.self) }
-            var out = escapedMessage(raw, limit: limit)
-            if raw.count > limit { out += "… (message of \(raw.count) bytes, cut)" }
-            return out
+            let (out, cut) = escaped(raw, limit: limit, quoting: false)
+            return cut ? out + "… (message of \(raw.count) bytes, cut)" : out
         }
     }
-
-    static func escapedMessage(_ bytes: UnsafeRawBufferPointer, limit: Int) -> String {
-        var out: [UInt8] = []
-        var i = 0
-        while i < bytes.count {
-            let b = bytes[i]
-            let n = max(UTF8Check.sequenceLength(bytes, at: i), 1)
-            if i + n > limit { break }
-            if n == 1, b < 0x20 || b == 0x7F || b >= 0x80 {
-                appendHex(b, to: &out)
-            } else if n == 2, b == 0xC2, bytes[i + 1] < 0xA0 {
-                out.append(contentsOf: Array("\\u{".utf8))
-                appendHexDigits(bytes[i + 1], to: &out)
-                out.append(UInt8(ascii: "}"))
-            } else {
-                out.append(contentsOf: bytes[i..<(i + n)])
-            }
-            i += n
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-}
-
-extension UnsafeRawBufferPointer {
-    /// These bytes as a quoted, escaped and bounded string for a message (see `InertText`).
-    public var quotedForMessage: String { InertText.quoted(self) }
 }

@@ -55,22 +55,25 @@ extension RecordView {
         return p - b + 1
     }
 
+    /// `schemaFault` for a view with escaped values: each decoded into one buffer, then checked
+    /// as plain bytes.
     @inline(never)
     func escapedSchemaFault() -> JSONSyntaxError? {
-        func decoded(_ r: JSONStringRef) -> [UInt8] { Array(r.string.utf8) }
-        let fields = [decoded(source), decoded(id), decoded(kind), decoded(scheme), subjectID.map(decoded) ?? [],
-                      target.map(decoded) ?? [], decoded(file), decoded(sha256), person.map(decoded) ?? []]
-        func with(_ i: Int, _ body: ([UnsafeRawBufferPointer]) -> JSONSyntaxError?, _ done: [UnsafeRawBufferPointer]) -> JSONSyntaxError? {
-            guard i < fields.count else { return body(done) }
-            return fields[i].withUnsafeBytes { with(i + 1, body, done + [$0]) }
+        var all: [UInt8] = []
+        var places: [Range<Int>] = []
+        for value in [source, id, kind, scheme, subjectID, target, file, sha256, person] {
+            let start = all.count
+            if let value { all += value.string.utf8 }
+            places.append(start..<all.count)
         }
-        return with(0, { f in
+        return all.withUnsafeBytes { b in
+            let f = places.map { UnsafeRawBufferPointer(rebasing: b[$0]) }
             guard let (field, message) = RecordRules.fault(
                 source: f[0], id: f[1], kind: f[2], correction: f[2].count > 11 && f[2].starts(with: "correction.".utf8), scheme: f[3],
                 subjectID: subjectID == nil ? nil : f[4], target: target == nil ? nil : f[5], at: at, amountFen: amountFen,
                 file: f[6], sha256: f[7], person: person == nil ? nil : f[8], hasLink: link != nil) else { return nil }
             return JSONSyntaxError(column: column(of: field), message: message)
-        }, [])
+        }
     }
 }
 
@@ -80,8 +83,8 @@ public enum RecordRules {
     public enum Field: Sendable { case source, id, kind, scheme, subjectID, target, at, amount, file, sha256, person, link, record }
 
     /// The first rule that these field values break, with the field it is about, or nil.
-    @inline(__always)
     /// `correction` says whether `kind` starts with `correction.` (the caller knows it cheaply).
+    @inline(__always)
     public static func fault(source: UnsafeRawBufferPointer, id: UnsafeRawBufferPointer, kind: UnsafeRawBufferPointer, correction: Bool,
                              scheme: UnsafeRawBufferPointer, subjectID: UnsafeRawBufferPointer?, target: UnsafeRawBufferPointer?,
                              at: Timestamp, amountFen: Int64?, file: UnsafeRawBufferPointer, sha256: UnsafeRawBufferPointer,
@@ -136,7 +139,9 @@ public enum RecordRules {
 
     /// The latest birth date a resident number in a record may carry: records are checked
     /// against the calendar, not today (tally-parse checks against today).
-    static let latestBirth = CivilDate(year: 2199, month: 12, day: 31)!
+    static let latestBirth = CivilDate(year: latestBirthYear, month: 12, day: 31)!
+    /// Its year, a plain constant the per-record path reads without a call.
+    static let latestBirthYear = 2199
 
     @inline(__always)
     static func isNameByte(_ b: UInt8, first: Bool) -> Bool {
@@ -336,7 +341,6 @@ extension RecordRules {
         }
     }
 
-
     /// A resident number as records carry it: 17 digits, a real birth date from 1850 on and not
     /// after `latestBirth`, and the MOD 11-2 check character (upper-case X).
     @inline(__always)
@@ -345,18 +349,8 @@ extension RecordRules {
               WordTests.digits(UnsafeRawPointer(p), count: 17) else { return false }
         @inline(__always) func d(_ i: Int) -> Int { Int(p[i] &- 0x30) }
         let year = d(6) * 1000 + d(7) * 100 + d(8) * 10 + d(9), month = d(10) * 10 + d(11), day = d(12) * 10 + d(13)
-        // 2199 is `latestBirth`'s year, written as a literal: reading the global costs a call.
-        guard year >= 1850, year <= 2199, month >= 1, month <= 12, day >= 1, day <= 28 || day <= CivilDate.daysIn(month: month, year: year) else { return false }
-        // The weights of GB 11643, 7 9 10 5 8 4 2 1 6 3 7 9 10 5 8 4 2, written out.
-        var sum = d(0) * 7 + d(1) * 9 + d(2) * 10 + d(3) * 5 + d(4) * 8 + d(5) * 4 + d(6) * 2 + d(7) * 1 + d(8) * 6
-        sum += d(9) * 3 + d(10) * 7 + d(11) * 9 + d(12) * 10 + d(13) * 5 + d(14) * 8 + d(15) * 4 + d(16) * 2
-        let check: UInt8
-        switch sum % 11 {
-        case 0: check = UInt8(ascii: "1")
-        case 1: check = UInt8(ascii: "0")
-        case 2: check = UInt8(ascii: "X")
-        case let r: check = UInt8(0x30 + 12 - r)
-        }
-        return p[17] == check
+        guard year >= 1850, year <= latestBirthYear, month >= 1, month <= 12, day >= 1,
+              day <= 28 || day <= CivilDate.daysIn(month: month, year: year) else { return false }
+        return p[17] == Identifier.residentIDCheck(UnsafeRawBufferPointer(start: p, count: 17))
     }
 }

@@ -219,16 +219,8 @@ public final class CSVReader {
     private func findStrayBytes(_ row: Row) {
         let n = row.storage.count
         guard n > 0 else { return }
-        let base = row.storage.base
-        let nul = memchr(base, 0, n) != nil
-        var bom = false
-        var from = 0
-        while !bom, from + 2 < n, let hit = memchr(base + from, 0xEF, n - from - 2) {
-            let at = UnsafeMutableRawPointer(hit).assumingMemoryBound(to: UInt8.self) - base
-            if base[at + 1] == 0xBB && base[at + 2] == 0xBF { bom = true }
-            from = at + 1
-        }
-        guard nul || bom else { return }
+        let base = UnsafeRawPointer(row.storage.base)
+        guard memchr(base, 0, n) != nil || Self.holdsBOM(base, n) else { return }
         for i in 0..<row.count {
             let cell = row.field(i)
             guard let p = cell.baseAddress, cell.count > 0 else { continue }
@@ -236,16 +228,22 @@ public final class CSVReader {
                 row.readFault = RowFault(code: "encoding-error", field: "", fieldNumber: i + 1, reason: "field \(i + 1) holds a NUL byte")
                 return
             }
-            let bytes = cell.assumingMemoryBound(to: UInt8.self)
-            var j = 0
-            while j + 2 < bytes.count {
-                if bytes[j] == 0xEF && bytes[j + 1] == 0xBB && bytes[j + 2] == 0xBF {
-                    row.readFault = RowFault(code: "encoding-error", field: "", fieldNumber: i + 1, reason: "field \(i + 1) holds a byte-order mark (U+FEFF), which belongs only at the start of a file")
-                    return
-                }
-                j += 1
+            if Self.holdsBOM(p, cell.count) {
+                row.readFault = RowFault(code: "encoding-error", field: "", fieldNumber: i + 1, reason: "field \(i + 1) holds a byte-order mark (U+FEFF), which belongs only at the start of a file")
+                return
             }
         }
+    }
+
+    /// Whether the `n` bytes at `p` hold EF BB BF (U+FEFF in UTF-8), found with memchr.
+    static func holdsBOM(_ p: UnsafeRawPointer, _ n: Int) -> Bool {
+        var from = 0
+        while from + 2 < n, let hit = memchr(p + from, 0xEF, n - from - 2) {
+            let at = UnsafeRawPointer(hit) - p
+            if p.load(fromByteOffset: at + 1, as: UInt8.self) == 0xBB && p.load(fromByteOffset: at + 2, as: UInt8.self) == 0xBF { return true }
+            from = at + 1
+        }
+        return false
     }
 
     private func convert(_ row: Row) {

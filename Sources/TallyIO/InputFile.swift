@@ -76,10 +76,10 @@ public final class InputFile {
 
     deinit { if ownsDescriptor { close(fd) } }
 
-    /// The base name of the path (`-` for standard input), as provenance records it.
+    /// The base name of the file as it is named (`-` for standard input, a spooled stream by the
+    /// name it was given), as provenance records it.
     public var baseName: String {
-        guard let path else { return "-" }
-        return path.split(separator: "/", omittingEmptySubsequences: true).last.map(String.init) ?? path
+        name.split(separator: "/", omittingEmptySubsequences: true).last.map(String.init) ?? name
     }
 
     /// Opens `path` (nil or `-` for standard input) and detects gzip.

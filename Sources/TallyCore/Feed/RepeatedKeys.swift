@@ -26,14 +26,6 @@ public struct RepeatedKeys {
 
     public init(spec: FeedSpec) { self.spec = spec }
 
-    /// Whether the file's declaration has a key to check.
-    public var checks: Bool {
-        switch spec.format {
-        case .csv: return !spec.primaryKey.isEmpty
-        case .xml: return !spec.naturalKey.isEmpty
-        }
-    }
-
     /// The verdict on `row`'s key, or nil when the row's key is not checked (its cells could not
     /// be read, or, in XML, it has another fault: `faultFree`).
     public mutating func check(_ row: Row, faultFree: Bool) -> Verdict? {
