@@ -12,6 +12,9 @@ public struct SynthOptions: Sendable {
     public var dirtyRate: Double
     /// Court judgments per person per day (0.0004: a few a day for a town of 10,000).
     public var courtRate: Double
+    /// Days of regular monthly payments (tax, instalments) before the first day; 0 for none
+    /// (see `Regular`).
+    public var historyDays = 0
 
     public init(people: Int, days: Int, start: CivilDate, seed: UInt64, outDirectory: String, dirtyRate: Double, courtRate: Double = 0.0004) {
         self.courtRate = courtRate
@@ -37,8 +40,10 @@ public struct SynthSummary: Sendable {
 public final class Synthesizer {
     let options: SynthOptions
     let population: Population
+    /// Every person's regular obligations (empty without a history).
+    var regulars: [Regular] = []
     private var truth: OutputSink!
-    private(set) var summary = SynthSummary()
+    var summary = SynthSummary()
     /// Recent adverse records that corrections may address: (source, natural key).
     private var recentEvents = Ring<(String, String)>(capacity: 8192)
     private var openDisputes = Ring<(String, String)>(capacity: 4096)
@@ -55,6 +60,8 @@ public final class Synthesizer {
     public func run() throws -> SynthSummary {
         truth = try OutputSink.create(options.outDirectory + "/truth.jsonl")
         try writePeople()
+        regulars = makeRegulars()
+        try writeHistory()
         for day in 0..<options.days {
             try writeCrosswalk(day: day)
             try writeCourt(day: day)
@@ -295,13 +302,16 @@ public final class Synthesizer {
 
     // MARK: - tax
 
+    static let taxHeader = "record_no,taxpayer_id,taxpayer_kind,taxpayer_name,tax_office,period,tax_type,due_date,paid_date,amount_due,amount_paid,status\r\n"
+    static let commerceHeader = "order_id,account_id,rid,placed_at,category,amount,payment,device\n"
+
     private func writeTax(day: Int) throws {
         var rng = SplitMix(seed: options.seed, 12, UInt64(day))
         let bom = day % 5 == 2
         let gzip = day % 4 == 3
         let file = try open("tax-\(date(day).compact).csv\(gzip ? ".gz" : "")", gzip: gzip, gb18030: !bom)
         if bom { try file.write("\u{FEFF}") }
-        try file.write("record_no,taxpayer_id,taxpayer_kind,taxpayer_name,tax_office,period,tax_type,due_date,paid_date,amount_due,amount_paid,status\r\n")
+        try file.write(Self.taxHeader)
         let today = date(day)
         let count = rng.count(mean: Double(population.people) * 0.01)
         let row = file.row
@@ -361,6 +371,7 @@ public final class Synthesizer {
             try file.commitRow()
             summary.rows += 1
         }
+        try writeRegular(dueDay: day - Regular.reportLag, tax: file, commerce: nil)
         try file.finish()
     }
 
@@ -440,7 +451,7 @@ public final class Synthesizer {
         var rng = SplitMix(seed: options.seed, 14, UInt64(day))
         let gzip = day % 6 == 5
         let file = try open("commerce-\(date(day).compact).csv\(gzip ? ".gz" : "")", gzip: gzip)
-        try file.write("order_id,account_id,rid,placed_at,category,amount,payment,device\n")
+        try file.write(Self.commerceHeader)
         let count = rng.count(mean: Double(population.people) * 0.05)
         let midnight = localMidnight(day)
         let row = file.row
@@ -481,6 +492,7 @@ public final class Synthesizer {
             written += 1
             summary.rows += 1
         }
+        try writeRegular(dueDay: day - Regular.reportLag, tax: nil, commerce: file)
         try file.finish()
     }
 

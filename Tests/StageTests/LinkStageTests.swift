@@ -9,9 +9,10 @@ struct ParsedRun {
     var records: String { dir + "/records.jsonl" }
     var crosswalk: String { dir + "/crosswalk.jsonl" }
 
-    init(people: Int, days: Int, seed: Int = 1) throws {
+    init(people: Int, days: Int, seed: Int = 1, historyDays: Int = 0) throws {
         dir = Harness.scratch()
-        let synth = try Harness.run("tally-synth", ["--people", "\(people)", "--days", "\(days)", "--seed", "\(seed)", "--out", dir + "/feeds"])
+        let synth = try Harness.run("tally-synth", ["--people", "\(people)", "--days", "\(days)", "--seed", "\(seed)", "--history-days", "\(historyDays)",
+                                                    "--out", dir + "/feeds"])
         precondition(synth.status == 0, synth.stderr)
         var records = Data()
         for feed in ["court", "tax", "transit", "commerce", "corrections", "crosswalk"] {

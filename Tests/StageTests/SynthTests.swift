@@ -48,6 +48,34 @@ import Testing
         #expect(names.contains("court-20261102.xml.gz") && names.contains("tax-20261104.csv.gz"))
     }
 
+    /// With a history, most people pay a monthly tax (and some an instalment) from before the
+    /// first day; the history files read cleanly, and some people never miss a payment.
+    @Test func aHistoryOfMonthlyPaymentsReadsCleanly() throws {
+        let dir = Harness.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(try Harness.run("tally-synth", ["--people", "400", "--days", "3", "--seed", "4", "--history-days", "365", "--out", dir]).status == 0)
+        let names = Harness.files(in: dir)
+        #expect(names.contains("tax-20261031.csv") && names.contains("commerce-20261031.csv"), "\(names)")
+        let check = try Harness.oracle("check_feeds.py", [dir, "--xsd", Harness.root + "/schemas/feeds/court.xsd"])
+        #expect(check.status == 0, "\(check.text)\(check.stderr)")
+        let parse = try Harness.run("tally-parse", ["--feed", "tax", dir + "/tax-20261031.csv"])
+        #expect(parse.status == 0, "\(parse.stderr)")
+        // Per taxpayer, a payment a month at most (the history file covers 364 due days); misses are few.
+        var months: [String: Int] = [:], statuses: [String: Int] = [:]
+        for line in parse.text.split(separator: "\n") {
+            let rid = line.range(of: #"990[0-9]{14}[0-9X]"#, options: .regularExpression).map { String(line[$0]) } ?? "?"
+            months[rid, default: 0] += 1
+            let kind = line.range(of: #""kind":"tax\.[a-z]+""#, options: .regularExpression).map { String(line[$0]) } ?? "?"
+            statuses[kind, default: 0] += 1
+        }
+        #expect(months.count > 250 && months.values.max()! <= 13 && months.values.filter { $0 >= 11 }.count > 60, "\(months.count) taxpayers")
+        let paid = statuses[#""kind":"tax.paid""#] ?? 0, total = statuses.values.reduce(0, +)
+        #expect(paid * 100 > total * 80 && paid < total, "\(statuses)")
+        // Reported 20 days after falling due: the first daily file carries the regular rows due 20 days before.
+        let daily = try Harness.run("tally-parse", ["--feed", "commerce", dir + "/commerce-20261101.csv"])
+        #expect(daily.status == 0 && daily.text.contains(#""order_id":"I202610"#), "\(daily.stderr)")
+    }
+
     @Test func populationIsSyntheticBeyondDoubt() throws {
         let dir = Harness.scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }
