@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # usage: pipelines/demo.sh BINDIR OUTDIR
-# The README's main job on synthetic data: 30 days of every feed for 10,000 synthetic people
-# (1% of rows deliberately faulty) arrive one day at a time; each night runs pipelines/nightly.sh
+# The README's main job on synthetic data: two years of monthly tax payments and instalments,
+# then 30 days of every feed for 10,000 synthetic people (1% of rows deliberately faulty), arrive
+# one day at a time (the history with the first); each night runs pipelines/nightly.sh
 # into a SQLite ledger. Then the last night's scores are shown as a histogram by tier, with the
 # explanation of one person in the lowest tier. Well under two minutes after the build.
 set -euo pipefail
@@ -11,8 +12,9 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 rm -rf "$OUT"
 mkdir -p "$OUT/incoming"
 OUT=$(cd "$OUT" && pwd)
-echo "== tally-synth: 30 days of feeds for 10,000 synthetic people, 1% of rows deliberately faulty"
-"$BIN/tally-synth" --people 10000 --days 30 --start 2026-10-30 --seed 2026 --dirty 0.01 --out "$OUT/feeds"
+echo "== tally-synth: 30 days of feeds for 10,000 synthetic people, 1% of rows deliberately faulty,"
+echo "   after two years of monthly tax payments and instalments (the history files, dated 2026-10-29)"
+"$BIN/tally-synth" --people 10000 --days 30 --start 2026-10-30 --seed 2026 --dirty 0.01 --history-days 730 --out "$OUT/feeds"
 (umask 077; head -c 32 /dev/urandom | base64 > "$OUT/tally.secret")
 echo
 echo "== 30 nights of pipelines/nightly.sh (each night's lines go to $OUT/nightly.log)"
@@ -22,6 +24,8 @@ for day in $(seq 0 29); do
     date=$(date -u -d "2026-10-30 + $day days" +%F)
     compact=${date//-/}
     mv "$OUT"/feeds/*-"$compact".* "$OUT/incoming/"
+    # The history arrives with the first night.
+    [ "$day" -gt 0 ] || mv "$OUT"/feeds/*-20261029.* "$OUT/incoming/"
     # The synthetic files are whole when written: no settle time. A night whose status is
     # "attention" (exit 2: a file held back by the quality gate) goes on; any other failure stops.
     status=0
@@ -51,7 +55,8 @@ done
 for tier in restricted watch standard good green-lane; do
     n=$(grep -c "\"tier\":\"$tier\"" "$SCORES" || true)
     width=$(( n == 0 ? 0 : (n * 60 + max - 1) / max ))
-    printf '  %-11s %6d %s\n' "$tier" "$n" "$(printf '%*s' "$width" '' | tr ' ' '#')"
+    total=$(wc -l < "$SCORES")
+    printf '  %-11s %6d %5s%% %s\n' "$tier" "$n" "$(awk -v n="$n" -v t="$total" 'BEGIN { printf "%.1f", 100 * n / t }')" "$(printf '%*s' "$width" '' | tr ' ' '#')"
 done
 echo
 person=$(grep -m1 '"tier":"restricted"' "$SCORES" | sed 's/.*"person":"\(p_[0-9a-f]*\)".*/\1/')

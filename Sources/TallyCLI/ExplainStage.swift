@@ -42,7 +42,7 @@ public final class ExplainStage {
     public func run() throws -> Int32 {
         var scanner = RecordViewScanner()
         let decoder = RecordDecoder()
-        var book = CorrectionBook(asOf: options.asOf, today: Timestamp.now.chinaDate)
+        var book = CorrectionBook(asOf: options.asOf, today: Timestamp.now.chinaDate, deadlineDays: options.rules.disputeDeadlineDays)
         var sources = SourceNames()
         var byPerson: [String: [Record]] = [:]
         var wanted: [UInt8]? = nil
@@ -115,7 +115,7 @@ public enum ExplanationFormat {
         var t = "Person \(e.person): score \(e.score), tier \(e.tier.name), as of \(e.asOf) (rules \(e.rules))\n"
         t += "What the tier means: \(e.tier.means)\n"
         if e.liftedFromLowest {
-            t += "The score lies in the lowest tier's range, but no counted, undisputed record from \(rules.decisionGrade.joined(separator: " or ")) supports it, so the next tier applies.\n"
+            t += "The score lies in the lowest tier's range, but no counted, undisputed decision-grade record (\(rules.decisionGrade.joined(separator: ", "))) supports it, so the next tier applies.\n"
         }
         t += "\nHow the score is made (points):\n"
         t += "  base score                                           \(e.base)\n"
@@ -132,27 +132,39 @@ public enum ExplanationFormat {
             }
         }
         t += "  total \(decimal(e.totalMicro)) → rounded half to even and clamped to \(rules.minimum)–\(rules.maximum): \(e.score)\n"
-        let others: [(Explanation.Item.Standing, String)] = [(.retracted, "Retracted (not counted)"), (.expired, "Expired (no longer counted)"), (.unscored, "Read but not scored by these rules")]
+        let others: [(Explanation.Item.Standing, String)] = [
+            (.lapsed, "Disputed, and the source did not decide within \(rules.disputeDeadlineDays) days (not counted until it decides)"),
+            (.retracted, "Retracted (not counted)"), (.expired, "Expired (no longer counted)"), (.unscored, "Read but not scored by these rules")]
+        func corrections(_ item: Explanation.Item) -> String {
+            item.corrections.isEmpty ? "" : "  (" + item.corrections.map { "\($0.action) \($0.at.chinaDate)" }.joined(separator: ", ") + ")"
+        }
         for (standing, title) in others {
             let items = e.items.filter { $0.standing == standing }
             guard !items.isEmpty else { continue }
             t += "\n\(title):\n"
             for item in items {
-                t += "  \(item.record.id)  \(item.record.kind)  \(item.record.at.chinaDate)  \(item.record.prov.file):\(item.record.prov.line)"
-                if let d = item.decision { t += "  (\(d.action) \(d.at.chinaDate), \(d.id))" }
-                t += "\n"
+                t += "  \(item.record.id)  \(item.record.kind)  \(item.record.at.chinaDate)  \(item.record.prov.file):\(item.record.prov.line)\(corrections(item))\n"
             }
         }
         let disputed = e.items.filter { $0.standing == .disputed }
         if !disputed.isEmpty {
             t += "\nUnder open dispute (still counted, but none of them can by itself put you in the lowest tier):\n"
-            for item in disputed { t += "  \(item.record.id)  \(item.record.kind)  disputed \(item.decision.map { "\($0.at.chinaDate)" } ?? "")\n" }
+            for item in disputed {
+                t += "  \(item.record.id)  \(item.record.kind)\(corrections(item))"
+                if let lapse = item.disputeLapsesOn { t += "; if the source has not decided by \(lapse.adding(days: -1)), it stops counting from \(lapse)" }
+                t += "\n"
+            }
         }
-        t += "\nWhat would change (records also fade day by day, so each score below includes the fading until then):\n"
-        if e.changes.isEmpty { t += "  no counted record expires; the score moves only as records fade or new ones arrive\n" }
+        t += "\nWhen the tier changes, if no new record or decision arrives (records fade day by day, expire, and disputes pass their deadline):\n"
+        if e.changes.isEmpty { t += "  never: the tier stays \(e.tier.name) until the last record expires\n" }
         for c in e.changes {
-            let first = e.nextTierChange.map { $0.date == c.date && $0.recordID == c.recordID } ?? false
-            t += "  from \(c.date), when \(c.recordID) (\(c.kind)) no longer counts: score \(c.score), tier \(c.tier)\(first ? "  ← the tier changes" : "")\n"
+            let why: String
+            switch c.cause {
+            case .fading: why = "as the records fade"
+            case .expiry: why = "when \(c.records.joined(separator: ", ")) no longer count\(c.records.count == 1 ? "s" : "")"
+            case .disputeDeadline: why = "when the dispute of \(c.records.joined(separator: ", ")) passes its deadline"
+            }
+            t += "  from \(c.date), \(why): score \(c.score), tier \(c.tier)\n"
         }
         t += "\nHow to contest a record: file a dispute with its source, quoting the source and natural key:\n"
         let contestable = e.items.filter { $0.standing == .counted || $0.standing == .disputed }.filter { $0.allocatedMicro < 0 }
@@ -204,16 +216,25 @@ public enum ExplanationFormat {
                 b.append(",\"decision\":{\"action\":"); b.appendJSONString(d.action)
                 b.append(",\"at\":\""); b.appendTimestamp(d.at)
                 b.append("\",\"id\":"); b.appendJSONString(d.id); b.append("}")
+                b.append(",\"corrections\":[")
+                for (k, c) in item.corrections.enumerated() {
+                    if k > 0 { b.append(",") }
+                    b.append("{\"action\":"); b.appendJSONString(c.action)
+                    b.append(",\"at\":\""); b.appendTimestamp(c.at)
+                    b.append("\",\"id\":"); b.appendJSONString(c.id); b.append("}")
+                }
+                b.append("]")
             }
+            if let lapse = item.disputeLapsesOn { b.append(",\"dispute_lapses_on\":\""); b.appendDate(lapse); b.append("\"") }
             b.append("}")
         }
         b.append("],\"changes\":[")
         func change(_ c: Explanation.Change) {
             b.append("{\"date\":\""); b.appendDate(c.date)
-            b.append("\",\"record\":"); b.appendJSONString(c.recordID)
-            b.append(",\"kind\":"); b.appendJSONString(c.kind)
-            b.append(",\"score\":"); b.appendDecimal(Int64(c.score))
-            b.append(",\"tier\":"); b.appendJSONString(c.tier); b.append("}")
+            b.append("\",\"score\":"); b.appendDecimal(Int64(c.score))
+            b.append(",\"tier\":"); b.appendJSONString(c.tier)
+            b.append(",\"because\":\""); b.append(c.cause.rawValue)
+            b.append("\",\"records\":"); b.appendJSONStringArray(c.records); b.append("}")
         }
         for (i, c) in e.changes.enumerated() {
             if i > 0 { b.append(",") }

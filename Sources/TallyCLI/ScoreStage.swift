@@ -92,10 +92,10 @@ public final class ScoreStage {
         try rejects.finish()
         let c = scorer.counts
         let perTier = options.rules.tiers.enumerated().map { "\($1.name) \(tiers[$0])" }.joined(separator: ", ")
-        Stage.report(name, "read \(read), corrections \(c.corrections) (after --as-of \(c.correctionsAfterAsOf)), records \(c.records) (counted \(c.counted), expired \(c.expired), after --as-of \(c.future), retracted \(c.retracted), not in the rules \(c.unscored)), rejected \(rejects.count); \(people) people: \(perTier)")
+        Stage.report(name, "read \(read), corrections \(c.corrections) (after --as-of \(c.correctionsAfterAsOf)), records \(c.records) (counted \(c.counted), expired \(c.expired), after --as-of \(c.future), retracted \(c.retracted), dispute lapsed \(c.lapsed), not in the rules \(c.unscored)), rejected \(rejects.count); \(people) people: \(perTier)")
         if let path = options.statsPath {
             try StatsFile.write(path, counts: [("read", read), ("corrections", c.corrections), ("corrections_after_as_of", c.correctionsAfterAsOf), ("records", c.records), ("counted", c.counted),
-                                               ("expired", c.expired), ("after_as_of", c.future), ("retracted", c.retracted), ("disputed", c.disputed),
+                                               ("expired", c.expired), ("after_as_of", c.future), ("retracted", c.retracted), ("disputed", c.disputed), ("dispute_lapsed", c.lapsed),
                                                ("not_in_rules", c.unscored), ("rejected", rejects.count), ("people", people),
                                                ("memory_bytes", scorer.memoryBytes)]) { b in
                 b.append(",\"as_of\":\""); b.appendDate(options.asOf); b.append("\",\"rules\":"); b.appendJSONString(options.rules.digest)

@@ -7,7 +7,7 @@
 /// ```
 ///
 /// `reasons` are the principal reasons, most harmful first, as an adverse-action notice gives
-/// them. `disputed` and `retracted` list record ids apart, and are left out when empty.
+/// them. `disputed`, `lapsed` and `retracted` list record ids apart, and are left out when empty.
 public struct Score: Equatable, Sendable {
     /// The person key (`p_` and 32 hex digits).
     public var person: String
@@ -25,11 +25,14 @@ public struct Score: Equatable, Sendable {
     public var reasons: [Reason]
     /// Records under open dispute.
     public var disputed: [String]
+    /// Records under a dispute their source left undecided past the rules' deadline: not
+    /// counted until the source decides.
+    public var lapsed: [String]
     /// Records retracted after a dispute or a court's revocation.
     public var retracted: [String]
 
     public init(person: String, score: Int, tier: String, asOf: CivilDate, rules: String, records: Int,
-                reasons: [Reason] = [], disputed: [String] = [], retracted: [String] = []) {
+                reasons: [Reason] = [], disputed: [String] = [], lapsed: [String] = [], retracted: [String] = []) {
         self.person = person
         self.score = score
         self.tier = tier
@@ -38,6 +41,7 @@ public struct Score: Equatable, Sendable {
         self.records = records
         self.reasons = reasons
         self.disputed = disputed
+        self.lapsed = lapsed
         self.retracted = retracted
     }
 
@@ -68,7 +72,7 @@ extension Score {
             out.appendJSONStringArray(reason.records)
             ScoreLine.reasonEnd(out)
         }
-        ScoreLine.close(out, disputed: disputed, retracted: retracted)
+        ScoreLine.close(out, disputed: disputed, lapsed: lapsed, retracted: retracted)
     }
 }
 
@@ -118,13 +122,17 @@ enum ScoreLine {
     @inline(__always)
     static func reasonEnd(_ out: ByteBuffer) { out.append(UInt8(ascii: "}")) }
 
-    /// The end of the reasons, the disputed and retracted ids if any, and the newline.
+    /// The end of the reasons, the disputed, lapsed and retracted ids if any, and the newline.
     @inline(__always)
-    static func close(_ out: ByteBuffer, disputed: [String], retracted: [String]) {
+    static func close(_ out: ByteBuffer, disputed: [String], lapsed: [String], retracted: [String]) {
         out.append(UInt8(ascii: "]"))
         if !disputed.isEmpty {
             out.append(",\"disputed\":")
             out.appendJSONStringArray(disputed)
+        }
+        if !lapsed.isEmpty {
+            out.append(",\"lapsed\":")
+            out.appendJSONStringArray(lapsed)
         }
         if !retracted.isEmpty {
             out.append(",\"retracted\":")
@@ -190,6 +198,8 @@ public struct ScoreDecoder {
                 }
             } else if key.equals("disputed") {
                 bit = 256; score.disputed = try Self.stringArray(&s)
+            } else if key.equals("lapsed") {
+                bit = 1024; score.lapsed = try Self.stringArray(&s)
             } else if key.equals("retracted") {
                 bit = 512; score.retracted = try Self.stringArray(&s)
             } else {

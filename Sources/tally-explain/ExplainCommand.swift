@@ -12,10 +12,13 @@ struct ExplainCommand: ParsableCommand {
         Reads linked records and corrections (the files, or standard input for '-' or none; \
         in any order) and prints what a notice to the person would say: the score and tier and \
         what the tier means; each record with its part of the score today (points, age, decay, \
-        cap), its expiry, its source file and line; records under dispute, retracted, expired \
-        or not scored; the coming days on which a record expires, with the score and tier from \
-        then; and, for each record that counts against the person, the natural key to quote \
-        when contesting it. The parts add up to the score exactly, as tally-score computes it.
+        cap), its expiry, its source file and line; each record's corrections and where they \
+        leave it (under dispute, with the day it stops counting if the source does not decide; \
+        retracted; expired; not scored); every coming day on which the tier changes if nothing \
+        new arrives (fading, expiries and dispute deadlines included), with the score and tier \
+        from then, exactly as tally-score would give them on that day; and, for each record \
+        that counts against the person, the natural key to quote when contesting it. The parts \
+        add up to the score exactly, as tally-score computes it.
 
         Find the person by key (--person p_…), or by an identifier with the secret that made \
         the keys (--id SCHEME:ID --secret-file FILE; for a card or account, also --crosswalk, \

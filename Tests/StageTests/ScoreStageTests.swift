@@ -10,8 +10,8 @@ struct LinkedRun {
     var events: String { run.dir + "/events.jsonl" }
     static let rules = Harness.root + "/pipelines/rules/default.yaml"
 
-    init(people: Int, days: Int, seed: Int = 1) throws {
-        run = try ParsedRun(people: people, days: days, seed: seed)
+    init(people: Int, days: Int, seed: Int = 1, historyDays: Int = 0) throws {
+        run = try ParsedRun(people: people, days: days, seed: seed, historyDays: historyDays)
         secret = try run.secret()
         let link = try Harness.run("tally-link", ["--crosswalk", run.crosswalk, "--secret-file", secret, run.records])
         precondition(link.status == 0, link.stderr)
@@ -107,8 +107,8 @@ struct LinkedRun {
         let person = String(line.split(separator: "\"")[5])
         let text = try Harness.run("tally-explain", ["--person", person, "--rules", LinkedRun.rules, "--as-of", asOf, r.linked])
         #expect(text.status == 0)
-        for phrase in ["tier restricted", "What the tier means: restricted: no air travel", "half-life", "counts until", "What would change",
-                       "no longer counts: score", "How to contest a record", "natural key \""] {
+        for phrase in ["tier restricted", "What the tier means: restricted: no air travel", "half-life", "counts until", "When the tier changes, if no new record or decision arrives",
+                       "as the records fade: score", "How to contest a record", "natural key \""] {
             #expect(text.text.contains(phrase), "\(phrase) in:\n\(text.text)")
         }
         // The person's resident number, from the court record behind the score, finds the same key.
@@ -121,6 +121,10 @@ struct LinkedRun {
         let json = try Harness.run("tally-explain", ["--json", "--person", person, "--rules", LinkedRun.rules, "--as-of", asOf, r.linked])
         let object = try JSONSerialization.jsonObject(with: json.stdout) as! [String: Any]
         #expect(object["person"] as? String == person && object["tier"] as? String == "restricted")
+        // The forecast: each change a day with its score, tier and cause; the first is next_tier_change.
+        let changes = try #require(object["changes"] as? [[String: Any]])
+        #expect(!changes.isEmpty && changes.allSatisfy { ["fading", "expiry", "dispute-deadline"].contains($0["because"] as? String) })
+        #expect((object["next_tier_change"] as? [String: Any])?["date"] as? String == changes.first?["date"] as? String)
         #expect(try Harness.run("tally-explain", ["--person", "p_nothex", "--rules", LinkedRun.rules, "--as-of", asOf]).status == 64)
     }
 }

@@ -5,8 +5,9 @@ usage: check_scores.py RULES.yaml AS_OF LINKED.jsonl SCORES.jsonl [EXPLAIN.jsonl
 
 Reads the rules with PyYAML, applies them in Python (its own date arithmetic, decay via
 math.exp2, integer micro-points, round half to even, caps, clamp, tiers and the lowest tier's
-precondition, the latest correction decision) and compares every person's score, tier,
-reasons (codes and points) and record count with tally-score's output. With EXPLAIN.jsonl
+precondition by decision-grade kind, the corrections' state machine with its dispute deadline)
+and compares every person's score, tier, reasons (codes and points), record count and disputed,
+lapsed and retracted ids with tally-score's output. With EXPLAIN.jsonl
 (tally-explain --all --json) it also checks that each explanation's parts add up to its total
 and its score, and that they match tally-score's. Prints counts; exits 1 on any difference.
 """
@@ -38,16 +39,36 @@ for line in open(linked_path, encoding="utf-8"):
     r = json.loads(line)
     (corrections if r["kind"].startswith("correction.") else records).append(r)
 
-latest = {}
+# Corrections, per record, in time order (ties: the later file, then the later line); those
+# decided after the as-of day do not apply. A dispute opens on a record that counts and keeps its
+# first day; the source's uphold or reinstate make the record count, retract takes it out. A
+# dispute the source leaves undecided past the deadline day stops the record counting.
+deadline = int(rules.get("dispute_deadline_days", 30))
+by_target = collections.defaultdict(list)
 for c in corrections:
     when = parse_at(c["at"])
-    rank = (when, c["id"].split(":")[1])
-    if c["target"] not in latest or latest[c["target"]][0] < rank:
-        latest[c["target"]] = (rank, c["kind"].split(".", 1)[1])
-standing = {t: {"dispute": "disputed", "retract": "retracted"}.get(a, "normal") for t, (_, a) in latest.items()}
+    if when >= as_of_end:
+        continue
+    by_target[c["target"]].append((when, c["prov"]["file"], c["prov"]["line"], c["kind"].split(".", 1)[1]))
+standing = {}
+for target, decisions in by_target.items():
+    state, filed = "normal", None
+    for when, _, _, action in sorted(set(decisions)):
+        if action == "dispute":
+            if state == "normal":
+                state, filed = "disputed", when.astimezone(CST).date()
+        elif action == "retract":
+            state = "retracted"
+        else:
+            state = "normal"
+    if state == "disputed" and as_of > filed + datetime.timedelta(days=deadline):
+        state = "lapsed"
+    standing[target] = state
 
 kinds = rules["kinds"]
-people = collections.defaultdict(lambda: {"records": 0, "sums": collections.Counter(), "lowest": False, "harm": collections.defaultdict(list)})
+people = collections.defaultdict(lambda: {"records": 0, "sums": collections.Counter(), "lowest": False, "harm": collections.defaultdict(list),
+                                          "disputed": [], "lapsed": [], "retracted": []})
+decision_grade = set(rules["lowest_tier"]["decision_grade"])
 for r in records:
     at = parse_at(r["at"])
     if at >= as_of_end:
@@ -55,7 +76,15 @@ for r in records:
     p = people[r["person"]]
     p["records"] += 1
     rule = kinds.get(r["kind"])
-    if rule is None or standing.get(r["id"]) == "retracted":
+    st = standing.get(r["id"], "normal")
+    if st == "retracted":
+        p["retracted"].append(r["id"])
+        continue
+    if rule is None:
+        continue
+    if st in ("disputed", "lapsed"):
+        p[st].append(r["id"])
+    if st == "lapsed":
         continue
     expires_on = at.astimezone(CST).date() + datetime.timedelta(days=rule["expire_days"])
     if as_of >= expires_on:
@@ -69,7 +98,7 @@ for r in records:
     p["sums"][r["kind"]] += micro
     if micro < 0:
         p["harm"][r["kind"]].append(r["id"])
-        if standing.get(r["id"]) != "disputed" and r["source"] in rules["lowest_tier"]["requires_decision_grade"]:
+        if st != "disputed" and r["kind"] in decision_grade:
             p["lowest"] = True
 
 tiers = rules["tiers"]
@@ -88,7 +117,7 @@ for person, p in people.items():
     if tier == 0 and not p["lowest"]:
         tier = 1
     reasons = [(k, half_even(m)) for m, k in sorted(harms) if half_even(m) < 0][:4]
-    expected[person] = (score, tiers[tier]["name"], reasons, p["records"])
+    expected[person] = (score, tiers[tier]["name"], reasons, p["records"], sorted(p["disputed"]), sorted(p["lapsed"]), sorted(p["retracted"]))
 
 problems = []
 got = {}
@@ -98,7 +127,8 @@ for line in open(scores_path, encoding="utf-8"):
     if s["rules"] != digest or s["as_of"] != as_of_text:
         problems.append(f"{s['person']}: rules {s['rules']} / as_of {s['as_of']}")
     want = expected.get(s["person"])
-    have = (s["score"], s["tier"], [(r["code"], r["points"]) for r in s["reasons"]], s["records"])
+    have = (s["score"], s["tier"], [(r["code"], r["points"]) for r in s["reasons"]], s["records"],
+            s.get("disputed", []), s.get("lapsed", []), s.get("retracted", []))
     if want != have:
         problems.append(f"{s['person']}: tally-score {have}, oracle {want}")
 if set(got) != set(expected):
@@ -121,7 +151,8 @@ if explain_path:
     if explained != len(got):
         problems.append(f"{explained} explanations for {len(got)} scores")
 
-print(json.dumps({"people": len(got), "tiers": tier_counts, "explained": explained, "corrections": len(corrections)}))
+states = collections.Counter(standing.values())
+print(json.dumps({"people": len(got), "tiers": tier_counts, "explained": explained, "corrections": len(corrections), "standing": states}))
 if problems:
     print("\n".join(problems[:20]))
     sys.exit(1)

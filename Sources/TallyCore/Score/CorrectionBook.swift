@@ -108,12 +108,24 @@ public struct SourceNames: Sendable {
     }
 }
 
-/// The decisions of the corrections feed, the latest per record.
+/// The corrections feed's filings and decisions, and where each corrected record stands.
 ///
-/// `dispute` opens a dispute (the record still counts, flagged, and cannot by itself put anyone
-/// in the lowest tier); `uphold` closes it; `retract` takes the record out; `reinstate` puts it
-/// back. The decision with the latest `decided_at` wins; at the same instant the correction with
-/// the greater id wins, so the outcome never depends on the order corrections are read in.
+/// A record's corrections are applied in time order (`decided_at`; at the same instant the later
+/// file, then the later line, so the outcome never depends on the order they are read in) to a
+/// state machine (`next`): `dispute` is the person's filing, `uphold`, `retract` and `reinstate`
+/// are the source's decisions.
+///
+/// | state \ action | dispute | uphold | retract | reinstate |
+/// |---|---|---|---|---|
+/// | counting | disputed (from its day) | counting | retracted | counting |
+/// | disputed | disputed (its first day kept) | counting | retracted | counting |
+/// | retracted | retracted | counting | retracted | counting |
+///
+/// A disputed record still counts, but cannot by itself put anyone in the lowest tier; once the
+/// source has let the dispute's day and `Rules.disputeDeadlineDays` more pass without a decision,
+/// it is `lapsed` and stops counting until the source decides. So filing a dispute never makes a
+/// score worse: it leaves a retracted record retracted, and a second filing does not restart the
+/// clock.
 ///
 /// Corrections respect time: one decided after the as-of day (China time) is not applied on that
 /// day, so scoring an earlier day gives the score the person had then (`afterAsOf` counts them).
@@ -122,25 +134,59 @@ public struct SourceNames: Sendable {
 /// refused with its line.
 public struct CorrectionBook: Sendable {
     /// A correction's action.
-    public enum Action: String, Sendable {
+    public enum Action: String, Sendable, CaseIterable {
         case dispute, uphold, retract, reinstate
     }
 
-    /// Where a record stands after its latest decision.
+    /// What a record's corrections leave it as, whatever the day.
+    public enum State: String, Sendable, Equatable, CaseIterable {
+        case counting, disputed, retracted
+    }
+
+    /// Where a record stands on a given day.
     public enum Standing: Sendable, Equatable {
-        case normal, disputed, retracted
+        /// Counts (never corrected, or upheld or reinstated by its source).
+        case normal
+        /// Counts, under a dispute the source may still decide on.
+        case disputed
+        /// Under a dispute the source left undecided past the deadline: does not count.
+        case lapsed
+        /// Taken out by its source.
+        case retracted
+    }
+
+    /// The state machine: what `action` does to a record in `state`. Only the source's decisions
+    /// move a record back to counting or out; the person's dispute opens a dispute on a record
+    /// that counts and changes nothing else.
+    public static func next(_ state: State, _ action: Action) -> State {
+        switch (state, action) {
+        case (.counting, .dispute), (.disputed, .dispute): return .disputed
+        case (.retracted, .dispute): return .retracted
+        case (_, .uphold), (_, .reinstate): return .counting
+        case (_, .retract): return .retracted
+        }
     }
 
     struct Decision: Sendable {
         var at: Int64
         var action: Action
-        var tie: RecordKey
         var id: String
         var file: String
         var line: Int
+
+        /// Time order; at the same instant, the later file, then the later line.
+        func precedes(_ o: Decision) -> Bool { (at, file, line) < (o.at, o.file, o.line) }
     }
 
-    var latest: [RecordKey: Decision] = [:]
+    /// One corrected record: its decisions in time order and what they leave it as.
+    struct Entry: Sendable {
+        var decisions: [Decision] = []
+        var state = State.counting
+        /// For a disputed record, the first day (days since the epoch) on which it no longer counts.
+        var lapsesOn = Int.max
+    }
+
+    var entries: [RecordKey: Entry] = [:]
     /// One bit per hash of every corrected record: most records were never corrected, and a
     /// clear bit answers for them without hashing into the dictionary (perf: 4% of tally-score).
     /// Sized to 16 bits per corrected record (at least 4,096), so that it stays in cache and one
@@ -153,20 +199,29 @@ public struct CorrectionBook: Sendable {
     public private(set) var afterAsOf = 0
     /// Corrections at or after this instant (the end of the as-of day) are not applied.
     let asOfEnd: Int64
+    /// The as-of day, days since the epoch: where `standing` looks.
+    let asOfDay: Int
     /// Corrections at or after this instant are refused: a day past the later of the as-of day
     /// and today.
     let refusedFrom: Int64
+    /// Days a source has to decide on a dispute, after the dispute's own day.
+    public let deadlineDays: Int
 
     /// A book for scoring on `asOf`; `today` is the day the program runs (China time).
-    public init(asOf: CivilDate, today: CivilDate) {
+    public init(asOf: CivilDate, today: CivilDate, deadlineDays: Int = Rules.defaultDisputeDeadlineDays) {
         asOfEnd = Rules.asOfEnd(asOf)
+        asOfDay = asOf.daysSinceEpoch
         refusedFrom = Rules.asOfEnd(max(asOf, today).adding(days: 1))
+        self.deadlineDays = deadlineDays
     }
 
-    /// A book that applies every correction, whenever decided (tests of other rules).
+    /// A book that applies every correction, whenever decided, and on whose as-of day no dispute
+    /// has lapsed (tests of other rules).
     public init() {
         asOfEnd = .max
+        asOfDay = .min
         refusedFrom = .max
+        deadlineDays = Rules.defaultDisputeDeadlineDays
     }
 
     /// Adds a correction record (`kind` correction.ACTION with a `target`); returns a fault for
@@ -178,7 +233,7 @@ public struct CorrectionBook: Sendable {
         guard let target = v.target, !target.escaped, let key = sources.key(target.content) else {
             return "a correction needs a target: a record id SOURCE:32 hex digits"
         }
-        guard let tie = sources.key(v.id.content) else { return "a correction's own id is not SOURCE:32 hex digits" }
+        guard sources.key(v.id.content) != nil else { return "a correction's own id is not SOURCE:32 hex digits" }
         if v.at.seconds >= refusedFrom {
             return "decided at \(v.at), more than a day after both the as-of day and today: not a decision anyone can have made yet (a mistyped date?); not applied"
         }
@@ -187,30 +242,50 @@ public struct CorrectionBook: Sendable {
             afterAsOf += 1
             return nil
         }
-        let d = Decision(at: v.at.seconds, action: action, tie: tie, id: v.id.string, file: v.file.string, line: v.line)
-        if let old = latest[key], (old.at, old.tie.hi, old.tie.lo) >= (d.at, d.tie.hi, d.tie.lo) { return nil }
-        latest[key] = d
-        if latest.count * 16 > mentioned.count * 64 {
-            // Twice the bits, filled again from every corrected record.
-            mentioned = [UInt64](repeating: 0, count: mentioned.count * 2)
-            filterShift -= 1
-            for k in latest.keys { mark(k) }
-        } else {
-            mark(key)
+        let d = Decision(at: v.at.seconds, action: action, id: v.id.string, file: v.file.string, line: v.line)
+        let isNew = entries[key] == nil
+        var entry = entries[key] ?? Entry()
+        // The same correction read twice (the same file given twice) is one decision.
+        if entry.decisions.contains(where: { $0.at == d.at && $0.file == d.file && $0.line == d.line && $0.action == d.action }) { return nil }
+        let place = entry.decisions.firstIndex { d.precedes($0) } ?? entry.decisions.count
+        entry.decisions.insert(d, at: place)
+        entry.settle(deadlineDays: deadlineDays)
+        entries[key] = entry
+        if isNew {
+            if entries.count * 16 > mentioned.count * 64 {
+                // Twice the bits, filled again from every corrected record.
+                mentioned = [UInt64](repeating: 0, count: mentioned.count * 2)
+                filterShift -= 1
+                for k in entries.keys { mark(k) }
+            } else {
+                mark(key)
+            }
         }
         return nil
     }
 
-    /// Where the record with `key` stands.
+    /// Where the record with `key` stands on the as-of day.
     @inline(__always)
-    public func standing(_ key: RecordKey) -> Standing {
+    public func standing(_ key: RecordKey) -> Standing { standing(key, onDay: asOfDay) }
+
+    /// Where the record with `key` stands on `day` (days since the epoch), given the corrections
+    /// decided up to the as-of day and none after.
+    @inline(__always)
+    public func standing(_ key: RecordKey, onDay day: Int) -> Standing {
         let bit = filterBit(key)
-        guard mentioned[bit >> 6] & (1 << UInt64(bit & 63)) != 0, let d = latest[key] else { return .normal }
-        switch d.action {
-        case .dispute: return .disputed
-        case .retract: return .retracted
-        case .uphold, .reinstate: return .normal
+        guard mentioned[bit >> 6] & (1 << UInt64(bit & 63)) != 0, let e = entries[key] else { return .normal }
+        switch e.state {
+        case .counting: return .normal
+        case .retracted: return .retracted
+        case .disputed: return day >= e.lapsesOn ? .lapsed : .disputed
         }
+    }
+
+    /// For a record under open dispute, the first day (China time) on which it stops counting
+    /// unless its source decides first; nil for any other record.
+    public func lapsesOn(_ key: RecordKey) -> CivilDate? {
+        guard let e = entries[key], e.state == .disputed else { return nil }
+        return CivilDate(daysSinceEpoch: e.lapsesOn)
     }
 
     mutating func mark(_ key: RecordKey) {
@@ -227,8 +302,31 @@ public struct CorrectionBook: Sendable {
         return Int(truncatingIfNeeded: (x &* 0x9E37_79B9_7F4A_7C15) >> UInt64(filterShift))
     }
 
-    /// The latest decision on a record, for explanations: action, when, and where it came from.
+    /// A record's corrections in the order applied, for explanations: action, when, and the
+    /// correction's id.
+    public func history(_ key: RecordKey) -> [(action: Action, at: Timestamp, id: String)] {
+        (entries[key]?.decisions ?? []).map { ($0.action, Timestamp(seconds: $0.at), $0.id) }
+    }
+
+    /// The latest correction of a record, for explanations: action, when, and where it came from.
     public func decision(_ key: RecordKey) -> (action: Action, at: Timestamp, id: String, file: String, line: Int)? {
-        latest[key].map { ($0.action, Timestamp(seconds: $0.at), $0.id, $0.file, $0.line) }
+        entries[key]?.decisions.last.map { ($0.action, Timestamp(seconds: $0.at), $0.id, $0.file, $0.line) }
+    }
+}
+
+extension CorrectionBook.Entry {
+    /// Runs the decisions, in order, through the state machine.
+    mutating func settle(deadlineDays: Int) {
+        state = .counting
+        lapsesOn = .max
+        for d in decisions {
+            let after = CorrectionBook.next(state, d.action)
+            // A dispute opened now starts the clock; one already open keeps its first day.
+            if after == .disputed && state != .disputed {
+                lapsesOn = Timestamp(seconds: d.at).chinaDay + deadlineDays + 1
+            }
+            state = after
+        }
+        if state != .disputed { lapsesOn = .max }
     }
 }

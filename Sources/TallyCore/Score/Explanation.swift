@@ -9,6 +9,9 @@ public struct Explanation: Sendable {
             case counted
             /// Counted, but under open dispute: it cannot by itself put anyone in the lowest tier.
             case disputed
+            /// Under a dispute its source left undecided past the rules' deadline: not counted
+            /// until the source decides.
+            case lapsed
             /// Taken out by a correction (or a court's revocation).
             case retracted
             /// Past its kind's expiry.
@@ -26,6 +29,11 @@ public struct Explanation: Sendable {
         public var naturalKey: String?
         /// The latest decision on the record, if any: action, when, correction id.
         public var decision: (action: String, at: Timestamp, id: String)?
+        /// Every correction of the record up to the as-of day, in the order applied.
+        public var corrections: [(action: String, at: Timestamp, id: String)] = []
+        /// For a record under open dispute, the first day on which it stops counting unless its
+        /// source decides before.
+        public var disputeLapsesOn: CivilDate?
     }
 
     /// One scored kind: its sum, its cap, and what it adds.
@@ -36,14 +44,27 @@ public struct Explanation: Sendable {
         public var cappedMicro: Int64
     }
 
-    /// A coming day on which a record expires, and the score from that day.
-    public struct Change: Sendable {
+    /// A coming day on which the tier changes, if no new record or correction arrives: the score
+    /// and tier from that day, and why.
+    public struct Change: Sendable, Equatable {
+        public enum Cause: String, Sendable {
+            /// Records fade day by day.
+            case fading
+            /// Records stop counting at their expiry.
+            case expiry
+            /// A dispute's deadline passes without a decision from the source.
+            case disputeDeadline = "dispute-deadline"
+        }
         public var date: CivilDate
-        public var recordID: String
-        public var kind: String
         public var score: Int
         public var tier: String
+        public var cause: Cause
+        /// The records that expire, or whose dispute lapses, that day (none for fading).
+        public var records: [String]
     }
+
+    /// At most this many tier changes are forecast.
+    public static let maximumChanges = 50
 
     public var person: String
     public var asOf: CivilDate
@@ -59,10 +80,12 @@ public struct Explanation: Sendable {
     public var kinds: [KindTotal]
     /// Counted records first (most harmful first), then disputed, retracted, expired, unscored.
     public var items: [Item]
-    /// The next expiries (up to ten), each with the score from that day.
+    /// Every coming day on which the tier changes (at most `maximumChanges`), fading, expiries
+    /// and dispute deadlines included, each with the score and tier tally-score gives that day:
+    /// until the last record known on the as-of day has expired, after which nothing changes.
     public var changes: [Change]
-    /// The first coming day on which the tier changes through an expiry, if any.
-    public var nextTierChange: Change?
+    /// The first of them.
+    public var nextTierChange: Change? { changes.first }
 
     /// Explains `records` (all of one person's, any order) under `rules` on `asOf`.
     ///
@@ -71,21 +94,10 @@ public struct Explanation: Sendable {
     public static func make(person: String, records: [Record], corrections: CorrectionBook, sources: inout SourceNames,
                             rules: Rules, asOf: CivilDate, naturalKeys: [String: [String]]) -> Explanation {
         let result = evaluate(records: records, corrections: corrections, sources: &sources, rules: rules, asOf: asOf, naturalKeys: naturalKeys)
-        // What the coming expiries do: the score on each day a counted record stops counting.
-        var upcoming: [(date: CivilDate, item: Item)] = []
-        for item in result.items where item.standing == .counted || item.standing == .disputed {
-            if let c = item.contribution { upcoming.append((c.expiresOn, item)) }
-        }
-        upcoming.sort { $0.date != $1.date ? $0.date < $1.date : $0.item.record.id < $1.item.record.id }
-        var changes: [Change] = []
-        for (date, item) in upcoming.prefix(10) {
-            let later = evaluate(records: records, corrections: corrections, sources: &sources, rules: rules, asOf: date, naturalKeys: naturalKeys)
-            changes.append(Change(date: date, recordID: item.record.id, kind: item.record.kind, score: later.score, tier: later.tier.name))
-        }
-        let explanation = Explanation(person: person, asOf: asOf, rules: rules.digest, base: rules.base, totalMicro: result.total,
-                                      score: result.score, tier: result.tier, liftedFromLowest: result.lifted, kinds: result.kinds,
-                                      items: result.items, changes: changes, nextTierChange: changes.first { $0.tier != result.tier.name })
-        return explanation
+        var forecast = Forecast(records: records, corrections: corrections, sources: &sources, rules: rules, asOf: asOf)
+        return Explanation(person: person, asOf: asOf, rules: rules.digest, base: rules.base, totalMicro: result.total,
+                           score: result.score, tier: result.tier, liftedFromLowest: result.lifted, kinds: result.kinds,
+                           items: result.items, changes: forecast.changes(from: rules.tiers.firstIndex(of: result.tier)!))
     }
 
     struct Evaluation {
@@ -110,7 +122,10 @@ public struct Explanation: Sendable {
                                 let values = names.compactMap { record.attrs[$0] }
                                 return values.count == names.count ? values.joined(separator: "|") : nil
                             })
-            if let key, let d = corrections.decision(key) { item.decision = (d.action.rawValue, d.at, d.id) }
+            if let key, let d = corrections.decision(key) {
+                item.decision = (d.action.rawValue, d.at, d.id)
+                item.corrections = corrections.history(key).map { ($0.action.rawValue, $0.at, $0.id) }
+            }
             let standing = key.map(corrections.standing) ?? .normal
             if standing == .retracted {
                 item.standing = .retracted
@@ -120,12 +135,15 @@ public struct Explanation: Sendable {
             } else if let kind = rules.index(of: record.kind) {
                 let c = rules.contribution(kind: kind, at: record.at, amountFen: record.amountFen, asOf: asOf, asOfEnd: asOfEnd)
                 item.contribution = c
-                if c.expired {
+                if standing == .disputed, let key { item.disputeLapsesOn = corrections.lapsesOn(key) }
+                if standing == .lapsed {
+                    item.standing = .lapsed
+                } else if c.expired {
                     item.standing = .expired
                 } else {
                     item.standing = standing == .disputed ? .disputed : .counted
                     byKind[kind, default: []].append(items.count)
-                    if c.micro < 0 && standing != .disputed && rules.decisionGrade.contains(record.source) { canReachLowest = true }
+                    if c.micro < 0 && standing != .disputed && rules.numbers[kind].decisionGrade { canReachLowest = true }
                 }
             }
             items.append(item)
@@ -154,12 +172,141 @@ public struct Explanation: Sendable {
         var tier = rules.tierIndex(for: score)
         let lifted = tier == 0 && !canReachLowest
         if lifted { tier = 1 }
-        let rank: [Item.Standing: Int] = [.counted: 0, .disputed: 0, .retracted: 1, .expired: 2, .unscored: 3]
+        let rank: [Item.Standing: Int] = [.counted: 0, .disputed: 0, .lapsed: 1, .retracted: 1, .expired: 2, .unscored: 3]
         items.sort { a, b in
             if rank[a.standing]! != rank[b.standing]! { return rank[a.standing]! < rank[b.standing]! }
             if a.allocatedMicro != b.allocatedMicro { return a.allocatedMicro < b.allocatedMicro }
             return a.record.id < b.record.id
         }
         return Evaluation(items: items, kinds: kinds, total: total, score: score, tier: rules.tiers[tier], lifted: lifted)
+    }
+}
+
+/// The days ahead on which a person's tier changes, if no new record or correction arrives:
+/// found without scoring every day. Between two events (a record's expiry, a dispute's
+/// deadline) the same records count, and each kind's capped sum only fades towards zero, so
+/// the favourable total `P` and the harmful one `N` only fall: on the days from `lo` to `hi`
+/// the total lies between base + P(hi) − N(lo) and base + P(lo) − N(hi). Where both ends of
+/// that range are in one tier (and the lowest tier's precondition is the same at both days) no
+/// day between changes tier; elsewhere the stretch is halved. Each day scored is scored as
+/// tally-score would score it, so every change found is exact.
+struct Forecast {
+    struct Counted {
+        var kind: Int
+        var at: Timestamp
+        var amountFen: Int64?
+        var id: String
+        /// The first day it no longer counts: its expiry, or its dispute's deadline.
+        var endsOn: Int
+        var lapses: Bool
+        /// Under open dispute (so it cannot support the lowest tier) until it lapses.
+        var disputed: Bool
+    }
+
+    struct Day {
+        var favourable: Int64
+        var harmful: Int64
+        var supportsLowest: Bool
+    }
+
+    let rules: Rules
+    let asOfDay: Int
+    var counted: [Counted] = []
+
+    init(records: [Record], corrections: CorrectionBook, sources: inout SourceNames, rules: Rules, asOf: CivilDate) {
+        self.rules = rules
+        asOfDay = asOf.daysSinceEpoch
+        let asOfEnd = Rules.asOfEnd(asOf)
+        for record in records where record.at.seconds < asOfEnd {
+            guard let kind = rules.index(of: record.kind) else { continue }
+            let standing = sources.key(record.id).map { corrections.standing($0) } ?? .normal
+            guard standing == .normal || standing == .disputed else { continue }
+            var endsOn = record.at.chinaDay + rules.numbers[kind].expireDays
+            var lapses = false
+            if standing == .disputed, let key = sources.key(record.id), let lapse = corrections.lapsesOn(key)?.daysSinceEpoch, lapse < endsOn {
+                endsOn = lapse
+                lapses = true
+            }
+            guard endsOn > asOfDay else { continue }
+            counted.append(Counted(kind: kind, at: record.at, amountFen: record.amountFen, id: record.id, endsOn: endsOn, lapses: lapses,
+                                   disputed: standing == .disputed))
+        }
+    }
+
+    /// The favourable and harmful totals on `day` (each after the kinds' caps, in micro-points),
+    /// and whether a decision-grade record then supports the lowest tier.
+    func on(_ day: Int) -> Day {
+        let end = Rules.asOfEnd(CivilDate(daysSinceEpoch: day))
+        var sums = [Int64](repeating: 0, count: rules.kinds.count)
+        var supports = false
+        for r in counted where day < r.endsOn {
+            guard let micro = rules.countedMicro(kind: r.kind, at: r.at, amountFen: r.amountFen, asOfDay: day, asOfEnd: end) else { continue }
+            sums[r.kind] += micro
+            if micro < 0 && !r.disputed && rules.numbers[r.kind].decisionGrade { supports = true }
+        }
+        var d = Day(favourable: 0, harmful: 0, supportsLowest: supports)
+        for k in sums.indices where sums[k] != 0 {
+            let capped = rules.capped(sums[k], kind: k)
+            if capped > 0 { d.favourable += capped } else { d.harmful -= capped }
+        }
+        return d
+    }
+
+    func tier(totalMicro: Int64, supportsLowest: Bool) -> Int {
+        let t = rules.tierIndex(for: rules.score(totalMicro: totalMicro))
+        return t == 0 && !supportsLowest ? 1 : t
+    }
+
+    func tier(_ d: Day) -> Int { tier(totalMicro: total(d), supportsLowest: d.supportsLowest) }
+    func total(_ d: Day) -> Int64 { Int64(rules.base) * microPerPoint + d.favourable - d.harmful }
+
+    /// The tier changes after the as-of day, whose tier is `current`.
+    mutating func changes(from current: Int) -> [Explanation.Change] {
+        let events = Set(counted.map(\.endsOn)).sorted()
+        guard let last = events.last else { return [] }
+        var found: [Int] = []
+        var scored: [Int: Day] = [:]
+        func day(_ n: Int) -> Day {
+            if let d = scored[n] { return d }
+            let d = on(n)
+            scored[n] = d
+            return d
+        }
+        // Days lo < n <= hi, within one stretch between events, whose tier differs from the day before.
+        func search(_ lo: Int, _ hi: Int) {
+            guard found.count < Explanation.maximumChanges else { return }
+            let a = day(lo), b = day(hi)
+            if a.supportsLowest == b.supportsLowest {
+                let low = tier(totalMicro: Int64(rules.base) * microPerPoint + b.favourable - a.harmful, supportsLowest: b.supportsLowest)
+                let high = tier(totalMicro: Int64(rules.base) * microPerPoint + a.favourable - b.harmful, supportsLowest: b.supportsLowest)
+                if low == high { return }
+            }
+            if hi == lo + 1 {
+                if tier(a) != tier(b) { found.append(hi) }
+                return
+            }
+            let mid = lo + (hi - lo) / 2
+            search(lo, mid)
+            search(mid, hi)
+        }
+        // Stretches of days with the same records counting: from the day after the as-of day to
+        // the first event, from each event to the next, and the last event's day, after which
+        // nothing counts any more and nothing changes.
+        let starts = [asOfDay + 1] + events.filter { $0 > asOfDay + 1 }
+        var previousTier = current
+        for (i, start) in starts.enumerated() {
+            let end = i + 1 < starts.count ? starts[i + 1] - 1 : start
+            if tier(day(start)) != previousTier { found.append(start) }
+            if end > start { search(start, end) }
+            previousTier = tier(day(end))
+        }
+        return found.prefix(Explanation.maximumChanges).map { n in
+            let d = day(n)
+            let expiring = counted.filter { $0.endsOn == n && !$0.lapses }.map(\.id).sorted()
+            let lapsing = counted.filter { $0.endsOn == n && $0.lapses }.map(\.id).sorted()
+            let cause: Explanation.Change.Cause = !lapsing.isEmpty ? .disputeDeadline : (!expiring.isEmpty ? .expiry : .fading)
+            return Explanation.Change(date: CivilDate(daysSinceEpoch: n), score: rules.score(totalMicro: total(d)), tier: rules.tiers[tier(d)].name,
+                                      cause: cause, records: lapsing + expiring)
+        }
     }
 }

@@ -91,7 +91,7 @@ struct RulesReader {
     }
 
     mutating func rules(_ root: Node, digest: String, knownKinds: Set<String>) throws(RulesError) -> Rules {
-        let top = try mapping(root, "the rules", allowed: ["tally_rules", "score", "lowest_tier", "kinds", "tiers"],
+        let top = try mapping(root, "the rules", allowed: ["tally_rules", "score", "lowest_tier", "dispute_deadline_days", "kinds", "tiers"],
                               required: ["tally_rules", "score", "lowest_tier", "kinds", "tiers"])
         guard try integer(top["tally_rules"]!, "tally_rules") == 1 else {
             throw RulesError(line: line(top["tally_rules"]!), "tally_rules: this tally reads version 1")
@@ -101,19 +101,6 @@ struct RulesReader {
         let maximum = try integer(score["max"]!, "score.max", in: Rules.scoreRange)
         guard minimum < maximum else { throw RulesError(line: line(score["max"]!), "score.max must be above score.min") }
         guard base >= minimum && base <= maximum else { throw RulesError(line: line(score["base"]!), "score.base must lie between min and max") }
-
-        let lowest = try mapping(top["lowest_tier"]!, "lowest_tier", allowed: ["requires_decision_grade"], required: ["requires_decision_grade"])
-        guard case .sequence(let sources) = lowest["requires_decision_grade"]! else {
-            throw RulesError(line: line(lowest["requires_decision_grade"]!), "lowest_tier.requires_decision_grade must be a list of sources")
-        }
-        var decisionGrade: [String] = []
-        let knownSources = Set(knownKinds.map { String($0.prefix { $0 != "." }) })
-        for s in sources {
-            let name = try text(s, "a decision-grade source")
-            guard knownSources.contains(name) else { throw RulesError(line: line(s), "unknown source \"\(name)\" (known: \(knownSources.sorted().joined(separator: ", ")))") }
-            decisionGrade.append(name)
-        }
-        guard !decisionGrade.isEmpty else { throw RulesError(line: line(lowest["requires_decision_grade"]!), "name at least one decision-grade source") }
 
         guard case .mapping(let kindMap) = top["kinds"]! else { throw RulesError(line: line(top["kinds"]!), "kinds must be a mapping of kind to rule") }
         var kinds: [Rules.KindRule] = []
@@ -151,6 +138,33 @@ struct RulesReader {
         }
         kinds.sort { $0.kind < $1.kind }
 
+        let lowest = try mapping(top["lowest_tier"]!, "lowest_tier", allowed: ["decision_grade", "requires_decision_grade"], required: [])
+        if let old = lowest["requires_decision_grade"] {
+            throw RulesError(line: line(old), "lowest_tier.requires_decision_grade named sources, which let any harmful record of a source blacklist: name the decision-grade kinds in lowest_tier.decision_grade instead")
+        }
+        guard let gradeNode = lowest["decision_grade"] else { throw RulesError(line: line(top["lowest_tier"]!), "lowest_tier: \"decision_grade\" is required") }
+        guard case .sequence(let gradeKinds) = gradeNode else {
+            throw RulesError(line: line(gradeNode), "lowest_tier.decision_grade must be a list of kinds")
+        }
+        var decisionGrade: [String] = []
+        for node in gradeKinds {
+            let name = try text(node, "a decision-grade kind")
+            guard let rule = kinds.first(where: { $0.kind == name }) else {
+                let hint = name.contains(".") ? "" : ": name kinds, not a source, so that a minor event of a source never blacklists"
+                throw RulesError(line: line(node), "decision-grade kind \"\(name)\" is not one of the kinds these rules score\(hint) (scored: \(kinds.map(\.kind).joined(separator: ", ")))")
+            }
+            guard rule.points < 0 || (rule.pointsPerYuan ?? 0) < 0 else {
+                throw RulesError(line: line(node), "decision-grade kind \"\(name)\" is not harmful (its points are not negative): it cannot support the lowest tier")
+            }
+            guard !decisionGrade.contains(name) else { throw RulesError(line: line(node), "decision-grade kind \"\(name)\" appears twice") }
+            decisionGrade.append(name)
+        }
+        guard !decisionGrade.isEmpty else { throw RulesError(line: line(gradeNode), "name at least one decision-grade kind") }
+        var deadline = Rules.defaultDisputeDeadlineDays
+        if let node = top["dispute_deadline_days"] {
+            deadline = try integer(node, "dispute_deadline_days", in: Rules.disputeDeadlineRange)
+        }
+
         guard case .sequence(let tierNodes) = top["tiers"]!, !tierNodes.isEmpty else {
             throw RulesError(line: line(top["tiers"]!), "tiers must be a list, lowest scores first")
         }
@@ -177,6 +191,13 @@ struct RulesReader {
         }
         guard tiers.last!.to == maximum else { throw RulesError(line: line(tierNodes.last!), "the highest tier must end at score.max (\(maximum))") }
         guard tiers.count >= 2 else { throw RulesError(line: line(top["tiers"]!), "give at least two tiers") }
-        return Rules(base: base, minimum: minimum, maximum: maximum, kinds: kinds, tiers: tiers, decisionGrade: decisionGrade, digest: digest)
+        let rules = Rules(base: base, minimum: minimum, maximum: maximum, kinds: kinds, tiers: tiers, decisionGrade: decisionGrade,
+                          disputeDeadlineDays: deadline, digest: digest)
+        // A tier that no conduct can reach describes a promise the rules cannot keep.
+        let reach = rules.reachable
+        for (tier, node) in zip(tiers, tierNodes) where tier.to < reach.lowerBound || tier.from > reach.upperBound {
+            throw RulesError(line: line(node), "tier \(tier.name) (\(tier.from)–\(tier.to)) cannot be reached: with every kind at its cap, scores lie only in \(reach.lowerBound)–\(reach.upperBound)")
+        }
+        return rules
     }
 }

@@ -41,6 +41,9 @@ public struct Rules: Sendable {
         public var expireDays: Int
         /// The cap in micro-points.
         public var capMicro: Int64
+        /// Whether a record of this kind is decision-grade: counted, harmful and not under
+        /// dispute, it allows the lowest tier.
+        public var decisionGrade: Bool
     }
 
     public let base: Int
@@ -52,24 +55,42 @@ public struct Rules: Sendable {
     public let numbers: [KindNumbers]
     /// Tiers from the lowest scores to the highest, contiguous, covering minimum...maximum.
     public let tiers: [Tier]
-    /// Sources whose records are decision-grade (court judgments, tax assessments): only such a
-    /// record, counted and not under open dispute, can put a person in the lowest tier.
+    /// The kinds whose records are decision-grade (a court's listing or restriction order, a tax
+    /// bureau's evasion assessment), sorted: only such a record, counted, harmful and not under
+    /// open dispute, can put a person in the lowest tier.
     public let decisionGrade: [String]
+    /// Days the source has to decide on a dispute: one left open longer stops its record
+    /// counting until the source upholds it.
+    public let disputeDeadlineDays: Int
+    /// The lowest and the highest score any conduct can reach: the base with every harmful
+    /// kind, or every favourable one, at its cap, rounded and clamped to minimum...maximum.
+    public var reachable: ClosedRange<Int> {
+        let harm = kinds.filter { $0.points < 0 || ($0.pointsPerYuan ?? 0) < 0 }.reduce(Int64(0)) { $0 + Self.capMicro($1.cap) }
+        let good = kinds.filter { $0.points > 0 || ($0.pointsPerYuan ?? 0) > 0 }.reduce(Int64(0)) { $0 + Self.capMicro($1.cap) }
+        let base = Int64(self.base) * microPerPoint
+        return score(totalMicro: base - harm)...score(totalMicro: base + good)
+    }
     /// `sha256:` and the hex SHA-256 of the file's bytes.
     public let digest: String
 
-    public init(base: Int, minimum: Int, maximum: Int, kinds: [KindRule], tiers: [Tier], decisionGrade: [String], digest: String) {
+    /// The default `disputeDeadlineDays`: the 30 days a US credit bureau has to verify a
+    /// disputed item or delete it.
+    public static let defaultDisputeDeadlineDays = 30
+
+    public init(base: Int, minimum: Int, maximum: Int, kinds: [KindRule], tiers: [Tier], decisionGrade: [String],
+                disputeDeadlineDays: Int = Rules.defaultDisputeDeadlineDays, digest: String) {
         self.base = base
         self.minimum = minimum
         self.maximum = maximum
         self.kinds = kinds
         self.tiers = tiers
-        self.decisionGrade = decisionGrade
+        self.decisionGrade = decisionGrade.sorted()
+        self.disputeDeadlineDays = disputeDeadlineDays
         self.digest = digest
         numbers = kinds.map {
             KindNumbers(points: $0.points, pointsPerYuan: $0.pointsPerYuan ?? 0, perYuanLimit: $0.perYuanLimit ?? 0, hasPerYuan: $0.pointsPerYuan != nil,
-                        halfLifeDays: $0.halfLifeDays, expireDays: $0.expireDays,
-                        capMicro: Int64(($0.cap * Double(microPerPoint)).rounded(.toNearestOrEven)))
+                        halfLifeDays: $0.halfLifeDays, expireDays: $0.expireDays, capMicro: Self.capMicro($0.cap),
+                        decisionGrade: decisionGrade.contains($0.kind))
         }
     }
 
@@ -85,6 +106,12 @@ public struct Rules: Sendable {
     public static let halfLifeRange = 0.01...36_500.0
     /// Expiries from a day to a century (a record's expiry day must be a calendar day).
     public static let expireRange = 1...36_500
+
+    /// A cap in micro-points.
+    static func capMicro(_ cap: Double) -> Int64 { Int64((cap * Double(microPerPoint)).rounded(.toNearestOrEven)) }
+
+    /// Dispute deadlines from a day to ten years.
+    public static let disputeDeadlineRange = 1...3650
 
     /// The index of `kind` in `kinds`, or nil when the rules do not score it.
     public func index(of kind: String) -> Int? {

@@ -22,6 +22,8 @@ public final class Scorer {
     /// Counts for the stage's summary.
     public struct Counts: Sendable {
         public var records = 0, counted = 0, expired = 0, future = 0, unscored = 0, retracted = 0, disputed = 0
+        /// Records under a dispute left undecided past the deadline: not counted.
+        public var lapsed = 0
         /// Corrections read (set by `finish`, which lets the corrections go).
         public var corrections = 0
         /// Of those, how many were decided after the as-of day and not applied.
@@ -76,7 +78,7 @@ public final class Scorer {
 
     var retractedIDs: [PersonKey: [RecordKey]] = [:]
     var disputedIDs: [PersonKey: [RecordKey]] = [:]
-    var decisionGrade: [Bool] = []   // per source number
+    var lapsedIDs: [PersonKey: [RecordKey]] = [:]
     var kindCache: [(bytes: [UInt8], index: Int)] = []
     static let none = UInt32.max
 
@@ -91,7 +93,7 @@ public final class Scorer {
     public init(rules: Rules, asOf: CivilDate, today: CivilDate? = nil) {
         self.rules = rules
         self.asOf = asOf
-        corrections = CorrectionBook(asOf: asOf, today: today ?? asOf)
+        corrections = CorrectionBook(asOf: asOf, today: today ?? asOf, deadlineDays: rules.disputeDeadlineDays)
         asOfEnd = Rules.asOfEnd(asOf)
         asOfDay = asOf.daysSinceEpoch
         // Zeroed rows are empty ones (a zero count), so fresh mappings need no filling.
@@ -220,6 +222,10 @@ public final class Scorer {
         if standing == .disputed {
             disputedIDs[PersonKey(hi: r.hi, lo: r.lo), default: []].append(r.key)
             counts.disputed += 1
+        } else if standing == .lapsed {
+            lapsedIDs[PersonKey(hi: r.hi, lo: r.lo), default: []].append(r.key)
+            counts.lapsed += 1
+            return
         }
         guard let micro = rules.countedMicro(kind: kind, at: r.at, amountFen: r.amountFen, asOfDay: asOfDay, asOfEnd: asOfEnd) else {
             counts.expired += 1
@@ -230,7 +236,7 @@ public final class Scorer {
         entries[entry].sum = Int32(clamping: Int64(entries[entry].sum) + micro)
         if micro < 0 {
             keepIfHarmful(entry, micro: micro, key: r.key)
-            if standing != .disputed && isDecisionGrade(r.key.source) { people_[who].countAndFlag |= 0x8000_0000 }
+            if standing != .disputed && rules.numbers[kind].decisionGrade { people_[who].countAndFlag |= 0x8000_0000 }
         }
     }
 
@@ -287,8 +293,8 @@ public final class Scorer {
                 out.append(UInt8(ascii: "]"))
                 ScoreLine.reasonEnd(out)
             }
-            let (disputed, retracted) = setApart(row)
-            ScoreLine.close(out, disputed: disputed, retracted: retracted)
+            let (disputed, lapsed, retracted) = setApart(row)
+            ScoreLine.close(out, disputed: disputed, lapsed: lapsed, retracted: retracted)
             try each(tier)
         }
     }
@@ -404,17 +410,17 @@ public final class Scorer {
             return Score.Reason(code: rules.kinds[h.kind].kind, points: Rules.points(h.micro),
                                 records: [first, second].filter { $0 >= 0 }.map { sources.text(topKey($0)) })
         }
-        let (disputed, retracted) = setApart(row)
+        let (disputed, lapsed, retracted) = setApart(row)
         return Score(person: SourceNames.joined("p_", row.hi, row.lo), score: value, tier: rules.tiers[tier].name, asOf: asOf,
-                     rules: rules.digest, records: row.records, reasons: reasons, disputed: disputed, retracted: retracted)
+                     rules: rules.digest, records: row.records, reasons: reasons, disputed: disputed, lapsed: lapsed, retracted: retracted)
     }
 
-    /// The person's disputed and retracted record ids, each sorted.
-    func setApart(_ row: PersonRow) -> (disputed: [String], retracted: [String]) {
-        guard !disputedIDs.isEmpty || !retractedIDs.isEmpty else { return ([], []) }
+    /// The person's disputed, lapsed and retracted record ids, each sorted.
+    func setApart(_ row: PersonRow) -> (disputed: [String], lapsed: [String], retracted: [String]) {
+        guard !disputedIDs.isEmpty || !lapsedIDs.isEmpty || !retractedIDs.isEmpty else { return ([], [], []) }
         let key = PersonKey(hi: row.hi, lo: row.lo)
         func texts(_ keys: [RecordKey]?) -> [String] { (keys ?? []).map(sources.text).sorted() }
-        return (texts(disputedIDs[key]), texts(retractedIDs[key]))
+        return (texts(disputedIDs[key]), texts(lapsedIDs[key]), texts(retractedIDs[key]))
     }
 
     /// The kept record slots of a harmful entry, most harmful first (equal ones by id); -1 for
@@ -569,13 +575,5 @@ public final class Scorer {
         let index = rules.index(of: kind.string) ?? -1
         kindCache.append((Array(b), index))
         return index < 0 ? nil : index
-    }
-
-    @inline(__always)
-    func isDecisionGrade(_ source: UInt32) -> Bool {
-        while decisionGrade.count < sources.names.count {
-            decisionGrade.append(rules.decisionGrade.contains(sources.names[decisionGrade.count]))
-        }
-        return decisionGrade[Int(source)]
     }
 }

@@ -5,7 +5,8 @@ import TallyCore
     @Test func loadsTheFixture() throws {
         let rules = try loadRules()
         #expect(rules.kinds.map(\.kind) == ["court.dishonest-debtor", "tax.paid", "transit.fare-evasion"])
-        #expect(rules.tiers.map(\.name) == ["low", "mid", "high"] && rules.decisionGrade == ["court"])
+        #expect(rules.tiers.map(\.name) == ["low", "mid", "high"] && rules.decisionGrade == ["court.dishonest-debtor"])
+        #expect(rules.disputeDeadlineDays == 30 && rules.reachable == 250...900)
         #expect(rules.kinds[0].pointsPerYuan == -0.01 && rules.kinds[0].perYuanLimit == 20)
     }
 
@@ -28,7 +29,16 @@ import TallyCore
         ("{name: low, from: 100, to: 399", "{name: low, from: 399, to: 100", 10, "is above to"),
         ("{name: high, from: 700, to: 900", "{name: high, from: 700, to: 800", 12, "must end at score.max"),
         ("score: {base: 500", "score: {base: 50", 2, "between min and max"),
-        ("requires_decision_grade: [court]", "requires_decision_grade: [courts]", 4, "unknown source \"courts\""),
+        ("decision_grade: [court.dishonest-debtor]", "decision_grade: [court]", 4, "name kinds, not a source"),
+        ("decision_grade: [court.dishonest-debtor]", "decision_grade: [court.consumption-restriction]", 4, "not one of the kinds these rules score"),
+        ("decision_grade: [court.dishonest-debtor]", "decision_grade: [tax.paid]", 4, "is not harmful"),
+        ("decision_grade: [court.dishonest-debtor]", "decision_grade: []", 4, "at least one decision-grade kind"),
+        ("decision_grade: [court.dishonest-debtor]", "requires_decision_grade: [court]", 4, "named sources"),
+        ("tax.paid: {points: 10, half_life_days: 10, expire_days: 30, cap: 1000}", "tax.paid: {points: 10, half_life_days: 10, expire_days: 30, cap: 100}",
+         12, "tier high (700–900) cannot be reached: with every kind at its cap, scores lie only in 250–600"),
+        ("score: {base: 500", "score: {base: 690", 10, "tier low (100–399) cannot be reached: with every kind at its cap, scores lie only in 440–900"),
+        ("tally_rules: 1", "tally_rules: 1\ndispute_deadline_days: 0", 2, "dispute_deadline_days must lie between 1 and 3650"),
+        ("tally_rules: 1", "tally_rules: 1\ndispute_deadline_days: ten", 2, "dispute_deadline_days must be a whole number"),
         ("tally_rules: 1", "tally_rules: 2", 1, "version 1"),
         ("tally_rules: 1", "tally_rules: 1\nextra: true", 2, "unknown key \"extra\""),
         ("points: -40,", "points: lots,", 7, "points must be a number"),
@@ -62,13 +72,16 @@ import TallyCore
         let text = try String(contentsOfFile: path, encoding: .utf8)
         let rules = try Rules.load(yaml: text, digest: "sha256:x", knownKinds: kinds)
         #expect(rules.kinds.count == 13 && rules.tiers.first!.name == "restricted" && rules.tiers.last!.name == "green-lane")
-        // Minor kinds alone, at their caps, must not be able to outweigh the base by themselves
-        // into the lowest tier without the precondition: documented here as the reason for it.
+        // Minor kinds alone, at their caps, can reach the lowest tier's range: the precondition
+        // is what keeps them out of it (documented here as the reason for it).
         var minor = 0.0
-        for k in rules.kinds where k.points < 0 {
-            let source = String(k.kind.prefix { $0 != "." })
-            if !rules.decisionGrade.contains(source) { minor += k.cap }
-        }
+        for k in rules.kinds where k.points < 0 && !rules.decisionGrade.contains(k.kind) { minor += k.cap }
         #expect(Double(rules.base) - minor < Double(rules.tiers[0].to), "the precondition matters with these numbers")
+        #expect(rules.decisionGrade == ["court.consumption-restriction", "court.dishonest-debtor", "tax.evasion"])
+        #expect(rules.disputeDeadlineDays == 30)
+        // Every tier reachable: the favourable caps lift the base 600 to 900, the harmful ones
+        // take it to the floor.
+        #expect(rules.reachable == 350...900)
+        for tier in rules.tiers { #expect(tier.to >= rules.reachable.lowerBound && tier.from <= rules.reachable.upperBound, "\(tier.name)") }
     }
 }

@@ -6,7 +6,7 @@ let fixtureRules = """
 tally_rules: 1
 score: {base: 500, min: 100, max: 900}
 lowest_tier:
-  requires_decision_grade: [court]
+  decision_grade: [court.dishonest-debtor]
 kinds:
   court.dishonest-debtor: {points: -100, half_life_days: 10, expire_days: 30, cap: 150, per_yuan: -0.01, per_yuan_limit: 20}
   transit.fare-evasion: {points: -40, half_life_days: 10, expire_days: 30, cap: 100}
@@ -53,21 +53,26 @@ func scoreLines(_ rules: Rules, _ records: [Record], corrections: [Record] = [])
     try fed(rules, records, corrections: corrections).finish()
 }
 
-/// A scorer that has read `records` (corrections first) through the real line scanner.
-func fed(_ rules: Rules, _ records: [Record], corrections: [Record] = []) throws -> Scorer {
-    let scorer = Scorer(rules: rules, asOf: asOfDay)
+/// A scorer for `asOf` (run on `today`) that has read `records` (corrections first) through the
+/// real line scanner.
+func fed(_ rules: Rules, _ records: [Record], corrections: [Record] = [], asOf: CivilDate = asOfDay, today: CivilDate? = nil) throws -> Scorer {
+    let scorer = Scorer(rules: rules, asOf: asOf, today: today)
     var scanner = RecordViewScanner()
     for r in corrections + records {
-        let out = ByteBuffer()
-        r.encode(into: out)
-        var line = out.string
-        line.removeLast()
-        try line.withUTF8 { u in
-            let v = try scanner.view(UnsafeRawBufferPointer(u))
+        try viewing(r, with: &scanner) { v in
             if v.isCorrection { #expect(scorer.corrections.add(v, sources: &scorer.sources) == nil) } else { try scorer.add(v) }
         }
     }
     return scorer
+}
+
+/// Calls `body` with the view of `r`'s encoded line.
+func viewing(_ r: Record, with scanner: inout RecordViewScanner, _ body: (RecordView) throws -> Void) throws {
+    let out = ByteBuffer()
+    r.encode(into: out)
+    var line = out.string
+    line.removeLast()
+    try line.withUTF8 { u in try body(try scanner.view(UnsafeRawBufferPointer(u))) }
 }
 
 @Suite struct ScorerTests {
@@ -137,8 +142,9 @@ func fed(_ rules: Rules, _ records: [Record], corrections: [Record] = []) throws
         let half = """
         tally_rules: 1
         score: {base: 500, min: 0, max: 1000}
-        lowest_tier: {requires_decision_grade: [court]}
+        lowest_tier: {decision_grade: [court.dishonest-debtor]}
         kinds:
+          court.dishonest-debtor: {points: -1, half_life_days: 10, expire_days: 30, cap: 1}
           tax.paid: {points: 1, half_life_days: 10, expire_days: 30, cap: 100}
           tax.late: {points: 3, half_life_days: 10, expire_days: 30, cap: 100}
         tiers:
