@@ -14,9 +14,13 @@ import TallyCore
 /// used, which rules out external entities and entity-expansion bombs. The bytes come through
 /// an `InputFile`, so gzip, hashing and bounds are the same as for every other input.
 ///
-/// XSD errors inside a record make that record a reject (`schema-error`, with libxml2's
-/// message); a document that is not well-formed, has another root or namespace, or breaks the
-/// XSD outside any record stops with an `InputError` naming the line.
+/// Each record element is expanded (its subtree alone, never the whole file) and validated on
+/// its own against the XSD's global declaration of it, so an XSD error lands on the record it is
+/// in however many records share a line (a minified file); it makes that record a reject
+/// (`schema-error`, with libxml2's message). The root's own attributes are validated on their
+/// own too. A document that is not well-formed, has another root or namespace, has anything but
+/// record elements (and white space) under the root, or breaks the XSD on the root stops with
+/// an `InputError` naming the line.
 public final class XMLRecordReader {
     private let input: InputFile
     private let spec: FeedSpec
@@ -27,12 +31,12 @@ public final class XMLRecordReader {
     private let rootName: [CChar]
     private let recordName: [CChar]
     private let recordElement: String
-    private var stack: [PathNode?] = []
-    private var inRecord = false
     private var sawRoot = false
-    /// The last line any node of the current record starts on. libxml2 parses (and validates)
-    /// ahead of the node the reader is on, so errors are matched to records by line, not by time.
-    private var recordLastLine = 0
+    /// After a record, the reader skips its subtree (already walked) rather than reading into it.
+    private var skipSubtree = false
+    private var schema: xmlSchemaPtr?
+    private var validation: xmlSchemaValidCtxtPtr?
+    private var xsdPath = ""
 
     private static let initialise: Void = { xmlInitParser() }()
 
@@ -64,79 +68,86 @@ public final class XMLRecordReader {
             }
         }, nil, ctx, input.baseName, nil, options)
         guard let reader else { throw InputError(.io, file: input.name, "libxml2 could not start a reader") }
-        // The error handler goes on before the schema (libxml2 2.9 crashes the other way round).
-        xmlTextReaderSetStructuredErrorHandler(reader, { ctx, error in
+        let collect: xmlStructuredErrorFunc = { ctx, error in
             guard let ctx, let error else { return }
             let context = Unmanaged<ReaderContext>.fromOpaque(ctx).takeUnretainedValue()
             context.collect(error.pointee)
-        }, ctx)
-        if xmlTextReaderSchemaValidate(reader, xsdPath) != 0 {
+        }
+        xmlTextReaderSetStructuredErrorHandler(reader, collect, ctx)
+        guard let parser = xmlSchemaNewParserCtxt(xsdPath) else { throw InputError(.io, file: xsdPath, "cannot load the feed's XML Schema") }
+        xmlSchemaSetParserStructuredErrors(parser, { _, _ in }, nil)
+        schema = xmlSchemaParse(parser)
+        xmlSchemaFreeParserCtxt(parser)
+        guard let schema, let validation = xmlSchemaNewValidCtxt(schema) else {
             throw InputError(.io, file: xsdPath, "cannot load the feed's XML Schema")
         }
+        self.validation = validation
+        xmlSchemaSetValidStructuredErrors(validation, collect, ctx)
+        self.xsdPath = xsdPath
     }
 
-    deinit { if let reader { xmlFreeTextReader(reader) } }
+    deinit {
+        if let reader { xmlFreeTextReader(reader) }
+        if let validation { xmlSchemaFreeValidCtxt(validation) }
+        if let schema { xmlSchemaFree(schema) }
+    }
 
     /// Reads the next record element into `row`; false at the end of the document.
     public func next(into row: Row) throws(InputError) -> Bool {
         guard let reader else { return false }
         while true {
-            let status = xmlTextReaderRead(reader)
+            let status = skipSubtree ? xmlTextReaderNext(reader) : xmlTextReaderRead(reader)
+            skipSubtree = false
             if let error = context.inputError { throw error }
             if status == 0 {
                 if !sawRoot { throw InputError(.data, file: input.name, "no root element") }
-                try failOnErrors(before: Int.max)
                 return false
             }
             if status < 0 { throw fatal() }
             let type = xmlTextReaderNodeType(reader)
+            let depth = xmlTextReaderDepth(reader)
             switch type {
             case 10: // DOCUMENT_TYPE
                 throw InputError(.data, file: input.name, line: nodeLine(reader),
                                  "a DOCTYPE is not allowed in a feed (external entities and entity expansion are refused)")
-            case 1: // ELEMENT
-                let depth = xmlTextReaderDepth(reader)
-                if depth == 0 {
-                    try checkRoot(reader)
-                    continue
+            case 1 where depth == 0: // the root
+                try checkRoot(reader)
+            case 1 where depth == 1:
+                guard isNamed(reader, recordName) else {
+                    let local = xmlTextReaderConstLocalName(reader).map { String(cString: $0) } ?? "?"
+                    throw outside(nodeLine(reader), "element \(local) where only \(recordElement) elements may be")
                 }
-                if depth == 1 {
-                    let line = nodeLine(reader)
-                    try failOnErrors(before: line)
-                    guard isNamed(reader, recordName) else { continue }
-                    inRecord = true
-                    row.resetFields(count: spec.fields.count)
-                    row.line = line
-                    recordLastLine = line
-                    stack = [root]
-                    collectAttributes(reader, node: root, row: row)
-                    if xmlTextReaderIsEmptyElement(reader) == 1 { return finish(row) }
-                    continue
+                guard let node = xmlTextReaderExpand(reader) else { throw fatal() }
+                if let error = context.inputError { throw error }
+                read(record: node, into: row)
+                if context.recordErrors.contains(where: { $0.message.contains("No matching global element declaration") }) {
+                    throw InputError(.data, file: xsdPath, "the feed's XML Schema must declare the record element \(recordElement) globally, so that each record can be validated on its own")
                 }
-                guard inRecord else { continue }
-                recordLastLine = max(recordLastLine, nodeLine(reader))
-                let node = stack.last!.flatMap { parent in child(of: parent, reader) }
-                stack.append(node)
-                if let node { collectAttributes(reader, node: node, row: row) }
-                if xmlTextReaderIsEmptyElement(reader) == 1 { stack.removeLast() }
-            case 15: // END_ELEMENT
-                guard inRecord else { continue }
-                if xmlTextReaderDepth(reader) == 1 { return finish(row) }
-                stack.removeLast()
-            case 3, 4: // TEXT, CDATA
-                guard inRecord, let node = stack.last!, let field = node.textField, let value = xmlTextReaderConstValue(reader) else { continue }
-                row.append(UnsafeRawBufferPointer(start: value, count: strlen(value)), toField: field)
+                skipSubtree = true
+                return true
+            case 3, 4 where depth == 1: // text or CDATA between records
+                throw outside(nodeLine(reader), "text where only \(recordElement) elements may be")
             default:
                 continue
             }
         }
     }
 
-    private func finish(_ row: Row) -> Bool {
-        inRecord = false
-        // Errors on the record's lines are its own; later ones wait for the records they are on.
-        let mine = context.recordErrors.filter { $0.line >= row.line && $0.line <= recordLastLine }
-        context.recordErrors.removeAll { $0.line >= row.line && $0.line <= recordLastLine }
+    /// An XSD error outside every record.
+    private func outside(_ line: Int, _ message: String) -> InputError {
+        InputError(.data, file: input.name, line: line, "does not match the feed's XML Schema outside any record: \(message)")
+    }
+
+    /// Validates one expanded record on its own and collects its fields.
+    private func read(record node: xmlNodePtr, into row: Row) {
+        row.resetFields(count: spec.fields.count)
+        row.line = max(Int(xmlGetLineNo(node)), 1)
+        collect(node, path: root, row: row)
+        context.recordErrors.removeAll(keepingCapacity: true)
+        if xmlSchemaValidateOneElement(validation, node) < 0 {
+            context.recordErrors.append((row.line, "the XML Schema validator failed on this record"))
+        }
+        let mine = context.recordErrors
         if let first = mine.first {
             row.readFault = RowFault(code: "schema-error", field: fieldName(for: first.message), fieldNumber: 0,
                                      reason: first.message + (mine.count > 1 ? " (and \(mine.count - 1) more)" : ""))
@@ -144,7 +155,46 @@ public final class XMLRecordReader {
                 RowFault(code: "schema-error", field: fieldName(for: $0.message), fieldNumber: 0, reason: $0.message)
             }
         }
-        return true
+    }
+
+    /// Collects the fields under `element` (an element at `path` in the field tree): its
+    /// attributes, its text and CDATA, and its children's, depth first.
+    private func collect(_ element: xmlNodePtr, path: PathNode, row: Row) {
+        if !path.attributes.isEmpty {
+            var attribute = element.pointee.properties
+            while let a = attribute {
+                if let name = a.pointee.name {
+                    let local = UnsafeRawPointer(name).assumingMemoryBound(to: CChar.self)
+                    for (wanted, field) in path.attributes where wanted.withUnsafeBufferPointer({ strcmp(local, $0.baseAddress!) == 0 }) {
+                        var text = a.pointee.children
+                        while let t = text {
+                            if let content = t.pointee.content { row.append(UnsafeRawBufferPointer(start: content, count: strlen(content)), toField: field) }
+                            text = t.pointee.next
+                        }
+                    }
+                }
+                attribute = a.pointee.next
+            }
+        }
+        var child = element.pointee.children
+        while let c = child {
+            switch c.pointee.type {
+            case XML_ELEMENT_NODE:
+                if let name = c.pointee.name {
+                    let local = UnsafeRawPointer(name).assumingMemoryBound(to: CChar.self)
+                    if let next = path.children.first(where: { $0.0.withUnsafeBufferPointer { strcmp(local, $0.baseAddress!) == 0 } })?.1 {
+                        collect(c, path: next, row: row)
+                    }
+                }
+            case XML_TEXT_NODE, XML_CDATA_SECTION_NODE:
+                if let field = path.textField, let content = c.pointee.content {
+                    row.append(UnsafeRawBufferPointer(start: content, count: strlen(content)), toField: field)
+                }
+            default:
+                break
+            }
+            child = c.pointee.next
+        }
     }
 
     /// The line the reader's current node starts on.
@@ -170,12 +220,13 @@ public final class XMLRecordReader {
             throw InputError(.data, file: input.name, line: nodeLine(reader),
                              "root element is \(local) in \(ns); expected \(Self.text(rootName)) in \(Self.text(namespace))")
         }
-    }
-
-    /// Errors on lines before `line` that no record took were outside every record.
-    private func failOnErrors(before line: Int) throws(InputError) {
-        guard let first = context.recordErrors.first(where: { $0.line < line }) else { return }
-        throw InputError(.data, file: input.name, line: first.line, "does not match the feed's XML Schema outside any record: \(first.message)")
+        // The root's attributes, validated on a copy without its children (which are records,
+        // validated one by one).
+        guard let node = xmlTextReaderCurrentNode(reader), let copy = xmlDocCopyNode(node, node.pointee.doc, 2) else { throw fatal() }
+        defer { xmlFreeNode(copy) }
+        context.recordErrors.removeAll(keepingCapacity: true)
+        _ = xmlSchemaValidateOneElement(validation, copy)
+        if let first = context.recordErrors.first { throw outside(nodeLine(reader), first.message) }
     }
 
     /// Whether the current element has local name `name` in the feed's namespace.
@@ -183,27 +234,6 @@ public final class XMLRecordReader {
         guard let local = xmlTextReaderConstLocalName(reader), let ns = xmlTextReaderConstNamespaceUri(reader) else { return false }
         return name.withUnsafeBufferPointer { strcmp(UnsafeRawPointer(local).assumingMemoryBound(to: CChar.self), $0.baseAddress!) == 0 }
             && namespace.withUnsafeBufferPointer { strcmp(UnsafeRawPointer(ns).assumingMemoryBound(to: CChar.self), $0.baseAddress!) == 0 }
-    }
-
-    private func child(of parent: PathNode, _ reader: xmlTextReaderPtr) -> PathNode? {
-        guard let local = xmlTextReaderConstLocalName(reader) else { return nil }
-        let name = UnsafeRawPointer(local).assumingMemoryBound(to: CChar.self)
-        for (childName, node) in parent.children where childName.withUnsafeBufferPointer({ strcmp(name, $0.baseAddress!) == 0 }) {
-            return node
-        }
-        return nil
-    }
-
-    private func collectAttributes(_ reader: xmlTextReaderPtr, node: PathNode, row: Row) {
-        guard !node.attributes.isEmpty else { return }
-        while xmlTextReaderMoveToNextAttribute(reader) == 1 {
-            guard let local = xmlTextReaderConstLocalName(reader), let value = xmlTextReaderConstValue(reader) else { continue }
-            let name = UnsafeRawPointer(local).assumingMemoryBound(to: CChar.self)
-            for (attribute, field) in node.attributes where attribute.withUnsafeBufferPointer({ strcmp(name, $0.baseAddress!) == 0 }) {
-                row.append(UnsafeRawBufferPointer(start: value, count: strlen(value)), toField: field)
-            }
-        }
-        xmlTextReaderMoveToElement(reader)
     }
 
     private func fatal() -> InputError {

@@ -137,6 +137,34 @@ func peakRSS(_ arguments: [String], stdin: Data? = nil) throws -> (Int32, Int, S
         #expect(kb < 100 * 1024, "peak RSS \(kb) KB")
     }
 
+    /// Several judgments on one line: an XSD-only fault (an element the schema does not allow)
+    /// in the second and in the last judgment rejects exactly those two, in parse and validate.
+    @Test(arguments: ["one line", "minified"])
+    func xsdErrorsLandOnTheJudgmentTheyAreIn(layout: String) throws {
+        let dir = Harness.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let valid = try String(contentsOfFile: fixtures + "/court-20261127-valid.xml", encoding: .utf8)
+        let head = valid.components(separatedBy: "  <judgment ")[0]
+        let one = valid.components(separatedBy: "  <judgment ")[1].components(separatedBy: "</judgment>")[0].replacingOccurrences(of: "\n", with: "")
+        var body = ""
+        for i in 0..<6 {
+            let fault = i == 1 || i == 5 ? "<note>not in the schema</note>" : ""
+            body += "<judgment " + one.replacingOccurrences(of: "1234号", with: "\(i)号") + fault + "</judgment>"
+        }
+        let declaration = head.components(separatedBy: "\n")[0], root = head.components(separatedBy: "\n")[1]
+        let text = layout == "one line" ? declaration + root + body + "</judgments>\n" : declaration + "\n" + root + body + "</judgments>\n"
+        let file = dir + "/court-20261127.xml"
+        _ = FileManager.default.createFile(atPath: file, contents: Data(text.utf8))
+        let parse = try Harness.run("tally-parse", ["--feed", "court", file])
+        #expect(parse.status == 0, "\(parse.stderr)")
+        let kept = (0..<6).filter { parse.text.contains("执\($0)号") }
+        #expect(kept == [0, 2, 3, 4], "\(layout): written \(kept)")
+        #expect(parse.stderr.contains("rejected 2"), "\(parse.stderr)")
+        let validate = try Harness.run("tally-validate", ["--feed", "court", "--json", file])
+        #expect(validate.status == 65 && validate.text.contains("\"problems\":2"), "\(validate.text)")
+        #expect(validate.text.contains("\"row\":2,") && validate.text.contains("\"row\":6,"), "the second and the sixth judgment: \(validate.text)")
+    }
+
     @Test func aBrokenXMLFileKeepsTheJudgmentsBeforeTheBreak() throws {
         let dir = Harness.scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }
