@@ -246,6 +246,16 @@ public final class CSVReader {
         return false
     }
 
+    /// Whether a field of a GB18030 feed is really UTF-8: valid UTF-8 with at least one sequence
+    /// of three or four bytes (CJK text in UTF-8 is all such sequences). Read as GB18030, such
+    /// bytes mostly decode without error into other characters, a name nobody could recognise or
+    /// contest. Genuine GB18030 text is valid UTF-8 of that shape only by a rare coincidence of
+    /// every byte (its two-byte characters would have to line up as UTF-8 sequences throughout).
+    static func looksLikeUTF8(_ cell: UnsafeRawBufferPointer) -> Bool {
+        guard cell.contains(where: { $0 >= 0xE0 }) else { return false }
+        return UTF8Check.isValid(UnsafeBufferPointer(start: cell.baseAddress?.assumingMemoryBound(to: UInt8.self), count: cell.count))
+    }
+
     private func convert(_ row: Row) {
         let all = UnsafeBufferPointer(start: row.storage.base, count: row.storage.count)
         if let gb18030 {
@@ -257,6 +267,11 @@ public final class CSVReader {
             for i in 0..<row.count {
                 let cell = row.field(i)
                 if cell.contains(where: { $0 >= 0x80 }) {
+                    if Self.looksLikeUTF8(cell) {
+                        row.readFault = RowFault(code: "encoding-error", field: "", fieldNumber: i + 1,
+                                                 reason: "field \(i + 1) is UTF-8 text in a feed declared GB18030: read as GB18030 it would become other characters")
+                        return
+                    }
                     do {
                         converted.append(try gb18030.convert(cell))
                     } catch {
