@@ -61,7 +61,9 @@ public final class XMLRecordReader {
         reader = xmlReaderForIO({ ctx, buffer, length in
             let context = Unmanaged<ReaderContext>.fromOpaque(ctx!).takeUnretainedValue()
             do throws(InputError) {
-                return Int32(try context.input.read(into: UnsafeMutableRawPointer(buffer!), count: Int(length)))
+                let n = try context.input.read(into: UnsafeMutableRawPointer(buffer!), count: Int(length))
+                try context.witness(UnsafeRawBufferPointer(start: buffer, count: n))
+                return Int32(n)
             } catch {
                 context.inputError = error
                 return -1
@@ -276,6 +278,60 @@ final class ReaderContext {
     var lastFatal: (line: Int, message: String)?
 
     init(input: InputFile) { self.input = input }
+
+    /// Whether the declaration named a GB encoding whose bytes are still being checked: nil
+    /// before the first bytes are seen.
+    private var watching: Bool?
+    /// Valid UTF-8 sequences of three or four bytes seen so far in a GB-declared document.
+    private var wideSequences = 0
+    private var head: [UInt8] = []
+
+    /// Catches a document declared GB18030 (or GBK, GB2312) whose bytes are UTF-8: libxml2 would
+    /// decode it without complaint into other characters. Genuine GB18030 text stops being valid
+    /// UTF-8 within a character or two; a few valid three- or four-byte UTF-8 sequences with no
+    /// invalid byte before them are UTF-8 by any reasonable doubt. (A document declared UTF-8
+    /// whose bytes are not is libxml2's own error.)
+    func witness(_ bytes: UnsafeRawBufferPointer) throws(InputError) {
+        if watching == nil {
+            // libxml2 reads a few bytes first to sniff the encoding: gather the declaration.
+            head += bytes.prefix(256 - head.count)
+            let text = String(decoding: head, as: UTF8.self).lowercased()
+            if let end = text.range(of: "?>") {
+                if text.hasPrefix("<?xml"), let enc = text[..<end.lowerBound].range(of: "encoding") {
+                    let value = text[enc.upperBound...].drop { $0 == " " || $0 == "=" || $0 == "\"" || $0 == "'" }.prefix { $0 != "\"" && $0 != "'" }
+                    watching = ["gb18030", "gbk", "gb2312", "cp936"].contains(String(value))
+                } else {
+                    watching = false
+                }
+            } else if head.count >= 256 || !text.hasPrefix(String("<?xml".prefix(text.count))) {
+                watching = false
+            }
+            if watching == nil { return }
+            head = []
+        }
+        guard watching == true else { return }
+        var i = 0
+        // Continuation bytes at the start belong to a sequence the last read cut.
+        while i < bytes.count && i < 3 && bytes[i] & 0xC0 == 0x80 { i += 1 }
+        while i < bytes.count {
+            if bytes[i] < 0x80 { i += 1; continue }
+            let length = UTF8Check.sequenceLength(bytes, at: i)
+            if length == 0 {
+                // A sequence cut by the end of this read is judged with the next; any other
+                // invalid byte means the text is not UTF-8.
+                if bytes.count - i < 4 && bytes[i] >= 0xC2 && bytes[i] <= 0xF4 { return }
+                watching = false
+                return
+            }
+            if length >= 3 { wideSequences += 1 }
+            if wideSequences >= 4 {
+                watching = false
+                throw InputError(.data, file: input.name,
+                                 "declares a GB encoding but its bytes are UTF-8: read as declared, every name in it would become other characters")
+            }
+            i += length
+        }
+    }
 
     func collect(_ error: xmlError) {
         let message = (error.message.map { String(cString: $0) } ?? "XML error").trimmingNewlines()
