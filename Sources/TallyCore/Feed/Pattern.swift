@@ -117,7 +117,13 @@ public struct Pattern: Sendable {
 
         mutating func number() throws(SyntaxError) -> Int {
             var n = 0, digits = 0
-            while i < bytes.count, bytes[i] &- 0x30 < 10 { n = n * 10 + Int(bytes[i] - 0x30); i += 1; digits += 1 }
+            // Counted past 64 is refused below; stop counting before the number can overflow
+            // (fuzzing found `{2222222222222222222217}` trapping the loader).
+            while i < bytes.count, bytes[i] &- 0x30 < 10 {
+                n = min(n * 10 + Int(bytes[i] - 0x30), 1_000_000)
+                i += 1
+                digits += 1
+            }
             guard digits > 0, n <= 64 else { throw SyntaxError(description: "bad repetition count") }
             return n
         }
