@@ -79,6 +79,8 @@ let package = Package(
             "TallyCLI", "TallyIO",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Fuzz targets (scripts/fuzz.sh builds them with libFuzzer; otherwise they replay inputs).
+        .executableTarget(name: "tally-fuzz", dependencies: ["CTally", "TallyCore", "TallyIO"]),
         .executableTarget(name: "tally-bench", dependencies: [
             "TallyCLI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

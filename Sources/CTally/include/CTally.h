@@ -3,6 +3,8 @@
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
+#include <stddef.h>
+#include <stdint.h>
 #endif
 
 /* What Swift cannot say itself.
@@ -109,5 +111,12 @@ static inline __attribute__((always_inline)) int tally_lower_hex32(const unsigne
 /* Registers a temporary spool file to be removed at exit and on SIGINT, SIGTERM and SIGHUP
  * (CTally.c); returns 0 when it could not be (too many, or the path too long). */
 int tally_spool_register(const char *path);
+
+/*
+ * libFuzzer's entry for programs that keep their own main (tally-fuzz, built with
+ * -sanitize=fuzzer and -DFUZZING by scripts/fuzz.sh). Only declared here: a build without the
+ * fuzzer never references it.
+ */
+int LLVMFuzzerRunDriver(int *argc, char ***argv, int (*callback)(const uint8_t *data, size_t size));
 
 #endif

@@ -1,0 +1,142 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import TallyCore
+import TallyIO
+
+/// The fuzz targets: each takes one input and must neither trap nor break its invariants (a
+/// broken invariant is a `fatalError`, which libFuzzer reports like a crash).
+enum Fuzz {
+    static let names = ["csv", "record", "xml", "gzip", "rules", "pattern"]
+
+    /// The target in use (set once, before the first input).
+    nonisolated(unsafe) static var target = ""
+
+    static func one(_ data: UnsafeRawBufferPointer) {
+        switch target {
+        case "csv": csv(data)
+        case "record": record(data)
+        case "xml": xml(data)
+        case "gzip": gzip(data)
+        case "rules": rules(data)
+        case "pattern": pattern(data)
+        default: fatalError("unknown fuzz target \(target)")
+        }
+    }
+
+    // MARK: Inputs through the real input layer
+
+    /// A scratch file per process, rewritten for each input: the readers take an `InputFile`,
+    /// which reads a descriptor, as every stage's input does.
+    static let scratch: String = {
+        let path = "/tmp/tally-fuzz-\(getpid())"
+        atexit { unlink("/tmp/tally-fuzz-\(getpid())") }
+        return path
+    }()
+
+    static func file(_ data: UnsafeRawBufferPointer) -> InputFile? {
+        let fd = open(scratch, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { fatalError("cannot write \(scratch)") }
+        var done = 0
+        while done < data.count {
+            let n = write(fd, data.baseAddress! + done, data.count - done)
+            guard n > 0 else { fatalError("cannot write \(scratch)") }
+            done += n
+        }
+        close(fd)
+        return try? InputFile.open(scratch, limits: InputLimits(maxLineBytes: 1 << 20, maxRatio: 100, ratioGraceBytes: 1 << 20), hashing: false)
+    }
+
+    static let feeds: [String: LoadedFeed] = {
+        var out: [String: LoadedFeed] = [:]
+        for name in ["transit", "tax", "court"] {
+            guard let feed = try? FeedCatalog.load(name, schemasDirectory: nil) else { fatalError("feed \(name) not found: run from the source tree") }
+            out[name] = feed
+        }
+        return out
+    }()
+
+    // MARK: Targets
+
+    /// The CSV reader and the row validator, on the transit feed (UTF-8) or, when the first byte
+    /// is odd, the tax feed (GB18030).
+    static func csv(_ data: UnsafeRawBufferPointer) {
+        let feed = feeds[(data.first ?? 0) & 1 == 0 ? "transit" : "tax"]!
+        guard case .csv(let encoding) = feed.spec.format, let input = file(data) else { return }
+        let reader = CSVReader(input, encoding: encoding)
+        let validator = RowValidator(spec: feed.spec, today: CivilDate(year: 2026, month: 12, day: 4)!)
+        let row = Row()
+        var faults: [RowFault] = []
+        var rows = 0
+        while rows < 10_000, (try? reader.next(into: row)) == true {
+            faults.removeAll(keepingCapacity: true)
+            if rows > 0 && row.readFault == nil { validator.validate(row, into: &faults) }
+            rows += 1
+        }
+    }
+
+    /// The record view scanner and the decoder: a line the scanner accepts decodes to a record
+    /// whose encoding the scanner accepts again and decodes to the same record.
+    static func record(_ data: UnsafeRawBufferPointer) {
+        var scanner = RecordViewScanner()
+        let decoder = RecordDecoder()
+        guard let view = try? scanner.view(data) else { return }
+        let first = decoder.record(view)
+        let out = ByteBuffer()
+        first.encode(into: out)
+        out.removeLast(1)
+        out.bytes.withUnsafeBytes { again in
+            guard let view2 = try? scanner.view(again) else { fatalError("the scanner refuses what the encoder wrote from an accepted line") }
+            let second = decoder.record(view2)
+            guard second == first else { fatalError("decode, encode, decode changed the record") }
+        }
+    }
+
+    /// The XML record reader with the court XSD.
+    static func xml(_ data: UnsafeRawBufferPointer) {
+        let feed = feeds["court"]!
+        guard let input = file(data), let xsd = feed.xsdPath, let reader = try? XMLRecordReader(input, spec: feed.spec, xsdPath: xsd) else { return }
+        let row = Row()
+        var rows = 0
+        while rows < 10_000, (try? reader.next(into: row)) == true { rows += 1 }
+    }
+
+    /// The input layer: gzip detection, inflation, the ratio and line bounds.
+    static func gzip(_ data: UnsafeRawBufferPointer) {
+        guard let input = file(data) else { return }
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: 1 << 16, alignment: 16)
+        defer { buffer.deallocate() }
+        var total = 0
+        while total < 64 << 20, let n = try? input.read(into: buffer, count: 1 << 16), n > 0 { total += n }
+    }
+
+    /// The rules loader, with every kind the shipped feeds declare.
+    static func rules(_ data: UnsafeRawBufferPointer) {
+        _ = try? Rules.load(yaml: String(decoding: data, as: UTF8.self), digest: "sha256:fuzz", knownKinds: kinds)
+    }
+
+    static let kinds: Set<String> = {
+        var kinds = Set<String>()
+        for name in FeedCatalog.feedNames(schemasDirectory: nil) {
+            if let feed = try? FeedCatalog.load(name, schemasDirectory: nil) { kinds.formUnion(feed.spec.eventKinds) }
+        }
+        return kinds
+    }()
+
+    /// The pattern engine: the bytes before the first NUL are a pattern, the rest a value.
+    static func pattern(_ data: UnsafeRawBufferPointer) {
+        let cut = data.firstIndex(of: 0) ?? data.count
+        guard let p = try? Pattern(String(decoding: UnsafeRawBufferPointer(rebasing: data[..<cut]), as: UTF8.self)) else { return }
+        _ = p.matches(UnsafeRawBufferPointer(rebasing: data[min(cut + 1, data.count)...]))
+    }
+}
+
+#if FUZZING
+/// libFuzzer's own main, linked in with -sanitize=fuzzer, needs this symbol even though
+/// main.swift starts the fuzzer through LLVMFuzzerRunDriver with the same callback.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    Fuzz.one(UnsafeRawBufferPointer(start: data, count: size))
+    return 0
+}
+#endif
