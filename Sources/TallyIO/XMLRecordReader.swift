@@ -63,6 +63,7 @@ public final class XMLRecordReader {
             do throws(InputError) {
                 let n = try context.input.read(into: UnsafeMutableRawPointer(buffer!), count: Int(length))
                 try context.witness(UnsafeRawBufferPointer(start: buffer, count: n))
+                try context.countPieces(UnsafeRawBufferPointer(start: buffer, count: n))
                 return Int32(n)
             } catch {
                 context.inputError = error
@@ -122,6 +123,7 @@ public final class XMLRecordReader {
                 guard let node = xmlTextReaderExpand(reader) else { throw fatal() }
                 if let error = context.inputError { throw error }
                 read(record: node, into: row)
+                context.piecesSinceRecord = 0
                 if context.recordErrors.contains(where: { $0.message.contains("No matching global element declaration") }) {
                     throw InputError(.data, file: xsdPath, "the feed's XML Schema must declare the record element \(recordElement) globally, so that each record can be validated on its own")
                 }
@@ -146,6 +148,13 @@ public final class XMLRecordReader {
         row.line = max(Int(xmlGetLineNo(node)), 1)
         collect(node, path: root, row: row)
         context.recordErrors.removeAll(keepingCapacity: true)
+        let text = mergeText(node)
+        if text > input.limits.maxLineBytes {
+            // As long as the longest CSV record: the next stages could not read it anyway.
+            row.readFault = RowFault(code: "schema-error", field: "", fieldNumber: 0,
+                                     reason: "the record holds \(text) bytes of text, more than the \(input.limits.maxLineBytes) a record may have")
+            return
+        }
         if xmlSchemaValidateOneElement(validation, node) < 0 {
             context.recordErrors.append((row.line, "the XML Schema validator failed on this record"))
         }
@@ -157,6 +166,58 @@ public final class XMLRecordReader {
                 RowFault(code: "schema-error", field: fieldName(for: $0.message), fieldNumber: 0, reason: $0.message)
             }
         }
+    }
+
+    /// Makes each run of text, CDATA, comments and processing instructions under `element` (and
+    /// its descendants) one text node, and returns the bytes of text in the subtree. XSD
+    /// validation ignores comments and PIs and reads CDATA as text, so this changes no verdict;
+    /// but libxml2's validator concatenates a run's pieces one by one, each time measuring what
+    /// it has so far, which is quadratic: 8 MiB of text split by empty comments took a minute.
+    private func mergeText(_ element: xmlNodePtr) -> Int {
+        var total = 0
+        var child = element.pointee.children
+        var run: [xmlNodePtr] = []
+        var bytes: [UInt8] = []
+        func flush() {
+            defer { run.removeAll(keepingCapacity: true); bytes.removeAll(keepingCapacity: true) }
+            guard run.count > 1 || (run.count == 1 && run[0].pointee.type != XML_TEXT_NODE) else { return }
+            // The first piece keeps the run's text when it is a text node (adding a text node
+            // next to one makes libxml2 merge them into it); otherwise a new one goes before it.
+            var keep = run[0]
+            if keep.pointee.type == XML_TEXT_NODE {
+                bytes.withUnsafeBufferPointer { b in xmlNodeSetContentLen(keep, b.baseAddress, Int32(b.count)) }
+            } else {
+                guard let merged = bytes.withUnsafeBufferPointer({ b in xmlNewDocTextLen(element.pointee.doc, b.baseAddress, Int32(b.count)) }),
+                      let placed = xmlAddPrevSibling(run[0], merged) else { return }
+                keep = placed
+            }
+            for piece in run where piece != keep {
+                xmlUnlinkNode(piece)
+                xmlFreeNode(piece)
+            }
+        }
+        while let c = child {
+            let next = c.pointee.next
+            switch c.pointee.type {
+            case XML_TEXT_NODE, XML_CDATA_SECTION_NODE:
+                if let content = c.pointee.content {
+                    let n = strlen(content)
+                    total += n
+                    content.withMemoryRebound(to: UInt8.self, capacity: n) { bytes.append(contentsOf: UnsafeBufferPointer(start: $0, count: n)) }
+                }
+                run.append(c)
+            case XML_COMMENT_NODE, XML_PI_NODE:
+                run.append(c)
+            case XML_ELEMENT_NODE:
+                flush()
+                total += mergeText(c)
+            default:
+                flush()
+            }
+            child = next
+        }
+        flush()
+        return total
     }
 
     /// Collects the fields under `element` (an element at `path` in the field tree): its
@@ -239,6 +300,8 @@ public final class XMLRecordReader {
     }
 
     private func fatal() -> InputError {
+        // A refusal from the read callback (a bound, a lying encoding) is why libxml2 stopped.
+        if let error = context.inputError { return error }
         var line = context.lastFatal?.line
         var message = context.lastFatal?.message
         if message == nil, let last = xmlGetLastError() {
@@ -278,6 +341,33 @@ final class ReaderContext {
     var lastFatal: (line: Int, message: String)?
 
     init(input: InputFile) { self.input = input }
+
+    /// Comments, CDATA sections and processing instructions read since the last record was
+    /// returned (with the parser's look-ahead, a little of the next record counts too).
+    var piecesSinceRecord = 0
+    private var lastByte: UInt8 = 0
+    /// At most this many of them in one record. A record is read whole (so that it can be
+    /// validated on its own), and each piece costs libxml2 a node or two: text split by empty
+    /// comments into a million pieces took over 300 MB. A real record has a handful.
+    static let maximumPieces = 10_000
+
+    /// Counts `<!` and `<?` in the raw bytes, and stops the file past `maximumPieces` in one record.
+    func countPieces(_ bytes: UnsafeRawBufferPointer) throws(InputError) {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        if lastByte == UInt8(ascii: "<") && (bytes[0] == UInt8(ascii: "!") || bytes[0] == UInt8(ascii: "?")) { piecesSinceRecord += 1 }
+        var i = 0
+        while i < bytes.count - 1, let hit = memchr(base + i, 0x3C, bytes.count - 1 - i) {
+            let at = base.distance(to: UnsafeRawPointer(hit))
+            let next = bytes[at + 1]
+            if next == UInt8(ascii: "!") || next == UInt8(ascii: "?") { piecesSinceRecord += 1 }
+            i = at + 1
+        }
+        lastByte = bytes[bytes.count - 1]
+        if piecesSinceRecord > Self.maximumPieces {
+            throw InputError(.data, file: input.name,
+                             "more than \(Self.maximumPieces) comments, CDATA sections or processing instructions within one record: refused, as text split to exhaust memory")
+        }
+    }
 
     /// Whether the declaration named a GB encoding whose bytes are still being checked: nil
     /// before the first bytes are seen.

@@ -165,6 +165,40 @@ func peakRSS(_ arguments: [String], stdin: Data? = nil) throws -> (Int32, Int, S
         #expect(validate.text.contains("\"row\":2,") && validate.text.contains("\"row\":6,"), "the second and the sixth judgment: \(validate.text)")
     }
 
+    /// Text split into pieces (comments, CDATA sections) is read as one value: its length is
+    /// the whole text's, however split. Past 10,000 pieces in one record the file stops, since
+    /// each piece costs memory before any check can see the value.
+    @Test func xmlTextSplitIntoPiecesIsOneValueAndBounded() throws {
+        let dir = Harness.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let valid = try String(contentsOfFile: fixtures + "/court-20261127-valid.xml", encoding: .utf8)
+        let head = valid.components(separatedBy: "  <judgment ")[0]
+        let one = valid.components(separatedBy: "  <judgment ")[1].components(separatedBy: "</judgment>")[0]
+        let obligation = try #require(one.range(of: #"<obligation>[^<]*</obligation>"#, options: .regularExpression))
+        func file(_ name: String, _ text: String) throws -> String {
+            let judgment = one.replacingCharacters(in: obligation, with: "<obligation>" + text + "</obligation>")
+            let path = dir + "/" + name
+            try (head + "  <judgment " + judgment + "</judgment>\n</judgments>\n").write(toFile: path, atomically: true, encoding: .utf8)
+            return path
+        }
+        // 3,000 pieces of 10 characters, alternately comments and CDATA sections: 30,000 characters,
+        // over the XSD's limit of 4,000 for the whole value.
+        var pieces = ""
+        for i in 0..<3000 { pieces += i % 2 == 0 ? "abcdefghij<!---->" : "<![CDATA[abcdefghij]]>" }
+        let long = try Harness.run("tally-parse", ["--feed", "court", try file("court-20261127.xml", pieces)])
+        #expect(long.status == 0 && long.stderr.contains("The value has a length of '30000'"), "\(long.stderr)")
+        // Under the limit, split the same ways, it is one value of the right text.
+        let short = try Harness.run("tally-parse", ["--feed", "court", try file("court-20261128.xml", "pay<!-- x -->ment <![CDATA[owed]]><?pi?> in full")])
+        #expect(short.status == 0 && short.text.contains(#""obligation":"payment owed in full""#), "\(short.text)\(short.stderr)")
+        // 20,000 empty comments in one record: the file stops, quickly and in little memory.
+        let split = try file("court-20261129.xml", String(repeating: "ab<!---->", count: 20_000))
+        let stopped = try Harness.run("tally-parse", ["--feed", "court", split])
+        #expect(stopped.status == 65 && stopped.stderr.contains("more than 10000 comments, CDATA sections or processing instructions within one record"),
+                "\(stopped.stderr)")
+        let validate = try Harness.run("tally-validate", ["--feed", "court", split])
+        #expect(validate.status == 65 && validate.text.contains("more than 10000 comments"), "\(validate.text)")
+    }
+
     @Test func aBrokenXMLFileKeepsTheJudgmentsBeforeTheBreak() throws {
         let dir = Harness.scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -216,8 +216,15 @@ public struct Pattern: Sendable {
         var follow: [UInt64] = []
 
         struct Info { var first: UInt64; var last: UInt64; var nullable: Bool }
+        /// Nodes built so far. Repetition copies its operand, so nested quantifiers on what holds
+        /// no position (`(|)++++…`) would copy without bound while the 64-position limit never
+        /// trips (fuzzing found one that ran for minutes): past this many, the pattern is refused.
+        var steps = 0
+        static let maximumSteps = 100_000
 
         mutating func build(_ node: Node) throws(SyntaxError) -> Info {
+            steps += 1
+            guard steps <= Self.maximumSteps else { throw SyntaxError(description: "pattern too complex (nested repetition)") }
             switch node {
             case .empty:
                 return Info(first: 0, last: 0, nullable: true)
