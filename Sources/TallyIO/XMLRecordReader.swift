@@ -175,39 +175,54 @@ public final class XMLRecordReader {
     /// it has so far, which is quadratic: 8 MiB of text split by empty comments took a minute.
     private func mergeText(_ element: xmlNodePtr) -> Int {
         var total = 0
-        var child = element.pointee.children
-        var run: [xmlNodePtr] = []
-        var bytes: [UInt8] = []
+        // The current run: its first node, its length in nodes, and whether it needs merging
+        // (more than one piece, or a piece that is not plain text). Most runs are one text node
+        // and cost nothing here.
+        var first: xmlNodePtr? = nil
+        var count = 0
+        var mixed = false
         func flush() {
-            defer { run.removeAll(keepingCapacity: true); bytes.removeAll(keepingCapacity: true) }
-            guard run.count > 1 || (run.count == 1 && run[0].pointee.type != XML_TEXT_NODE) else { return }
+            defer { first = nil; count = 0; mixed = false }
+            guard let start = first, count > 1 || mixed else { return }
+            var bytes: [UInt8] = []
+            var node: xmlNodePtr? = start
+            var pieces: [xmlNodePtr] = []
+            pieces.reserveCapacity(count)
+            for _ in 0..<count {
+                guard let n = node else { break }
+                if (n.pointee.type == XML_TEXT_NODE || n.pointee.type == XML_CDATA_SECTION_NODE), let content = n.pointee.content {
+                    let length = strlen(content)
+                    content.withMemoryRebound(to: UInt8.self, capacity: length) { bytes.append(contentsOf: UnsafeBufferPointer(start: $0, count: length)) }
+                }
+                pieces.append(n)
+                node = n.pointee.next
+            }
             // The first piece keeps the run's text when it is a text node (adding a text node
             // next to one makes libxml2 merge them into it); otherwise a new one goes before it.
-            var keep = run[0]
+            var keep = start
             if keep.pointee.type == XML_TEXT_NODE {
                 bytes.withUnsafeBufferPointer { b in xmlNodeSetContentLen(keep, b.baseAddress, Int32(b.count)) }
             } else {
                 guard let merged = bytes.withUnsafeBufferPointer({ b in xmlNewDocTextLen(element.pointee.doc, b.baseAddress, Int32(b.count)) }),
-                      let placed = xmlAddPrevSibling(run[0], merged) else { return }
+                      let placed = xmlAddPrevSibling(start, merged) else { return }
                 keep = placed
             }
-            for piece in run where piece != keep {
+            for piece in pieces where piece != keep {
                 xmlUnlinkNode(piece)
                 xmlFreeNode(piece)
             }
         }
+        var child = element.pointee.children
         while let c = child {
             let next = c.pointee.next
             switch c.pointee.type {
-            case XML_TEXT_NODE, XML_CDATA_SECTION_NODE:
-                if let content = c.pointee.content {
-                    let n = strlen(content)
-                    total += n
-                    content.withMemoryRebound(to: UInt8.self, capacity: n) { bytes.append(contentsOf: UnsafeBufferPointer(start: $0, count: n)) }
+            case XML_TEXT_NODE, XML_CDATA_SECTION_NODE, XML_COMMENT_NODE, XML_PI_NODE:
+                if c.pointee.type == XML_TEXT_NODE || c.pointee.type == XML_CDATA_SECTION_NODE, let content = c.pointee.content {
+                    total += strlen(content)
                 }
-                run.append(c)
-            case XML_COMMENT_NODE, XML_PI_NODE:
-                run.append(c)
+                if first == nil { first = c }
+                count += 1
+                if c.pointee.type != XML_TEXT_NODE { mixed = true }
             case XML_ELEMENT_NODE:
                 flush()
                 total += mergeText(c)
