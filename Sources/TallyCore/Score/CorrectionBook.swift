@@ -187,6 +187,9 @@ public struct CorrectionBook: Sendable {
     }
 
     var entries: [RecordKey: Entry] = [:]
+    /// Corrections of one record beyond this many are refused: each one read out of time order
+    /// runs the record's machine again, so an unbounded number would cost quadratic time.
+    public static let maximumDecisions = 1_000
     /// One bit per hash of every corrected record: most records were never corrected, and a
     /// clear bit answers for them without hashing into the dictionary (perf: 4% of tally-score).
     /// Sized to 16 bits per corrected record (at least 4,096), so that it stays in cache and one
@@ -247,9 +250,19 @@ public struct CorrectionBook: Sendable {
         var entry = entries[key] ?? Entry()
         // The same correction read twice (the same file given twice) is one decision.
         if entry.decisions.contains(where: { $0.at == d.at && $0.file == d.file && $0.line == d.line && $0.action == d.action }) { return nil }
-        let place = entry.decisions.firstIndex { d.precedes($0) } ?? entry.decisions.count
-        entry.decisions.insert(d, at: place)
-        entry.settle(deadlineDays: deadlineDays)
+        guard entry.decisions.count < Self.maximumDecisions else {
+            return "more than \(Self.maximumDecisions) corrections of \(target.string): not applied (a real record has a handful; so many can only be a fault or an attack)"
+        }
+        if let last = entry.decisions.last, d.precedes(last) {
+            // Out of time order: insert in place and run the machine again from the start.
+            let place = entry.decisions.firstIndex { d.precedes($0) } ?? entry.decisions.count
+            entry.decisions.insert(d, at: place)
+            entry.settle(deadlineDays: deadlineDays)
+        } else {
+            // In time order, as a feed read front to back gives them: one step of the machine.
+            entry.decisions.append(d)
+            entry.step(d, deadlineDays: deadlineDays)
+        }
         entries[key] = entry
         if isNew {
             if entries.count * 16 > mentioned.count * 64 {
@@ -319,14 +332,17 @@ extension CorrectionBook.Entry {
     mutating func settle(deadlineDays: Int) {
         state = .counting
         lapsesOn = .max
-        for d in decisions {
-            let after = CorrectionBook.next(state, d.action)
-            // A dispute opened now starts the clock; one already open keeps its first day.
-            if after == .disputed && state != .disputed {
-                lapsesOn = Timestamp(seconds: d.at).chinaDay + deadlineDays + 1
-            }
-            state = after
+        for d in decisions { step(d, deadlineDays: deadlineDays) }
+    }
+
+    /// One decision through the state machine.
+    mutating func step(_ d: CorrectionBook.Decision, deadlineDays: Int) {
+        let after = CorrectionBook.next(state, d.action)
+        // A dispute opened now starts the clock; one already open keeps its first day.
+        if after == .disputed && state != .disputed {
+            lapsesOn = Timestamp(seconds: d.at).chinaDay + deadlineDays + 1
         }
+        state = after
         if state != .disputed { lapsesOn = .max }
     }
 }

@@ -155,6 +155,28 @@ tiers:
         #expect(compared == 900)
     }
 
+    /// Read out of time order, each correction runs the record's machine again: past 1,000 on one
+    /// record the rest are refused, so a hostile feed cannot make scoring quadratic.
+    @Test func aRecordTakesAtMostAThousandCorrections() throws {
+        let asOf = CivilDate(year: 2026, month: 11, day: 28)!
+        let court = listing(asOf.adding(days: -400))
+        var book = CorrectionBook(asOf: asOf, today: asOf)
+        var sources = SourceNames()
+        var scanner = RecordViewScanner()
+        // Newest first: retract and reinstate alternately, one a minute back from a day before as-of.
+        var faults: [String?] = []
+        for n in 0...CorrectionBook.maximumDecisions {
+            let d = decision(n, n % 2 == 0 ? .retract : .reinstate, court, day: asOf.adding(days: -1), second: Int64(50_000 - 60 * n))
+            try viewing(d, with: &scanner) { v in faults.append(book.add(v, sources: &sources)) }
+        }
+        #expect(faults.dropLast().allSatisfy { $0 == nil })
+        #expect(faults.last!?.contains("more than 1000 corrections of court:") == true, "\(String(describing: faults.last!))")
+        // The latest in time is the first read, a retraction.
+        let key = sources.key(court.id)!
+        #expect(book.standing(key) == .retracted)
+        #expect(book.count == CorrectionBook.maximumDecisions + 1)
+    }
+
     @Test func decisionsAtTheSameInstantFollowFileThenLineWhateverTheOrderRead() throws {
         let rules = try loadRules(slowRules)
         let asOf = CivilDate(year: 2026, month: 11, day: 28)!
