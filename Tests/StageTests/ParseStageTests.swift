@@ -100,11 +100,20 @@ func peakRSS(_ arguments: [String], stdin: Data? = nil) throws -> (Int32, Int, S
         let broken = Harness.scratch()
         defer { try? FileManager.default.removeItem(atPath: broken) }
         _ = FileManager.default.createFile(atPath: broken + "/x.feed.json", contents: Data(#"{"feed":"x","format":"csv","table":"x.schema.json","naturalKey":["a"],"subject":{"field":"a","scheme":"cn-rid"},"at":{"field":"d"},"kind":{"constant":"x.y"}}"#.utf8))
-        _ = FileManager.default.createFile(atPath: broken + "/x.schema.json", contents: Data(#"{"fields":[{"name":"a","type":"string","constraints":{"pattern":"^[a-z]+$"}},{"name":"d","type":"date"}]}"#.utf8))
+        _ = FileManager.default.createFile(atPath: broken + "/x.schema.json", contents: Data(#"{"fields":[{"name":"a","type":"string","constraints":{"pattern":"(?=x)[a-z]+"}},{"name":"d","type":"date"}]}"#.utf8))
         let schemaFault = try Harness.run("tally-parse", ["--feed", "x", "--schemas", broken, "-"], stdin: Data())
         #expect(schemaFault.status == 65)
         #expect(schemaFault.stderr.contains("x.schema.json") || schemaFault.stderr.contains("x.feed.json"))
-        #expect(schemaFault.stderr.contains("field \"a\": anchors are implied (the whole value must match)"), "\(schemaFault.stderr)")
+        #expect(schemaFault.stderr.contains("field \"a\": pattern \"(?=x)[a-z]+\": '(?' groups other than"), "\(schemaFault.stderr)")
+        // A CJK class with a count, as Python's re (and so Frictionless) reads it.
+        _ = FileManager.default.createFile(atPath: broken + "/z.feed.json", contents: Data(#"{"feed":"z","format":"csv","table":"z.schema.json","naturalKey":["a","n"],"subject":{"field":"a","scheme":"cn-rid"},"at":{"field":"d"},"kind":{"constant":"z.y"}}"#.utf8))
+        _ = FileManager.default.createFile(atPath: broken + "/z.schema.json", contents: Data(#"{"fields":[{"name":"a","type":"string"},{"name":"n","type":"string","constraints":{"pattern":"[一-龥]{2,3}"}},{"name":"d","type":"date"}]}"#.utf8))
+        let names = "a,n,d\n11010519491231002X,马丽,2026-01-01\n11010519491231002X,马,2026-01-01\n11010519491231002X,马丽王李,2026-01-01\n11010519491231002X,王一龥,2026-01-01\n"
+        let cjk = try Harness.run("tally-validate", ["--feed", "z", "--schemas", broken, "-"], stdin: Data(names.utf8))
+        #expect(cjk.status == 65)
+        #expect(cjk.text.contains("2 problems in 4 rows") && cjk.text.contains("constraint-error ×2"), "\(cjk.text)")
+        #expect(cjk.text.contains("row 3, line 3, field 2 n: does not match the pattern [一-龥]{2,3}: \"马\""), "\(cjk.text)")
+        #expect(cjk.text.contains("row 4, line 4, field 2 n: does not match the pattern [一-龥]{2,3}: \"马丽王李\""), "\(cjk.text)")
         // A kind map that does not filter must cover every allowed value, or valid rows would vanish.
         _ = FileManager.default.createFile(atPath: broken + "/y.feed.json", contents: Data(#"{"feed":"y","format":"csv","table":"y.schema.json","naturalKey":["a"],"subject":{"field":"a","scheme":"cn-rid"},"at":{"field":"d"},"kind":{"field":"k","map":{"good":"y.good"}}}"#.utf8))
         _ = FileManager.default.createFile(atPath: broken + "/y.schema.json", contents: Data(#"{"fields":[{"name":"a","type":"string"},{"name":"d","type":"date"},{"name":"k","type":"string","constraints":{"required":true,"enum":["good","bad"]}}]}"#.utf8))

@@ -101,6 +101,23 @@ import Testing
         #expect((tax["first"] as! [[String: Any]])[0]["field"] as! String == "taxpayer_name")
     }
 
+    /// Frictionless checks a pattern by wrapping it in `^…$` and calling `re.match`, so a
+    /// top-level alternation is anchored at one end only (`10|20` takes 1099) and `$` lets a
+    /// trailing newline through. tally matches the whole value (`re.fullmatch`), as the Table
+    /// Schema means by a pattern.
+    @Test func patternsMatchTheWholeValueUnlikeFrictionless() throws {
+        let dir = Harness.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        _ = FileManager.default.createFile(atPath: dir + "/w.feed.json", contents: Data(#"{"feed":"w","format":"csv","table":"w.schema.json","naturalKey":["a"],"subject":{"field":"a","scheme":"cn-rid"},"at":{"field":"d"},"kind":{"constant":"w.y"}}"#.utf8))
+        _ = FileManager.default.createFile(atPath: dir + "/w.schema.json", contents: Data(#"{"fields":[{"name":"a","type":"string"},{"name":"n","type":"string","constraints":{"pattern":"10|20"}},{"name":"d","type":"date"}]}"#.utf8))
+        _ = FileManager.default.createFile(atPath: dir + "/w-1.csv", contents: Data("a,n,d\n11010519491231002X,10,2026-01-01\n11010519491231002X,1099,2026-01-01\n11010519491231002X,\"20\n\",2026-01-01\n".utf8))
+        let frictionless = json(try Harness.oracle("table_oracle.py", [dir, dir + "/w-1.csv"]).text)
+        #expect(frictionless.count == 1 && frictionless[0]["valid"] as? Bool == true, "\(frictionless)")
+        let tally = json(try Harness.run("tally-validate", ["--feed", dir + "/w.feed.json", "--json", dir + "/w-1.csv"]).text)[0]
+        #expect(tally["counts"] as? [String: Int] == ["constraint-error": 2], "\(tally)")
+        #expect((tally["first"] as! [[String: Any]]).map { $0["row"] as! Int } == [3, 4])
+    }
+
     @Test func parseAndValidateAgreeOnEveryRow() throws {
         let dir = Harness.scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -1,20 +1,34 @@
-/// A Table Schema `pattern` constraint: an anchored regular expression, matched against a cell's
-/// bytes as Frictionless does (`^(?:PATTERN)$`).
+/// A Table Schema `pattern` constraint, with the meaning Frictionless gives it: Python's
+/// `re.fullmatch` over the cell's Unicode scalars (so `[一-龥]{2,3}` takes 马丽, and `\d`, `\w`,
+/// `\s` are Python's Unicode classes). The syntax taken, and what is refused when the schema
+/// loads, is in `PatternParser`.
 ///
-/// Compiled to a Glushkov position automaton and run bit-parallel, one step per byte with no
-/// backtracking and no allocation, because patterns guard hot fields (card numbers on every
-/// transit row). The syntax covers what feed schemas use: literals, `.`, escapes (`\d \w \s \.`
-/// and the like), classes `[a-z0-9_]` and `[^…]`, groups `( )` and `(?: )`, alternation `|`,
-/// and the quantifiers `? * + {n} {n,} {n,m}`. At most 64 positions after counted repetitions
-/// are expanded; anything else is refused when the schema loads.
+/// Compiled to a Glushkov position automaton (one position per character class, counted
+/// repetition written out as copies), then to a DFA over classes of scalars, since patterns guard
+/// hot fields (card numbers on every transit row): matching is one table step per character, with
+/// no backtracking and no allocation, so time is linear in the value whatever the pattern. When
+/// the DFA would pass `maximumStates` states, the automaton is run as it is instead, a set of
+/// positions per step: still linear, slower. A pattern may have at most `maximumPositions`
+/// positions once its counts are written out.
 public struct Pattern: Sendable {
     public let source: String
-    private let first: UInt64
-    private let last: UInt64
-    private let nullable: Bool
+    public static let maximumPositions = 4096
+    public static let maximumStates = 4096
+
+    /// The class of each ASCII scalar.
+    private let asciiClass: [Int32]
+    /// Where each class of non-ASCII scalars starts, ascending, and its class.
+    private let starts: [UInt32]
+    private let startClass: [Int32]
+    private let classCount: Int
+    /// DFA: `table[state * classCount + class]`; state 0 is dead, state 1 the start.
+    private let table: [Int32]
+    private let accepting: [Bool]
+    /// Without a DFA: the positions, `words` 64-bit words a set.
+    private let words: Int
     private let follow: [UInt64]
-    /// For each byte, the positions whose class holds it.
-    private let accepts: [UInt64]
+    private let classPositions: [UInt64]
+    private let last: [UInt64]
 
     public struct SyntaxError: Error, CustomStringConvertible {
         public var description: String
@@ -22,262 +36,335 @@ public struct Pattern: Sendable {
 
     public init(_ source: String) throws(SyntaxError) {
         self.source = source
-        var parser = Parser(bytes: Array(source.utf8))
-        let tree = try parser.parseAlternation()
-        guard parser.i == parser.bytes.count else { throw SyntaxError(description: "unbalanced ')' in pattern \"\(source)\"") }
-        var builder = Builder()
-        let info = try builder.build(tree)
-        first = info.first
-        last = info.last
-        nullable = info.nullable
-        follow = builder.follow
-        var accepts = [UInt64](repeating: 0, count: 256)
-        for (position, set) in builder.sets.enumerated() {
-            for b in 0..<256 where set[b] { accepts[b] |= 1 << UInt64(position) }
+        var parser = PatternParser(source)
+        var builder = Glushkov()
+        let info: Glushkov.Info
+        do {
+            info = try builder.build(try parser.parse())
+        } catch {
+            throw SyntaxError(description: "pattern \"\(source)\": \(error.message)\(error.position.map { " at position \($0)" } ?? "")")
         }
-        self.accepts = accepts
+        let n = builder.positionSet.count
+        let w = (n + 63) / 64
+        builder.follow[0] = info.first
+        var last = info.last
+        if info.nullable { last.insert(0) }
+
+        // Classes of scalars: every range end of every set is a boundary; intervals that lie in
+        // the same sets are one class.
+        var cuts: Set<UInt32> = [0]
+        for set in builder.sets {
+            for r in set.ranges {
+                cuts.insert(r.lowerBound)
+                if r.upperBound < ScalarSet.limit { cuts.insert(r.upperBound + 1) }
+            }
+        }
+        let bounds = cuts.sorted()
+        var signature = [Bits](repeating: Bits(), count: bounds.count)
+        for (s, set) in builder.sets.enumerated() {
+            for r in set.ranges {
+                var j = Self.lastIndex(in: bounds, notAbove: r.lowerBound)
+                while j < bounds.count && bounds[j] <= r.upperBound {
+                    signature[j].insert(s)
+                    j += 1
+                }
+            }
+        }
+        var classOfSignature: [Bits: Int32] = [:]
+        var classSignatures: [Bits] = []
+        var starts: [UInt32] = []
+        var startClass: [Int32] = []
+        for (j, sig) in signature.enumerated() {
+            let c: Int32
+            if let known = classOfSignature[sig] { c = known } else {
+                c = Int32(classSignatures.count)
+                classOfSignature[sig] = c
+                classSignatures.append(sig)
+            }
+            if startClass.last != c {
+                starts.append(bounds[j])
+                startClass.append(c)
+            }
+        }
+        let k = classSignatures.count
+        self.starts = starts
+        self.startClass = startClass
+        classCount = k
+        asciiClass = (0..<128).map { startClass[Self.lastIndex(in: starts, notAbove: UInt32($0))] }
+
+        var positionsOfSet = [Bits](repeating: Bits(), count: builder.sets.count)
+        for p in 1..<n { positionsOfSet[builder.positionSet[p]].insert(p) }
+        var classPositions = [UInt64](repeating: 0, count: k * w)
+        for (c, sig) in classSignatures.enumerated() {
+            sig.forEach { s in positionsOfSet[s].forEach { p in classPositions[c * w + p >> 6] |= 1 << UInt64(p & 63) } }
+        }
+        var follow = [UInt64](repeating: 0, count: n * w)
+        for p in 0..<n { builder.follow[p].forEach { q in follow[p * w + q >> 6] |= 1 << UInt64(q & 63) } }
+        var lastWords = [UInt64](repeating: 0, count: w)
+        last.forEach { p in lastWords[p >> 6] |= 1 << UInt64(p & 63) }
+        words = w
+        self.follow = follow
+        self.classPositions = classPositions
+        self.last = lastWords
+        (table, accepting) = Self.determinize(n: n, w: w, k: k, follow: follow, classPositions: classPositions, last: lastWords)
     }
 
-    /// Whether the whole of `bytes` matches.
+    /// Subset construction; empty when the DFA would pass `maximumStates` states or 2^22 cells.
+    private static func determinize(n: Int, w: Int, k: Int, follow: [UInt64], classPositions: [UInt64],
+                                    last: [UInt64]) -> ([Int32], [Bool]) {
+        var states: [[UInt64]] = [[UInt64](repeating: 0, count: w), [1] + [UInt64](repeating: 0, count: w - 1)]
+        var index: [[UInt64]: Int32] = [states[0]: 0, states[1]: 1]
+        var table: [Int32] = [Int32](repeating: 0, count: k) // the dead state stays dead
+        var reach = [UInt64](repeating: 0, count: w)
+        var s = 1
+        while s < states.count {
+            guard states.count <= maximumStates, (states.count + 1) * k <= 1 << 22 else { return ([], []) }
+            successors(of: states[s], follow: follow, into: &reach)
+            for c in 0..<k {
+                var next = reach
+                var any: UInt64 = 0
+                for m in 0..<w { next[m] &= classPositions[c * w + m]; any |= next[m] }
+                if any == 0 { table.append(0); continue }
+                if let known = index[next] { table.append(known); continue }
+                index[next] = Int32(states.count)
+                table.append(Int32(states.count))
+                states.append(next)
+            }
+            s += 1
+        }
+        let accepting = states.map { set in zip(set, last).contains { $0 & $1 != 0 } }
+        return (table, accepting)
+    }
+
+    /// The positions that may follow any position of `set` (whose width is `into`'s).
+    private static func successors(of set: [UInt64], follow: [UInt64], into out: inout [UInt64]) {
+        let w = out.count
+        for m in 0..<w { out[m] = 0 }
+        for j in 0..<w {
+            var bits = set[j]
+            while bits != 0 {
+                let p = j * 64 + bits.trailingZeroBitCount
+                for m in 0..<w { out[m] |= follow[p * w + m] }
+                bits &= bits &- 1
+            }
+        }
+    }
+
+    private static func lastIndex(in sorted: [UInt32], notAbove v: UInt32) -> Int {
+        var lo = 0, hi = sorted.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if sorted[mid] <= v { lo = mid + 1 } else { hi = mid }
+        }
+        return lo - 1
+    }
+
     @inline(__always)
+    private func classOf(_ v: UInt32) -> Int {
+        starts.withUnsafeBufferPointer { s in
+            var lo = 0, hi = s.count
+            while lo < hi {
+                let mid = (lo + hi) >> 1
+                if s[mid] <= v { lo = mid + 1 } else { hi = mid }
+            }
+            return Int(startClass[lo - 1])
+        }
+    }
+
+    /// Whether the whole of `bytes`, read as UTF-8, matches. Bytes that are not UTF-8 never match.
     public func matches(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        if bytes.isEmpty { return nullable }
-        var state = first & accepts[Int(bytes[0])]
-        var i = 1
-        while i < bytes.count {
-            if state == 0 { return false }
-            var next: UInt64 = 0
-            var s = state
-            while s != 0 {
-                let p = s.trailingZeroBitCount
-                next |= follow[p]
-                s &= s &- 1
-            }
-            state = next & accepts[Int(bytes[i])]
-            i &+= 1
-        }
-        return state & last != 0
-    }
-
-    // MARK: - Parsing
-
-    indirect enum Node {
-        case set([Bool])
-        case empty
-        case concat([Node])
-        case alternation([Node])
-        case repeated(Node, min: Int, max: Int?)
-        case optional(Node)
-        case star(Node)
-    }
-
-    struct Parser {
-        let bytes: [UInt8]
         var i = 0
-
-        mutating func parseAlternation() throws(SyntaxError) -> Node {
-            var branches = [try parseConcat()]
-            while i < bytes.count && bytes[i] == UInt8(ascii: "|") {
-                i += 1
-                branches.append(try parseConcat())
-            }
-            return branches.count == 1 ? branches[0] : .alternation(branches)
-        }
-
-        mutating func parseConcat() throws(SyntaxError) -> Node {
-            var items: [Node] = []
-            while i < bytes.count && bytes[i] != UInt8(ascii: "|") && bytes[i] != UInt8(ascii: ")") {
-                var atom = try parseAtom()
-                while i < bytes.count {
-                    switch bytes[i] {
-                    case UInt8(ascii: "?"): atom = .repeated(atom, min: 0, max: 1); i += 1
-                    case UInt8(ascii: "*"): atom = .repeated(atom, min: 0, max: nil); i += 1
-                    case UInt8(ascii: "+"): atom = .repeated(atom, min: 1, max: nil); i += 1
-                    case UInt8(ascii: "{"):
-                        i += 1
-                        let lo = try number()
-                        var hi: Int? = lo
-                        if i < bytes.count && bytes[i] == UInt8(ascii: ",") {
-                            i += 1
-                            hi = (i < bytes.count && bytes[i] == UInt8(ascii: "}")) ? nil : try number()
+        let n = bytes.count
+        if !table.isEmpty {
+            return table.withUnsafeBufferPointer { t in
+                asciiClass.withUnsafeBufferPointer { ascii in
+                    var state = 1
+                    while i < n {
+                        let b = bytes[i]
+                        let c: Int
+                        if b < 0x80 {
+                            c = Int(ascii[Int(b)])
+                            i &+= 1
+                        } else {
+                            guard let v = Self.decode(bytes, &i) else { return false }
+                            c = classOf(v)
                         }
-                        guard i < bytes.count && bytes[i] == UInt8(ascii: "}"), hi.map({ $0 >= lo }) ?? true else { throw SyntaxError(description: "bad {n,m} quantifier") }
-                        i += 1
-                        atom = .repeated(atom, min: lo, max: hi)
-                    default:
-                        items.append(atom)
-                        atom = .empty
+                        state = Int(t[state &* classCount &+ c])
+                        if state == 0 { return false }
                     }
-                    if case .empty = atom { break }
+                    return accepting[state]
                 }
-                if case .empty = atom {} else { items.append(atom) }
             }
-            return items.count == 1 ? items[0] : .concat(items)
         }
-
-        mutating func number() throws(SyntaxError) -> Int {
-            var n = 0, digits = 0
-            // Counted past 64 is refused below; stop counting before the number can overflow
-            // (fuzzing found `{2222222222222222222217}` trapping the loader).
-            while i < bytes.count, bytes[i] &- 0x30 < 10 {
-                n = min(n * 10 + Int(bytes[i] - 0x30), 1_000_000)
+        var state = [UInt64](repeating: 0, count: words)
+        var next = state
+        state[0] = 1
+        while i < n {
+            let b = bytes[i]
+            let c: Int
+            if b < 0x80 {
+                c = Int(asciiClass[Int(b)])
                 i += 1
-                digits += 1
+            } else {
+                guard let v = Self.decode(bytes, &i) else { return false }
+                c = classOf(v)
             }
-            guard digits > 0, n <= 64 else { throw SyntaxError(description: "bad repetition count") }
-            return n
+            Self.successors(of: state, follow: follow, into: &next)
+            var any: UInt64 = 0
+            for m in 0..<words { next[m] &= classPositions[c * words + m]; any |= next[m] }
+            if any == 0 { return false }
+            swap(&state, &next)
         }
+        return zip(state, last).contains { $0 & $1 != 0 }
+    }
 
-        mutating func parseAtom() throws(SyntaxError) -> Node {
-            let c = bytes[i]
-            i += 1
-            switch c {
-            case UInt8(ascii: "("):
-                if i + 1 < bytes.count && bytes[i] == UInt8(ascii: "?") && bytes[i + 1] == UInt8(ascii: ":") { i += 2 }
-                let inner = try parseAlternation()
-                guard i < bytes.count && bytes[i] == UInt8(ascii: ")") else { throw SyntaxError(description: "unclosed '('") }
-                i += 1
-                return inner
-            case UInt8(ascii: "["): return .set(try parseClass())
-            case UInt8(ascii: "."):
-                var s = [Bool](repeating: true, count: 256); s[0x0A] = false
-                return .set(s)
-            case UInt8(ascii: "\\"): return .set(try escape(inClass: false))
-            case UInt8(ascii: "^"), UInt8(ascii: "$"): throw SyntaxError(description: "anchors are implied (the whole value must match)")
-            case UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "?"), UInt8(ascii: "{"): throw SyntaxError(description: "quantifier with nothing to repeat")
-            default:
-                var s = [Bool](repeating: false, count: 256); s[Int(c)] = true
-                return .set(s)
+    /// One non-ASCII scalar from well-formed UTF-8 at `i`, moving past it; nil when malformed.
+    @inline(__always)
+    private static func decode(_ bytes: UnsafeRawBufferPointer, _ i: inout Int) -> UInt32? {
+        let b0 = UInt32(bytes[i])
+        let n = bytes.count
+        func cont(_ k: Int) -> UInt32? {
+            guard i + k < n else { return nil }
+            let b = UInt32(bytes[i + k])
+            return b & 0xC0 == 0x80 ? b & 0x3F : nil
+        }
+        switch b0 {
+        case 0xC2...0xDF:
+            guard let b1 = cont(1) else { return nil }
+            i += 2
+            return (b0 & 0x1F) << 6 | b1
+        case 0xE0...0xEF:
+            guard let b1 = cont(1), let b2 = cont(2) else { return nil }
+            let v = (b0 & 0x0F) << 12 | b1 << 6 | b2
+            guard v >= 0x800, !(0xD800...0xDFFF).contains(v) else { return nil }
+            i += 3
+            return v
+        case 0xF0...0xF4:
+            guard let b1 = cont(1), let b2 = cont(2), let b3 = cont(3) else { return nil }
+            let v = (b0 & 0x07) << 18 | b1 << 12 | b2 << 6 | b3
+            guard v >= 0x10000, v <= 0x10FFFF else { return nil }
+            i += 4
+            return v
+        default:
+            return nil
+        }
+    }
+}
+
+// MARK: - Glushkov construction
+
+/// A set of small integers, growing as needed. Equal sets have equal words (no trailing zeros
+/// are ever added), so it can key a dictionary.
+struct Bits: Hashable {
+    private(set) var words: [UInt64] = []
+
+    mutating func insert(_ p: Int) {
+        let w = p >> 6
+        if w >= words.count { words += repeatElement(0, count: w - words.count + 1) }
+        words[w] |= 1 << UInt64(p & 63)
+    }
+
+    mutating func formUnion(_ other: Bits) {
+        if other.words.count > words.count { words += repeatElement(0, count: other.words.count - words.count) }
+        for j in other.words.indices { words[j] |= other.words[j] }
+    }
+
+    func forEach(_ body: (Int) -> Void) {
+        for (j, word) in words.enumerated() {
+            var bits = word
+            while bits != 0 {
+                body(j * 64 + bits.trailingZeroBitCount)
+                bits &= bits &- 1
             }
         }
+    }
+}
 
-        mutating func escape(inClass: Bool) throws(SyntaxError) -> [Bool] {
-            guard i < bytes.count else { throw SyntaxError(description: "pattern ends with '\\'") }
-            let e = bytes[i]
-            i += 1
-            var s = [Bool](repeating: false, count: 256)
-            func add(_ r: ClosedRange<UInt8>) { for b in r { s[Int(b)] = true } }
-            switch e {
-            case UInt8(ascii: "d"): add(0x30...0x39)
-            case UInt8(ascii: "w"): add(0x30...0x39); add(0x41...0x5A); add(0x61...0x7A); s[0x5F] = true
-            case UInt8(ascii: "s"): for b in [0x20, 0x09, 0x0A, 0x0D, 0x0B, 0x0C] { s[b] = true }
-            case UInt8(ascii: "D"), UInt8(ascii: "W"), UInt8(ascii: "S"):
-                var lowered = Parser(bytes: [e | 0x20])
-                s = try lowered.escape(inClass: inClass).map { !$0 }
-            case UInt8(ascii: "n"): s[0x0A] = true
-            case UInt8(ascii: "t"): s[0x09] = true
-            case UInt8(ascii: "r"): s[0x0D] = true
-            default:
-                guard !(e >= 0x30 && e <= 0x39) && !((e | 0x20) >= 0x61 && (e | 0x20) <= 0x7A) else {
-                    throw SyntaxError(description: "unsupported escape '\\\(Character(Unicode.Scalar(e)))'")
-                }
-                s[Int(e)] = true
-            }
-            return s
-        }
+/// Positions, their character sets and the follow relation of a pattern. Position 0 is the
+/// start: what follows it is what can come first.
+struct Glushkov {
+    var sets: [ScalarSet] = []
+    var setIndex: [ScalarSet: Int] = [:]
+    var positionSet: [Int] = [-1]
+    var follow: [Bits] = [Bits()]
+    /// Nodes built so far. Repetition builds its operand again for each copy, so nested counts
+    /// over what holds no position (`((|){1000}){1000}`) would build without bound while the
+    /// position limit never trips: past this many, the pattern is refused.
+    var steps = 0
+    static let maximumSteps = 100_000
 
-        mutating func parseClass() throws(SyntaxError) -> [Bool] {
-            var s = [Bool](repeating: false, count: 256)
-            var negate = false
-            if i < bytes.count && bytes[i] == UInt8(ascii: "^") { negate = true; i += 1 }
-            var firstItem = true
-            while i < bytes.count && (bytes[i] != UInt8(ascii: "]") || firstItem) {
-                firstItem = false
-                var lo: UInt8
-                if bytes[i] == UInt8(ascii: "\\") {
-                    i += 1
-                    let set = try escape(inClass: true)
-                    let members = (0..<256).filter { set[$0] }
-                    if members.count != 1 { for m in members { s[m] = true }; continue }
-                    lo = UInt8(members[0])
-                } else {
-                    lo = bytes[i]
-                    i += 1
-                }
-                if i + 1 < bytes.count && bytes[i] == UInt8(ascii: "-") && bytes[i + 1] != UInt8(ascii: "]") {
-                    let hi = bytes[i + 1]
-                    i += 2
-                    guard hi >= lo else { throw SyntaxError(description: "bad range in character class") }
-                    for b in lo...hi { s[Int(b)] = true }
-                } else {
-                    s[Int(lo)] = true
-                }
+    struct Info {
+        var first = Bits()
+        var last = Bits()
+        var nullable = true
+    }
+
+    mutating func build(_ node: PatternNode) throws(PatternParser.Failure) -> Info {
+        steps += 1
+        guard steps <= Self.maximumSteps else { throw PatternParser.Failure(message: "pattern too complex (nested repetition)", position: nil) }
+        switch node {
+        case .empty:
+            return Info()
+        case .set(let s):
+            guard positionSet.count <= Pattern.maximumPositions else {
+                throw PatternParser.Failure(message: "more than \(Pattern.maximumPositions) positions once counted repetition is written out", position: nil)
             }
-            guard i < bytes.count else { throw SyntaxError(description: "unclosed '['") }
-            i += 1
-            return negate ? s.map { !$0 } : s
+            let index: Int
+            if let known = setIndex[s] { index = known } else {
+                index = sets.count
+                sets.append(s)
+                setIndex[s] = index
+            }
+            let p = positionSet.count
+            positionSet.append(index)
+            follow.append(Bits())
+            var bit = Bits()
+            bit.insert(p)
+            return Info(first: bit, last: bit, nullable: false)
+        case .concat(let items):
+            var info = Info()
+            for item in items { info = then(info, try build(item)) }
+            return info
+        case .alternation(let branches):
+            var info = Info(nullable: false)
+            for branch in branches {
+                let b = try build(branch)
+                info.first.formUnion(b.first)
+                info.last.formUnion(b.last)
+                info.nullable = info.nullable || b.nullable
+            }
+            return info
+        case .repeated(let inner, let min, let max):
+            // X{2,4} = X X X? X?, X{2,} = X X X*: each copy has positions of its own.
+            var info = Info()
+            for _ in 0..<min { info = then(info, try build(inner)) }
+            if let max {
+                for _ in min..<max {
+                    var x = try build(inner)
+                    x.nullable = true
+                    info = then(info, x)
+                }
+            } else {
+                var x = try build(inner)
+                link(x.last, to: x.first)
+                x.nullable = true
+                info = then(info, x)
+            }
+            return info
         }
     }
 
-    // MARK: - Glushkov construction
+    /// `a` followed by `b`.
+    private mutating func then(_ a: Info, _ b: Info) -> Info {
+        link(a.last, to: b.first)
+        var first = a.first
+        if a.nullable { first.formUnion(b.first) }
+        var last = b.last
+        if b.nullable { last.formUnion(a.last) }
+        return Info(first: first, last: last, nullable: a.nullable && b.nullable)
+    }
 
-    struct Builder {
-        var sets: [[Bool]] = []
-        var follow: [UInt64] = []
-
-        struct Info { var first: UInt64; var last: UInt64; var nullable: Bool }
-        /// Nodes built so far. Repetition copies its operand, so nested quantifiers on what holds
-        /// no position (`(|)++++…`) would copy without bound while the 64-position limit never
-        /// trips (fuzzing found one that ran for minutes): past this many, the pattern is refused.
-        var steps = 0
-        static let maximumSteps = 100_000
-
-        mutating func build(_ node: Node) throws(SyntaxError) -> Info {
-            steps += 1
-            guard steps <= Self.maximumSteps else { throw SyntaxError(description: "pattern too complex (nested repetition)") }
-            switch node {
-            case .empty:
-                return Info(first: 0, last: 0, nullable: true)
-            case .set(let s):
-                guard sets.count < 64 else { throw SyntaxError(description: "pattern too long (more than 64 positions)") }
-                sets.append(s)
-                follow.append(0)
-                let bit: UInt64 = 1 << UInt64(sets.count - 1)
-                return Info(first: bit, last: bit, nullable: false)
-            case .concat(let items):
-                var info = Info(first: 0, last: 0, nullable: true)
-                for item in items {
-                    let next = try build(item)
-                    link(info.last, to: next.first)
-                    info = Info(first: info.nullable ? info.first | next.first : info.first,
-                                last: next.nullable ? info.last | next.last : next.last,
-                                nullable: info.nullable && next.nullable)
-                }
-                return info
-            case .alternation(let branches):
-                var info = Info(first: 0, last: 0, nullable: false)
-                for branch in branches {
-                    let b = try build(branch)
-                    info = Info(first: info.first | b.first, last: info.last | b.last, nullable: info.nullable || b.nullable)
-                }
-                return info
-            case .optional(let inner):
-                let x = try build(inner)
-                return Info(first: x.first, last: x.last, nullable: true)
-            case .star(let inner):
-                let x = try build(inner)
-                link(x.last, to: x.first)
-                return Info(first: x.first, last: x.last, nullable: true)
-            case .repeated(let inner, let min, let max):
-                // Counted repetition becomes copies, each with positions of its own:
-                // X{2,4} = X X X? X?, X{2,} = X X X*.
-                var parts: [Node] = Array(repeating: inner, count: min)
-                if let max {
-                    parts += Array(repeating: Node.optional(inner), count: max - min)
-                } else {
-                    parts.append(.star(inner))
-                }
-                return try build(.concat(parts))
-            }
-        }
-
-        mutating func link(_ from: UInt64, to: UInt64) {
-            var f = from
-            while f != 0 {
-                let p = f.trailingZeroBitCount
-                follow[p] |= to
-                f &= f &- 1
-            }
-        }
+    private mutating func link(_ from: Bits, to: Bits) {
+        from.forEach { p in follow[p].formUnion(to) }
     }
 }
