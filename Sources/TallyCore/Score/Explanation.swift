@@ -94,7 +94,7 @@ public struct Explanation: Sendable {
     public static func make(person: String, records: [Record], corrections: CorrectionBook, sources: inout SourceNames,
                             rules: Rules, asOf: CivilDate, naturalKeys: [String: [String]]) -> Explanation {
         let result = evaluate(records: records, corrections: corrections, sources: &sources, rules: rules, asOf: asOf, naturalKeys: naturalKeys)
-        var forecast = Forecast(records: records, corrections: corrections, sources: &sources, rules: rules, asOf: asOf)
+        var forecast = Forecast(items: result.items, rules: rules, asOf: asOf)
         return Explanation(person: person, asOf: asOf, rules: rules.digest, base: rules.base, totalMicro: result.total,
                            score: result.score, tier: result.tier, liftedFromLowest: result.lifted, kinds: result.kinds,
                            items: result.items, changes: forecast.changes(from: rules.tiers.firstIndex(of: result.tier)!))
@@ -213,23 +213,21 @@ struct Forecast {
     let asOfDay: Int
     var counted: [Counted] = []
 
-    init(records: [Record], corrections: CorrectionBook, sources: inout SourceNames, rules: Rules, asOf: CivilDate) {
+    /// From the evaluation's items: those that count or are disputed on the as-of day go on
+    /// counting until they expire or their dispute lapses, whichever comes first.
+    init(items: [Explanation.Item], rules: Rules, asOf: CivilDate) {
         self.rules = rules
         asOfDay = asOf.daysSinceEpoch
-        let asOfEnd = Rules.asOfEnd(asOf)
-        for record in records where record.at.seconds < asOfEnd {
-            guard let kind = rules.index(of: record.kind) else { continue }
-            let standing = sources.key(record.id).map { corrections.standing($0) } ?? .normal
-            guard standing == .normal || standing == .disputed else { continue }
-            var endsOn = record.at.chinaDay + rules.numbers[kind].expireDays
+        for item in items where item.standing == .counted || item.standing == .disputed {
+            guard let kind = rules.index(of: item.record.kind), let contribution = item.contribution else { continue }
+            var endsOn = contribution.expiresOn.daysSinceEpoch
             var lapses = false
-            if standing == .disputed, let key = sources.key(record.id), let lapse = corrections.lapsesOn(key)?.daysSinceEpoch, lapse < endsOn {
+            if let lapse = item.disputeLapsesOn?.daysSinceEpoch, lapse < endsOn {
                 endsOn = lapse
                 lapses = true
             }
-            guard endsOn > asOfDay else { continue }
-            counted.append(Counted(kind: kind, at: record.at, amountFen: record.amountFen, id: record.id, endsOn: endsOn, lapses: lapses,
-                                   disputed: standing == .disputed))
+            counted.append(Counted(kind: kind, at: item.record.at, amountFen: item.record.amountFen, id: item.record.id,
+                                   endsOn: endsOn, lapses: lapses, disputed: item.standing == .disputed))
         }
     }
 
