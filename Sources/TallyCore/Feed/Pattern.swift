@@ -10,25 +10,23 @@
 /// the DFA would pass `maximumStates` states, the automaton is run as it is instead, a set of
 /// positions per step: still linear, slower. A pattern may have at most `maximumPositions`
 /// positions once its counts are written out.
-public struct Pattern: Sendable {
+public struct Pattern: @unchecked Sendable { // immutable: the pointers are into `tables`, never written after init
     public let source: String
     public static let maximumPositions = 4096
     public static let maximumStates = 4096
 
-    /// The class of each ASCII scalar.
-    private let asciiClass: [Int32]
-    /// Where each class of non-ASCII scalars starts, ascending, and its class.
-    private let starts: [UInt32]
-    private let startClass: [Int32]
-    private let classCount: Int
-    /// DFA: `table[state * classCount + class]`; state 0 is dead, state 1 the start.
-    private let table: [Int32]
-    private let accepting: [Bool]
-    /// Without a DFA: the positions, `words` 64-bit words a set.
-    private let words: Int
-    private let follow: [UInt64]
-    private let classPositions: [UInt64]
-    private let last: [UInt64]
+    /// Owns the tables; the pointers below are into it, copied here so that matching touches no
+    /// reference count.
+    private let tables: PatternTables
+    private let ascii: UnsafePointer<UInt16>
+    private let bmp: UnsafePointer<UInt32>
+    private let blocks: UnsafePointer<UInt16>
+    /// The DFA, nil when it would be too big: `table[offset + class]` is the next state's offset
+    /// (its number times the number of classes). Offset 0 is the dead state; accepting states are
+    /// numbered last, so a state accepts when its offset is at least `acceptFrom`.
+    private let table: UnsafePointer<Int32>?
+    private let startOffset: Int
+    private let acceptFrom: Int
 
     public struct SyntaxError: Error, CustomStringConvertible {
         public var description: String
@@ -70,14 +68,15 @@ public struct Pattern: Sendable {
                 }
             }
         }
-        var classOfSignature: [Bits: Int32] = [:]
+        var classOfSignature: [Bits: UInt16] = [:]
         var classSignatures: [Bits] = []
         var starts: [UInt32] = []
-        var startClass: [Int32] = []
+        var startClass: [UInt16] = []
         for (j, sig) in signature.enumerated() {
-            let c: Int32
+            let c: UInt16
             if let known = classOfSignature[sig] { c = known } else {
-                c = Int32(classSignatures.count)
+                guard classSignatures.count < Int(UInt16.max) else { throw SyntaxError(description: "pattern \"\(source)\": too many distinct character classes") }
+                c = UInt16(classSignatures.count)
                 classOfSignature[sig] = c
                 classSignatures.append(sig)
             }
@@ -87,10 +86,7 @@ public struct Pattern: Sendable {
             }
         }
         let k = classSignatures.count
-        self.starts = starts
-        self.startClass = startClass
-        classCount = k
-        asciiClass = (0..<128).map { startClass[Self.lastIndex(in: starts, notAbove: UInt32($0))] }
+        guard k <= Int(UInt16.max) else { throw SyntaxError(description: "pattern \"\(source)\": too many distinct character classes") }
 
         var positionsOfSet = [Bits](repeating: Bits(), count: builder.sets.count)
         for p in 1..<n { positionsOfSet[builder.positionSet[p]].insert(p) }
@@ -102,11 +98,16 @@ public struct Pattern: Sendable {
         for p in 0..<n { builder.follow[p].forEach { q in follow[p * w + q >> 6] |= 1 << UInt64(q & 63) } }
         var lastWords = [UInt64](repeating: 0, count: w)
         last.forEach { p in lastWords[p >> 6] |= 1 << UInt64(p & 63) }
-        words = w
-        self.follow = follow
-        self.classPositions = classPositions
-        self.last = lastWords
-        (table, accepting) = Self.determinize(n: n, w: w, k: k, follow: follow, classPositions: classPositions, last: lastWords)
+        let (table, accepting) = Self.determinize(n: n, w: w, k: k, follow: follow, classPositions: classPositions, last: lastWords)
+        let tables = PatternTables(starts: starts, startClass: startClass, classCount: k, table: table, accepting: accepting,
+                                   follow: follow, classPositions: classPositions, last: lastWords)
+        self.tables = tables
+        ascii = UnsafePointer(tables.ascii)
+        bmp = UnsafePointer(tables.bmp)
+        blocks = UnsafePointer(tables.blocks)
+        self.table = tables.table.map { UnsafePointer($0) }
+        startOffset = tables.startOffset
+        acceptFrom = tables.acceptFrom
     }
 
     /// Subset construction; empty when the DFA would pass `maximumStates` states or 2^22 cells.
@@ -137,7 +138,7 @@ public struct Pattern: Sendable {
     }
 
     /// The positions that may follow any position of `set` (whose width is `into`'s).
-    private static func successors(of set: [UInt64], follow: [UInt64], into out: inout [UInt64]) {
+    static func successors(of set: [UInt64], follow: [UInt64], into out: inout [UInt64]) {
         let w = out.count
         for m in 0..<w { out[m] = 0 }
         for j in 0..<w {
@@ -159,57 +160,169 @@ public struct Pattern: Sendable {
         return lo - 1
     }
 
-    @inline(__always)
-    private func classOf(_ v: UInt32) -> Int {
-        starts.withUnsafeBufferPointer { s in
-            var lo = 0, hi = s.count
-            while lo < hi {
-                let mid = (lo + hi) >> 1
-                if s[mid] <= v { lo = mid + 1 } else { hi = mid }
-            }
-            return Int(startClass[lo - 1])
-        }
-    }
-
     /// Whether the whole of `bytes`, read as UTF-8, matches. Bytes that are not UTF-8 never match.
     public func matches(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        var i = 0
+        guard let table else { return tables.simulate(bytes) }
+        guard let base = bytes.baseAddress else { return startOffset >= acceptFrom }
         let n = bytes.count
-        if !table.isEmpty {
-            return table.withUnsafeBufferPointer { t in
-                asciiClass.withUnsafeBufferPointer { ascii in
-                    var state = 1
-                    while i < n {
-                        let b = bytes[i]
-                        let c: Int
-                        if b < 0x80 {
-                            c = Int(ascii[Int(b)])
-                            i &+= 1
-                        } else {
-                            guard let v = Self.decode(bytes, &i) else { return false }
-                            c = classOf(v)
-                        }
-                        state = Int(t[state &* classCount &+ c])
-                        if state == 0 { return false }
-                    }
-                    return accepting[state]
+        var state = startOffset
+        var i = 0
+        while i < n {
+            let b = base.load(fromByteOffset: i, as: UInt8.self)
+            let c: Int
+            if b < 0x80 {
+                c = Int(ascii[Int(b)])
+                i &+= 1
+            } else {
+                guard let v = PatternTables.decode(base, n, &i) else { return false }
+                c = classOf(v)
+            }
+            state = Int(table[state &+ c])
+            if state == 0 { return false }
+        }
+        return state >= acceptFrom
+    }
+
+    @inline(__always)
+    private func classOf(_ v: UInt32) -> Int {
+        guard v < 0x10000 else { return tables.astralClass(v) }
+        let e = bmp[Int(v >> 8)]
+        return e & PatternTables.uniform != 0 ? Int(e & 0xFFFF) : Int(blocks[Int(e) &+ Int(v & 0xFF)])
+    }
+}
+
+/// A compiled pattern's tables, read through raw pointers so that the matching loop does no
+/// bounds checks and no reference counting per character (measured with `tally-bench patterns`).
+/// Immutable once built.
+final class PatternTables: @unchecked Sendable {
+    /// The class of each ASCII scalar.
+    let ascii: UnsafeMutablePointer<UInt16>
+    /// For each 256-scalar block of the BMP: `uniform | class` when the block is one class, else
+    /// where its 256 classes start in `blocks`.
+    let bmp: UnsafeMutablePointer<UInt32>
+    let blocks: UnsafeMutablePointer<UInt16>
+    static let uniform: UInt32 = 1 << 31
+    /// Beyond the BMP: where each class starts, ascending, and its class.
+    private let starts: [UInt32]
+    private let startClass: [UInt16]
+    private let classCount: Int
+    /// The DFA as `Pattern` reads it (see there); nil when the DFA would be too big, and the
+    /// positions are run as they are.
+    let table: UnsafeMutablePointer<Int32>?
+    let startOffset: Int
+    let acceptFrom: Int
+    private let words: Int
+    private let follow: [UInt64]
+    private let classPositions: [UInt64]
+    private let last: [UInt64]
+
+    init(starts: [UInt32], startClass: [UInt16], classCount: Int, table: [Int32], accepting: [Bool],
+         follow: [UInt64], classPositions: [UInt64], last: [UInt64]) {
+        self.starts = starts
+        self.startClass = startClass
+        self.classCount = classCount
+        func slowClass(_ v: UInt32) -> UInt16 {
+            var lo = 0, hi = starts.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if starts[mid] <= v { lo = mid + 1 } else { hi = mid }
+            }
+            return startClass[lo - 1]
+        }
+        ascii = .allocate(capacity: 128)
+        for v in 0..<128 { ascii[v] = slowClass(UInt32(v)) }
+        bmp = .allocate(capacity: 256)
+        var blockList: [UInt16] = []
+        // Walk the class starts once: a block with no start inside it is one class.
+        var j = 0 // the interval holding the block's first scalar
+        for b in 0..<256 {
+            let low = UInt32(b << 8), high = low + 256
+            while j + 1 < starts.count && starts[j + 1] <= low { j += 1 }
+            if j + 1 >= starts.count || starts[j + 1] >= high {
+                bmp[b] = Self.uniform | UInt32(startClass[j])
+            } else {
+                bmp[b] = UInt32(blockList.count)
+                var m = j
+                for v in low..<high {
+                    while m + 1 < starts.count && starts[m + 1] <= v { m += 1 }
+                    blockList.append(startClass[m])
                 }
             }
         }
+        blocks = .allocate(capacity: max(blockList.count, 1))
+        for (i, c) in blockList.enumerated() { blocks[i] = c }
+        if table.isEmpty {
+            self.table = nil
+            startOffset = 0
+            acceptFrom = 0
+        } else {
+            // Renumber: the dead state first, then the others, the accepting ones last; each
+            // entry becomes the next state's offset in the table.
+            let states = accepting.count
+            var number = [Int](repeating: 0, count: states)
+            var next = 1
+            for s in 1..<states where !accepting[s] { number[s] = next; next += 1 }
+            let firstAccepting = next
+            for s in 1..<states where accepting[s] { number[s] = next; next += 1 }
+            let t = UnsafeMutablePointer<Int32>.allocate(capacity: table.count)
+            for s in 0..<states {
+                for c in 0..<classCount {
+                    t[number[s] * classCount + c] = Int32(number[Int(table[s * classCount + c])] * classCount)
+                }
+            }
+            self.table = t
+            startOffset = number[1] * classCount
+            acceptFrom = firstAccepting * classCount
+        }
+        words = last.count
+        self.follow = follow
+        self.classPositions = classPositions
+        self.last = last
+    }
+
+    deinit {
+        ascii.deallocate()
+        bmp.deallocate()
+        blocks.deallocate()
+        table?.deallocate()
+    }
+
+    /// The class of a scalar beyond the BMP.
+    func astralClass(_ v: UInt32) -> Int {
+        var lo = 0, hi = starts.count
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if starts[mid] <= v { lo = mid + 1 } else { hi = mid }
+        }
+        return Int(startClass[lo - 1])
+    }
+
+    @inline(__always)
+    private func classOf(_ v: UInt32) -> Int {
+        guard v < 0x10000 else { return astralClass(v) }
+        let e = bmp[Int(v >> 8)]
+        return e & Self.uniform != 0 ? Int(e & 0xFFFF) : Int(blocks[Int(e) &+ Int(v & 0xFF)])
+    }
+
+    /// Without a DFA: the set of positions reached, step by step.
+    func simulate(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let base = bytes.baseAddress else { return last[0] & 1 != 0 }
+        let n = bytes.count
         var state = [UInt64](repeating: 0, count: words)
         var next = state
         state[0] = 1
+        var i = 0
         while i < n {
-            let b = bytes[i]
+            let b = base.load(fromByteOffset: i, as: UInt8.self)
             let c: Int
             if b < 0x80 {
-                c = Int(asciiClass[Int(b)])
+                c = Int(ascii[Int(b)])
                 i += 1
             } else {
-                guard let v = Self.decode(bytes, &i) else { return false }
+                guard let v = Self.decode(base, n, &i) else { return false }
                 c = classOf(v)
             }
-            Self.successors(of: state, follow: follow, into: &next)
+            Pattern.successors(of: state, follow: follow, into: &next)
             var any: UInt64 = 0
             for m in 0..<words { next[m] &= classPositions[c * words + m]; any |= next[m] }
             if any == 0 { return false }
@@ -220,30 +333,29 @@ public struct Pattern: Sendable {
 
     /// One non-ASCII scalar from well-formed UTF-8 at `i`, moving past it; nil when malformed.
     @inline(__always)
-    private static func decode(_ bytes: UnsafeRawBufferPointer, _ i: inout Int) -> UInt32? {
-        let b0 = UInt32(bytes[i])
-        let n = bytes.count
-        func cont(_ k: Int) -> UInt32? {
-            guard i + k < n else { return nil }
-            let b = UInt32(bytes[i + k])
+    static func decode(_ base: UnsafeRawPointer, _ n: Int, _ i: inout Int) -> UInt32? {
+        let b0 = UInt32(base.load(fromByteOffset: i, as: UInt8.self))
+        @inline(__always) func cont(_ k: Int) -> UInt32? {
+            guard i &+ k < n else { return nil }
+            let b = UInt32(base.load(fromByteOffset: i &+ k, as: UInt8.self))
             return b & 0xC0 == 0x80 ? b & 0x3F : nil
         }
         switch b0 {
         case 0xC2...0xDF:
             guard let b1 = cont(1) else { return nil }
-            i += 2
+            i &+= 2
             return (b0 & 0x1F) << 6 | b1
         case 0xE0...0xEF:
             guard let b1 = cont(1), let b2 = cont(2) else { return nil }
             let v = (b0 & 0x0F) << 12 | b1 << 6 | b2
             guard v >= 0x800, !(0xD800...0xDFFF).contains(v) else { return nil }
-            i += 3
+            i &+= 3
             return v
         case 0xF0...0xF4:
             guard let b1 = cont(1), let b2 = cont(2), let b3 = cont(3) else { return nil }
             let v = (b0 & 0x07) << 18 | b1 << 12 | b2 << 6 | b3
             guard v >= 0x10000, v <= 0x10FFFF else { return nil }
-            i += 4
+            i &+= 4
             return v
         default:
             return nil
