@@ -162,25 +162,47 @@ public struct Pattern: @unchecked Sendable { // immutable: the pointers are into
 
     /// Whether the whole of `bytes`, read as UTF-8, matches. Bytes that are not UTF-8 never match.
     public func matches(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        guard let table else { return tables.simulate(bytes) }
-        guard let base = bytes.baseAddress else { return startOffset >= acceptFrom }
+        guard let base = bytes.baseAddress else { return table != nil ? startOffset >= acceptFrom : tables.last[0] & 1 != 0 }
+        guard let table else { return simulate(base, bytes.count) }
         let n = bytes.count
         var state = startOffset
         var i = 0
         while i < n {
-            let b = base.load(fromByteOffset: i, as: UInt8.self)
-            let c: Int
-            if b < 0x80 {
-                c = Int(ascii[Int(b)])
-                i &+= 1
-            } else {
-                guard let v = PatternTables.decode(base, n, &i) else { return false }
-                c = classOf(v)
-            }
+            guard let c = nextClass(base, n, &i) else { return false }
             state = Int(table[state &+ c])
             if state == 0 { return false }
         }
         return state >= acceptFrom
+    }
+
+    /// Without a DFA: the set of positions reached, step by step.
+    private func simulate(_ base: UnsafeRawPointer, _ n: Int) -> Bool {
+        let words = tables.words
+        var state = [UInt64](repeating: 0, count: words)
+        var next = state
+        state[0] = 1
+        var i = 0
+        while i < n {
+            guard let c = nextClass(base, n, &i) else { return false }
+            Self.successors(of: state, follow: tables.follow, into: &next)
+            var any: UInt64 = 0
+            for m in 0..<words { next[m] &= tables.classPositions[c * words + m]; any |= next[m] }
+            if any == 0 { return false }
+            swap(&state, &next)
+        }
+        return zip(state, tables.last).contains { $0 & $1 != 0 }
+    }
+
+    /// The class of the character at `i`, moving past it; nil when the bytes there are not UTF-8.
+    @inline(__always)
+    private func nextClass(_ base: UnsafeRawPointer, _ n: Int, _ i: inout Int) -> Int? {
+        let b = base.load(fromByteOffset: i, as: UInt8.self)
+        if b < 0x80 {
+            i &+= 1
+            return Int(ascii[Int(b)])
+        }
+        guard let v = PatternTables.decode(base, n, &i) else { return nil }
+        return classOf(v)
     }
 
     @inline(__always)
@@ -211,10 +233,11 @@ final class PatternTables: @unchecked Sendable {
     let table: UnsafeMutablePointer<Int32>?
     let startOffset: Int
     let acceptFrom: Int
-    private let words: Int
-    private let follow: [UInt64]
-    private let classPositions: [UInt64]
-    private let last: [UInt64]
+    /// The positions, for running them without a DFA: `words` 64-bit words a set.
+    let words: Int
+    let follow: [UInt64]
+    let classPositions: [UInt64]
+    let last: [UInt64]
 
     init(starts: [UInt32], startClass: [UInt16], classCount: Int, table: [Int32], accepting: [Bool],
          follow: [UInt64], classPositions: [UInt64], last: [UInt64]) {
@@ -295,40 +318,6 @@ final class PatternTables: @unchecked Sendable {
             if starts[mid] <= v { lo = mid + 1 } else { hi = mid }
         }
         return Int(startClass[lo - 1])
-    }
-
-    @inline(__always)
-    private func classOf(_ v: UInt32) -> Int {
-        guard v < 0x10000 else { return astralClass(v) }
-        let e = bmp[Int(v >> 8)]
-        return e & Self.uniform != 0 ? Int(e & 0xFFFF) : Int(blocks[Int(e) &+ Int(v & 0xFF)])
-    }
-
-    /// Without a DFA: the set of positions reached, step by step.
-    func simulate(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        guard let base = bytes.baseAddress else { return last[0] & 1 != 0 }
-        let n = bytes.count
-        var state = [UInt64](repeating: 0, count: words)
-        var next = state
-        state[0] = 1
-        var i = 0
-        while i < n {
-            let b = base.load(fromByteOffset: i, as: UInt8.self)
-            let c: Int
-            if b < 0x80 {
-                c = Int(ascii[Int(b)])
-                i += 1
-            } else {
-                guard let v = Self.decode(base, n, &i) else { return false }
-                c = classOf(v)
-            }
-            Pattern.successors(of: state, follow: follow, into: &next)
-            var any: UInt64 = 0
-            for m in 0..<words { next[m] &= classPositions[c * words + m]; any |= next[m] }
-            if any == 0 { return false }
-            swap(&state, &next)
-        }
-        return zip(state, last).contains { $0 & $1 != 0 }
     }
 
     /// One non-ASCII scalar from well-formed UTF-8 at `i`, moving past it; nil when malformed.
