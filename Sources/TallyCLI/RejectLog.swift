@@ -49,13 +49,18 @@ public final class RejectLog {
 /// read is reported and the next one is read; the worst status is kept for the end.
 public struct LineInput {
     public let paths: [String]
+    /// What messages and `body` call each path: the path itself, unless the stage reads a copy.
+    public let names: [String]
     public let limits: InputLimits
     public let stage: String
     /// The worst status met so far (sysexits).
     public private(set) var status = ExitStatus.ok
+    /// The indices of the paths that could not be read to the end.
+    public private(set) var failed: Set<Int> = []
 
-    public init(paths: [String], limits: InputLimits, stage: String) {
+    public init(paths: [String], limits: InputLimits, stage: String, names: [String]? = nil) {
         self.paths = paths
+        self.names = names ?? paths
         self.limits = limits
         self.stage = stage
     }
@@ -67,10 +72,17 @@ public struct LineInput {
     /// (tally-link links them in batches) finishes with them there. It is called before the
     /// reader reads more into its buffer and once each file is done, whether it ended or failed.
     public mutating func forEachLine(linesWillMove: () throws -> Void = {}, _ body: (String, Int, UnsafeRawBufferPointer) throws -> Void) throws {
-        for path in paths {
+        try forEachLine(skipping: [], linesWillMove: linesWillMove) { _, file, number, line in try body(file, number, line) }
+    }
+
+    /// The same, with each path's index first, leaving out the paths at `skipping`.
+    public mutating func forEachLine(skipping: Set<Int>, linesWillMove: () throws -> Void = {},
+                                     _ body: (Int, String, Int, UnsafeRawBufferPointer) throws -> Void) throws {
+        for (index, path) in paths.enumerated() where !skipping.contains(index) {
+            let name = names[index]
             var reader: LineReader?
             do {
-                let input = try InputFile.open(path, limits: limits, hashing: false)
+                let input = try InputFile.open(path, limits: limits, hashing: false, named: name == path ? nil : name)
                 let lines = LineReader(input)
                 reader = lines
                 while true {
@@ -81,11 +93,12 @@ public struct LineInput {
                     }
                     guard let line = next else { break }
                     if line.isEmpty { continue }
-                    try body(path, lines.lineNumber, line)
+                    try body(index, name, lines.lineNumber, line)
                 }
             } catch let error as InputError {
                 Stage.report(stage, error.description)
                 status = ExitStatus.worst(status, error.exitStatus)
+                failed.insert(index)
             }
             try withExtendedLifetime(reader) { try linesWillMove() }
         }

@@ -1,8 +1,15 @@
 import TallyCore
 import TallyIO
 
-/// What tally-score does: corrections first (from --corrections, then any at the head of the
-/// stream), then every linked record, into one score line per person, ordered by person key.
+/// What tally-score does: corrections (from --corrections, and from the input wherever they are)
+/// and every linked record, into one score line per person, ordered by person key.
+///
+/// Only per-person sums are kept, so a correction must be known before the records it corrects
+/// are summed. The input is read once while its corrections come first (as `tally-store dump`
+/// writes them). At the first correction after a record, the rest is read for its corrections
+/// only, and then the whole input again, with every correction known, into fresh sums. Files are
+/// simply read again; a stream (standard input, a pipe) is copied to a temporary file as it is
+/// read, under the same bound and clean-up as tally-parse's copy, so that it can be.
 public final class ScoreStage {
     public struct Options {
         public var rules: Rules
@@ -28,11 +35,18 @@ public final class ScoreStage {
 
     let options: Options
     let name = "tally-score"
-    let scorer: Scorer
+    var scorer: Scorer
 
     public init(_ options: Options) {
         self.options = options
         scorer = Scorer(rules: options.rules, asOf: options.asOf, today: Timestamp.now.chinaDate)
+    }
+
+    /// Where a line is: the input's index, then its line number.
+    struct Position: Comparable {
+        var input: Int
+        var line: Int
+        static func < (a: Position, b: Position) -> Bool { (a.input, a.line) < (b.input, b.line) }
     }
 
     public func run() throws -> Int32 {
@@ -55,19 +69,46 @@ public final class ScoreStage {
             }
         }
         status = ExitStatus.worst(status, corrections.status)
-        var input = LineInput(paths: options.paths, limits: options.limits, stage: name)
+        let readFromCorrections = read
+
+        // One pass while the corrections come first; streams are copied as they are read.
+        let paths = options.paths
+        let streams = paths.map { $0 == "-" || InputFile.isStream($0) }
+        var spools: [Int: LineSpool] = [:]
+        var copying = true
         var recordsBegan = false
-        try input.forEachLine { file, lineNumber, line in
+        var late: Position?
+        func tooLarge(_ file: String, _ lineNumber: Int) -> StageFailure {
+            StageFailure("\(file):\(lineNumber): a correction after records, in a stream too large to read twice (its copy would pass \(LineSpool.maximumBytes) bytes); give the input as a file, or its corrections first (--corrections FILE, or tally-store dump, which puts them first)", status: ExitStatus.data)
+        }
+        var input = LineInput(paths: paths, limits: options.limits, stage: name)
+        try input.forEachLine(skipping: []) { index, file, lineNumber, line in
+            if copying && streams[index] {
+                if spools[index] == nil { spools[index] = try LineSpool(shown: file) }
+                if try !spools[index]!.add(line, number: lineNumber) {
+                    copying = false
+                    for spool in spools.values { spool.discard() }
+                    spools = [:]
+                    if late != nil { throw tooLarge(file, lineNumber) }
+                }
+            }
+            if late != nil {
+                // Past a late correction only corrections matter now: the records are read again.
+                guard let v = try? scanner.view(line), v.isCorrection else { return }
+                if let fault = scorer.corrections.add(v, sources: &scorer.sources) {
+                    try rejects.add(file: file, line: lineNumber, code: "bad-correction", reason: fault, raw: line.text)
+                }
+                return
+            }
             read += 1
             let v: RecordView
             do { v = try scanner.view(line) } catch {
                 try rejects.add(file: file, line: lineNumber, code: "not-a-record", reason: "not a tally.record: \(error)", raw: line.text); return
             }
             if v.isCorrection {
-                // A correction must be known before the record it corrects is summed, and only a
-                // person's sums (not their records) are kept: so corrections come first.
-                guard !recordsBegan else {
-                    throw StageFailure("\(file):\(lineNumber): a correction after the first record; give corrections first (--corrections FILE, or tally-store dump, which puts them first)", status: ExitStatus.data)
+                if recordsBegan {
+                    guard copying || !streams[...index].contains(true) else { throw tooLarge(file, lineNumber) }
+                    late = Position(input: index, line: lineNumber)
                 }
                 if let fault = scorer.corrections.add(v, sources: &scorer.sources) {
                     try rejects.add(file: file, line: lineNumber, code: "bad-correction", reason: fault, raw: line.text)
@@ -80,6 +121,32 @@ public final class ScoreStage {
             }
         }
         status = ExitStatus.worst(status, input.status)
+        defer { for spool in spools.values { spool.discard() } }
+        if let late {
+            // Every correction is known: the records again, into fresh sums. Lines before the
+            // late correction were reported the first time.
+            for spool in spools.values { try spool.finish() }
+            let fresh = Scorer(rules: options.rules, asOf: options.asOf, today: Timestamp.now.chinaDate)
+            fresh.corrections = scorer.corrections
+            fresh.sources = scorer.sources
+            scorer = fresh
+            read = readFromCorrections
+            var again = LineInput(paths: paths.indices.map { spools[$0]?.path ?? paths[$0] }, limits: options.limits, stage: name, names: paths)
+            try again.forEachLine(skipping: input.failed) { index, file, lineNumber, line in
+                read += 1
+                let reported = Position(input: index, line: lineNumber) < late
+                let v: RecordView
+                do { v = try scanner.view(line) } catch {
+                    if !reported { try rejects.add(file: file, line: lineNumber, code: "not-a-record", reason: "not a tally.record: \(error)", raw: line.text) }
+                    return
+                }
+                if v.isCorrection { return }
+                do throws(Scorer.Fault) { try scorer.add(v) } catch {
+                    if !reported { try rejects.add(file: file, line: lineNumber, code: "unscorable", reason: error.reason, raw: line.text) }
+                }
+            }
+            status = ExitStatus.worst(status, again.status)
+        }
         let out = OutputSink.standardOutput()
         var tiers = [Int](repeating: 0, count: options.rules.tiers.count)
         var people = 0

@@ -148,12 +148,7 @@ public func spoolStream(path source: String?) throws(InputError) -> String {
         try InputFile.refuseDevice(0, name: "-")
     }
     defer { if source != nil { close(input) } }
-    var template = Array(((getenvString("TMPDIR") ?? "/tmp") + "/tally-stdin-XXXXXX").utf8CString)
-    let fd = mkstemp(&template)
-    guard fd >= 0 else { throw InputError(.io, file: shown, "cannot create a temporary file: \(POSIX.errorText(errno))") }
-    // mkstemp filled in the Xs; the path is the template without its NUL.
-    let path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    try SpooledFiles.remember(path)
+    let (fd, path) = try SpooledFiles.create(shown: shown)
     let chunk = UnsafeMutableRawPointer.allocate(byteCount: 1 << 20, alignment: 8)
     defer { chunk.deallocate(); close(fd) }
     var spooled: Int64 = 0
@@ -182,6 +177,18 @@ func getenvString(_ name: String) -> String? { getenv(name).map { String(cString
 /// Temporary copies of standard input, removed at exit and on SIGINT, SIGTERM and SIGHUP (the
 /// handler is C: only async-signal-safe calls may run in it).
 enum SpooledFiles {
+    /// A new temporary file in TMPDIR (or /tmp), removed at exit or on a signal: its descriptor
+    /// and path.
+    static func create(shown: String) throws(InputError) -> (Int32, String) {
+        var template = Array(((getenvString("TMPDIR") ?? "/tmp") + "/tally-stdin-XXXXXX").utf8CString)
+        let fd = mkstemp(&template)
+        guard fd >= 0 else { throw InputError(.io, file: shown, "cannot create a temporary file: \(POSIX.errorText(errno))") }
+        // mkstemp filled in the Xs; the path is the template without its NUL.
+        let path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        do throws(InputError) { try remember(path) } catch { close(fd); throw error }
+        return (fd, path)
+    }
+
     static func remember(_ path: String) throws(InputError) {
         guard tally_spool_register(path) != 0 else {
             unlink(path)
@@ -191,4 +198,67 @@ enum SpooledFiles {
 
     /// The most a stream may hold: its spool goes to the temporary directory's disk.
     static let maxBytes: Int64 = 1 << 34
+}
+
+/// Keeps a copy of the lines a stage reads from a stream, as it reads them, so that it can read
+/// them again: a temporary file with the same bound and clean-up as `spoolStream`. Line numbers
+/// are kept (the lines a reader skips are written back as empty lines), so a second reading
+/// names the same lines.
+public final class LineSpool {
+    public let path: String
+    private let fd: Int32
+    private let shown: String
+    private var buffer: [UInt8] = []
+    private var lines = 0
+    public private(set) var bytes: Int64 = 0
+    private var open = true
+    /// The most a spool may hold.
+    public static var maximumBytes: Int64 { SpooledFiles.maxBytes }
+
+    /// - Parameter shown: the stream's name in messages.
+    public init(shown: String) throws(InputError) {
+        self.shown = shown
+        (fd, path) = try SpooledFiles.create(shown: shown)
+        buffer.reserveCapacity(1 << 20)
+    }
+
+    deinit { if open { close(fd) } }
+
+    /// Adds line number `number` (counting from 1). False when the spool would pass its bound:
+    /// nothing more is kept then, and the spool should be discarded.
+    public func add(_ line: UnsafeRawBufferPointer, number: Int) throws(InputError) -> Bool {
+        let gap = max(number - 1 - lines, 0)
+        bytes += Int64(gap + line.count + 1)
+        guard bytes <= SpooledFiles.maxBytes else { return false }
+        if gap > 0 { buffer += repeatElement(0x0A, count: gap) }
+        buffer += line
+        buffer.append(0x0A)
+        lines = number
+        if buffer.count >= 1 << 20 { try flush() }
+        return true
+    }
+
+    private func flush() throws(InputError) {
+        var done = 0
+        while done < buffer.count {
+            let w = buffer.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
+            if w < 0 { if errno == EINTR { continue }; throw InputError(.io, file: shown, "cannot spool the stream: \(POSIX.errorText(errno))") }
+            done += w
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Writes what is buffered and closes the file, which stays until the process ends.
+    public func finish() throws(InputError) {
+        try flush()
+        close(fd)
+        open = false
+    }
+
+    /// Closes and removes the file.
+    public func discard() {
+        if open { close(fd); open = false }
+        unlink(path)
+        buffer = []
+    }
 }

@@ -9,7 +9,7 @@ struct ScoreCommand: ParsableCommand {
         commandName: "tally-score",
         abstract: "Score every person of a linked record stream, with the reasons behind each score.",
         discussion: """
-        Reads corrections (--corrections, then any at the head of the input) and linked \
+        Reads corrections (--corrections, and any in the input, wherever they are) and linked \
         tally.record JSON Lines (the files, or standard input for '-' or none), and writes one \
         tally.score line per person, ordered by person key.
 
@@ -21,17 +21,21 @@ struct ScoreCommand: ParsableCommand {
         (the rules name the sources) that counts and is not under open dispute; without one, \
         a score in the lowest tier's range gets the next tier.
 
-        Corrections (dispute, uphold, retract, reinstate; the latest decided_at wins) must come \
-        before the records they correct: put them in --corrections, or first in the stream, as \
-        tally-store dump does. A correction after the first record stops the stage (65): only \
-        per-person sums are kept, so memory grows with people, not records.
+        Corrections (dispute, uphold, retract, reinstate; the latest decided_at wins) may come \
+        anywhere: the output is the same bytes. Only per-person sums are kept, so memory grows \
+        with people, not records: the input is read once while its corrections come first (as \
+        tally-store dump writes them), and at the first correction after a record it is read \
+        again with every correction known. A stream (standard input, a pipe) is copied to \
+        TMPDIR as it is read so that it can be, and the copy is removed at exit or on a signal; \
+        a stream whose copy would pass 16 GiB and that holds a late correction stops the stage \
+        (65).
 
         reasons: up to four kinds that lower the score, most harmful first, each naming its \
         two most harmful records (tally-explain lists all). The output names the rules \
         file's SHA-256; the same records in any order give the same bytes.
 
-        Exit status: 0; 65 for a bad rules file (its line is named), a correction out of \
-        place, or any rejected line (unless --keep-going: tally-score reads tally's own output, \
+        Exit status: 0; 65 for a bad rules file (its line is named), a late correction \
+        in a stream too large to copy, or any rejected line (unless --keep-going: tally-score reads tally's own output, \
         so a bad line means corruption upstream); 66 for a missing file; 64 for bad usage; 74 \
         for a write failure.
         """,
