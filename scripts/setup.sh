@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # usage: scripts/setup.sh [build|test]
 # Installs what tally needs, only where it is missing: to build and run, the C libraries (libxml2,
-# zlib, SQLite) with pkg-config; to test as well (the default), xmllint, the Python test oracles
-# and PySpark. Safe to rerun.
+# zlib, SQLite) with pkg-config; to test as well (the default), xmllint, and the Python test
+# oracles and PySpark in a virtual environment. Safe to rerun.
 set -euo pipefail
 purpose=${1:-test}
 apt_packages=(libxml2-dev zlib1g-dev libsqlite3-dev pkg-config libxml2-utils)
@@ -19,11 +19,26 @@ if [ ${#missing[@]} -gt 0 ]; then
     $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 [ "$purpose" = build ] && exit 0
-if ! python3 -c 'import jsonschema, frictionless, yaml' 2>/dev/null; then
-    echo "setup: installing Python's jsonschema, frictionless and PyYAML (test oracles)" >&2
-    python3 -m pip install -q jsonschema frictionless pyyaml
+# The Python test oracles and PySpark go in a virtual environment (.venv, or TALLY_VENV), never
+# into the system Python: Debian refuses that (PEP 668). scripts/test.sh puts its bin/ first on
+# PATH, so the tests' `python3` and `spark-submit` are the environment's.
+venv=${TALLY_VENV:-$PWD/.venv}
+if [ ! -x "$venv/bin/python3" ] || ! "$venv/bin/python3" -m pip --version >/dev/null 2>&1; then
+    rm -rf "$venv"
+    if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+        echo "setup: installing python3-venv" >&2
+        sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-venv >/dev/null
+        rm -rf "$venv"
+        python3 -m venv "$venv"
+    fi
 fi
-if ! python3 -c 'import pyspark' 2>/dev/null || ! command -v spark-submit >/dev/null; then
-    echo "setup: installing PySpark (the scale-out test runs pipelines/spark/nightly.py in local mode; Java 17 must be installed)" >&2
-    python3 -m pip install -q pyspark
+if ! "$venv/bin/python3" -c 'import jsonschema, frictionless, yaml' 2>/dev/null; then
+    echo "setup: installing Python's jsonschema, frictionless and PyYAML (test oracles) into $venv" >&2
+    "$venv/bin/python3" -m pip install -q jsonschema frictionless pyyaml
+fi
+if ! "$venv/bin/python3" -c 'import pyspark' 2>/dev/null || [ ! -x "$venv/bin/spark-submit" ]; then
+    echo "setup: installing PySpark into $venv (the scale-out test runs pipelines/spark/nightly.py in local mode; Java 17 must be installed)" >&2
+    "$venv/bin/python3" -m pip install -q pyspark
 fi

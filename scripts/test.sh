@@ -4,5 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# The oracles' Python (and PySpark's spark-submit) come from the virtual environment setup made.
+export PATH="${TALLY_VENV:-$PWD/.venv}/bin:$PATH"
 swift build --build-tests
 swift test --skip-build
