@@ -1,4 +1,4 @@
-/// The identifier schemes the feeds use (FEEDS.md, "Identifiers").
+/// The identifier schemes the feeds use (docs/feeds.md, "Identifiers").
 public enum IdentifierScheme: String, CaseIterable, Sendable {
     /// PRC resident identity number, GB 11643-1999: 18 characters, MOD 11-2 check.
     case cnRid = "cn-rid"

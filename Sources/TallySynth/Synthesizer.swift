@@ -34,7 +34,7 @@ public struct SynthSummary: Sendable {
     public var dirtyRows = 0
 }
 
-/// Writes every feed of FEEDS.md for a synthetic population, day by day, plus `people.csv` and
+/// Writes every feed of docs/feeds.md for a synthetic population, day by day, plus `people.csv` and
 /// `truth.jsonl`. The same options give byte-identical files; memory does not grow with days
 /// (the lists that corrections and revocations draw earlier records from are bounded).
 public final class Synthesizer {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Independent oracle for tally-synth output.
 
-Re-validates every row of every feed file in DIR by the rules of FEEDS.md, using only Python's
+Re-validates every row of every feed file in DIR by the rules of docs/feeds.md, using only Python's
 standard library (csv, gzip, xml.parsers.expat, decimal) plus xmllint for the court XSD, and
 checks that the rows it finds faulty are exactly those listed in DIR/truth.jsonl: same file, line
 and field. It shares no code with tally. Exit 0 when they agree, 1 with a list of differences.
