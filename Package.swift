@@ -46,8 +46,11 @@ let package = Package(
             "TallyCore", "CZlib", "CLibXML2", "CSQLite",
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: hotPath),
+        // The version and the commit a binary was built from, stamped before every build.
+        .plugin(name: "CommitStamp", capability: .buildTool()),
+        .target(name: "TallyBuildInfo", plugins: ["CommitStamp"]),
         .target(name: "TallyCLI", dependencies: [
-            "TallyCore", "TallyIO",
+            "TallyCore", "TallyIO", "TallyBuildInfo",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: hotPath),
         .target(name: "TallySynth", dependencies: ["TallyCore", "TallyIO"], swiftSettings: hotPath),

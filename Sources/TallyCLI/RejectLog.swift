@@ -105,16 +105,15 @@ public struct LineInput {
     }
 }
 
-/// The `--stats FILE` a stage writes: one JSON object of counts, and whatever else the stage
-/// appends after them (each piece starting with a comma).
+/// The `--stats FILE` a stage writes: one JSON object of tally's version, the counts, and
+/// whatever else the stage appends after them (each piece starting with a comma).
 public enum StatsFile {
     public static func write(_ path: String, counts: [(StaticString, Int)], more: (ByteBuffer) -> Void = { _ in }) throws {
         let sink = try OutputSink.create(path)
         let b = sink.buffer
-        b.append("{")
-        for (i, (key, value)) in counts.enumerated() {
-            if i > 0 { b.append(",") }
-            b.append("\""); b.append(key); b.append("\":"); b.appendDecimal(Int64(value))
+        b.append("{\"tally_version\":"); b.appendJSONString(Stage.version)
+        for (key, value) in counts {
+            b.append(",\""); b.append(key); b.append("\":"); b.appendDecimal(Int64(value))
         }
         more(b)
         b.append("}\n")

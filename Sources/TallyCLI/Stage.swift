@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import ArgumentParser
+import TallyBuildInfo
 import TallyCore
 import TallyIO
 
@@ -23,7 +24,7 @@ public struct StageFailure: Error, CustomStringConvertible {
 /// What every stage does around its work: Unix manners and error reporting.
 public enum Stage {
     /// tally's version, as `--version` prints it and run summaries record it.
-    public static let version = "0.7.0"
+    public static let version = BuildInfo.description
 
     /// Runs `body` as stage `name`: SIGPIPE ignored, so a closed pipe is a write error that ends
     /// the stage quietly with status 0; input, output and stage failures printed as one line

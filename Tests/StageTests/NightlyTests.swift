@@ -55,7 +55,7 @@ func lastRun(_ out: String) throws -> [String: Any] {
             #expect(lines.count == 9 && lines.allSatisfy { $0.hasPrefix("nightly: ") }, "\(r.text)")
             #expect(lines.first!.hasPrefix("nightly: start: ") && lines.last!.hasPrefix("nightly: end: status ok, exit 0"))
             let run = try lastRun(dir + "/out")
-            #expect(run["status"] as? String == "ok" && run["exit"] as? Int == 0 && run["tally_version"] as? String == "0.7.0")
+            #expect(run["status"] as? String == "ok" && run["exit"] as? Int == 0 && (run["tally_version"] as? String)?.hasPrefix("0.8.0 (commit ") == true, "\(run)")
             let files = run["files"] as! [[String: Any]]
             #expect(files.count == 6 && files.allSatisfy { $0["status"] as? String == "ingested" && $0["read"] != nil && $0["seconds"] != nil }, "\(files)")
             #expect((run["scores"] as? [String: Any])?["file"] as? String == "scores-2026-11-0\(i + 1).jsonl")
