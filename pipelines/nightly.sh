@@ -40,8 +40,10 @@
 #
 # Environment:
 #   TALLY_BIN            where the tally binaries are (default: ../.build/release beside this
-#                        script, else PATH)
-#   TALLY_SCHEMAS        the feed declarations (default: ../schemas/feeds beside this script)
+#                        script in a source tree, ../../../bin where scripts/install.sh put it
+#                        in PREFIX/share/tally/pipelines, else PATH)
+#   TALLY_SCHEMAS        the feed declarations (default: ../schemas/feeds beside this script,
+#                        in the source tree and in an installed copy alike)
 #   TALLY_SECRET_FILE    the person-key secret (default: tally.secret beside DB; mode 0600)
 #   TALLY_RULES          the scoring rules (default: rules/default.yaml beside this script)
 #   TALLY_AS_OF          the day to score for (default: today in China, YYYY-MM-DD)
@@ -62,7 +64,9 @@ DB=$2
 OUT=$3
 HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=${TALLY_BIN:-}
+# In a source tree, its release build; installed (PREFIX/share/tally/pipelines), PREFIX/bin.
 if [ -z "$BIN" ] && [ -x "$HERE/../.build/release/tally-parse" ]; then BIN=$HERE/../.build/release; fi
+if [ -z "$BIN" ] && [ -x "$HERE/../../../bin/tally-parse" ]; then BIN=$(cd "$HERE/../../../bin" && pwd); fi
 SCHEMAS=${TALLY_SCHEMAS:-$HERE/../schemas/feeds}
 RULES=${TALLY_RULES:-$HERE/rules/default.yaml}
 SECRET=${TALLY_SECRET_FILE:-$(dirname "$DB")/tally.secret}

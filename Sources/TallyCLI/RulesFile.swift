@@ -11,9 +11,7 @@ public enum RulesFile {
         // Without them every kind in the rules would read as unknown, which misleads: say what
         // is missing instead (a binary copied away from its share/tally, say).
         guard !names.isEmpty else {
-            let where_ = schemasDirectory.map { "in \($0)" }
-                ?? "beside the binaries (../share/tally/schemas/feeds) or in a source tree above them"
-            throw StageFailure("no feed declarations (*.feed.json) found \(where_); the rules are checked against them: give --schemas DIR", status: ExitStatus.noInput)
+            throw StageFailure("no feed declarations (*.feed.json) found (looked in \(FeedCatalog.placesTried(schemasDirectory: schemasDirectory))); the rules are checked against them: give --schemas DIR or set TALLY_SCHEMAS", status: ExitStatus.noInput)
         }
         return try names.map { try FeedCatalog.loadForStage($0, schemasDirectory: schemasDirectory).spec }
     }

@@ -38,8 +38,7 @@ public enum FeedCatalog {
             let directories = schemasDirectory.map { [$0] } ?? defaultDirectories()
             guard let dir = directories.first(where: { isFile($0 + "/" + nameOrPath + ".feed.json") }) else {
                 let known = directories.flatMap(feedNames).sorted()
-                let where_ = directories.isEmpty ? "no schemas directory found" : "looked in \(directories.joined(separator: ", "))"
-                throw .unknown("unknown feed \"\(nameOrPath)\" (\(where_); feeds there: \(known.isEmpty ? "none" : known.joined(separator: ", ")))")
+                throw .unknown("unknown feed \"\(nameOrPath)\" (looked in \(placesTried(schemasDirectory: schemasDirectory)); feeds there: \(known.isEmpty ? "none" : known.joined(separator: ", ")); give --schemas DIR or set TALLY_SCHEMAS)")
             }
             path = dir + "/" + nameOrPath + ".feed.json"
         }
@@ -65,20 +64,35 @@ public enum FeedCatalog {
         return loaded
     }
 
-    /// Where feed declarations are looked for when no `--schemas` is given.
+    /// Where feed declarations are looked for when no `--schemas` is given, in order: the
+    /// `TALLY_SCHEMAS` environment variable; `../share/tally/schemas/feeds` beside the executable
+    /// (an installed copy); the source tree the executable was built in (`schemas/feeds` beside
+    /// the nearest `Package.swift` above it); `./schemas/feeds`. Each with whether it exists.
+    public static func searchPath() -> [(path: String, exists: Bool)] {
+        var candidates: [String] = []
+        if let env = getenvString("TALLY_SCHEMAS"), !env.isEmpty { candidates.append(env) }
+        if var dir = executableDirectory() {
+            candidates.append(dir + "/../share/tally/schemas/feeds")
+            // In a source tree the binaries sit in .build/<config>/; the schemas are at the top.
+            for _ in 0..<6 {
+                guard let slash = dir.lastIndex(of: "/"), slash > dir.startIndex else { break }
+                dir = String(dir[..<slash])
+                if isFile(dir + "/Package.swift") && isDirectory(dir + "/schemas/feeds") { candidates.append(dir + "/schemas/feeds"); break }
+            }
+        }
+        candidates.append("./schemas/feeds")
+        return candidates.map { ($0, isDirectory($0)) }
+    }
+
+    /// The directories of `searchPath` that exist.
     public static func defaultDirectories() -> [String] {
-        var out: [String] = []
-        guard var dir = executableDirectory() else { return out }
-        for candidate in [dir + "/../share/tally/schemas/feeds", dir + "/schemas/feeds"] where isDirectory(candidate) {
-            out.append(candidate)
-        }
-        // In a source tree the binaries sit in .build/<config>/; the schemas are at the top.
-        for _ in 0..<6 {
-            guard let slash = dir.lastIndex(of: "/"), slash > dir.startIndex else { break }
-            dir = String(dir[..<slash])
-            if isDirectory(dir + "/schemas/feeds") && isFile(dir + "/Package.swift") { out.append(dir + "/schemas/feeds"); break }
-        }
-        return out
+        searchPath().filter(\.exists).map(\.path)
+    }
+
+    /// Every place looked in, for a message: "A, B (missing), …".
+    public static func placesTried(schemasDirectory: String?) -> String {
+        let places = schemasDirectory.map { [($0, isDirectory($0))] } ?? searchPath()
+        return places.map { $0.exists ? $0.path : $0.path + " (missing)" }.joined(separator: ", ")
     }
 
     /// The feeds declared in `schemasDirectory`, or in the default directories.

@@ -31,7 +31,7 @@ struct ParseCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The feed: court, tax, transit, commerce, crosswalk, corrections, or a path to a NAME.feed.json.", valueName: "name"))
     var feed: String
 
-    @Option(help: ArgumentHelp("Where the feed declarations are (default: schemas/feeds beside the binaries or in the source tree).", valueName: "dir"))
+    @Option(help: ArgumentHelp("Where the feed declarations are (default: $TALLY_SCHEMAS, else ../share/tally/schemas/feeds beside the program, its source tree, or ./schemas/feeds).", valueName: "dir"))
     var schemas: String?
 
     @Option(help: ArgumentHelp("Write rejected rows here as JSON Lines (mode 0600: they hold raw identifiers).", valueName: "file"))

@@ -50,7 +50,7 @@ struct ScoreCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Correction records to apply, read before the input (repeat for more files).", valueName: "file"))
     var corrections: [String] = []
 
-    @Option(help: ArgumentHelp("Where the feed declarations are, to check the rules' kinds (default: beside the binaries or in the source tree).", valueName: "dir"))
+    @Option(help: ArgumentHelp("Where the feed declarations are, to check the rules' kinds (default: $TALLY_SCHEMAS, else ../share/tally/schemas/feeds beside the program, its source tree, or ./schemas/feeds).", valueName: "dir"))
     var schemas: String?
 
     @OptionGroup var report: ReportOptions

@@ -30,7 +30,7 @@ struct ValidateCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The feed: court, tax, transit, commerce, crosswalk, corrections, or a path to a NAME.feed.json.", valueName: "name"))
     var feed: String
 
-    @Option(help: ArgumentHelp("Where the feed declarations are (default: schemas/feeds beside the binaries or in the source tree).", valueName: "dir"))
+    @Option(help: ArgumentHelp("Where the feed declarations are (default: $TALLY_SCHEMAS, else ../share/tally/schemas/feeds beside the program, its source tree, or ./schemas/feeds).", valueName: "dir"))
     var schemas: String?
 
     @Flag(help: "Write one JSON report per file per line instead of text.")

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# usage: scripts/install.sh [PREFIX]     (default /usr/local)
+# Builds release binaries with the Swift standard library linked in (they run where no Swift
+# toolchain is installed; libxml2, zlib and SQLite come from the system) and installs:
+#   PREFIX/bin/tally-*                        the programs
+#   PREFIX/share/tally/schemas/               the feed declarations and record schemas
+#   PREFIX/share/tally/pipelines/             nightly.sh, demo.sh, crontab.example, rules/default.yaml, spark/
+#   PREFIX/share/man/man1/tally-*.1           manual pages made from each program's --help
+#   PREFIX/share/bash-completion/completions/, PREFIX/share/zsh/site-functions/,
+#   PREFIX/share/fish/vendor_completions.d/   shell completions
+# Each program finds the feed declarations without flags: --schemas, then TALLY_SCHEMAS, then
+# ../share/tally/schemas/feeds beside itself, then ./schemas/feeds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+prefix=${1:-/usr/local}
+programs=(tally-synth tally-validate tally-parse tally-link tally-store tally-score tally-explain)
+bash scripts/setup.sh build
+# Its own build folder, so that the static link does not rebuild the development build each time.
+scratch=${TALLY_INSTALL_BUILD:-.build-install}
+for p in "${programs[@]}"; do
+    swift build -c release --static-swift-stdlib --scratch-path "$scratch" --product "$p" 2>&1 | tail -n 1
+done
+swift build -c release --scratch-path "$scratch" --product generate-manual 2>&1 | tail -n 1
+bin=$scratch/release
+mkdir -p "$prefix/bin" "$prefix/share/tally" "$prefix/share/man/man1" \
+    "$prefix/share/bash-completion/completions" "$prefix/share/zsh/site-functions" "$prefix/share/fish/vendor_completions.d"
+for p in "${programs[@]}"; do
+    install -m 0755 "$bin/$p" "$prefix/bin/$p"
+    "$bin/generate-manual" "$bin/$p" --output-directory "$prefix/share/man/man1" --authors "the tally project" >/dev/null
+    "$bin/$p" --generate-completion-script bash > "$prefix/share/bash-completion/completions/$p"
+    "$bin/$p" --generate-completion-script zsh > "$prefix/share/zsh/site-functions/_$p"
+    "$bin/$p" --generate-completion-script fish > "$prefix/share/fish/vendor_completions.d/$p.fish"
+done
+rm -rf "$prefix/share/tally/schemas" "$prefix/share/tally/pipelines"
+cp -R schemas "$prefix/share/tally/schemas"
+cp -R pipelines "$prefix/share/tally/pipelines"
+"$prefix/bin/tally-parse" --version > "$prefix/share/tally/VERSION"
+echo "install.sh: $(cat "$prefix/share/tally/VERSION"): ${#programs[@]} programs in $prefix/bin, data in $prefix/share/tally, manual pages and completions"
