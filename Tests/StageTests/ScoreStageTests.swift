@@ -153,7 +153,7 @@ struct LinkedRun {
         #expect(usage.status == 64)
         // No feed declarations where it looks: said as such, not as every kind being unknown.
         let none = try Harness.run("tally-score", ["--rules", LinkedRun.rules, "--as-of", "2026-11-04", "--schemas", dir, "/dev/null"])
-        #expect(none.status == 66 && none.stderr.contains("no feed declarations (*.feed.json) found in \(dir)"), "\(none.stderr)")
+        #expect(none.status == 66 && none.stderr.contains("no feed declarations (*.feed.json) found (looked in \(dir))"), "\(none.stderr)")
         let explain = try Harness.run("tally-explain", ["--person", "p_" + String(repeating: "0", count: 32), "--rules", LinkedRun.rules,
                                                         "--as-of", "2026-11-04", "--schemas", dir, "/dev/null"])
         #expect(explain.status == 66 && explain.stderr.contains("no feed declarations"), "\(explain.stderr)")
