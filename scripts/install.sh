@@ -17,10 +17,14 @@ programs=(tally-synth tally-validate tally-parse tally-link tally-store tally-sc
 bash scripts/setup.sh build
 # Its own build folder, so that the static link does not rebuild the development build each time.
 scratch=${TALLY_INSTALL_BUILD:-.build-install}
-for p in "${programs[@]}"; do
-    swift build -c release --static-swift-stdlib --scratch-path "$scratch" --product "$p" 2>&1 | tail -n 1
-done
-swift build -c release --scratch-path "$scratch" --product generate-manual 2>&1 | tail -n 1
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+build() { # the last line of a build, or its last 30 when it fails
+    if ! swift build -c release --scratch-path "$scratch" "$@" > "$log" 2>&1; then tail -n 30 "$log" >&2; exit 1; fi
+    tail -n 1 "$log"
+}
+for p in "${programs[@]}"; do build --static-swift-stdlib --product "$p"; done
+build --product generate-manual
 bin=$scratch/release
 mkdir -p "$prefix/bin" "$prefix/share/tally" "$prefix/share/man/man1" \
     "$prefix/share/bash-completion/completions" "$prefix/share/zsh/site-functions" "$prefix/share/fish/vendor_completions.d"

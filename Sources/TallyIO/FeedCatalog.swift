@@ -64,13 +64,14 @@ public enum FeedCatalog {
         return loaded
     }
 
-    /// Where feed declarations are looked for when no `--schemas` is given, in order: the
-    /// `TALLY_SCHEMAS` environment variable; `../share/tally/schemas/feeds` beside the executable
+    /// Where feed declarations are looked for when no `--schemas` is given: the `TALLY_SCHEMAS`
+    /// environment variable alone when it is set; else, in order, `../share/tally/schemas/feeds` beside the executable
     /// (an installed copy); the source tree the executable was built in (`schemas/feeds` beside
     /// the nearest `Package.swift` above it); `./schemas/feeds`. Each with whether it exists.
     public static func searchPath() -> [(path: String, exists: Bool)] {
+        // Set, the variable is the answer, as --schemas is: a wrong one is said, not passed over.
+        if let env = getenvString("TALLY_SCHEMAS"), !env.isEmpty { return [(env, isDirectory(env))] }
         var candidates: [String] = []
-        if let env = getenvString("TALLY_SCHEMAS"), !env.isEmpty { candidates.append(env) }
         if var dir = executableDirectory() {
             candidates.append(dir + "/../share/tally/schemas/feeds")
             // In a source tree the binaries sit in .build/<config>/; the schemas are at the top.
