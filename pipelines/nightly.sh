@@ -336,7 +336,7 @@ if [ ! -e "$DB" ]; then
 else
     if tool tally-store dump "$DB" 2>> "$log" \
         | tool tally-link --relink --crosswalk "${cw[@]}" --secret-file "$SECRET" 2>> "$log" \
-        | tool tally-score --schemas "$SCHEMAS" --rules "$RULES" --as-of "$AS_OF" --stats "$OUT/logs/score-$AS_OF.json" > "$tmp" 2>> "$log"; then
+        | tool tally-score --corrections-first --schemas "$SCHEMAS" --rules "$RULES" --as-of "$AS_OF" --stats "$OUT/logs/score-$AS_OF.json" > "$tmp" 2>> "$log"; then
         mv "$tmp" "$scores"
         people=$(stat_of "$OUT/logs/score-$AS_OF.json" people)
         say "$(basename "$scores"): $people people scored as of $AS_OF"

@@ -20,8 +20,11 @@ public final class ScoreStage {
         public var rejectsPath: String?
         public var statsPath: String?
         public var strict: Bool
+        /// Copy streams as they are read, so that a late correction can be applied; without the
+        /// copy (the caller promises corrections first) a late correction in a stream stops the stage.
+        public var copyStreams: Bool
         public init(rules: Rules, asOf: CivilDate, correctionPaths: [String], paths: [String], limits: InputLimits,
-                    rejectsPath: String?, statsPath: String?, strict: Bool) {
+                    rejectsPath: String?, statsPath: String?, strict: Bool, copyStreams: Bool = true) {
             self.rules = rules
             self.asOf = asOf
             self.correctionPaths = correctionPaths
@@ -30,6 +33,7 @@ public final class ScoreStage {
             self.rejectsPath = rejectsPath
             self.statsPath = statsPath
             self.strict = strict
+            self.copyStreams = copyStreams
         }
     }
 
@@ -75,11 +79,13 @@ public final class ScoreStage {
         let paths = options.paths
         let streams = paths.map { $0 == "-" || InputFile.isStream($0) }
         var spools: [Int: LineSpool] = [:]
-        var copying = true
+        var copying = options.copyStreams
         var recordsBegan = false
         var late: Position?
         func tooLarge(_ file: String, _ lineNumber: Int) -> StageFailure {
-            StageFailure("\(file):\(lineNumber): a correction after records, in a stream too large to read twice (its copy would pass \(LineSpool.maximumBytes) bytes); give the input as a file, or its corrections first (--corrections FILE, or tally-store dump, which puts them first)", status: ExitStatus.data)
+            let why = options.copyStreams ? "in a stream too large to read twice (its copy would pass \(LineSpool.maximumBytes) bytes)"
+                : "in a stream, with --corrections-first"
+            return StageFailure("\(file):\(lineNumber): a correction after records, \(why); give the input as a file, or its corrections first (--corrections FILE, or tally-store dump, which puts them first)", status: ExitStatus.data)
         }
         var input = LineInput(paths: paths, limits: options.limits, stage: name)
         try input.forEachLine(skipping: []) { index, file, lineNumber, line in

@@ -28,14 +28,16 @@ struct ScoreCommand: ParsableCommand {
         again with every correction known. A stream (standard input, a pipe) is copied to \
         TMPDIR as it is read so that it can be, and the copy is removed at exit or on a signal; \
         a stream whose copy would pass 16 GiB and that holds a late correction stops the stage \
-        (65).
+        (65). The copy costs about two thirds more time on standard input (BENCHMARKS.md); \
+        --corrections-first skips it where the order is known, as nightly.sh does for the \
+        ledger's dump.
 
         reasons: up to four kinds that lower the score, most harmful first, each naming its \
         two most harmful records (tally-explain lists all). The output names the rules \
         file's SHA-256; the same records in any order give the same bytes.
 
         Exit status: 0; 65 for a bad rules file (its line is named), a late correction \
-        in a stream too large to copy, or any rejected line (unless --keep-going: tally-score reads tally's own output, \
+        in a stream too large to copy (or with --corrections-first), or any rejected line (unless --keep-going: tally-score reads tally's own output, \
         so a bad line means corruption upstream); 66 for a missing file; 64 for bad usage; 74 \
         for a write failure.
         """,
@@ -53,6 +55,9 @@ struct ScoreCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Where the feed declarations are, to check the rules' kinds (default: $TALLY_SCHEMAS, else ../share/tally/schemas/feeds beside the program, its source tree, or ./schemas/feeds).", valueName: "dir"))
     var schemas: String?
 
+    @Flag(help: "Promise that a stream's corrections all come before its records (as tally-store dump writes them): no copy of standard input or a pipe is kept, and a correction after a record there stops the stage (65). Files need no copy either way.")
+    var correctionsFirst = false
+
     @OptionGroup var report: ReportOptions
 
     @OptionGroup var input: InputOptions
@@ -65,7 +70,8 @@ struct ScoreCommand: ParsableCommand {
         try Stage.run("tally-score") {
             let loaded = try RulesFile.load(rules, feeds: try RulesFile.feeds(schemas))
             let stage = ScoreStage(.init(rules: loaded, asOf: CivilDate.parse(asOf)!, correctionPaths: corrections, paths: input.paths,
-                                         limits: input.limits, rejectsPath: report.rejects, statsPath: report.stats, strict: !report.keepGoing))
+                                         limits: input.limits, rejectsPath: report.rejects, statsPath: report.stats, strict: !report.keepGoing,
+                                         copyStreams: !correctionsFirst))
             return try stage.run()
         }
     }

@@ -105,6 +105,15 @@ struct LinkedRun {
                                         stdin: try Data(contentsOf: URL(fileURLWithPath: shuffled)))
         #expect(fromStdin.status == 0 && fromStdin.stdout == first.stdout, "\(fromStdin.stderr)")
         #expect(Harness.files(in: tmp).isEmpty, "the copy of standard input is gone: \(Harness.files(in: tmp))")
+        // With --corrections-first no copy is kept: the dump's order scores the same, and a late
+        // correction on standard input stops the stage instead of being misapplied.
+        let promised = try Harness.run("tally-score", args + ["--corrections-first"], stdin: try Data(contentsOf: URL(fileURLWithPath: r.linked)))
+        #expect(promised.status == 0 && promised.stdout == first.stdout, "\(promised.stderr)")
+        // (Through cat: tally-score stops before reading everything, which must not end this process
+        // with SIGPIPE.)
+        let broken = try Harness.run("/bin/sh", ["-c", "f=$1; b=$2; shift 2; cat \"$f\" | \"$b\" \"$@\"", "sh", shuffled, Harness.binaries + "/tally-score"]
+                                     + ["--corrections-first"] + args)
+        #expect(broken.status == 65 && broken.stdout.isEmpty && broken.stderr.contains("a correction after records, in a stream, with --corrections-first"), "\(broken.stderr)")
         // Several inputs, the late corrections in a later one and on standard input.
         let half = lines.count / 2
         let head = r.run.dir + "/head.jsonl"
