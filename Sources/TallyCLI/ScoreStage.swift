@@ -113,7 +113,9 @@ public final class ScoreStage {
             }
             if v.isCorrection {
                 if recordsBegan {
-                    guard copying || !streams[...index].contains(true) else { throw tooLarge(file, lineNumber) }
+                    // Without copies, no stream can be read again: not one already read, nor one
+                    // still to come (the rest is read for corrections only).
+                    guard copying || !streams.contains(true) else { throw tooLarge(file, lineNumber) }
                     late = Position(input: index, line: lineNumber)
                 }
                 if let fault = scorer.corrections.add(v, sources: &scorer.sources) {

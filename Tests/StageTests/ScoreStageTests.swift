@@ -114,6 +114,11 @@ struct LinkedRun {
         let broken = try Harness.run("/bin/sh", ["-c", "f=$1; b=$2; shift 2; cat \"$f\" | \"$b\" \"$@\"", "sh", shuffled, Harness.binaries + "/tally-score"]
                                      + ["--corrections-first"] + args)
         #expect(broken.status == 65 && broken.stdout.isEmpty && broken.stderr.contains("a correction after records, in a stream, with --corrections-first"), "\(broken.stderr)")
+        // A late correction in a file, with standard input still to come and no copy of it kept:
+        // refused, not scored without the stream's records.
+        let after = try Harness.run("/bin/sh", ["-c", "f=$1; b=$2; shift 2; cat \"$f\" | \"$b\" \"$@\"", "sh", r.linked, Harness.binaries + "/tally-score"]
+                                    + ["--corrections-first"] + args + [shuffled, "-"])
+        #expect(after.status == 65 && after.stdout.isEmpty && after.stderr.contains("with --corrections-first"), "\(after.stderr)")
         // Several inputs, the late corrections in a later one and on standard input.
         let half = lines.count / 2
         let head = r.run.dir + "/head.jsonl"
