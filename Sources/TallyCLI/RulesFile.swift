@@ -16,8 +16,13 @@ public enum RulesFile {
         return try names.map { try FeedCatalog.loadForStage($0, schemasDirectory: schemasDirectory).spec }
     }
 
-    /// Loads and checks the rules file at `path` against `feeds`' event kinds.
-    public static func load(_ path: String, feeds: [FeedSpec]) throws -> Rules {
+    /// Loads and checks the rules file at `path` (when nil, the default rules found by
+    /// `FeedCatalog.rulesSearchPath`) against `feeds`' event kinds.
+    public static func load(_ given: String?, feeds: [FeedSpec]) throws -> Rules {
+        let path: String
+        if let given { path = given } else {
+            do { path = try FeedCatalog.defaultRules() } catch { throw StageFailure(error.description, status: ExitStatus.noInput) }
+        }
         let bytes: [UInt8]
         do { bytes = try readWholeFile(path) } catch { throw StageFailure(error.description, status: error.exitStatus) }
         let digest = "sha256:" + Hex.encode(SHA256Digest.of(bytes))

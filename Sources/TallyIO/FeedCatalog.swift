@@ -65,24 +65,46 @@ public enum FeedCatalog {
     }
 
     /// Where feed declarations are looked for when no `--schemas` is given: the `TALLY_SCHEMAS`
-    /// environment variable alone when it is set; else, in order, `../share/tally/schemas/feeds` beside the executable
-    /// (an installed copy); the source tree the executable was built in (`schemas/feeds` beside
-    /// the nearest `Package.swift` above it); `./schemas/feeds`. Each with whether it exists.
+    /// environment variable alone when it is set; else, in order, `../share/tally/schemas/feeds`
+    /// beside the executable (an installed copy); the source tree the executable was built in
+    /// (`schemas/feeds` beside the nearest `Package.swift` above it); `./schemas/feeds`. Each with
+    /// whether it exists.
     public static func searchPath() -> [(path: String, exists: Bool)] {
-        // Set, the variable is the answer, as --schemas is: a wrong one is said, not passed over.
-        if let env = getenvString("TALLY_SCHEMAS"), !env.isEmpty { return [(env, isDirectory(env))] }
+        dataPlaces(variable: "TALLY_SCHEMAS", relative: "schemas/feeds", alsoHere: true, exists: isDirectory)
+    }
+
+    /// Where the default scoring rules are looked for when no `--rules` is given: `TALLY_RULES`
+    /// alone when it is set; else `../share/tally/pipelines/rules/default.yaml` beside the
+    /// executable, then the source tree's `pipelines/rules/default.yaml`.
+    public static func rulesSearchPath() -> [(path: String, exists: Bool)] {
+        dataPlaces(variable: "TALLY_RULES", relative: "pipelines/rules/default.yaml", alsoHere: false, exists: isFile)
+    }
+
+    /// The default rules file, or a message naming every place tried.
+    public static func defaultRules() throws(LoadError) -> String {
+        let places = rulesSearchPath()
+        if let found = places.first(where: \.exists) { return found.path }
+        let tried = places.map { $0.exists ? $0.path : $0.path + " (missing)" }.joined(separator: ", ")
+        throw .unknown("no rules file given and none found (looked in \(tried)); give --rules FILE or set TALLY_RULES")
+    }
+
+    /// The places a piece of tally's data (`relative` to the top of a source tree, and to
+    /// `share/tally` in an installed copy) is looked for, in order, with whether each exists.
+    static func dataPlaces(variable: String, relative: String, alsoHere: Bool, exists: (String) -> Bool) -> [(path: String, exists: Bool)] {
+        // Set, the variable is the answer, as a flag is: a wrong one is said, not passed over.
+        if let env = getenvString(variable), !env.isEmpty { return [(env, exists(env))] }
         var candidates: [String] = []
         if var dir = executableDirectory() {
-            candidates.append(dir + "/../share/tally/schemas/feeds")
-            // In a source tree the binaries sit in .build/<config>/; the schemas are at the top.
+            candidates.append(dir + "/../share/tally/" + relative)
+            // In a source tree the binaries sit in .build/<config>/; the data is at the top.
             for _ in 0..<6 {
                 guard let slash = dir.lastIndex(of: "/"), slash > dir.startIndex else { break }
                 dir = String(dir[..<slash])
-                if isFile(dir + "/Package.swift") && isDirectory(dir + "/schemas/feeds") { candidates.append(dir + "/schemas/feeds"); break }
+                if isFile(dir + "/Package.swift") && exists(dir + "/" + relative) { candidates.append(dir + "/" + relative); break }
             }
         }
-        candidates.append("./schemas/feeds")
-        return candidates.map { ($0, isDirectory($0)) }
+        if alsoHere { candidates.append("./" + relative) }
+        return candidates.map { ($0, exists($0)) }
     }
 
     /// The directories of `searchPath` that exist.

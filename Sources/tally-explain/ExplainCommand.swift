@@ -4,7 +4,9 @@ import TallyCore
 import TallyIO
 
 @main
-struct ExplainCommand: ParsableCommand {
+struct ExplainCommand: TallyCommand {
+    static let examples = Examples.explain
+    static func main() { mainWithExamples() }
     static let configuration = CommandConfiguration(
         commandName: "tally-explain",
         abstract: "Say why one person has their score, record by record, and how to contest each record.",
@@ -46,8 +48,8 @@ struct ExplainCommand: ParsableCommand {
     @Flag(help: "Explain every person, as JSON Lines.")
     var all = false
 
-    @Option(help: ArgumentHelp("The rules file (YAML).", valueName: "file"))
-    var rules: String
+    @Option(help: ArgumentHelp("The rules file (YAML) (default: $TALLY_RULES, else the default rules shipped with tally: ../share/tally/pipelines/rules/default.yaml beside the program, or its source tree's pipelines/rules/default.yaml).", valueName: "file"))
+    var rules: String?
 
     @Option(help: ArgumentHelp("The day to explain the score for, YYYY-MM-DD (China time).", valueName: "date"))
     var asOf: String

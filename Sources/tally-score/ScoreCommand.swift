@@ -4,7 +4,9 @@ import TallyCore
 import TallyIO
 
 @main
-struct ScoreCommand: ParsableCommand {
+struct ScoreCommand: TallyCommand {
+    static let examples = Examples.score
+    static func main() { mainWithExamples() }
     static let configuration = CommandConfiguration(
         commandName: "tally-score",
         abstract: "Score every person of a linked record stream, with the reasons behind each score.",
@@ -43,8 +45,8 @@ struct ScoreCommand: ParsableCommand {
         """,
         version: Stage.version)
 
-    @Option(help: ArgumentHelp("The rules file (YAML), e.g. pipelines/rules/default.yaml.", valueName: "file"))
-    var rules: String
+    @Option(help: ArgumentHelp("The rules file (YAML) (default: $TALLY_RULES, else the default rules shipped with tally: ../share/tally/pipelines/rules/default.yaml beside the program, or its source tree's pipelines/rules/default.yaml).", valueName: "file"))
+    var rules: String?
 
     @Option(help: ArgumentHelp("The day to score for, YYYY-MM-DD (China time).", valueName: "date"))
     var asOf: String

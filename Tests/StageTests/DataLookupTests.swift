@@ -39,4 +39,34 @@ import Testing
                                                      "--feed", "parking", Harness.root + "/Tests/Fixtures/parse/parking/parking-20261127.csv"], cwd: dir)
         #expect(right.status == 0 && !right.stdout.isEmpty, "\(right.stderr)")
     }
+
+    /// The default rules the same way: TALLY_RULES alone when set, else
+    /// ../share/tally/pipelines/rules/default.yaml beside the program, else its source tree's.
+    @Test func theDefaultRulesAreFoundInstalledOrByEnvironment() throws {
+        let dir = Harness.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: dir + "/prefix/bin", withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: dir + "/prefix/share/tally/pipelines/rules", withIntermediateDirectories: true)
+        try fm.copyItem(atPath: Harness.binaries + "/tally-score", toPath: dir + "/prefix/bin/tally-score")
+        try fm.copyItem(atPath: Harness.root + "/schemas", toPath: dir + "/prefix/share/tally/schemas")
+        // Installed rules that differ from the source tree's, so the output says which was read.
+        var rules = try String(contentsOfFile: Harness.root + "/pipelines/rules/default.yaml", encoding: .utf8)
+        rules += "\n# installed copy\n"
+        try rules.write(toFile: dir + "/prefix/share/tally/pipelines/rules/default.yaml", atomically: true, encoding: .utf8)
+        let digest = try Harness.run("/usr/bin/env", ["sha256sum", dir + "/prefix/share/tally/pipelines/rules/default.yaml"]).text.prefix(64)
+        let installed = try Harness.run(dir + "/prefix/bin/tally-score", ["--as-of", "2026-11-28", "--stats", dir + "/stats.json", "/dev/null"], cwd: dir)
+        #expect(installed.status == 0, "\(installed.stderr)")
+        let stats = try String(contentsOfFile: dir + "/stats.json", encoding: .utf8)
+        #expect(stats.contains("\"rules\":\"sha256:\(digest)\""), "the installed rules were read: \(stats)")
+
+        // Gone: every place tried is named (66, as for a missing --rules file).
+        try fm.removeItem(atPath: dir + "/prefix/share/tally/pipelines")
+        let lost = try Harness.run(dir + "/prefix/bin/tally-score", ["--as-of", "2026-11-28", "-"], stdin: Data(), cwd: dir)
+        #expect(lost.status == 66 && lost.stderr.contains("/prefix/bin/../share/tally/pipelines/rules/default.yaml (missing)"), "\(lost.stderr)")
+
+        // TALLY_RULES, when set, is the only place.
+        let wrong = try Harness.run("/usr/bin/env", ["TALLY_RULES=" + dir + "/nowhere.yaml", Harness.binaries + "/tally-score", "--as-of", "2026-11-28", "-"], stdin: Data())
+        #expect(wrong.status == 66 && wrong.stderr.contains("looked in \(dir)/nowhere.yaml (missing)"), "\(wrong.stderr)")
+    }
 }
