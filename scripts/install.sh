@@ -26,11 +26,28 @@ build() { # the last line of a build, or its last 30 when it fails
 for p in "${programs[@]}"; do build --static-swift-stdlib --product "$p"; done
 build --product generate-manual
 bin=$scratch/release
+# generate-manual reads the help's declared parts; the EXAMPLES that end each program's --help
+# go in as the manual's EXAMPLES section (before AUTHORS), as literal text.
+add_examples() { # add_examples PROGRAM PAGE
+    local examples
+    examples=$(mktemp)
+    {
+        echo ".Sh EXAMPLES"
+        echo ".Bd -literal"
+        "$1" --help | sed -n '/^EXAMPLES:$/,$p' | tail -n +3 | sed -e 's/\\/\\e/g' -e "s/^\([.']\)/\\\\\&\1/"
+        echo ".Ed"
+    } > "$examples"
+    grep -q '^EXAMPLES' <("$1" --help) || { echo "install.sh: $1 --help has no EXAMPLES" >&2; exit 1; }
+    awk -v f="$examples" '/^\.Sh AUTHORS/ { while ((getline l < f) > 0) print l } { print }' "$2" > "$2.new"
+    mv "$2.new" "$2"
+    rm -f "$examples"
+}
 mkdir -p "$prefix/bin" "$prefix/share/tally" "$prefix/share/man/man1" \
     "$prefix/share/bash-completion/completions" "$prefix/share/zsh/site-functions" "$prefix/share/fish/vendor_completions.d"
 for p in "${programs[@]}"; do
     install -m 0755 "$bin/$p" "$prefix/bin/$p"
     "$bin/generate-manual" "$bin/$p" --output-directory "$prefix/share/man/man1" --authors "the tally project" >/dev/null
+    add_examples "$bin/$p" "$prefix/share/man/man1/$p.1"
     "$bin/$p" --generate-completion-script bash > "$prefix/share/bash-completion/completions/$p"
     "$bin/$p" --generate-completion-script zsh > "$prefix/share/zsh/site-functions/_$p"
     "$bin/$p" --generate-completion-script fish > "$prefix/share/fish/vendor_completions.d/$p.fish"

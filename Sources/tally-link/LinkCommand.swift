@@ -4,7 +4,9 @@ import TallyCore
 import TallyIO
 
 @main
-struct LinkCommand: ParsableCommand {
+struct LinkCommand: TallyCommand {
+    static let examples = Examples.link
+    static func main() { mainWithExamples() }
     static let configuration = CommandConfiguration(
         commandName: "tally-link",
         abstract: "Give every record a pseudonymous person key, from the crosswalk and never from a guess.",

@@ -4,7 +4,9 @@ import TallyCore
 import TallyIO
 
 @main
-struct ParseCommand: ParsableCommand {
+struct ParseCommand: TallyCommand {
+    static let examples = Examples.parse
+    static func main() { mainWithExamples() }
     static let configuration = CommandConfiguration(
         commandName: "tally-parse",
         abstract: "Turn agency feed files into tally.record JSON Lines, accounting for every row.",

@@ -3,7 +3,9 @@ import TallyCLI
 import TallyIO
 
 @main
-struct StoreCommand: ParsableCommand {
+struct StoreCommand: TallyCommand {
+    static let examples = Examples.store
+    static func main() { mainWithExamples() }
     static let configuration = CommandConfiguration(
         commandName: "tally-store",
         abstract: "Keep every record and correction once, in an SQLite ledger.",

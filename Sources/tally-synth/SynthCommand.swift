@@ -5,7 +5,9 @@ import TallyIO
 import TallySynth
 
 @main
-struct SynthCommand: ParsableCommand {
+struct SynthCommand: TallyCommand {
+    static let examples = Examples.synth
+    static func main() { mainWithExamples() }
     static let configuration = CommandConfiguration(
         commandName: "tally-synth",
         abstract: "Write every agency feed for a synthetic population, deterministically.",

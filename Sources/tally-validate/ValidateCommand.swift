@@ -4,7 +4,9 @@ import TallyCore
 import TallyIO
 
 @main
-struct ValidateCommand: ParsableCommand {
+struct ValidateCommand: TallyCommand {
+    static let examples = Examples.validate
+    static func main() { mainWithExamples() }
     static let configuration = CommandConfiguration(
         commandName: "tally-validate",
         abstract: "Check feed files against their schemas: a report and an exit code, for cron gates and by hand.",
