@@ -75,7 +75,9 @@ public final class ExplainStage {
             if options.json { ExplanationFormat.json(explanation, rules: options.rules, into: out.buffer) } else { out.buffer.append(ExplanationFormat.text(explanation, rules: options.rules)) }
             if byPerson[key] == nil { Stage.report(name, "no record names \(key): the score is the base score") }
         case .all:
+            let progress = Progress.start(name, unit: "people")
             for key in byPerson.keys.sorted() {
+                progress?.advance()
                 let explanation = Explanation.make(person: key, records: byPerson[key]!, corrections: book, sources: &sources,
                                                    rules: options.rules, asOf: options.asOf, naturalKeys: options.naturalKeys)
                 ExplanationFormat.json(explanation, rules: options.rules, into: out.buffer)

@@ -64,7 +64,7 @@ public final class ParseStage {
     var fileReports: [(file: String, sha256: String?, counts: ParseCounts, error: String?)] = []
     var status = ExitStatus.ok
     var rejectsShownOnStderr = 0
-    let progress = Stage.stderrIsTerminal
+    let progress = Progress.start("tally-parse")
 
     public init(_ options: Options) {
         self.options = options
@@ -127,6 +127,7 @@ public final class ParseStage {
 
     func readRows(_ input: InputFile, display: String, context: FileContext, counts: inout ParseCounts) throws {
         let spec = options.feed.spec
+        progress?.label = display == "-" ? "standard input" : display
         // The input moves to the reading thread; this thread touches it again only after the
         // pipeline has ended (finishDigest), which the pipeline's semaphores order.
         let box = UncheckedBox(input)
@@ -161,12 +162,12 @@ public final class ParseStage {
                 }
             }
         }
-        if progress { Stage.writeError("\r\u{1B}[K") }
     }
 
     @inline(__always)
     func handle(_ row: Row, context: FileContext, display: String, counts: inout ParseCounts, raw: () -> String) throws {
         counts.read += 1
+        progress?.advance()
         validator.validate(row, into: &faults)
         if let verdict = keys.check(row, faultFree: faults.isEmpty), verdict != .fresh, faults.isEmpty {
             faults.append(RowFault(code: "primary-key", field: "", fieldNumber: 0,
@@ -201,9 +202,6 @@ public final class ParseStage {
             case .filtered:
                 counts.filtered += 1
             }
-        }
-        if progress && counts.read & 0xFFFF == 0 {
-            Stage.writeError("\r\(name): \(display): \(counts.read) rows")
         }
     }
 

@@ -57,12 +57,15 @@ public struct LineInput {
     public private(set) var status = ExitStatus.ok
     /// The indices of the paths that could not be read to the end.
     public private(set) var failed: Set<Int> = []
+    /// Lines read and their rate, on a terminal.
+    let progress: Progress?
 
     public init(paths: [String], limits: InputLimits, stage: String, names: [String]? = nil) {
         self.paths = paths
         self.names = names ?? paths
         self.limits = limits
         self.stage = stage
+        progress = Progress.start(stage, unit: "lines")
     }
 
     /// Calls `body(file, lineNumber, bytes)` for every line of every file; empty lines are
@@ -80,6 +83,7 @@ public struct LineInput {
                                      _ body: (Int, String, Int, UnsafeRawBufferPointer) throws -> Void) throws {
         for (index, path) in paths.enumerated() where !skipping.contains(index) {
             let name = names[index]
+            progress?.label = name == "-" ? "standard input" : name
             var reader: LineReader?
             do {
                 let input = try InputFile.open(path, limits: limits, hashing: false, named: name == path ? nil : name)
@@ -93,6 +97,7 @@ public struct LineInput {
                     }
                     guard let line = next else { break }
                     if line.isEmpty { continue }
+                    progress?.advance()
                     try body(index, name, lines.lineNumber, line)
                 }
             } catch let error as InputError {

@@ -29,8 +29,13 @@ public enum Stage {
     /// Runs `body` as stage `name`: SIGPIPE ignored, so a closed pipe is a write error that ends
     /// the stage quietly with status 0; input, output and stage failures printed as one line
     /// `name: message` and turned into their exit statuses.
-    public static func run(_ name: String, _ body: () throws -> Int32) throws {
+    ///
+    /// `progress`, given by the stages that show a progress line, says whether to (see
+    /// `Progress`): not with --quiet, only on a terminal, and not where the stage streams its
+    /// output (`streams`) to that terminal, where the line would be drawn over it.
+    public static func run(_ name: String, progress: ProgressOptions? = nil, streams: Bool = true, _ body: () throws -> Int32) throws {
         FileStatus.guardStandardDescriptors()
+        Progress.wanted = progress.map { !$0.quiet } == true && stderrIsTerminal && !(streams && isatty(1) != 0)
         signal(SIGPIPE, SIG_IGN)
         let status: Int32
         do {
@@ -52,12 +57,14 @@ public enum Stage {
             report(name, "internal error: \(error)")
             status = ExitStatus.software
         }
+        Progress.clear()
         if status != 0 { throw ExitCode(status) }
     }
 
     /// Writes `name: message` to stderr, as one line: control bytes escaped and the whole cut
     /// to 4 KiB (`InertText.message`), whatever the message quotes.
     public static func report(_ name: String, _ message: String) {
+        Progress.clear()
         writeError("\(name): \(InertText.message(message))\n")
     }
 

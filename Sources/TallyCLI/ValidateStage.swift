@@ -54,6 +54,7 @@ public final class ValidateStage {
     let validator: RowValidator
     var faults: [RowFault] = []
     var status = ExitStatus.ok
+    let progress = Progress.start("tally-validate")
 
     public init(_ options: Options) {
         self.options = options
@@ -77,6 +78,7 @@ public final class ValidateStage {
                 add(Problem(code: "format-error", row: 0, line: error.line ?? 0, field: "", fieldNumber: 0, message: error.message), to: &report)
             }
             if !report.valid { status = ExitStatus.worst(status, ExitStatus.data) }
+            Progress.clear()
             if options.json { writeJSON(report) } else { writeText(report) }
             try out.flushIfFull()
         }
@@ -93,6 +95,7 @@ public final class ValidateStage {
     func check(_ input: InputFile, into report: inout Report) throws {
         let spec = options.feed.spec
         var keys = RepeatedKeys(spec: spec)
+        progress?.label = input.name == "-" ? "standard input" : input.name
         let box = UncheckedBox(input)
         switch spec.format {
         case .csv(let encoding):
@@ -120,6 +123,7 @@ public final class ValidateStage {
             while let row = try pipeline.next() {
                 rowNumber += 1
                 report.rows += 1
+                progress?.advance()
                 validator.validate(row, expectedCells: labels.count, into: &faults)
                 for f in faults {
                     add(Problem(code: f.code, row: rowNumber, line: row.line, field: f.field, fieldNumber: f.fieldNumber, message: f.reason), to: &report)
@@ -143,6 +147,7 @@ public final class ValidateStage {
             defer { pipeline.stop() }
             while let row = try pipeline.next() {
                 report.rows += 1
+                progress?.advance()
                 validator.validate(row, into: &faults)
                 for f in faults {
                     add(Problem(code: f.code, row: report.rows, line: row.line, field: f.field, fieldNumber: f.fieldNumber, message: f.reason), to: &report)

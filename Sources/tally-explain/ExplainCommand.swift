@@ -68,6 +68,8 @@ struct ExplainCommand: TallyCommand {
 
     @OptionGroup var input: InputOptions
 
+    @OptionGroup var progress: ProgressOptions
+
     func validate() throws {
         guard [person != nil, id != nil, all].filter({ $0 }).count == 1 else { throw ValidationError("give exactly one of --person, --id and --all") }
         if let person, !(person.hasPrefix("p_") && person.count == 34 && person.dropFirst(2).allSatisfy({ $0.isHexDigit && !$0.isUppercase })) {
@@ -81,7 +83,7 @@ struct ExplainCommand: TallyCommand {
     }
 
     func run() throws {
-        try Stage.run("tally-explain") {
+        try Stage.run("tally-explain", progress: progress) {
             let feeds = try RulesFile.feeds(schemas)
             let loaded = try RulesFile.load(rules, feeds: feeds)
             let target: ExplainTarget

@@ -65,12 +65,14 @@ struct LinkCommand: TallyCommand {
 
     @OptionGroup var input: InputOptions
 
+    @OptionGroup var progress: ProgressOptions
+
     func validate() throws {
         guard !crosswalk.isEmpty else { throw ValidationError("give the crosswalk with --crosswalk FILE... (tally-parse --feed crosswalk output)") }
     }
 
     func run() throws {
-        try Stage.run("tally-link") {
+        try Stage.run("tally-link", progress: progress) {
             let secret = try Stage.readSecret(secretFile)
             var options = LinkStage.Options(crosswalkPaths: crosswalk, secret: secret, redact: redact, paths: input.paths, limits: input.limits,
                                             rejectsPath: rejects, statsPath: stats, strict: strict)

@@ -50,12 +50,14 @@ struct ParseCommand: TallyCommand {
 
     @OptionGroup var input: InputOptions
 
+    @OptionGroup var progress: ProgressOptions
+
     func validate() throws {
         guard maxRejects >= 1 else { throw ValidationError("--max-rejects must be at least 1") }
     }
 
     func run() throws {
-        try Stage.run("tally-parse") {
+        try Stage.run("tally-parse", progress: progress) {
             let loaded = try FeedCatalog.loadForStage(feed, schemasDirectory: schemas)
             var options = ParseStage.Options(feed: loaded, paths: input.paths, limits: input.limits, rejectsPath: rejects,
                                              statsPath: stats, strict: strict, today: Timestamp.now.chinaDate)

@@ -64,12 +64,14 @@ struct ScoreCommand: TallyCommand {
 
     @OptionGroup var input: InputOptions
 
+    @OptionGroup var progress: ProgressOptions
+
     func validate() throws {
         guard CivilDate.parse(asOf) != nil else { throw ValidationError("--as-of must be a date YYYY-MM-DD, not \"\(asOf)\"") }
     }
 
     func run() throws {
-        try Stage.run("tally-score") {
+        try Stage.run("tally-score", progress: progress) {
             let loaded = try RulesFile.load(rules, feeds: try RulesFile.feeds(schemas))
             let stage = ScoreStage(.init(rules: loaded, asOf: CivilDate.parse(asOf)!, correctionPaths: corrections, paths: input.paths,
                                          limits: input.limits, rejectsPath: report.rejects, statsPath: report.stats, strict: !report.keepGoing,

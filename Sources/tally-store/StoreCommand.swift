@@ -42,8 +42,10 @@ struct StoreCommand: TallyCommand {
 
         @OptionGroup var input: InputOptions
 
+        @OptionGroup var progress: ProgressOptions
+
         func run() throws {
-            try Stage.run("tally-store") {
+            try Stage.run("tally-store", progress: progress, streams: false) {
                 try StoreStage.ingest(database: database, paths: input.paths, limits: input.limits, rejectsPath: report.rejects, statsPath: report.stats, keepGoing: report.keepGoing)
             }
         }

@@ -43,12 +43,14 @@ struct ValidateCommand: TallyCommand {
 
     @OptionGroup var input: InputOptions
 
+    @OptionGroup var progress: ProgressOptions
+
     func validate() throws {
         guard maxErrors >= 0 else { throw ValidationError("--max-errors must be 0 or more") }
     }
 
     func run() throws {
-        try Stage.run("tally-validate") {
+        try Stage.run("tally-validate", progress: progress, streams: false) {
             let loaded = try FeedCatalog.loadForStage(feed, schemasDirectory: schemas)
             return try ValidateStage(.init(feed: loaded, paths: input.paths, limits: input.limits, json: json,
                                            maxErrors: maxErrors, today: Timestamp.now.chinaDate)).run()
