@@ -9,7 +9,8 @@
 #   - inside the namespace, swift and the source tree are really gone;
 #   - every program finds the feed declarations beside itself (../share/tally/schemas/feeds);
 #   - nightly.sh finds PREFIX/bin and its rules, runs both nights, writes scores and a run
-#     summary carrying the installed version, and tally-explain explains a scored person;
+#     summary carrying the installed version, and tally-explain (finding the installed default
+#     rules by itself) explains a scored person;
 #   - a wrong TALLY_SCHEMAS is said, with the place tried.
 # Needs root, or unprivileged user namespaces, for the mount namespace.
 set -euo pipefail
@@ -64,11 +65,12 @@ home=$work/home
 mkdir -p "$home" && cd "$home"
 bin=$prefix/bin
 "$bin/tally-synth" --people 300 --days 2 --start 2026-11-01 --seed 11 --dirty 0.01 --history-days 60 --out feeds > synth.log
-ls feeds | grep -q '^court-20261101' || fail "tally-synth wrote no court file"
-court=$(ls feeds/court-20261101.*)
-"$bin/tally-validate" --feed court "$court" > validate.json || fail "tally-validate failed on $court without --schemas"
-"$bin/tally-parse" --feed court "$court" 2> parse.err | head -1 | grep -q '"source":"court"' || fail "tally-parse wrote no court record: $(cat parse.err)"
-if TALLY_SCHEMAS=/nowhere "$bin/tally-parse" --feed court "$court" > /dev/null 2> wrong.err; then fail "a wrong TALLY_SCHEMAS was passed over"; fi
+tax=feeds/tax-20261031.csv
+[ -s "$tax" ] || fail "tally-synth wrote no $tax"
+"$bin/tally-validate" --feed tax "$tax" > validate.txt || fail "tally-validate failed on $tax without --schemas: $(cat validate.txt)"
+"$bin/tally-parse" --feed tax "$tax" > tax.jsonl 2> parse.err || fail "tally-parse failed: $(cat parse.err)"
+grep -q '"source":"tax"' tax.jsonl || fail "tally-parse wrote no tax record: $(cat parse.err)"
+if TALLY_SCHEMAS=/nowhere "$bin/tally-parse" --feed tax "$tax" > /dev/null 2> wrong.err; then fail "a wrong TALLY_SCHEMAS was passed over"; fi
 grep -q '/nowhere (missing)' wrong.err || fail "the message does not name the place tried: $(cat wrong.err)"
 (umask 077; head -c 32 /dev/urandom | base64 > tally.secret)
 mkdir incoming
@@ -86,7 +88,7 @@ grep -q "\"tally_version\":\"$version\"" out/last-run.json || fail "the run summ
 person=$(head -1 "$scores" | sed 's/.*"person":"\(p_[0-9a-f]*\)".*/\1/')
 "$bin/tally-store" dump ledger.db \
     | "$bin/tally-link" --relink --crosswalk out/crosswalk/*.jsonl --secret-file tally.secret 2>/dev/null \
-    | "$bin/tally-explain" --person "$person" --rules "$prefix/share/tally/pipelines/rules/default.yaml" --as-of 2026-11-02 > explain.txt
+    | "$bin/tally-explain" --person "$person" --as-of 2026-11-02 > explain.txt
 grep -q "$person" explain.txt || fail "tally-explain did not explain $person"
 echo "install-test: two nights from $prefix: $(wc -l < "$scores") people scored; $(ls out/done | wc -l) files done"
 NIGHT
