@@ -87,6 +87,17 @@ public struct Explanation: Sendable {
     /// The first of them.
     public var nextTierChange: Change? { changes.first }
 
+    /// The score and tier on each of `days` (after the as-of day), if no new record or decision
+    /// arrives: what tally-score would give on that day, from the same per-record arithmetic as
+    /// `changes` (for a chart of the coming months).
+    public func forecast(on days: [CivilDate], rules: Rules) -> [(score: Int, tier: String)] {
+        let f = Forecast(items: items, rules: rules, asOf: asOf)
+        return days.map { day in
+            let d = f.on(day.daysSinceEpoch)
+            return (rules.score(totalMicro: f.total(d)), rules.tiers[f.tier(d)].name)
+        }
+    }
+
     /// Explains `records` (all of one person's, any order) under `rules` on `asOf`.
     ///
     /// - Parameter naturalKeys: per source, the attribute names whose values, joined by `|`,

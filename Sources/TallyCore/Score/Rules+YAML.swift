@@ -170,9 +170,10 @@ struct RulesReader {
         }
         var tiers: [Rules.Tier] = []
         for node in tierNodes {
-            let t = try mapping(node, "a tier", allowed: ["name", "from", "to", "means"], required: ["name", "from", "to", "means"])
-            let tier = Rules.Tier(name: try text(t["name"]!, "tier name"), from: try integer(t["from"]!, "tier from"),
+            let t = try mapping(node, "a tier", allowed: ["name", "from", "to", "means", "means_zh"], required: ["name", "from", "to", "means"])
+            var tier = Rules.Tier(name: try text(t["name"]!, "tier name"), from: try integer(t["from"]!, "tier from"),
                                   to: try integer(t["to"]!, "tier to"), means: try text(t["means"]!, "tier means"))
+            if let zh = t["means_zh"] { tier.meansZh = try text(zh, "tier means_zh") }
             guard tier.from <= tier.to else { throw RulesError(line: line(node), "tier \(tier.name): from \(tier.from) is above to \(tier.to)") }
             if let previous = tiers.last {
                 if tier.from <= previous.to {

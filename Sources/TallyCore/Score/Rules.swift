@@ -28,6 +28,8 @@ public struct Rules: Sendable {
         public var from: Int
         public var to: Int
         public var means: String
+        /// What the tier means, in Chinese, for the people scored (`means_zh`; optional).
+        public var meansZh: String? = nil
     }
 
     /// A kind's numbers only, for the per-record arithmetic: reading them copies no `String`

@@ -41,6 +41,8 @@ import TallyCore
         ("tally_rules: 1", "tally_rules: 1\ndispute_deadline_days: ten", 2, "dispute_deadline_days must be a whole number"),
         ("tally_rules: 1", "tally_rules: 2", 1, "version 1"),
         ("tally_rules: 1", "tally_rules: 1\nextra: true", 2, "unknown key \"extra\""),
+        ("{name: low, from: 100, to: 399", "{name: low, means_zh: [a], from: 100, to: 399", 10, "tier means_zh"),
+        ("{name: low, from: 100, to: 399", "{name: low, means_cn: x, from: 100, to: 399", 10, "unknown key \"means_cn\""),
         ("points: -40,", "points: lots,", 7, "points must be a number"),
         ("per_yuan: -0.01, per_yuan_limit: 20}", "per_yuan: -0.01}", 6, "needs per_yuan_limit"),
         ("per_yuan: -0.01,", "per_yuan: 0.01,", 6, "same sign as points"),
@@ -72,6 +74,8 @@ import TallyCore
         let text = try String(contentsOfFile: path, encoding: .utf8)
         let rules = try Rules.load(yaml: text, digest: "sha256:x", knownKinds: kinds)
         #expect(rules.kinds.count == 13 && rules.tiers.first!.name == "restricted" && rules.tiers.last!.name == "green-lane")
+        // Every tier says what it means in Chinese too, for the people scored.
+        #expect(rules.tiers.allSatisfy { ($0.meansZh ?? "").unicodeScalars.contains { $0.value >= 0x4E00 && $0.value <= 0x9FFF } })
         // Minor kinds alone, at their caps, can reach the lowest tier's range: the precondition
         // is what keeps them out of it (documented here as the reason for it).
         var minor = 0.0
