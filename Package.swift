@@ -21,6 +21,7 @@ let package = Package(
         .executable(name: "tally-link", targets: ["tally-link"]),
         .executable(name: "tally-score", targets: ["tally-score"]),
         .executable(name: "tally-explain", targets: ["tally-explain"]),
+        .executable(name: "tally-report", targets: ["tally-report"]),
         .executable(name: "tally-store", targets: ["tally-store"]),
         .executable(name: "tally-bench", targets: ["tally-bench"]),
     ],
@@ -78,6 +79,10 @@ let package = Package(
             "TallyCLI", "TallyCore", "TallyIO",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .executableTarget(name: "tally-report", dependencies: [
+            "TallyCLI", "TallyCore", "TallyIO",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .executableTarget(name: "tally-store", dependencies: [
             "TallyCLI", "TallyIO",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -92,6 +97,6 @@ let package = Package(
         .testTarget(name: "TallyIOTests", dependencies: ["TallyIO"]),
         .testTarget(name: "TallySynthTests", dependencies: ["TallySynth", "TallyCore"]),
         // Stage tests run the built executables; depending on them makes `swift test` build them.
-        .testTarget(name: "StageTests", dependencies: ["TallyCore", "tally-synth", "tally-parse", "tally-validate", "tally-link", "tally-score", "tally-explain", "tally-store", "tally-bench"]),
+        .testTarget(name: "StageTests", dependencies: ["TallyCore", "tally-synth", "tally-parse", "tally-validate", "tally-link", "tally-score", "tally-explain", "tally-report", "tally-store", "tally-bench"]),
     ]
 )

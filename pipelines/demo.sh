@@ -64,3 +64,11 @@ echo "== why $person is in the lowest tier: tally-explain, from the ledger"
 "$BIN/tally-store" dump "$OUT/ledger.db" \
     | "$BIN/tally-link" --relink --crosswalk "$OUT"/out/crosswalk/*.jsonl --secret-file "$OUT/tally.secret" 2>/dev/null \
     | "$BIN/tally-explain" --person "$person" --rules "$HERE/rules/default.yaml" --as-of 2026-11-28
+echo
+# The same notice as a page to print or send (in Chinese, for the person), and the night's report
+# that nightly.sh wrote: both self-contained HTML, to open in any browser.
+"$BIN/tally-store" dump "$OUT/ledger.db" \
+    | "$BIN/tally-link" --relink --crosswalk "$OUT"/out/crosswalk/*.jsonl --secret-file "$OUT/tally.secret" 2>/dev/null \
+    | "$BIN/tally-explain" --person "$person" --rules "$HERE/rules/default.yaml" --as-of 2026-11-28 --html --lang zh > "$OUT/notice-$person.html"
+echo "== pictures: $OUT/notice-$person.html (the notice above, as a page, in Chinese)"
+echo "   and $OUT/out/report-2026-11-28.html (the last night: scores by tier, reasons, feeds, disputes, trend)"

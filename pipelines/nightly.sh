@@ -25,7 +25,8 @@
 #    OUTDIR/reports/), parse (rejects in OUTDIR/rejects/FILE.jsonl), link, ingest into the
 #    SQLite ledger DB; then to OUTDIR/done/. Then the whole ledger is dumped, linked again with
 #    every crosswalk so far, and scored into OUTDIR/scores-YYYY-MM-DD.jsonl (through a temporary
-#    file and a rename, so a reader never sees half a file).
+#    file and a rename, so a reader never sees half a file), and the night is drawn as a page,
+#    OUTDIR/report-YYYY-MM-DD.html (tally-report: scores by tier, reasons, feeds, disputes, trend).
 # 6. Logs and status. Every line printed has a UTC timestamp and the run's id; the run starts and
 #    ends with a line. The stages' messages go to OUTDIR/logs/RUN-ID/FILE.log, and a failure
 #    prints that file's own log. Each run writes OUTDIR/runs/RUN-ID.json (every file with its
@@ -144,6 +145,17 @@ finish() { # finish EXIT: the closing line, the summary, the exit
     [ "$code" -eq 2 ] && status=attention
     [ "$code" -ne 0 ] && [ "$code" -ne 2 ] && status=failed
     write_summary "$code" "$status"
+    # The night as a page (after the summary, which it shows): a failure to write it leaves the
+    # scores standing but makes the night's status "attention".
+    if [ "$SCORES_JSON" != null ]; then
+        if tool tally-report --schemas "$SCHEMAS" --rules "$RULES" --as-of "$AS_OF" --output "$OUT/report-$AS_OF.html" "$OUT" 2>> "$OUT/logs/$RUN_ID/report.log"; then
+            say "report-$AS_OF.html written"
+        else
+            shout "the night's report failed; no report-$AS_OF.html. Its messages:"
+            tail -n 20 "$OUT/logs/$RUN_ID/report.log" | sed 's/^/    /' >&2
+            if [ "$code" -eq 0 ]; then code=2; status=attention; write_summary "$code" "$status"; fi
+        fi
+    fi
     say "end: status $status, exit $code ($OUT/runs/$RUN_ID.json)"
     exit "$code"
 }
@@ -153,7 +165,7 @@ say "start: incoming $IN, ledger $DB, out $OUT, as of $AS_OF"
 # 1. Pre-flight: every fault in one message, before anything moves.
 faults=()
 [ -d "$IN" ] || faults+=("$IN is not a directory")
-for t in tally-validate tally-parse tally-link tally-store tally-score; do
+for t in tally-validate tally-parse tally-link tally-store tally-score tally-report; do
     exe=$(exe_of "$t")
     if [ -z "$exe" ] || [ ! -x "$exe" ]; then faults+=("no executable $t (looked in ${BIN:-PATH})"); fi
 done

@@ -23,7 +23,7 @@ case $work/ in "$src"/*) echo "install-test: TMPDIR ($work) is inside the source
 fail() { echo "install-test: FAIL: $*" >&2; exit 1; }
 
 bash scripts/install.sh "$prefix"
-programs=(tally-synth tally-validate tally-parse tally-link tally-store tally-score tally-explain)
+programs=(tally-synth tally-validate tally-parse tally-link tally-store tally-score tally-explain tally-report)
 version=$("$prefix/bin/tally-parse" --version)
 [[ $version =~ ^[0-9]+\.[0-9]+\.[0-9]+\ \(commit\ [0-9a-f]{12}(\+changes)?\)$ ]] || fail "tally-parse --version said '$version'"
 for p in "${programs[@]}"; do

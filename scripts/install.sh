@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 prefix=${1:-/usr/local}
-programs=(tally-synth tally-validate tally-parse tally-link tally-store tally-score tally-explain)
+programs=(tally-synth tally-validate tally-parse tally-link tally-store tally-score tally-explain tally-report)
 bash scripts/setup.sh build
 # Its own build folder, so that the static link does not rebuild the development build each time.
 scratch=${TALLY_INSTALL_BUILD:-.build-install}

@@ -119,6 +119,21 @@ public enum Examples {
         Example("How many people are in each tier", "grep -o '\"tier\":\"[a-z-]*\"' scores.jsonl | sort | uniq -c"),
     ])
 
+    public static let report = section([
+        secret,
+        crosswalk,
+        linked,
+        Example("Two nights' scores and counts where nightly.sh would leave them (it also writes its run summary and rejects there, and the page itself each night)",
+                "mkdir -p out/logs",
+                "for d in 2026-11-01 2026-11-02; do",
+                "    tally-score --as-of $d --stats out/logs/score-$d.json linked.jsonl \\",
+                "      > out/scores-$d.jsonl; done"),
+        Example("The last night as a page (its three charts are SVG inside), and in Chinese",
+                "tally-report out > report.html",
+                "grep -o '<svg[^>]*data-chart=\"[a-z]*\"' report.html | grep -o 'data-chart=.*'",
+                "tally-report --as-of 2026-11-02 --lang zh --output report-zh.html out"),
+    ])
+
     public static let explain = section([
         secret,
         crosswalk,
@@ -131,6 +146,11 @@ public enum Examples {
                 "id=$(sed -n 2p feeds/people.csv | cut -d , -f 2)",
                 "tally-explain --id \"cn-rid:$id\" --secret-file tally.secret \\",
                 "    --as-of 2026-11-02 linked.jsonl"),
+        Example("The notice as a page to print or send, in Chinese; and everyone's, with an index",
+                "tally-explain --person \"$person\" --as-of 2026-11-02 --html --lang zh \\",
+                "    linked.jsonl > notice.html",
+                "tally-explain --all --html --html-dir notices --as-of 2026-11-02 \\",
+                "    linked.jsonl"),
         Example("Everyone, as JSON Lines",
                 "tally-explain --all --as-of 2026-11-02 linked.jsonl > explanations.jsonl"),
     ])

@@ -21,6 +21,11 @@ public final class ExplainStage {
         public var naturalKeys: [String: [String]]
         /// Exit 0 although lines were rejected.
         public var keepGoing = false
+        /// Write the notice as a page (`NoticePage`) instead of text: for one person to standard
+        /// output; with `.all`, one file a person and an index into `htmlDirectory`.
+        public var html = false
+        public var htmlDirectory: String?
+        public var language = Language.en
         public init(target: ExplainTarget, rules: Rules, asOf: CivilDate, json: Bool, correctionPaths: [String], paths: [String],
                     limits: InputLimits, naturalKeys: [String: [String]]) {
             self.target = target
@@ -68,20 +73,44 @@ public final class ExplainStage {
             byPerson[person.string, default: []].append(decoder.record(v))
         }
         let out = OutputSink.standardOutput()
+        func explain(_ key: String) -> Explanation {
+            Explanation.make(person: key, records: byPerson[key] ?? [], corrections: book, sources: &sources,
+                             rules: options.rules, asOf: options.asOf, naturalKeys: options.naturalKeys)
+        }
         switch options.target {
         case .person(let key):
-            let explanation = Explanation.make(person: key, records: byPerson[key] ?? [], corrections: book, sources: &sources,
-                                               rules: options.rules, asOf: options.asOf, naturalKeys: options.naturalKeys)
-            if options.json { ExplanationFormat.json(explanation, rules: options.rules, into: out.buffer) } else { out.buffer.append(ExplanationFormat.text(explanation, rules: options.rules)) }
+            let explanation = explain(key)
+            if options.html {
+                out.buffer.append(NoticePage.render(explanation, rules: options.rules, language: options.language))
+            } else if options.json {
+                ExplanationFormat.json(explanation, rules: options.rules, into: out.buffer)
+            } else {
+                out.buffer.append(ExplanationFormat.text(explanation, rules: options.rules))
+            }
             if byPerson[key] == nil { Stage.report(name, "no record names \(key): the score is the base score") }
         case .all:
             let progress = Progress.start(name, unit: "people")
+            var index: [(person: String, score: Int, tier: String)] = []
+            if let dir = options.htmlDirectory { try Directory.create(dir) }
             for key in byPerson.keys.sorted() {
                 progress?.advance()
-                let explanation = Explanation.make(person: key, records: byPerson[key]!, corrections: book, sources: &sources,
-                                                   rules: options.rules, asOf: options.asOf, naturalKeys: options.naturalKeys)
-                ExplanationFormat.json(explanation, rules: options.rules, into: out.buffer)
-                try out.flushIfFull()
+                let explanation = explain(key)
+                if let dir = options.htmlDirectory {
+                    // Notices hold record keys and file lines: readable by their owner only, as rejects are.
+                    let page = try OutputSink.create(dir + "/" + key + ".html", mode: 0o600)
+                    page.buffer.append(NoticePage.render(explanation, rules: options.rules, language: options.language))
+                    try page.finish()
+                    index.append((key, explanation.score, explanation.tier.name))
+                } else {
+                    ExplanationFormat.json(explanation, rules: options.rules, into: out.buffer)
+                    try out.flushIfFull()
+                }
+            }
+            if let dir = options.htmlDirectory {
+                let page = try OutputSink.create(dir + "/index.html", mode: 0o600)
+                page.buffer.append(NoticePage.index(index, asOf: options.asOf, rules: options.rules, language: options.language))
+                try page.finish()
+                Stage.report(name, "\(dir): \(index.count) notices and index.html")
             }
         }
         try out.flush()

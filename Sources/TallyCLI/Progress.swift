@@ -65,7 +65,7 @@ public final class Progress {
         lastDrawn = now
         let seconds = Double(now &- started) / 1e9
         let rate = seconds > 0 ? Int(Double(done) / seconds) : 0
-        Stage.writeError("\r\(stage): \(label.isEmpty ? "" : label + ": ")\(Self.grouped(done)) \(unit), \(Self.grouped(rate)) \(unit)/s\u{1B}[K")
+        Stage.writeError("\r\(stage): \(label.isEmpty ? "" : label + ": ")\(Language.en.number(done)) \(unit), \(Language.en.number(rate)) \(unit)/s\u{1B}[K")
         Self.onScreen = true
     }
 
@@ -82,14 +82,4 @@ public final class Progress {
         return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
     }
 
-    /// 1234567 as "1,234,567".
-    static func grouped(_ n: Int) -> String {
-        let digits = Array(String(n))
-        var out = ""
-        for (i, d) in digits.enumerated() {
-            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-            out.append(d)
-        }
-        return out
-    }
 }

@@ -83,6 +83,26 @@ public enum Stage {
         }
     }
 
+    /// Writes a page to standard output, or to `path` through a temporary file beside it and a
+    /// rename, so that a reader never sees half a page.
+    public static func writePage(_ page: String, to path: String?) throws {
+        guard let path else {
+            let out = OutputSink.standardOutput()
+            out.buffer.append(page)
+            try out.flush()
+            return
+        }
+        let temporary = path + ".tmp-\(getpid())"
+        let sink = try OutputSink.create(temporary, mode: 0o644)
+        sink.buffer.append(page)
+        try sink.finish()
+        guard rename(temporary, path) == 0 else {
+            let error = errno
+            unlink(temporary)
+            throw OutputError.io("\(path): cannot rename \(temporary) to it: \(String(cString: strerror(error)))")
+        }
+    }
+
     /// Whether stderr is a terminal (progress is shown only then).
     public static var stderrIsTerminal: Bool { isatty(2) != 0 }
 }

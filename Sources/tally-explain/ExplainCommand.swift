@@ -60,6 +60,15 @@ struct ExplainCommand: TallyCommand {
     @Flag(help: "Write the explanation as one JSON object instead of text.")
     var json = false
 
+    @Flag(help: "Write the notice as a self-contained, printable HTML page (no scripts, no external resources): the score on a gauge across the tiers, every record, the forecast as a chart, disputed and retracted records apart, how to contest each. With --all, give --html-dir.")
+    var html = false
+
+    @Option(help: ArgumentHelp("With --all --html: write one page a person (p_….html) and index.html into this directory (created if missing; pages mode 0600).", valueName: "dir"))
+    var htmlDir: String?
+
+    @Option(help: ArgumentHelp("The language of the page's labels: en or zh.", valueName: "lang"))
+    var lang: String = "en"
+
     @Option(help: ArgumentHelp("Where the feed declarations are (for rules checks and natural keys).", valueName: "dir"))
     var schemas: String?
 
@@ -80,6 +89,10 @@ struct ExplainCommand: TallyCommand {
             guard secretFile != nil else { throw ValidationError("--id needs --secret-file, the secret tally-link used") }
         }
         guard CivilDate.parse(asOf) != nil else { throw ValidationError("--as-of must be a date YYYY-MM-DD, not \"\(asOf)\"") }
+        guard Language(rawValue: lang) != nil else { throw ValidationError("--lang must be en or zh, not \"\(lang)\"") }
+        guard !(html && json) else { throw ValidationError("give one of --html and --json") }
+        if all && html && htmlDir == nil { throw ValidationError("--all --html writes one page a person: give --html-dir DIR") }
+        if htmlDir != nil && !(all && html) { throw ValidationError("--html-dir goes with --all --html") }
     }
 
     func run() throws {
@@ -98,6 +111,9 @@ struct ExplainCommand: TallyCommand {
             var options = ExplainStage.Options(target: target, rules: loaded, asOf: CivilDate.parse(asOf)!, json: json, correctionPaths: corrections,
                                                paths: input.paths, limits: input.limits, naturalKeys: RulesFile.naturalKeys(feeds))
             options.keepGoing = keepGoing
+            options.html = html
+            options.htmlDirectory = htmlDir
+            options.language = Language(rawValue: lang)!
             let stage = ExplainStage(options)
             return try stage.run()
         }

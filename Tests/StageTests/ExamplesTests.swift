@@ -5,7 +5,7 @@ import Testing
 /// one shell (with pipefail, so a failing stage inside a pipe fails too), in an empty directory,
 /// with the programs on PATH and no TALLY_* variable set.
 @Suite struct ExamplesTests {
-    static let programs = ["tally-synth", "tally-validate", "tally-parse", "tally-link", "tally-store", "tally-score", "tally-explain"]
+    static let programs = ["tally-synth", "tally-validate", "tally-parse", "tally-link", "tally-store", "tally-score", "tally-explain", "tally-report"]
 
     /// The commands of an EXAMPLES section: each `$ ` line with the lines that continue it.
     static func commands(in section: String) -> [String] {
@@ -48,7 +48,7 @@ import Testing
 
         // Every file an example writes into holds something: no example "works" by writing nothing.
         let written = commands.flatMap { command in
-            command.matches(of: /> ([A-Za-z0-9_.\/-]+)/).map { String($0.output.1) }
+            command.matches(of: /> ([A-Za-z0-9_.\/-]+)(?=\s|$)/).map { String($0.output.1) }
         }
         #expect(!written.isEmpty || program == "tally-synth" || program == "tally-store")
         for name in written where name != "/dev/null" {

@@ -52,7 +52,7 @@ func lastRun(_ out: String) throws -> [String: Any] {
             #expect(r.status == 0, "\(r.stderr)")
             #expect(r.stderr.isEmpty, "silent but for its summary: \(r.stderr)")
             let lines = messages(r.text)
-            #expect(lines.count == 9 && lines.allSatisfy { $0.hasPrefix("nightly: ") }, "\(r.text)")
+            #expect(lines.count == 10 && lines.allSatisfy { $0.hasPrefix("nightly: ") }, "\(r.text)")
             #expect(lines.first!.hasPrefix("nightly: start: ") && lines.last!.hasPrefix("nightly: end: status ok, exit 0"))
             let run = try lastRun(dir + "/out")
             #expect(run["status"] as? String == "ok" && run["exit"] as? Int == 0 && (run["tally_version"] as? String)?.hasPrefix("0.8.0 (commit ") == true, "\(run)")
@@ -73,7 +73,7 @@ func lastRun(_ out: String) throws -> [String: Any] {
         // The same night again: nothing new, the same scores.
         let before = try Data(contentsOf: URL(fileURLWithPath: scores))
         let again = try nightly(dir + "/in", dir + "/ledger.db", dir + "/out", asOf: "2026-11-03", secret: secret)
-        #expect(again.status == 0 && messages(again.text).count == 3, "\(again.text)")
+        #expect(again.status == 0 && messages(again.text).count == 4, "\(again.text)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: scores)) == before)
 
         // A file delivered again under another name is recognised by its hash.
@@ -217,7 +217,7 @@ func lastRun(_ out: String) throws -> [String: Any] {
         // Now it grows while the night runs: tally-store is wrapped to append a row after ingest.
         let wrapped = dir + "/bin"
         try FileManager.default.createDirectory(atPath: wrapped, withIntermediateDirectories: true)
-        for t in ["tally-validate", "tally-parse", "tally-link", "tally-score"] {
+        for t in ["tally-validate", "tally-parse", "tally-link", "tally-score", "tally-report"] {
             try FileManager.default.createSymbolicLink(atPath: wrapped + "/" + t, withDestinationPath: Harness.binaries + "/" + t)
         }
         let row = "O2026110199999999,A0269440587,,2026-11-01T20:44:42+08:00,Home,12.00,late,web"

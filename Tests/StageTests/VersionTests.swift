@@ -4,7 +4,7 @@ import Testing
 /// Every program names its version and the commit it was built from, and a stage's stats file
 /// records the same.
 @Suite struct VersionTests {
-    static let programs = ["tally-synth", "tally-validate", "tally-parse", "tally-link", "tally-store", "tally-score", "tally-explain", "tally-bench"]
+    static let programs = ["tally-synth", "tally-validate", "tally-parse", "tally-link", "tally-store", "tally-score", "tally-explain", "tally-report", "tally-bench"]
 
     @Test func everyProgramNamesItsVersionAndCommit() throws {
         let head = try Harness.run("/usr/bin/env", ["git", "-C", Harness.root, "rev-parse", "--short=12", "HEAD"]).text
