@@ -53,6 +53,7 @@ public final class CSVReader {
         var newlines = 0
         var sawQuote = false
         var recordEnd = -1
+        var split = false
         while recordEnd < 0 {
             if scan < end, let hit = memchr(buffer + scan, 0x0A, end - scan) {
                 let lf = buffer.distance(to: hit.assumingMemoryBound(to: UInt8.self))
@@ -60,6 +61,24 @@ public final class CSVReader {
                     // No quote before the LF and not inside a quoted field: the record ends here.
                     recordEnd = lf
                     break
+                }
+                if scan == start && lf > start {
+                    // Quotes on the first line: split it as one record. When every field is
+                    // well formed (each quoted field closed, then a comma or the end; no quote
+                    // in an unquoted field), the quote automaton would end outside quotes at
+                    // this LF too, so the record ends here and is split already. Otherwise
+                    // (a quoted line break, or a fault) the automaton decides, byte by byte.
+                    let stop = buffer[lf - 1] == 0x0D ? lf - 1 : lf
+                    row.reset()
+                    if stop > start {
+                        splitFields(start, stop, quoted: true, unterminated: false, into: row)
+                        if row.readFault == nil {
+                            recordEnd = lf
+                            sawQuote = true
+                            split = true
+                            break
+                        }
+                    }
                 }
                 sawQuote = true
                 state = advance(state, from: scan, to: lf)
@@ -95,7 +114,7 @@ public final class CSVReader {
         let inQuotes = state == .quoted
         var stop = recordEnd
         if stop > start, buffer[stop - 1] == 0x0D, !inQuotes { stop -= 1 }
-        row.reset()
+        if !split { row.reset() }
         // The record as it stands in the file, for reject reports.
         row.raw.append(UnsafeRawBufferPointer(start: buffer + start, count: stop - start))
         row.rawIsUTF8 = gb18030 == nil
@@ -108,7 +127,7 @@ public final class CSVReader {
             row.readFault = RowFault(code: "blank-row", field: "", fieldNumber: 0, reason: "blank row")
             return true
         }
-        splitFields(recordStart, stop, quoted: sawQuote, unterminated: inQuotes, into: row)
+        if !split { splitFields(recordStart, stop, quoted: sawQuote, unterminated: inQuotes, into: row) }
         if row.readFault == nil { decode(row) }
         return true
     }

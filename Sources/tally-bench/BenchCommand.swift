@@ -10,5 +10,5 @@ struct BenchCommand: ParsableCommand {
         abstract: "Time tally's hot paths against Foundation and count lines as a stage reads them.",
         discussion: "Run by bench/*.sh, which build release first and write BENCHMARKS.md. Exit status: 0, or 64 for bad usage, 65/66/74 for input failures.",
         version: Stage.version,
-        subcommands: [Codec.self, Lines.self, LinkData.self, ScoreData.self, Patterns.self])
+        subcommands: [Codec.self, Lines.self, LinkData.self, ScoreData.self, Patterns.self, MetroData.self])
 }

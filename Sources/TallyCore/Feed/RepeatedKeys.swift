@@ -8,7 +8,9 @@
 ///
 /// Keys are kept as 128 bits of two SipHash digests (Swift's `Hasher`, seeded at random for each
 /// run, so no file can be made to collide on purpose): 16 bytes a row; two different keys of a
-/// file share them with odds far below one in 10^20.
+/// file share them with odds far below one in 10^20. The digests index an open-addressing table
+/// of their own (a `Set` would hash them a third time: perf put the set at a third of the key
+/// check's cost on a wide export; BENCHMARKS.md, "tally-parse on a wide export").
 public struct RepeatedKeys {
     /// What a row's key says.
     public enum Verdict: Equatable, Sendable {
@@ -19,17 +21,22 @@ public struct RepeatedKeys {
         case repeated
     }
 
-    struct Key: Hashable { var a: Int; var b: Int }
-    var seen = Set<Key>()
+    let seen = FingerprintSet()
     let spec: FeedSpec
-    let key = ByteBuffer(capacity: 256)
 
     public init(spec: FeedSpec) { self.spec = spec }
 
     /// The verdict on `row`'s key, or nil when the row's key is not checked (its cells could not
     /// be read, or, in XML, it has another fault: `faultFree`).
     public mutating func check(_ row: Row, faultFree: Bool) -> Verdict? {
-        key.removeAll()
+        var h1 = Hasher(), h2 = Hasher()
+        h1.combine(0x7A11_1)
+        h2.combine(0x7A11_2)
+        // Each cell with its length first, so that no two lists of cells hash the same bytes.
+        func add(_ v: UnsafeRawBufferPointer) {
+            h1.combine(v.count); h1.combine(bytes: v)
+            h2.combine(v.count); h2.combine(bytes: v)
+        }
         switch spec.format {
         case .csv:
             guard !spec.primaryKey.isEmpty, row.readFault == nil || row.readFault?.code == "blank-row" else { return nil }
@@ -37,30 +44,74 @@ public struct RepeatedKeys {
             for i in spec.primaryKey {
                 let v = i < row.count ? row.field(i) : UnsafeRawBufferPointer(start: nil, count: 0)
                 if !v.isEmpty { allEmpty = false }
-                append(v)
+                add(v)
             }
             if allEmpty { return .empty }
         case .xml:
             guard faultFree, !spec.naturalKey.isEmpty else { return nil }
-            for i in spec.naturalKey { append(row.field(i)) }
-            if let (field, value) = spec.retraction, row.field(field).equals(text: value) { key.append(value) }
+            for i in spec.naturalKey { add(row.field(i)) }
+            if let (field, value) = spec.retraction, row.field(field).equals(text: value) {
+                var value = value
+                value.withUTF8 { add(UnsafeRawBufferPointer($0)) }
+            }
         }
-        let bytes = UnsafeRawBufferPointer(start: key.base, count: key.count)
-        var h1 = Hasher(), h2 = Hasher()
-        h1.combine(0x7A11_1)
-        h2.combine(0x7A11_2)
-        h1.combine(bytes: bytes)
-        h2.combine(bytes: bytes)
-        return seen.insert(Key(a: h1.finalize(), b: h2.finalize())).inserted ? .fresh : .repeated
-    }
-
-    /// A cell, its length first, so that no two lists of cells make the same bytes.
-    func append(_ v: UnsafeRawBufferPointer) {
-        key.appendDecimal(Int64(v.count))
-        key.append(UInt8(ascii: ":"))
-        key.append(v)
+        return seen.insert(UInt64(UInt(bitPattern: h1.finalize())), UInt64(UInt(bitPattern: h2.finalize()))) ? .fresh : .repeated
     }
 
     /// Forgets every key (for the next file).
-    public mutating func removeAll() { seen.removeAll(keepingCapacity: true) }
+    public mutating func removeAll() { seen.removeAll() }
+}
+
+/// A set of 128-bit fingerprints (already uniformly random: their low bits are the slot), with
+/// linear probing at most half full. The all-zero fingerprint stands for an empty slot, so one
+/// that is all zero is stored with its last bit set.
+final class FingerprintSet {
+    private var table: UnsafeMutablePointer<UInt64>
+    private var mask: Int
+    private(set) var count = 0
+
+    init(capacity: Int = 1024) {
+        mask = capacity - 1
+        table = .allocate(capacity: 2 * capacity)
+        table.initialize(repeating: 0, count: 2 * capacity)
+    }
+
+    deinit { table.deallocate() }
+
+    /// Adds the fingerprint; false when it was already there.
+    @inline(__always)
+    func insert(_ a: UInt64, _ b: UInt64) -> Bool {
+        let b = a == 0 && b == 0 ? 1 : b
+        if 2 * (count + 1) > mask + 1 { grow() }
+        var i = Int(truncatingIfNeeded: a) & mask
+        while true {
+            let p = table + 2 * i
+            if p[0] == 0 && p[1] == 0 {
+                p[0] = a
+                p[1] = b
+                count += 1
+                return true
+            }
+            if p[0] == a && p[1] == b { return false }
+            i = (i + 1) & mask
+        }
+    }
+
+    private func grow() {
+        let old = table, oldSlots = mask + 1
+        mask = 2 * oldSlots - 1
+        table = .allocate(capacity: 2 * (mask + 1))
+        table.initialize(repeating: 0, count: 2 * (mask + 1))
+        count = 0
+        for s in 0..<oldSlots where old[2 * s] != 0 || old[2 * s + 1] != 0 {
+            _ = insert(old[2 * s], old[2 * s + 1])
+        }
+        old.deallocate()
+    }
+
+    /// Empties the set, keeping its room.
+    func removeAll() {
+        table.update(repeating: 0, count: 2 * (mask + 1))
+        count = 0
+    }
 }
