@@ -14,6 +14,7 @@ BEFORE=${1:+$(cd "$1" && pwd)}
 build_release tally-parse; build_release tally-validate; build_release tally-bench
 ROWS=${ROWS:-2000000}; ROUNDS=${ROUNDS:-5}; MLR_ROUNDS=${MLR_ROUNDS:-2}
 DIR=$DATA/metro
+mkdir -p "$DIR"
 F=$DIR/metro-20261101.csv.gz
 make_once "$DIR" "$ROWS" "$BIN/tally-bench" metro-data --rows "$ROWS" --out "$F"
 SCHEMAS=$ROOT/bench/metro
@@ -34,7 +35,7 @@ profile=""
 if command -v perf >/dev/null; then
     perf record -q -o "$DIR/perf.data" "$BIN/tally-parse" --schemas "$SCHEMAS" --feed metro "$F" >/dev/null 2>&1 || true
     profile=$(perf report -i "$DIR/perf.data" --no-children --sort dso,symbol 2>/dev/null | grep -E '^ +[0-9]' | head -14 \
-        | awk '{pct=$1; dso=$2; $1=""; $2=""; $3=""; sub(/^ +/, ""); printf "| %s | %s | `%s` |\n", pct, dso, substr($0, 1, 90)}')
+        | awk '{pct=$1; dso=$2; $1=""; $2=""; $3=""; sub(/^ +/, ""); sub(/ +- +- *$/, ""); printf "| %s | %s | `%s` |\n", pct, dso, substr($0, 1, 90)}' || true)
 fi
 {
     echo "$(machine_line)"

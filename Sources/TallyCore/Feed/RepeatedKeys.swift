@@ -6,11 +6,12 @@
 /// XML record's key is its natural key (and the retraction value, so a revocation does not repeat
 /// the entry it revokes), checked for records with no other fault.
 ///
-/// Keys are kept as 128 bits of two SipHash digests (Swift's `Hasher`, seeded at random for each
-/// run, so no file can be made to collide on purpose): 16 bytes a row; two different keys of a
-/// file share them with odds far below one in 10^20. The digests index an open-addressing table
-/// of their own (a `Set` would hash them a third time: perf put the set at a third of the key
-/// check's cost on a wide export; BENCHMARKS.md, "tally-parse on a wide export").
+/// Keys are kept as 128-bit SipHash digests (keyed at random for each run, so no file can be
+/// made to collide on purpose): 16 bytes a row; two different keys of a file share them with
+/// odds far below one in 10^20. One pass of `SipHash128` over the key's bytes indexes an
+/// open-addressing table of its own: two of Swift's `Hasher` and a `Set` hashed the key three
+/// times, a third of the main thread's time on a wide export (perf; BENCHMARKS.md, "tally-parse
+/// on a wide export").
 public struct RepeatedKeys {
     /// What a row's key says.
     public enum Verdict: Equatable, Sendable {
@@ -23,20 +24,14 @@ public struct RepeatedKeys {
 
     let seen = FingerprintSet()
     let spec: FeedSpec
+    let key = ByteBuffer(capacity: 256)
 
     public init(spec: FeedSpec) { self.spec = spec }
 
     /// The verdict on `row`'s key, or nil when the row's key is not checked (its cells could not
     /// be read, or, in XML, it has another fault: `faultFree`).
     public mutating func check(_ row: Row, faultFree: Bool) -> Verdict? {
-        var h1 = Hasher(), h2 = Hasher()
-        h1.combine(0x7A11_1)
-        h2.combine(0x7A11_2)
-        // Each cell with its length first, so that no two lists of cells hash the same bytes.
-        func add(_ v: UnsafeRawBufferPointer) {
-            h1.combine(v.count); h1.combine(bytes: v)
-            h2.combine(v.count); h2.combine(bytes: v)
-        }
+        key.removeAll()
         switch spec.format {
         case .csv:
             guard !spec.primaryKey.isEmpty, row.readFault == nil || row.readFault?.code == "blank-row" else { return nil }
@@ -44,18 +39,23 @@ public struct RepeatedKeys {
             for i in spec.primaryKey {
                 let v = i < row.count ? row.field(i) : UnsafeRawBufferPointer(start: nil, count: 0)
                 if !v.isEmpty { allEmpty = false }
-                add(v)
+                append(v)
             }
             if allEmpty { return .empty }
         case .xml:
             guard faultFree, !spec.naturalKey.isEmpty else { return nil }
-            for i in spec.naturalKey { add(row.field(i)) }
-            if let (field, value) = spec.retraction, row.field(field).equals(text: value) {
-                var value = value
-                value.withUTF8 { add(UnsafeRawBufferPointer($0)) }
-            }
+            for i in spec.naturalKey { append(row.field(i)) }
+            if let (field, value) = spec.retraction, row.field(field).equals(text: value) { key.append(value) }
         }
-        return seen.insert(UInt64(UInt(bitPattern: h1.finalize())), UInt64(UInt(bitPattern: h2.finalize()))) ? .fresh : .repeated
+        let (a, b) = SipHash128.random.hash(UnsafeRawBufferPointer(start: key.base, count: key.count))
+        return seen.insert(a, b) ? .fresh : .repeated
+    }
+
+    /// A cell, its length first, so that no two lists of cells make the same bytes.
+    func append(_ v: UnsafeRawBufferPointer) {
+        key.appendDecimal(Int64(v.count))
+        key.append(UInt8(ascii: ":"))
+        key.append(v)
     }
 
     /// Forgets every key (for the next file).

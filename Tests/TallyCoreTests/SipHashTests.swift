@@ -1,0 +1,43 @@
+import TallyCore
+import Testing
+
+/// SipHash128 against the reference vectors of SipHash-2-4 (key 00…0f, message 00…(n-1)), in
+/// its 64-bit and 128-bit forms, and the keyed 1-3 form tally uses: deterministic per key,
+/// different per key, and sensitive to every byte.
+@Suite struct SipHashTests {
+    static let key = SipHash128(k0: 0x0706_0504_0302_0100, k1: 0x0f0e_0d0c_0b0a_0908)
+
+    static func hash(_ n: Int, wide: Bool) -> (UInt64, UInt64) {
+        let message = (0..<n).map { UInt8($0) }
+        return message.withUnsafeBytes { key.hash($0, rounds: 2, finalRounds: 4, wide: wide) }
+    }
+
+    @Test func matchesTheReferenceVectors() {
+        // vectors_sip64[0], [1], [7], [8] and [15] of the reference implementation, as words.
+        #expect(Self.hash(0, wide: false).0 == 0x726f_db47_dd0e_0e31)
+        #expect(Self.hash(1, wide: false).0 == 0x74f8_39c5_93dc_67fd)
+        #expect(Self.hash(7, wide: false).0 == 0xab02_00f5_8b01_d137)
+        #expect(Self.hash(8, wide: false).0 == 0x93f5_f579_9a93_2462)
+        #expect(Self.hash(15, wide: false).0 == 0xa129_ca61_49be_45e5)
+        // vectors_sip128[0]: a3 81 7f 04 ba 25 a8 e6 | 6d f6 72 14 c7 55 02 93.
+        let empty = Self.hash(0, wide: true)
+        #expect(empty.0 == 0xe6a8_25ba_047f_81a3 && empty.1 == 0x9302_55c7_1472_f66d)
+    }
+
+    @Test func everyByteAndTheKeyCount() {
+        let other = SipHash128(k0: 1, k1: 2)
+        var seen = Set<[UInt64]>()
+        for n in 0..<40 {
+            var message = [UInt8](repeating: 0x41, count: n)
+            let base = message.withUnsafeBytes { Self.key.hash($0) }
+            #expect(seen.insert([base.0, base.1]).inserted)
+            #expect(message.withUnsafeBytes { Self.key.hash($0) } == base, "deterministic")
+            #expect(message.withUnsafeBytes { other.hash($0) } != base, "keyed")
+            for i in 0..<n {
+                message[i] ^= 1
+                #expect(message.withUnsafeBytes { Self.key.hash($0) } != base, "byte \(i) of \(n)")
+                message[i] ^= 1
+            }
+        }
+    }
+}
