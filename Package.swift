@@ -94,7 +94,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "TallyCoreTests", dependencies: ["TallyCore"]),
-        .testTarget(name: "TallyIOTests", dependencies: ["TallyIO"]),
+        .testTarget(name: "TallyIOTests", dependencies: ["TallyIO", "TallyCore"]),
         .testTarget(name: "TallySynthTests", dependencies: ["TallySynth", "TallyCore"]),
         // Stage tests run the built executables; depending on them makes `swift test` build them.
         .testTarget(name: "StageTests", dependencies: ["TallyCore", "tally-synth", "tally-parse", "tally-validate", "tally-link", "tally-score", "tally-explain", "tally-report", "tally-store", "tally-bench"]),
