@@ -168,8 +168,9 @@ public final class ParseStage {
     func handle(_ row: Row, context: FileContext, display: String, counts: inout ParseCounts, raw: () -> String) throws {
         counts.read += 1
         progress?.advance()
+        keys.prepare(row)
         validator.validate(row, into: &faults)
-        if let verdict = keys.check(row, faultFree: faults.isEmpty), verdict != .fresh, faults.isEmpty {
+        if let verdict = keys.checkPrepared(faultFree: faults.isEmpty), verdict != .fresh, faults.isEmpty {
             faults.append(RowFault(code: "primary-key", field: "", fieldNumber: 0,
                                    reason: verdict == .empty ? "the primary key's cells are all empty" : "the primary key repeats an earlier row's"))
         }

@@ -124,12 +124,13 @@ public final class ValidateStage {
                 rowNumber += 1
                 report.rows += 1
                 progress?.advance()
+                keys.prepare(row)
                 validator.validate(row, expectedCells: labels.count, into: &faults)
                 for f in faults {
                     add(Problem(code: f.code, row: rowNumber, line: row.line, field: f.field, fieldNumber: f.fieldNumber, message: f.reason), to: &report)
                 }
                 // The primary key: Frictionless reports a key whose cells are all empty, and a repeated key.
-                switch keys.check(row, faultFree: faults.isEmpty) {
+                switch keys.checkPrepared(faultFree: faults.isEmpty) {
                 case .empty?:
                     add(Problem(code: "primary-key", row: rowNumber, line: row.line, field: "", fieldNumber: 0, message: "the primary key's cells are all empty"), to: &report)
                 case .repeated?:
@@ -148,11 +149,12 @@ public final class ValidateStage {
             while let row = try pipeline.next() {
                 report.rows += 1
                 progress?.advance()
+                keys.prepare(row)
                 validator.validate(row, into: &faults)
                 for f in faults {
                     add(Problem(code: f.code, row: report.rows, line: row.line, field: f.field, fieldNumber: f.fieldNumber, message: f.reason), to: &report)
                 }
-                if keys.check(row, faultFree: faults.isEmpty) == .repeated {
+                if keys.checkPrepared(faultFree: faults.isEmpty) == .repeated {
                     add(Problem(code: "primary-key", row: report.rows, line: row.line, field: "", fieldNumber: 0, message: "the natural key repeats an earlier record's"), to: &report)
                 }
             }

@@ -1,3 +1,5 @@
+import CTally
+
 /// The keys a feed file's rows have shown so far, to find a row that repeats one: the one
 /// definition of a `primary-key` fault, which tally-validate reports and tally-parse rejects.
 ///
@@ -28,13 +30,44 @@ public struct RepeatedKeys {
 
     public init(spec: FeedSpec) { self.spec = spec }
 
+    /// A row's key, hashed.
+    enum Prepared { case unchecked, empty, key(UInt64, UInt64) }
+    var prepared = Prepared.unchecked
+
+    /// Hashes `row`'s key and asks for its slot's cache line, for `checkPrepared` after the
+    /// row's other checks: 2M keys make random accesses into a 64 MB table, and the validator's
+    /// work in between hides the wait (perf put the misses at most of the key check's cost).
+    public mutating func prepare(_ row: Row) {
+        prepared = fingerprint(row)
+        if case .key(let a, _) = prepared { seen.prefetch(a) }
+    }
+
+    /// The verdict on the row last given to `prepare` (see `check`).
+    public mutating func checkPrepared(faultFree: Bool) -> Verdict? {
+        defer { prepared = .unchecked }
+        return verdict(prepared, faultFree: faultFree)
+    }
+
     /// The verdict on `row`'s key, or nil when the row's key is not checked (its cells could not
     /// be read, or, in XML, it has another fault: `faultFree`).
     public mutating func check(_ row: Row, faultFree: Bool) -> Verdict? {
+        verdict(fingerprint(row), faultFree: faultFree)
+    }
+
+    func verdict(_ p: Prepared, faultFree: Bool) -> Verdict? {
+        if case .xml = spec.format, !faultFree { return nil }
+        switch p {
+        case .unchecked: return nil
+        case .empty: return .empty
+        case .key(let a, let b): return seen.insert(a, b) ? .fresh : .repeated
+        }
+    }
+
+    func fingerprint(_ row: Row) -> Prepared {
         key.removeAll()
         switch spec.format {
         case .csv:
-            guard !spec.primaryKey.isEmpty, row.readFault == nil || row.readFault?.code == "blank-row" else { return nil }
+            guard !spec.primaryKey.isEmpty, row.readFault == nil || row.readFault?.code == "blank-row" else { return .unchecked }
             var allEmpty = true
             for i in spec.primaryKey {
                 let v = i < row.count ? row.field(i) : UnsafeRawBufferPointer(start: nil, count: 0)
@@ -43,12 +76,12 @@ public struct RepeatedKeys {
             }
             if allEmpty { return .empty }
         case .xml:
-            guard faultFree, !spec.naturalKey.isEmpty else { return nil }
+            guard !spec.naturalKey.isEmpty else { return .unchecked }
             for i in spec.naturalKey { append(row.field(i)) }
             if let (field, value) = spec.retraction, row.field(field).equals(text: value) { key.append(value) }
         }
         let (a, b) = SipHash128.random.hash(UnsafeRawBufferPointer(start: key.base, count: key.count))
-        return seen.insert(a, b) ? .fresh : .repeated
+        return .key(a, b)
     }
 
     /// A cell, its length first, so that no two lists of cells make the same bytes.
@@ -77,6 +110,12 @@ final class FingerprintSet {
     }
 
     deinit { table.deallocate() }
+
+    /// Asks for the cache line of the slot where `a` would go, without waiting for it.
+    @inline(__always)
+    func prefetch(_ a: UInt64) {
+        tally_prefetch(table + 2 * (Int(truncatingIfNeeded: a) & mask))
+    }
 
     /// Adds the fingerprint; false when it was already there.
     @inline(__always)
