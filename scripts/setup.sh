@@ -31,10 +31,7 @@ venv=${TALLY_VENV:-$PWD/.venv}
 if [ ! -x "$venv/bin/python3" ] || ! "$venv/bin/python3" -m pip --version >/dev/null 2>&1; then
     rm -rf "$venv"
     if ! python3 -m venv "$venv" >/dev/null 2>&1; then
-        echo "setup: installing python3-venv" >&2
-        sudo=""
-        [ "$(id -u)" -eq 0 ] || sudo="sudo"
-        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-venv >/dev/null
+        apt_missing "python3 -m venv failed" python3-venv
         rm -rf "$venv"
         python3 -m venv "$venv"
     fi

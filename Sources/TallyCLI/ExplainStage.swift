@@ -97,9 +97,8 @@ public final class ExplainStage {
                 let explanation = explain(key)
                 if let dir = options.htmlDirectory {
                     // Notices hold record keys and file lines: readable by their owner only, as rejects are.
-                    let page = try OutputSink.create(dir + "/" + key + ".html", mode: 0o600)
-                    page.buffer.append(NoticePage.render(explanation, rules: options.rules, language: options.language))
-                    try page.finish()
+                    try Stage.writePage(NoticePage.render(explanation, rules: options.rules, language: options.language),
+                                        to: dir + "/" + key + ".html", mode: 0o600)
                     index.append((key, explanation.score, explanation.tier.name))
                 } else {
                     ExplanationFormat.json(explanation, rules: options.rules, into: out.buffer)
@@ -107,9 +106,8 @@ public final class ExplainStage {
                 }
             }
             if let dir = options.htmlDirectory {
-                let page = try OutputSink.create(dir + "/index.html", mode: 0o600)
-                page.buffer.append(NoticePage.index(index, asOf: options.asOf, rules: options.rules, language: options.language))
-                try page.finish()
+                try Stage.writePage(NoticePage.index(index, asOf: options.asOf, rules: options.rules, language: options.language),
+                                    to: dir + "/index.html", mode: 0o600)
                 Stage.report(name, "\(dir): \(index.count) notices and index.html")
             }
         }

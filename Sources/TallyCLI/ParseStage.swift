@@ -127,7 +127,7 @@ public final class ParseStage {
 
     func readRows(_ input: InputFile, display: String, context: FileContext, counts: inout ParseCounts) throws {
         let spec = options.feed.spec
-        progress?.label = display == "-" ? "standard input" : display
+        progress?.reading(display)
         // The input moves to the reading thread; this thread touches it again only after the
         // pipeline has ended (finishDigest), which the pipeline's semaphores order.
         let box = UncheckedBox(input)

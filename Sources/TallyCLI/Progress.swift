@@ -31,7 +31,7 @@ public final class Progress {
     let stage: String
     let unit: String
     /// What is being read (a file's name), shown before the count.
-    public var label = ""
+    var label = ""
     public private(set) var done = 0
     private var nextCheck = 1024
     private let started: UInt64
@@ -49,6 +49,11 @@ public final class Progress {
         self.unit = unit
         started = Self.now()
         lastDrawn = started
+    }
+
+    /// Names what is read from now on: a file as given, `-` as standard input.
+    public func reading(_ name: String) {
+        label = name == "-" ? "standard input" : name
     }
 
     /// One more row done.

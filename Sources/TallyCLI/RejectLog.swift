@@ -83,7 +83,7 @@ public struct LineInput {
                                      _ body: (Int, String, Int, UnsafeRawBufferPointer) throws -> Void) throws {
         for (index, path) in paths.enumerated() where !skipping.contains(index) {
             let name = names[index]
-            progress?.label = name == "-" ? "standard input" : name
+            progress?.reading(name)
             var reader: LineReader?
             do {
                 let input = try InputFile.open(path, limits: limits, hashing: false, named: name == path ? nil : name)

@@ -85,7 +85,7 @@ public enum Stage {
 
     /// Writes a page to standard output, or to `path` through a temporary file beside it and a
     /// rename, so that a reader never sees half a page.
-    public static func writePage(_ page: String, to path: String?) throws {
+    public static func writePage(_ page: String, to path: String?, mode: UInt32 = 0o644) throws {
         guard let path else {
             let out = OutputSink.standardOutput()
             out.buffer.append(page)
@@ -93,7 +93,7 @@ public enum Stage {
             return
         }
         let temporary = path + ".tmp-\(getpid())"
-        let sink = try OutputSink.create(temporary, mode: 0o644)
+        let sink = try OutputSink.create(temporary, mode: mode)
         sink.buffer.append(page)
         try sink.finish()
         guard rename(temporary, path) == 0 else {

@@ -95,7 +95,7 @@ public final class ValidateStage {
     func check(_ input: InputFile, into report: inout Report) throws {
         let spec = options.feed.spec
         var keys = RepeatedKeys(spec: spec)
-        progress?.label = input.name == "-" ? "standard input" : input.name
+        progress?.reading(input.name)
         let box = UncheckedBox(input)
         switch spec.format {
         case .csv(let encoding):

@@ -84,8 +84,7 @@ public enum FeedCatalog {
     public static func defaultRules() throws(LoadError) -> String {
         let places = rulesSearchPath()
         if let found = places.first(where: \.exists) { return found.path }
-        let tried = places.map { $0.exists ? $0.path : $0.path + " (missing)" }.joined(separator: ", ")
-        throw .unknown("no rules file given and none found (looked in \(tried)); give --rules FILE or set TALLY_RULES")
+        throw .unknown("no rules file given and none found (looked in \(describe(places))); give --rules FILE or set TALLY_RULES")
     }
 
     /// The places a piece of tally's data (`relative` to the top of a source tree, and to
@@ -115,7 +114,11 @@ public enum FeedCatalog {
     /// Every place looked in, for a message: "A, B (missing), …".
     public static func placesTried(schemasDirectory: String?) -> String {
         let places = schemasDirectory.map { [($0, isDirectory($0))] } ?? searchPath()
-        return places.map { $0.exists ? $0.path : $0.path + " (missing)" }.joined(separator: ", ")
+        return describe(places)
+    }
+
+    static func describe(_ places: [(path: String, exists: Bool)]) -> String {
+        places.map { $0.exists ? $0.path : $0.path + " (missing)" }.joined(separator: ", ")
     }
 
     /// The feeds declared in `schemasDirectory`, or in the default directories.

@@ -51,8 +51,8 @@ struct MetroData: ParsableCommand {
                 time(b, day, entry); b.append(",")
                 if flag == 1 { b.append(",") } else { time(b, day, entry + ride); b.append(",") }
                 b.appendDecimal(Int64(distance)); b.append(",")
-                yuan(b, fare); b.append(",")
-                yuan(b, flag == 0 ? fare / 2 : fare); b.append(",\"")
+                b.appendYuan(fen: Int64(fare)); b.append(",")
+                b.appendYuan(fen: Int64(flag == 0 ? fare / 2 : fare)); b.append(",\"")
                 b.append(Self.operators[Int((r >> 40) % 3)]); b.append("\",")
                 b.append(flag == 0 ? "fare-evasion" : (flag == 1 ? "no-exit" : "ok")); b.append("\n")
                 try sink.flushIfFull()
@@ -67,9 +67,5 @@ struct MetroData: ParsableCommand {
         b.appendDate(day); b.append("T")
         b.appendPadded(seconds / 3600 % 24, width: 2); b.append(":"); b.appendPadded(seconds / 60 % 60, width: 2); b.append(":")
         b.appendPadded(seconds % 60, width: 2); b.append("+08:00")
-    }
-
-    func yuan(_ b: ByteBuffer, _ fen: Int) {
-        b.appendDecimal(Int64(fen / 100)); b.append("."); b.appendPadded(fen % 100, width: 2)
     }
 }

@@ -42,7 +42,7 @@ public enum HTML {
     /// A table from a header row and rows of already-escaped cells; `numeric` columns align right.
     /// `unbroken` columns (dates, file lines) never wrap.
     public static func table(_ header: [String], _ rows: [[String]], numeric: Set<Int> = [], unbroken: Set<Int> = [], caption: String? = nil) -> String {
-        func cls(_ i: Int) -> String { i ∈ numeric ? " class=\"n\"" : (i ∈ unbroken ? " class=\"u\"" : "") }
+        func cls(_ i: Int) -> String { numeric.contains(i) ? " class=\"n\"" : (unbroken.contains(i) ? " class=\"u\"" : "") }
         var t = "<table>"
         if let caption { t += "<caption>\(escape(caption))</caption>" }
         t += "<thead><tr>" + header.enumerated().map { "<th\(cls($0.offset))>\(escape($0.element))</th>" }.joined() + "</tr></thead><tbody>"
@@ -90,9 +90,6 @@ public enum HTML {
     }
     """
 }
-
-infix operator ∈: ComparisonPrecedence
-func ∈ <T: Hashable>(element: T, set: Set<T>) -> Bool { set.contains(element) }
 
 /// The language of a page's labels: English, or Chinese for the people scored.
 public enum Language: String, CaseIterable, Sendable {

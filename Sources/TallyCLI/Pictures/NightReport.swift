@@ -98,17 +98,8 @@ public struct NightReport {
     }
 
     static func find(_ needle: [UInt8], in line: UnsafeRawBufferPointer, from: Int) -> Int? {
-        guard needle.count <= line.count else { return nil }
-        var i = from
-        while i + needle.count <= line.count {
-            if line[i] == needle[0] {
-                var j = 1
-                while j < needle.count && line[i + j] == needle[j] { j += 1 }
-                if j == needle.count { return i }
-            }
-            i += 1
-        }
-        return nil
+        guard from <= line.count else { return nil }
+        return line[from...].firstRange(of: needle)?.lowerBound
     }
 
     static func json(_ path: String) -> [String: Any]? {

@@ -133,9 +133,8 @@ public enum NoticePage {
 
     /// Points with a sign and two decimals: "+7.83", "−257.00".
     static func signed(_ points: Double) -> String {
-        let hundredths = Int((points * 100).rounded())
-        let m = hundredths.magnitude
-        return (hundredths < 0 ? "−" : "+") + String(m / 100) + "." + (m % 100 < 10 ? "0" : "") + String(m % 100)
+        let hundredths = Int64((points * 100).rounded())
+        return (hundredths < 0 ? "−" : "+") + ExplanationFormat.scaled(Int64(hundredths.magnitude), places: 2)
     }
 
     /// The index of everyone's notices (`--all --html`): each person with score and tier, lowest first.

@@ -42,16 +42,11 @@ public struct RepeatedKeys {
         if case .key(let a, _) = prepared { seen.prefetch(a) }
     }
 
-    /// The verdict on the row last given to `prepare` (see `check`).
+    /// The verdict on the row last given to `prepare`, or nil when its key is not checked (its
+    /// cells could not be read, or, in XML, it has another fault: `faultFree`).
     public mutating func checkPrepared(faultFree: Bool) -> Verdict? {
         defer { prepared = .unchecked }
         return verdict(prepared, faultFree: faultFree)
-    }
-
-    /// The verdict on `row`'s key, or nil when the row's key is not checked (its cells could not
-    /// be read, or, in XML, it has another fault: `faultFree`).
-    public mutating func check(_ row: Row, faultFree: Bool) -> Verdict? {
-        verdict(fingerprint(row), faultFree: faultFree)
     }
 
     func verdict(_ p: Prepared, faultFree: Bool) -> Verdict? {
