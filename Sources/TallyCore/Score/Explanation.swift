@@ -154,12 +154,12 @@ public struct Explanation: Sendable {
                 } else {
                     item.standing = standing == .disputed ? .disputed : .counted
                     byKind[kind, default: []].append(items.count)
-                    if c.micro < 0 && standing != .disputed && rules.numbers[kind].decisionGrade { canReachLowest = true }
+                    if rules.supportsLowest(kind: kind, micro: c.micro, disputed: standing == .disputed) { canReachLowest = true }
                 }
             }
             items.append(item)
         }
-        var total = Int64(rules.base) * microPerPoint
+        var cappedSum: Int64 = 0
         var kinds: [KindTotal] = []
         for (kind, members) in byKind.sorted(by: { $0.key < $1.key }) {
             let sum = members.reduce(Int64(0)) { $0 + items[$1].contribution!.micro }
@@ -177,12 +177,11 @@ public struct Explanation: Sendable {
                 items[i].allocatedMicro = capped < 0 ? -part : part
             }
             kinds.append(KindTotal(kind: rules.kinds[kind].kind, sumMicro: sum, capMicro: rules.capped(Int64.max / 2, kind: kind), cappedMicro: capped))
-            total += capped
+            cappedSum += capped
         }
+        let total = rules.total(cappedSum: cappedSum)
         let score = rules.score(totalMicro: total)
-        var tier = rules.tierIndex(for: score)
-        let lifted = tier == 0 && !canReachLowest
-        if lifted { tier = 1 }
+        let (tier, lifted) = rules.tier(score: score, supportsLowest: canReachLowest)
         let rank: [Item.Standing: Int] = [.counted: 0, .disputed: 0, .lapsed: 1, .retracted: 1, .expired: 2, .unscored: 3]
         items.sort { a, b in
             if rank[a.standing]! != rank[b.standing]! { return rank[a.standing]! < rank[b.standing]! }
@@ -251,7 +250,7 @@ struct Forecast {
         for r in counted where day < r.endsOn {
             guard let micro = rules.countedMicro(kind: r.kind, at: r.at, amountFen: r.amountFen, asOfDay: day, asOfEnd: end) else { continue }
             sums[r.kind] += micro
-            if micro < 0 && !r.disputed && rules.numbers[r.kind].decisionGrade { supports = true }
+            if rules.supportsLowest(kind: r.kind, micro: micro, disputed: r.disputed) { supports = true }
         }
         var d = Day(favourable: 0, harmful: 0, supportsLowest: supports)
         for k in sums.indices where sums[k] != 0 {
@@ -262,12 +261,11 @@ struct Forecast {
     }
 
     func tier(totalMicro: Int64, supportsLowest: Bool) -> Int {
-        let t = rules.tierIndex(for: rules.score(totalMicro: totalMicro))
-        return t == 0 && !supportsLowest ? 1 : t
+        rules.tier(score: rules.score(totalMicro: totalMicro), supportsLowest: supportsLowest).index
     }
 
     func tier(_ d: Day) -> Int { tier(totalMicro: total(d), supportsLowest: d.supportsLowest) }
-    func total(_ d: Day) -> Int64 { Int64(rules.base) * microPerPoint + d.favourable - d.harmful }
+    func total(_ d: Day) -> Int64 { rules.total(cappedSum: d.favourable - d.harmful) }
 
     /// The tier changes after the as-of day, whose tier is `current`.
     mutating func changes(from current: Int) -> [Explanation.Change] {
@@ -286,8 +284,8 @@ struct Forecast {
             guard found.count < Explanation.maximumChanges else { return }
             let a = day(lo), b = day(hi)
             if a.supportsLowest == b.supportsLowest {
-                let low = tier(totalMicro: Int64(rules.base) * microPerPoint + b.favourable - a.harmful, supportsLowest: b.supportsLowest)
-                let high = tier(totalMicro: Int64(rules.base) * microPerPoint + a.favourable - b.harmful, supportsLowest: b.supportsLowest)
+                let low = tier(totalMicro: rules.total(cappedSum: b.favourable - a.harmful), supportsLowest: b.supportsLowest)
+                let high = tier(totalMicro: rules.total(cappedSum: a.favourable - b.harmful), supportsLowest: b.supportsLowest)
                 if low == high { return }
             }
             if hi == lo + 1 {

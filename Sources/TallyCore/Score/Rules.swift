@@ -69,8 +69,7 @@ public struct Rules: Sendable {
     public var reachable: ClosedRange<Int> {
         let harm = kinds.filter { $0.points < 0 || ($0.pointsPerYuan ?? 0) < 0 }.reduce(Int64(0)) { $0 + Self.capMicro($1.cap) }
         let good = kinds.filter { $0.points > 0 || ($0.pointsPerYuan ?? 0) > 0 }.reduce(Int64(0)) { $0 + Self.capMicro($1.cap) }
-        let base = Int64(self.base) * microPerPoint
-        return score(totalMicro: base - harm)...score(totalMicro: base + good)
+        return score(totalMicro: total(cappedSum: -harm))...score(totalMicro: total(cappedSum: good))
     }
     /// `sha256:` and the hex SHA-256 of the file's bytes.
     public let digest: String
@@ -125,10 +124,33 @@ public struct Rules: Sendable {
         return lo < kinds.count && kinds[lo].kind == kind ? lo : nil
     }
 
-    /// The tier a score falls in.
+    /// The tier a score falls in, by its range alone.
     public func tierIndex(for score: Int) -> Int {
         tiers.firstIndex { score >= $0.from && score <= $0.to } ?? 0
     }
+
+    // The lowest-tier rule, stated once for the scorer, the explanation and the forecast: a
+    // score in the lowest tier's range puts a person there only when a counted record of a
+    // decision-grade kind harms them and is not under open dispute; otherwise they stand in the
+    // tier above.
+
+    /// Whether a counted record (its part `micro` on the day scored) supports the lowest tier.
+    @inline(__always)
+    public func supportsLowest(kind: Int, micro: Int64, disputed: Bool) -> Bool {
+        micro < 0 && !disputed && numbers[kind].decisionGrade
+    }
+
+    /// A person's tier from their score, and whether the lowest-tier rule lifted them out of the
+    /// lowest tier, whose range the score lies in.
+    @inline(__always)
+    public func tier(score: Int, supportsLowest: Bool) -> (index: Int, lifted: Bool) {
+        let t = tierIndex(for: score)
+        return t == 0 && !supportsLowest ? (1, true) : (t, false)
+    }
+
+    /// The total of a person's kinds, each already capped, in micro-points: the base and the sum.
+    @inline(__always)
+    public func total(cappedSum: Int64) -> Int64 { Int64(base) * microPerPoint + cappedSum }
 }
 
 /// A fault in a rules file, with the line it is on.

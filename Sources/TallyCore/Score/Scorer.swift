@@ -236,7 +236,7 @@ public final class Scorer {
         entries[entry].sum = Int32(clamping: Int64(entries[entry].sum) + micro)
         if micro < 0 {
             keepIfHarmful(entry, micro: micro, key: r.key)
-            if standing != .disputed && rules.numbers[kind].decisionGrade { people_[who].countAndFlag |= 0x8000_0000 }
+            if rules.supportsLowest(kind: kind, micro: micro, disputed: standing == .disputed) { people_[who].countAndFlag |= 0x8000_0000 }
         }
     }
 
@@ -375,7 +375,7 @@ public final class Scorer {
     /// A person's score and tier, with their principal reasons left in `principal`: what both
     /// forms of the score line are made from.
     func assess(_ who: Int) -> (value: Int, tier: Int) {
-        var total = Int64(rules.base) * microPerPoint
+        var sum: Int64 = 0
         principal.removeAll(keepingCapacity: true)
         let row = people_[who]
         var e = row.firstEntry
@@ -383,13 +383,12 @@ public final class Scorer {
             let entry = Int(e)
             let kind = Int(entries[entry].kind)
             let capped = rules.capped(Int64(entries[entry].sum), kind: kind)
-            total += capped
+            sum += capped
             if capped < 0 { principal.append((kind, capped, entry)) }
             e = entries[entry].next
         }
-        let value = rules.score(totalMicro: total)
-        var tier = rules.tierIndex(for: value)
-        if tier == 0 && !row.canReachLowest { tier = 1 }
+        let value = rules.score(totalMicro: rules.total(cappedSum: sum))
+        let tier = rules.tier(score: value, supportsLowest: row.canReachLowest).index
         if principal.count > 1 {
             principal.sort { $0.micro != $1.micro ? $0.micro < $1.micro : rules.kinds[$0.kind].kind < rules.kinds[$1.kind].kind }
         }

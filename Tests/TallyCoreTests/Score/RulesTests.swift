@@ -10,6 +10,26 @@ import TallyCore
         #expect(rules.kinds[0].pointsPerYuan == -0.01 && rules.kinds[0].perYuanLimit == 20)
     }
 
+    /// The lowest-tier rule's one statement, which the scorer, the explanation and the forecast
+    /// all call: only a counted, harmful, undisputed decision-grade record allows the lowest tier.
+    @Test func theLowestTierNeedsAnUndisputedHarmfulDecisionGradeRecord() throws {
+        let rules = try loadRules()
+        let court = rules.index(of: "court.dishonest-debtor")!, transit = rules.index(of: "transit.fare-evasion")!
+        let tax = rules.index(of: "tax.paid")!
+        #expect(rules.supportsLowest(kind: court, micro: -1, disputed: false))
+        #expect(!rules.supportsLowest(kind: court, micro: -1, disputed: true))
+        #expect(!rules.supportsLowest(kind: court, micro: 0, disputed: false))
+        #expect(!rules.supportsLowest(kind: transit, micro: -40_000_000, disputed: false))
+        #expect(!rules.supportsLowest(kind: tax, micro: 10_000_000, disputed: false))
+        // Tiers: low 100–399, mid 400–699, high 700–900.
+        #expect(rules.tier(score: 250, supportsLowest: true) == (0, false))
+        #expect(rules.tier(score: 250, supportsLowest: false) == (1, true))
+        #expect(rules.tier(score: 399, supportsLowest: false) == (1, true))
+        #expect(rules.tier(score: 400, supportsLowest: false) == (1, false))
+        #expect(rules.tier(score: 800, supportsLowest: true) == (2, false))
+        #expect(rules.total(cappedSum: -3_000_000) == 497_000_000)
+    }
+
     /// Each fault, as a replacement in the fixture text, with the line and words of its error.
     static let faults: [(String, String, Int, String)] = [
         ("transit.fare-evasion: {", "transit.fare-evasin: {", 7, "unknown kind \"transit.fare-evasin\""),
