@@ -178,6 +178,9 @@ public final class ByteBuffer {
         try body(UnsafeRawBufferPointer(start: base, count: count))
     }
 
+    /// The bytes in place: valid until the buffer next changes.
+    public var contents: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
     /// The contents as an array (tests and small outputs).
     public var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
 

@@ -65,7 +65,7 @@ public final class OutputSink {
     /// Writes everything buffered.
     public func flush() throws(OutputError) {
         guard buffer.count > 0 else { return }
-        let bytes = UnsafeRawBufferPointer(start: buffer.base, count: buffer.count)
+        let bytes = buffer.contents
         if let deflater {
             try deflater.compress(bytes, finish: false) { (chunk) throws(OutputError) in try writeAll(chunk) }
         } else {

@@ -28,7 +28,7 @@ final class FeedFile {
 
     /// Writes the bytes built in `row`, counting their newlines.
     func commitRow() throws {
-        let bytes = UnsafeRawBufferPointer(start: row.base, count: row.count)
+        let bytes = row.contents
         for b in bytes where b == 0x0A { line += 1 }
         if let transcoder {
             let converted = try transcoder.convert(bytes)

@@ -29,6 +29,7 @@ public struct FileContext: Sendable {
 public struct RecordMapper {
     public let spec: FeedSpec
     private let key = ByteBuffer(capacity: 256)
+    private let naturalKey: NaturalKey
     // The kind rule, unpacked once: matching `spec.kind` on every row copied its map (a retain
     // and a release a row, most of them rows the map filters; perf on a wide export).
     private let kindField: Int
@@ -44,26 +45,16 @@ public struct RecordMapper {
 
     public init(spec: FeedSpec) {
         self.spec = spec
+        naturalKey = NaturalKey(spec: spec)
         switch spec.kind {
         case .constant(let k): (kindField, kindMap, constantKind) = (0, nil, k)
         case .map(let field, let map, _): (kindField, kindMap, constantKind) = (field, map, "")
         }
     }
 
-    /// The record id for a natural key: `SOURCE:` and the first 32 hex digits of its SHA-256.
-    public static func recordID(source: String, naturalKey: UnsafeRawBufferPointer) -> String {
-        let digest = SHA256.hash(data: naturalKey)
-        let out = ByteBuffer(capacity: 64)
-        out.append(source)
-        out.append(UInt8(ascii: ":"))
-        digest.withUnsafeBytes { out.appendHex(UnsafeRawBufferPointer(rebasing: $0[0..<16])) }
-        return out.string
-    }
-
-    /// The record id for a natural key given as text (`COURTCODE|CASE` for court).
+    /// The record id for a natural key (see `NaturalKey`).
     public static func recordID(source: String, naturalKey: String) -> String {
-        var k = naturalKey
-        return k.withUTF8 { recordID(source: source, naturalKey: UnsafeRawBufferPointer($0)) }
+        NaturalKey.recordID(source: source, key: naturalKey)
     }
 
     /// Maps a valid row (the validator found no fault) to its record, or says it is filtered.
@@ -75,25 +66,20 @@ public struct RecordMapper {
             guard let k = kindMap[row.field(kindField)] else { return .filtered }
             kind = k
         }
-        // The natural key: its fields' values joined by '|' (court: COURTCODE|CASE).
         key.removeAll()
-        for (n, i) in spec.naturalKey.enumerated() {
-            if n > 0 { key.append(UInt8(ascii: "|")) }
-            appendNormalised(i, row, into: key)
-        }
-        var id = Self.recordID(source: spec.name, naturalKey: UnsafeRawBufferPointer(start: key.base, count: key.count))
+        naturalKey.append(row, to: key)
+        var id = NaturalKey.recordID(source: spec.name, key: key.contents)
         var target: String?
         var subject: Subject
-        if let (field, value) = spec.retraction, row.field(field).equals(text: value) {
+        if naturalKey.isRevocation(row) {
             // A revocation retracts the earlier entry with the same natural key.
             target = id
-            key.append(UInt8(ascii: "|"))
-            key.append(value)
-            id = Self.recordID(source: spec.name, naturalKey: UnsafeRawBufferPointer(start: key.base, count: key.count))
+            naturalKey.appendRevocationSuffix(to: key)
+            id = NaturalKey.recordID(source: spec.name, key: key.contents)
             kind = "correction.retract"
             subject = Subject(scheme: "record", id: target)
         } else if let (sourceField, keyField) = spec.target {
-            let t = Self.recordID(source: row.string(sourceField), naturalKey: row.field(keyField))
+            let t = NaturalKey.recordID(source: row.string(sourceField), key: row.field(keyField))
             target = t
             subject = Subject(scheme: "record", id: t)
         } else {
@@ -138,16 +124,6 @@ public struct RecordMapper {
             return String(decoding: v.dropLast(), as: UTF8.self) + "X"
         }
         return String(decoding: v, as: UTF8.self)
-    }
-
-    func appendNormalised(_ i: Int, _ row: Row, into out: ByteBuffer) {
-        let v = row.field(i)
-        if v.last == UInt8(ascii: "x"), isResidentID(i, row) {
-            out.append(UnsafeRawBufferPointer(rebasing: v.dropLast()))
-            out.append(UInt8(ascii: "X"))
-        } else {
-            out.append(v)
-        }
     }
 
     func isResidentID(_ i: Int, _ row: Row) -> Bool {

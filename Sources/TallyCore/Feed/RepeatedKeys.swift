@@ -5,8 +5,9 @@ import CTally
 ///
 /// A CSV row's key is its Table Schema `primaryKey` cells, checked for every row whose cells
 /// could be read (Frictionless reports a key whose cells are all empty, and a repeated key); an
-/// XML record's key is its natural key (and the retraction value, so a revocation does not repeat
-/// the entry it revokes), checked for records with no other fault.
+/// XML record's key is its natural key as `NaturalKey` makes it for the record id (a revocation's
+/// with its suffix, so that it does not repeat the entry it revokes), checked for records with no
+/// other fault.
 ///
 /// Keys are kept as 128-bit SipHash digests (keyed at random for each run, so no file can be
 /// made to collide on purpose): 16 bytes a row; two different keys of a file share them with
@@ -27,8 +28,12 @@ public struct RepeatedKeys {
     let seen = FingerprintSet()
     let spec: FeedSpec
     let key = ByteBuffer(capacity: 256)
+    let naturalKey: NaturalKey
 
-    public init(spec: FeedSpec) { self.spec = spec }
+    public init(spec: FeedSpec) {
+        self.spec = spec
+        naturalKey = NaturalKey(spec: spec)
+    }
 
     /// A row's key, hashed.
     enum Prepared { case unchecked, empty, key(UInt64, UInt64) }
@@ -71,11 +76,11 @@ public struct RepeatedKeys {
             }
             if allEmpty { return .empty }
         case .xml:
-            guard !spec.naturalKey.isEmpty else { return .unchecked }
-            for i in spec.naturalKey { append(row.field(i)) }
-            if let (field, value) = spec.retraction, row.field(field).equals(text: value) { key.append(value) }
+            // The record id's own key, so that a record repeats exactly when its id would.
+            naturalKey.append(row, to: key)
+            if naturalKey.isRevocation(row) { naturalKey.appendRevocationSuffix(to: key) }
         }
-        let (a, b) = SipHash128.random.hash(UnsafeRawBufferPointer(start: key.base, count: key.count))
+        let (a, b) = SipHash128.random.hash(key.contents)
         return .key(a, b)
     }
 

@@ -7,6 +7,7 @@ public struct RowValidator {
     public let today: CivilDate
     /// Each field's checks as plain values, so the per-cell loop copies no Strings or arrays.
     private let plans: [Plan]
+    private let naturalKey: NaturalKey
 
     struct Plan {
         var type: FieldSpec.ValueType
@@ -23,6 +24,7 @@ public struct RowValidator {
     public init(spec: FeedSpec, today: CivilDate) {
         self.spec = spec
         self.today = today
+        naturalKey = NaturalKey(spec: spec)
         plans = spec.fields.map {
             Plan(type: $0.type, required: $0.required, hasAllowed: $0.allowed != nil, minimum: $0.minimum, maximum: $0.maximum,
                  maxLength: $0.maxLength, money: $0.money, hasIdentifier: $0.identifier != nil, hasPattern: $0.pattern != nil)
@@ -76,6 +78,9 @@ public struct RowValidator {
             }
         }
         guard checked == spec.fields.count else { return }
+        if let i = naturalKey.misplacedBar(row), !faults.contains(where: { $0.fieldNumber == i + 1 }) {
+            faults.append(fault(i, "constraint-error", "holds a '|', which only \(naturalKey.free.map { spec.fields[$0].name } ?? "no field") of the natural key may: \(quoted(row.field(i)))"))
+        }
         for a in spec.agreements {
             let value = row.field(a.field), other = row.field(a.with)
             guard !value.isEmpty, !other.isEmpty, let expected = a.pairs[value], !other.equals(text: expected) else { continue }

@@ -100,8 +100,8 @@ public struct Explanation: Sendable {
 
     /// Explains `records` (all of one person's, any order) under `rules` on `asOf`.
     ///
-    /// - Parameter naturalKeys: per source, the attribute names whose values, joined by `|`,
-    ///   make the natural key (from the feed declarations).
+    /// - Parameter naturalKeys: per source, the attribute names whose values make the natural
+    ///   key (from the feed declarations; see `NaturalKey.quote`).
     public static func make(person: String, records: [Record], corrections: CorrectionBook, sources: inout SourceNames,
                             rules: Rules, asOf: CivilDate, naturalKeys: [String: [String]]) -> Explanation {
         let result = evaluate(records: records, corrections: corrections, sources: &sources, rules: rules, asOf: asOf, naturalKeys: naturalKeys)
@@ -129,10 +129,7 @@ public struct Explanation: Sendable {
         for record in records where record.at.seconds < asOfEnd {
             let key = sources.key(record.id)
             var item = Item(record: record, standing: .unscored, contribution: nil, allocatedMicro: 0,
-                            naturalKey: naturalKeys[record.source].flatMap { names in
-                                let values = names.compactMap { record.attrs[$0] }
-                                return values.count == names.count ? values.joined(separator: "|") : nil
-                            })
+                            naturalKey: naturalKeys[record.source].flatMap { NaturalKey.quote(record, names: $0) })
             if let key, let d = corrections.decision(key) {
                 item.decision = (d.action.rawValue, d.at, d.id)
                 item.corrections = corrections.history(key).map { ($0.action.rawValue, $0.at, $0.id) }
