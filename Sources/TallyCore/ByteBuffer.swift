@@ -92,8 +92,8 @@ public final class ByteBuffer {
     @inline(__always)
     public func appendHex32(_ hi: UInt64, _ lo: UInt64) {
         reserve(32)
-        SourceNames.writeHex16(hi, to: base + count)
-        SourceNames.writeHex16(lo, to: base + count + 16)
+        Bytes.writeHex16(hi, to: base + count)
+        Bytes.writeHex16(lo, to: base + count + 16)
         count &+= 32
     }
 

@@ -74,10 +74,7 @@ public enum InertText {
         appendHexDigits(b, to: &out)
     }
 
-    static func appendHexDigits(_ b: UInt8, to out: inout [UInt8]) {
-        let digits: [UInt8] = Array("0123456789ABCDEF".utf8)
-        out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)])
-    }
+    static func appendHexDigits(_ b: UInt8, to out: inout [UInt8]) { Bytes.appendUpperHex(b, to: &out) }
 
     /// A whole message made safe: control bytes escaped as above (a message is one line), and
     /// cut to `limit` bytes. The last line of defence: messages quote input through `quoted`.

@@ -319,9 +319,9 @@ func isJSONStringStop(_ c: UInt8) -> Bool { c == 0x22 || c == 0x5C || c < 0x20 }
 /// lowest mark is always a true stop.
 @inline(__always)
 func jsonStringStops(_ x: UInt64) -> UInt64 {
-    let ones: UInt64 = 0x0101_0101_0101_0101
-    let quote = x ^ (ones &* 0x22), backslash = x ^ (ones &* 0x5C)
-    return (((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((x &- ones &* 0x20) & ~x)) & 0x8080_8080_8080_8080
+    // A quote or a backslash is a zero byte once XORed with it; a control character borrows
+    // when 0x20 is taken from it.
+    Bytes.bytes(x, equalTo: 0x22) | Bytes.bytes(x, equalTo: 0x5C) | ((x &- Bytes.ones &* 0x20) & ~x & Bytes.highs)
 }
 
 /// From `start`, the first byte before `end` that `isJSONStringStop` (or `end` if none), and
@@ -367,41 +367,4 @@ public struct JSONKey {
 
     /// The key for messages.
     public var text: String { escaped ?? raw.text }
-}
-
-/// Whether `n` bytes at `a` and `b` are the same: words, the last one overlapping the one before
-/// it rather than a byte loop for the tail (most literals and cached values are not a multiple
-/// of eight bytes long), never reading outside the `n` bytes.
-@inline(__always)
-func memcmpEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
-    let x = UnsafeRawPointer(a), y = UnsafeRawPointer(b)
-    if n >= 8 {
-        var i = 0
-        while i &+ 8 < n {
-            if x.loadUnaligned(fromByteOffset: i, as: UInt64.self) != y.loadUnaligned(fromByteOffset: i, as: UInt64.self) { return false }
-            i &+= 8
-        }
-        return x.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self) == y.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self)
-    }
-    if n >= 4 {
-        return x.loadUnaligned(as: UInt32.self) == y.loadUnaligned(as: UInt32.self)
-            && x.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self) == y.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self)
-    }
-    if n >= 2 {
-        return x.loadUnaligned(as: UInt16.self) == y.loadUnaligned(as: UInt16.self)
-            && x.loadUnaligned(fromByteOffset: n &- 2, as: UInt16.self) == y.loadUnaligned(fromByteOffset: n &- 2, as: UInt16.self)
-    }
-    return n == 0 || a[0] == b[0]
-}
-
-extension UnsafeRawBufferPointer {
-    /// Whether these bytes spell `literal` (used to match JSON keys without making Strings).
-    @inline(__always)
-    public func equals(_ literal: StaticString) -> Bool {
-        count == literal.utf8CodeUnitCount
-            && (count == 0 || memcmpEqual(baseAddress!.assumingMemoryBound(to: UInt8.self), literal.utf8Start, count))
-    }
-
-    /// The bytes as text, for messages.
-    public var text: String { String(decoding: self, as: UTF8.self) }
 }

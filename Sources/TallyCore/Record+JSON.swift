@@ -47,11 +47,7 @@ extension Record {
             out.append(",\"person\":")
             out.appendJSONString(person)
         }
-        if let link {
-            out.append(",\"link\":\"")
-            out.append(link.rawValue)
-            out.append(UInt8(ascii: "\""))
-        }
+        if let link { RecordLine.appendLink(link, to: out) }
         out.append("}\n")
     }
 }

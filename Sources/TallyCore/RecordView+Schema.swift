@@ -335,8 +335,8 @@ extension RecordRules {
     public static func identifierPasses(_ scheme: Scheme, _ id: UnsafeRawBufferPointer) -> Bool {
         switch scheme {
         case .cnRid: return residentIDPasses(id)
-        case .transitCard: return id.count == 16 && WordTests.digits(id.baseAddress!, count: 16)
-        case .shopAccount: return id.count == 11 && id[0] == UInt8(ascii: "A") && WordTests.digits(id.baseAddress! + 1, count: 10)
+        case .transitCard: return id.count == 16 && Bytes.digits(id.baseAddress!, count: 16)
+        case .shopAccount: return id.count == 11 && id[0] == UInt8(ascii: "A") && Bytes.digits(id.baseAddress! + 1, count: 10)
         default: return identifierFault(scheme, id) == nil
         }
     }
@@ -346,7 +346,7 @@ extension RecordRules {
     @inline(__always)
     static func residentIDPasses(_ b: UnsafeRawBufferPointer) -> Bool {
         guard b.count == 18, let p = b.baseAddress?.assumingMemoryBound(to: UInt8.self),
-              WordTests.digits(UnsafeRawPointer(p), count: 17) else { return false }
+              Bytes.digits(UnsafeRawPointer(p), count: 17) else { return false }
         @inline(__always) func d(_ i: Int) -> Int { Int(p[i] &- 0x30) }
         let year = d(6) * 1000 + d(7) * 100 + d(8) * 10 + d(9), month = d(10) * 10 + d(11), day = d(12) * 10 + d(13)
         guard year >= 1850, year <= latestBirthYear, month >= 1, month <= 12, day >= 1,

@@ -12,7 +12,7 @@ public enum UTF8Check {
         let n = bytes.count
         var i = 0
         while i &+ 8 <= n {
-            if UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { break }
+            if !Bytes.isASCII(UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)) { break }
             i &+= 8
         }
         while i < n {

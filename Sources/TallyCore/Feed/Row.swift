@@ -90,16 +90,13 @@ public final class Row {
             beginField()
             return
         }
-        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
-        let pattern = ones &* UInt64(separator)
         var i = 0
         while true {
             // Find the next separator eight bytes at a time: in the zero-byte test of
             // (word XOR separators), the lowest set bit marks the first match exactly.
             var found = -1
             while i &+ 8 <= n {
-                let x = UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self) ^ pattern
-                let m = (x &- ones) & ~x & highs
+                let m = Bytes.bytes(UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self), equalTo: separator)
                 if m != 0 { found = i &+ m.trailingZeroBitCount >> 3; break }
                 i &+= 8
             }

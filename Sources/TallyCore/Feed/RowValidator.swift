@@ -200,13 +200,3 @@ public struct RowValidator {
         }
     }
 }
-
-extension UnsafeRawBufferPointer {
-    /// Whether these bytes spell `string`. (Labelled, so that a literal picks the StaticString
-    /// `equals(_:)`: with the same signature Swift chose this one for literals, and copied a
-    /// String for every identifier tally-link compared with "cn-rid" (perf: 1.2% of linking).)
-    public func equals(text string: String) -> Bool {
-        var s = string
-        return s.withUTF8 { u in u.count == count && (u.isEmpty || memcmpEqual(baseAddress!.assumingMemoryBound(to: UInt8.self), u.baseAddress!, u.count)) }
-    }
-}

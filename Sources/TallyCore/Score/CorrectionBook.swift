@@ -56,26 +56,8 @@ public struct SourceNames: Sendable {
         // Eight digits at a time (perf: a branch per digit, 64 digits a record, was 6% of
         // tally-score): check every byte is 0-9 or a-f, then gather the nibbles.
         let p = b.baseAddress! + from
-        guard let high = hex8(p.loadUnaligned(as: UInt64.self)), let low = hex8((p + 8).loadUnaligned(as: UInt64.self)) else { return nil }
+        guard let high = Bytes.hex8(p.loadUnaligned(as: UInt64.self)), let low = Bytes.hex8((p + 8).loadUnaligned(as: UInt64.self)) else { return nil }
         return high << 32 | low
-    }
-
-    /// Eight ASCII hex digits (the first in the lowest byte) as a 32-bit number.
-    @inline(__always)
-    static func hex8(_ x: UInt64) -> UInt64? {
-        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
-        guard x & highs == 0 else { return nil }
-        // For bytes below 0x80, each sum or difference stays inside its byte: a high bit says
-        // byte >= lower bound, or byte <= upper bound.
-        @inline(__always) func atLeast(_ a: UInt64) -> UInt64 { (x &+ ones &* (0x80 - a)) & highs }
-        @inline(__always) func atMost(_ z: UInt64) -> UInt64 { (ones &* (0x80 + z) &- x) & highs }
-        let digit = atLeast(0x30) & atMost(0x39), letter = atLeast(0x61) & atMost(0x66)
-        guard digit | letter == highs else { return nil }
-        var t = (x & (ones &* 0x0F)) &+ (letter >> 7) &* 9
-        t = (t << 4 | t >> 8) & 0x00FF_00FF_00FF_00FF
-        t = (t << 8 | t >> 16) & 0x0000_FFFF_0000_FFFF
-        t = (t << 16 | t >> 32) & 0xFFFF_FFFF
-        return t
     }
 
     /// `prefix` and 32 lower-case hex digits of `hi` and `lo`, made as one string (a record id,
@@ -85,8 +67,8 @@ public struct SourceNames: Sendable {
         return prefix.withUTF8 { head in
             String(unsafeUninitializedCapacity: head.count + 32) { out in
                 _ = out.initialize(fromContentsOf: head)
-                writeHex16(hi, to: out.baseAddress! + head.count)
-                writeHex16(lo, to: out.baseAddress! + head.count + 16)
+                Bytes.writeHex16(hi, to: out.baseAddress! + head.count)
+                Bytes.writeHex16(lo, to: out.baseAddress! + head.count + 16)
                 return head.count + 32
             }
         }
@@ -95,17 +77,11 @@ public struct SourceNames: Sendable {
     /// `v` as 16 lower-case hex digits (half of a record id's or person key's 128 bits).
     public static func hex16(_ v: UInt64) -> String {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16) { buffer in
-            writeHex16(v, to: buffer.baseAddress!)
+            Bytes.writeHex16(v, to: buffer.baseAddress!)
             return String(decoding: UnsafeBufferPointer(buffer), as: UTF8.self)
         }
     }
 
-    /// Writes `v` as 16 lower-case hex digits, most significant first.
-    @inline(__always)
-    static func writeHex16(_ v: UInt64, to out: UnsafeMutablePointer<UInt8>) {
-        let digits: StaticString = "0123456789abcdef"
-        for i in 0..<16 { out[i] = digits.utf8Start[Int((v >> UInt64(60 - 4 * i)) & 0xF)] }
-    }
 }
 
 /// The corrections feed's filings and decisions, and where each corrected record stands.
