@@ -44,9 +44,9 @@ link --stats "$OUT/stats/link.json" "$OUT/records.jsonl" > "$OUT/linked.jsonl"
 link --redact "$OUT/records.jsonl" > "$OUT/redacted.jsonl"
 link --relink "$OUT/linked.jsonl" > "$OUT/relinked.jsonl"
 
-"$BIN/tally-store" ingest "$OUT/ledger.db" "$OUT/linked.jsonl" 2>/dev/null
+"$BIN/tally-store" ingest --stats "$OUT/stats/store.json" "$OUT/ledger.db" "$OUT/linked.jsonl" 2>/dev/null
 "$BIN/tally-store" dump "$OUT/ledger.db" > "$OUT/dump.jsonl" 2>/dev/null
-"$BIN/tally-score" --corrections-first --as-of "$AS_OF" "$OUT/dump.jsonl" > "$OUT/scores.jsonl" 2>/dev/null
+"$BIN/tally-score" --corrections-first --as-of "$AS_OF" --stats "$OUT/stats/score.json" "$OUT/dump.jsonl" > "$OUT/scores.jsonl" 2>/dev/null
 "$BIN/tally-score" --as-of 2027-06-01 "$OUT/linked.jsonl" > "$OUT/scores-later.jsonl" 2>/dev/null
 "$BIN/tally-explain" --all --json --as-of "$AS_OF" "$OUT/dump.jsonl" > "$OUT/explain.jsonl" 2>/dev/null
 "$BIN/tally-explain" --all --as-of "$AS_OF" "$OUT/dump.jsonl" > "$OUT/explain.txt" 2>/dev/null

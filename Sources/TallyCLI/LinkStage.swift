@@ -188,9 +188,8 @@ public final class LinkStage {
         try StatsFile.write(path, counts: [("read", c.read), ("written", c.written), ("rejected", c.rejected), ("direct", c.direct),
                                            ("crosswalk", c.crosswalk), ("unlinked", c.unlinked), ("corrections", c.corrections),
                                            ("crosswalk_lines", c.crosswalkLines), ("crosswalk_identifiers", c.crosswalkIdentifiers),
-                                           ("conflicts", c.conflicts), ("keys_made", c.keysMade)]) { b in
-            b.append(",\"conflict_reports\":")
-            b.appendJSONStringArray(conflictReports)
+                                           ("conflicts", c.conflicts), ("keys_made", c.keysMade)]) { o in
+            o.member("conflict_reports", conflictReports)
         }
     }
 }

@@ -54,7 +54,7 @@ public final class ParseStage {
     let options: Options
     let name = "tally-parse"
     let out = OutputSink.standardOutput()
-    var rejects: OutputSink?
+    var rejects: RejectLog!
     let validator: RowValidator
     let mapper: RecordMapper
     /// The file's keys so far: a row that repeats one is rejected, as tally-validate faults it.
@@ -63,7 +63,6 @@ public final class ParseStage {
     var total = ParseCounts()
     var fileReports: [(file: String, sha256: String?, counts: ParseCounts, error: String?)] = []
     var status = ExitStatus.ok
-    var rejectsShownOnStderr = 0
     let progress = Progress.start("tally-parse")
 
     public init(_ options: Options) {
@@ -75,18 +74,12 @@ public final class ParseStage {
 
     /// Parses every file; returns the exit status.
     public func run() throws -> Int32 {
-        if let path = options.rejectsPath {
-            if let note = FileStatus.keepPrivate(path, what: "rejects file") { Stage.report(name, note) }
-            rejects = try OutputSink.create(path, mode: 0o600)
-        }
+        rejects = try RejectLog(stage: name, path: options.rejectsPath, noun: "rows")
         for path in options.paths {
             try parse(path)
         }
         try out.flush()
-        try rejects?.finish()
-        if rejectsShownOnStderr > 20 {
-            Stage.report(name, "\(rejectsShownOnStderr - 20) more rejected rows not shown (use --rejects FILE)")
-        }
+        try rejects.finish()
         if let statsPath = options.statsPath { try writeStats(statsPath) }
         if options.strict && total.rejected > 0 { status = ExitStatus.worst(status, ExitStatus.data) }
         return status
@@ -236,22 +229,7 @@ public final class ParseStage {
     }
 
     func reject(_ fault: RowFault, line: Int, display: String, context: FileContext, raw: String) throws {
-        if let rejects {
-            let b = rejects.buffer
-            b.append("{\"file\":"); b.appendJSONString(context.name)
-            b.append(",\"line\":"); b.appendDecimal(Int64(line))
-            b.append(",\"field\":"); b.appendJSONString(fault.field)
-            b.append(",\"code\":"); b.appendJSONString(fault.code)
-            b.append(",\"reason\":"); b.appendJSONString(fault.reason)
-            b.append(",\"raw\":"); b.appendJSONString(raw)
-            b.append("}\n")
-            try rejects.flushIfFull()
-        } else {
-            rejectsShownOnStderr += 1
-            if rejectsShownOnStderr <= 20 {
-                Stage.report(name, "\(display):\(line): \(fault.description)")
-            }
-        }
+        try rejects.add(file: context.name, display: display, line: line, field: fault.field, code: fault.code, reason: fault.reason, raw: raw)
     }
 
     func report(_ display: String, _ c: ParseCounts, error: String?) {
@@ -259,31 +237,24 @@ public final class ParseStage {
     }
 
     func writeStats(_ path: String) throws {
-        let sink = try OutputSink.create(path)
-        let b = sink.buffer
-        func counts(_ c: ParseCounts) {
-            b.append("\"read\":"); b.appendDecimal(Int64(c.read))
-            b.append(",\"written\":"); b.appendDecimal(Int64(c.written))
-            b.append(",\"rejected\":"); b.appendDecimal(Int64(c.rejected))
-            b.append(",\"filtered\":"); b.appendDecimal(Int64(c.filtered))
+        func counts(_ c: ParseCounts, _ o: inout JSONObjectWriter) {
+            o.member("read", c.read)
+            o.member("written", c.written)
+            o.member("rejected", c.rejected)
+            o.member("filtered", c.filtered)
         }
-        b.append("{\"feed\":"); b.appendJSONString(options.feed.spec.name)
-        // The feed's declared tolerance, in parts per million, for the nightly's quality gate.
-        b.append(",\"max_rejected_ppm\":"); b.appendDecimal(Int64((options.feed.spec.maxRejectedShare * 1_000_000).rounded()))
-        b.append(",\"tally_version\":"); b.appendJSONString(Stage.version); b.append(",")
-        counts(total)
-        b.append(",\"files\":[")
-        for (i, f) in fileReports.enumerated() {
-            if i > 0 { b.append(",") }
-            b.append("{\"file\":"); b.appendJSONString(f.file)
-            if let sha = f.sha256 { b.append(",\"sha256\":"); b.appendJSONString(sha) }
-            b.append(",")
-            counts(f.counts)
-            if let e = f.error { b.append(",\"error\":"); b.appendJSONString(e) }
-            b.append("}")
+        try StatsFile.write(path, before: { o in
+            o.member("feed", options.feed.spec.name)
+            // The feed's declared tolerance, in parts per million, for the nightly's quality gate.
+            o.member("max_rejected_ppm", Int((options.feed.spec.maxRejectedShare * 1_000_000).rounded()))
+        }, counts: [("read", total.read), ("written", total.written), ("rejected", total.rejected), ("filtered", total.filtered)]) { o in
+            o.objects("files", fileReports) { o, f in
+                o.member("file", f.file)
+                if let sha = f.sha256 { o.member("sha256", sha) }
+                counts(f.counts, &o)
+                if let e = f.error { o.member("error", e) }
+            }
         }
-        b.append("]}\n")
-        try sink.finish()
     }
 }
 

@@ -7,32 +7,37 @@ import TallyIO
 public final class RejectLog {
     let stage: String
     let sink: OutputSink?
+    /// What a reject is, in the stderr summary ("lines", or "rows" for a feed).
+    let noun: String
     var shownOnStderr = 0
     /// How many rejects were logged.
     public private(set) var count = 0
 
-    public init(stage: String, path: String?) throws {
+    public init(stage: String, path: String?, noun: String = "lines") throws {
         self.stage = stage
+        self.noun = noun
         if let path, let note = FileStatus.keepPrivate(path, what: "rejects file") { Stage.report(stage, note) }
         sink = try path.map { try OutputSink.create($0, mode: 0o600) }
     }
 
-    /// Logs one rejected line.
-    public func add(file: String, line: Int, field: String = "", code: String, reason: String, raw: String) throws {
+    /// Logs one rejected line. `display` names the file on stderr (the path given), `file` in
+    /// the rejects file (as provenance names it); they are the same unless given apart.
+    public func add(file: String, display: String? = nil, line: Int, field: String = "", code: String, reason: String, raw: String) throws {
         count += 1
         if let sink {
-            let b = sink.buffer
-            b.append("{\"file\":"); b.appendJSONString(file)
-            b.append(",\"line\":"); b.appendDecimal(Int64(line))
-            b.append(",\"field\":"); b.appendJSONString(field)
-            b.append(",\"code\":"); b.appendJSONString(code)
-            b.append(",\"reason\":"); b.appendJSONString(reason)
-            b.append(",\"raw\":"); b.appendJSONString(raw)
-            b.append("}\n")
+            var o = JSONObjectWriter(into: sink.buffer)
+            o.member("file", file)
+            o.member("line", line)
+            o.member("field", field)
+            o.member("code", code)
+            o.member("reason", reason)
+            o.member("raw", raw)
+            o.end()
+            sink.buffer.append(UInt8(ascii: "\n"))
             try sink.flushIfFull()
         } else {
             shownOnStderr += 1
-            if shownOnStderr <= 20 { Stage.report(stage, "\(file):\(line): \(field.isEmpty ? "" : field + ": ")\(reason)") }
+            if shownOnStderr <= 20 { Stage.report(stage, "\(display ?? file):\(line): \(field.isEmpty ? "" : field + ": ")\(reason)") }
         }
     }
 
@@ -40,7 +45,7 @@ public final class RejectLog {
     public func finish() throws {
         try sink?.finish()
         if shownOnStderr > 20 {
-            Stage.report(stage, "\(shownOnStderr - 20) more rejected lines not shown (use --rejects FILE)")
+            Stage.report(stage, "\(shownOnStderr - 20) more rejected \(noun) not shown (use --rejects FILE)")
         }
     }
 }
@@ -110,18 +115,19 @@ public struct LineInput {
     }
 }
 
-/// The `--stats FILE` a stage writes: one JSON object of tally's version, the counts, and
-/// whatever else the stage appends after them (each piece starting with a comma).
+/// The `--stats FILE` a stage writes: one JSON object of what the stage puts `before`, tally's
+/// version, the counts, and what it puts `after` them.
 public enum StatsFile {
-    public static func write(_ path: String, counts: [(StaticString, Int)], more: (ByteBuffer) -> Void = { _ in }) throws {
+    public static func write(_ path: String, before: (inout JSONObjectWriter) -> Void = { _ in }, counts: [(String, Int)],
+                             after: (inout JSONObjectWriter) -> Void = { _ in }) throws {
         let sink = try OutputSink.create(path)
-        let b = sink.buffer
-        b.append("{\"tally_version\":"); b.appendJSONString(Stage.version)
-        for (key, value) in counts {
-            b.append(",\""); b.append(key); b.append("\":"); b.appendDecimal(Int64(value))
-        }
-        more(b)
-        b.append("}\n")
+        var o = JSONObjectWriter(into: sink.buffer)
+        before(&o)
+        o.member("tally_version", Stage.version)
+        for (key, value) in counts { o.member(key, value) }
+        after(&o)
+        o.end()
+        sink.buffer.append(UInt8(ascii: "\n"))
         try sink.finish()
     }
 }

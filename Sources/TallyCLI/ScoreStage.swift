@@ -172,14 +172,12 @@ public final class ScoreStage {
             try StatsFile.write(path, counts: [("read", read), ("corrections", c.corrections), ("corrections_after_as_of", c.correctionsAfterAsOf), ("records", c.records), ("counted", c.counted),
                                                ("expired", c.expired), ("after_as_of", c.future), ("retracted", c.retracted), ("disputed", c.disputed), ("dispute_lapsed", c.lapsed),
                                                ("not_in_rules", c.unscored), ("rejected", rejects.count), ("people", people),
-                                               ("memory_bytes", scorer.memoryBytes)]) { b in
-                b.append(",\"as_of\":\""); b.appendDate(options.asOf); b.append("\",\"rules\":"); b.appendJSONString(options.rules.digest)
-                b.append(",\"tiers\":{")
-                for (i, t) in options.rules.tiers.enumerated() {
-                    if i > 0 { b.append(",") }
-                    b.appendJSONString(t.name); b.append(":"); b.appendDecimal(Int64(tiers[i]))
+                                               ("memory_bytes", scorer.memoryBytes)]) { o in
+                o.member("as_of", options.asOf.description)
+                o.member("rules", options.rules.digest)
+                o.object("tiers") { t in
+                    for (i, tier) in options.rules.tiers.enumerated() { t.member(tier.name, tiers[i]) }
                 }
-                b.append("}")
             }
         }
         if options.strict && rejects.count > 0 { status = ExitStatus.worst(status, ExitStatus.data) }

@@ -183,31 +183,26 @@ public final class ValidateStage {
     }
 
     func writeJSON(_ r: Report) {
-        let b = out.buffer
-        b.append("{\"file\":"); b.appendJSONString(r.file)
-        b.append(",\"feed\":"); b.appendJSONString(options.feed.spec.name)
-        if let sha = r.sha256 { b.append(",\"sha256\":"); b.appendJSONString(sha) }
-        b.append(",\"valid\":"); b.append(r.valid ? "true" : "false")
-        b.append(",\"rows\":"); b.appendDecimal(Int64(r.rows))
-        b.append(",\"problems\":"); b.appendDecimal(Int64(r.problems))
-        b.append(",\"counts\":{")
-        for (i, (code, count)) in r.counts.sorted(by: { $0.key < $1.key }).enumerated() {
-            if i > 0 { b.append(",") }
-            b.appendJSONString(code); b.append(":"); b.appendDecimal(Int64(count))
+        var o = JSONObjectWriter(into: out.buffer)
+        o.member("file", r.file)
+        o.member("feed", options.feed.spec.name)
+        if let sha = r.sha256 { o.member("sha256", sha) }
+        o.member("valid", r.valid)
+        o.member("rows", r.rows)
+        o.member("problems", r.problems)
+        o.object("counts") { c in
+            for (code, count) in r.counts.sorted(by: { $0.key < $1.key }) { c.member(code, count) }
         }
-        b.append("},\"first\":[")
-        for (i, p) in r.first.enumerated() {
-            if i > 0 { b.append(",") }
-            b.append("{\"code\":"); b.appendJSONString(p.code)
-            b.append(",\"row\":"); b.appendDecimal(Int64(p.row))
-            b.append(",\"line\":"); b.appendDecimal(Int64(p.line))
-            b.append(",\"field\":"); b.appendJSONString(p.field)
-            b.append(",\"fieldNumber\":"); b.appendDecimal(Int64(p.fieldNumber))
-            b.append(",\"message\":"); b.appendJSONString(p.message)
-            b.append("}")
+        o.objects("first", r.first) { o, p in
+            o.member("code", p.code)
+            o.member("row", p.row)
+            o.member("line", p.line)
+            o.member("field", p.field)
+            o.member("fieldNumber", p.fieldNumber)
+            o.member("message", p.message)
         }
-        b.append("]")
-        if let s = r.stopped { b.append(",\"stopped\":"); b.appendJSONString(s) }
-        b.append("}\n")
+        if let s = r.stopped { o.member("stopped", s) }
+        o.end()
+        out.buffer.append(UInt8(ascii: "\n"))
     }
 }
