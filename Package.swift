@@ -37,7 +37,7 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]),
         .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"]), .brew(["libxml2"])]),
         // What Swift cannot say at speed (prefetch, the SSE2 string scan): Sources/CTally/include/CTally.h.
-        .target(name: "CTally"),
+        .target(name: "CTally", linkerSettings: [.linkedLibrary("m")]),
         .target(name: "TallyCore", dependencies: [
             "CTally",
             .product(name: "Crypto", package: "swift-crypto"),
@@ -93,7 +93,7 @@ let package = Package(
             "TallyCLI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .testTarget(name: "TallyCoreTests", dependencies: ["TallyCore"]),
+        .testTarget(name: "TallyCoreTests", dependencies: ["TallyCore", "TallyIO"]),
         .testTarget(name: "TallyIOTests", dependencies: ["TallyIO", "TallyCore"]),
         .testTarget(name: "TallySynthTests", dependencies: ["TallySynth", "TallyCore"]),
         // Stage tests run the built executables; depending on them makes `swift test` build them.

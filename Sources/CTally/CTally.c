@@ -40,3 +40,27 @@ int tally_spool_register(const char *path) {
     tally_spool_count++;
     return 1;
 }
+
+/* TallyCore's use of the C library (declared in CTally.h). */
+#include <stdint.h>
+#include <sys/mman.h>
+
+#define TALLY_HUGE_PAGE ((size_t)1 << 21)
+
+void *tally_map_zeroed(size_t bytes) {
+    /* Map a huge page more than needed and trim both ends, so the block starts on a 2 MiB
+     * boundary (a huge page can only back an aligned 2 MiB range). Fresh anonymous mappings
+     * are already zero. */
+    char *raw = mmap(NULL, bytes + TALLY_HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED) return NULL;
+    size_t head = (TALLY_HUGE_PAGE - (uintptr_t)raw % TALLY_HUGE_PAGE) % TALLY_HUGE_PAGE;
+    if (head > 0) munmap(raw, head);
+    char *start = raw + head;
+    munmap(start + bytes, TALLY_HUGE_PAGE - head);
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    (void)madvise(start, bytes, MADV_HUGEPAGE);
+#endif
+    return start;
+}
+
+void tally_unmap(void *p, size_t bytes) { munmap(p, bytes); }

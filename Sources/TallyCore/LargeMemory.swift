@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import CTally
 
 /// Zeroed memory for the big hash tables (the crosswalk, the scorer's people), mapped directly
 /// and, on Linux, marked for 2 MiB pages.
@@ -22,25 +18,15 @@ enum LargeMemory {
             raw.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
             return raw.bindMemory(to: T.self, capacity: count)
         }
-        // Map a huge page more than needed and trim both ends, so the table starts on a 2 MiB
-        // boundary (a huge page can only back an aligned 2 MiB range).
-        guard let raw = mmap(nil, bytes + hugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), raw != MAP_FAILED else {
+        guard let start = tally_map_zeroed(bytes) else {
             fatalError("out of memory: could not map \(bytes) bytes for a table")
         }
-        let address = Int(bitPattern: raw)
-        let head = (hugePage - address % hugePage) % hugePage
-        if head > 0 { munmap(raw, head) }
-        let start = raw + head
-        munmap(start + bytes, hugePage - head)
-        #if os(Linux)
-        _ = madvise(start, bytes, 14 /* MADV_HUGEPAGE */)
-        #endif
         return start.bindMemory(to: T.self, capacity: count)
     }
 
     static func deallocate<T>(_ p: UnsafeMutablePointer<T>, count: Int) {
         let bytes = max(1, count * MemoryLayout<T>.stride)
-        if bytes >= hugePage { munmap(UnsafeMutableRawPointer(p), bytes) } else { UnsafeMutableRawPointer(p).deallocate() }
+        if bytes >= hugePage { tally_unmap(UnsafeMutableRawPointer(p), bytes) } else { UnsafeMutableRawPointer(p).deallocate() }
     }
 
     static let hugePage = 1 << 21

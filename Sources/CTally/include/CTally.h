@@ -119,4 +119,17 @@ int tally_spool_register(const char *path);
  */
 int LLVMFuzzerRunDriver(int *argc, char ***argv, int (*callback)(const uint8_t *data, size_t size));
 
+/* The C library for TallyCore, which imports no platform module (neither Foundation nor Glibc).
+ *
+ * tally_exp2 is libm's exp2: the records' decay, 0.5^(age / half-life), is 2^-x.
+ *
+ * tally_map_zeroed maps `bytes` of zeroed memory starting on a 2 MiB boundary and, on Linux,
+ * asks for 2 MiB pages (see LargeMemory.swift for why); NULL when it cannot. tally_unmap gives
+ * them back. */
+#include <math.h>
+#include <stddef.h>
+static inline double tally_exp2(double x) { return exp2(x); }
+void *tally_map_zeroed(size_t bytes);
+void tally_unmap(void *p, size_t bytes);
+
 #endif

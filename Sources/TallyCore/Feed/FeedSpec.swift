@@ -1,8 +1,8 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
+/// Reads JSON into a `Decodable`. TallyCore imports no Foundation: TallyIO gives the decoder
+/// (Foundation's), and `FeedSpec.load(feedFile:bytes:readSibling:)` there passes it in.
+public protocol JSONDecoding {
+    func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T
+}
 
 /// A feed's declaration: its format and encoding, its fields, its natural key, and how its rows
 /// become records. Read from `schemas/feeds/NAME.feed.json` (and, for CSV feeds, the Frictionless
@@ -97,11 +97,11 @@ extension FeedSpec {
     /// - Parameters:
     ///   - feedFile: the feed file's name, for messages.
     ///   - readSibling: returns the bytes of a file named in the feed file (the Table Schema).
-    public static func load(feedFile: String, bytes: [UInt8], readSibling: (String) throws -> [UInt8]) throws -> FeedSpec {
-        let decoder = JSONDecoder()
+    ///   - json: the JSON decoder.
+    public static func load(feedFile: String, bytes: [UInt8], readSibling: (String) throws -> [UInt8], json decoder: JSONDecoding) throws -> FeedSpec {
         let doc: FeedDocument
         do {
-            doc = try decoder.decode(FeedDocument.self, from: Data(bytes))
+            doc = try decoder.decode(FeedDocument.self, from: bytes)
         } catch {
             throw FeedSpecError(file: feedFile, "not a valid feed file: \(describe(error))")
         }
@@ -113,7 +113,7 @@ extension FeedSpec {
             guard let table = doc.table else { throw FeedSpecError(file: feedFile, "a CSV feed needs \"table\" (its Table Schema)") }
             let tableBytes = try readSibling(table)
             do {
-                let table = try decoder.decode(TableSchemaDocument.self, from: Data(tableBytes))
+                let table = try decoder.decode(TableSchemaDocument.self, from: tableBytes)
                 fieldDocs = table.fields
                 primaryKeyNames = table.primaryKey?.names ?? []
             } catch {

@@ -1,3 +1,5 @@
+import CTally
+
 /// One record's worth on the as-of day, before the kind's cap.
 ///
 /// Points are carried as integers in millionths of a point ("micro-points"): each record's
@@ -98,10 +100,4 @@ extension Rules {
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-@inline(__always) func exp2Double(_ x: Double) -> Double { Glibc.exp2(x) }
-#elseif canImport(Darwin)
-import Darwin
-@inline(__always) func exp2Double(_ x: Double) -> Double { Darwin.exp2(x) }
-#endif
+@inline(__always) func exp2Double(_ x: Double) -> Double { tally_exp2(x) }

@@ -1,5 +1,6 @@
 import Testing
 import TallyCore
+import TallyIO
 
 /// `NaturalKey`, the one definition of a record's key and id. Expected ids are SHA-256 prefixes
 /// computed apart from this code (Python's hashlib).
