@@ -119,41 +119,17 @@ public final class ParseStage {
     }
 
     func readRows(_ input: InputFile, display: String, context: FileContext, counts: inout ParseCounts) throws {
-        let spec = options.feed.spec
         progress?.reading(display)
-        // The input moves to the reading thread; this thread touches it again only after the
-        // pipeline has ended (finishDigest), which the pipeline's semaphores order.
-        let box = UncheckedBox(input)
-        let pipeline: RowPipeline
-        switch spec.format {
-        case .csv(let encoding):
-            pipeline = RowPipeline { () throws(InputError) in
-                let reader = CSVReader(box.value, encoding: encoding)
-                return { (row: Row) throws(InputError) -> Bool in try reader.next(into: row) }
+        let rows = try FeedRows(input, feed: options.feed)
+        defer { rows.stop() }
+        if case .csv = options.feed.spec.format {
+            guard let header = rows.header else { throw InputError(.data, file: display, "empty file: no header row") }
+            guard header.matches else {
+                throw InputError(.data, file: display, line: 1, "header does not match the \(options.feed.spec.name) feed: \(header.summary)")
             }
-            defer { pipeline.stop() }
-            guard let header = try pipeline.next() else { throw InputError(.data, file: display, "empty file: no header row") }
-            try checkHeader(header, display: display)
-            let transcoder = encoding == .gb18030 ? Transcoder(from: "GB18030", to: "UTF-8") : nil
-            while let row = try pipeline.next() {
-                try handle(row, context: context, display: display, counts: &counts) {
-                    let raw = UnsafeRawBufferPointer(start: row.raw.base, count: row.raw.count)
-                    if !row.rawIsUTF8, let transcoder, let utf8 = try? transcoder.convert(raw) { return String(decoding: utf8, as: UTF8.self) }
-                    return String(decoding: raw, as: UTF8.self)
-                }
-            }
-        case .xml(_, _, _, let recordElement):
-            let xsd = options.feed.xsdPath!
-            pipeline = RowPipeline { () throws(InputError) in
-                let reader = try XMLRecordReader(box.value, spec: spec, xsdPath: xsd)
-                return { (row: Row) throws(InputError) -> Bool in try reader.next(into: row) }
-            }
-            defer { pipeline.stop() }
-            while let row = try pipeline.next() {
-                try handle(row, context: context, display: display, counts: &counts) {
-                    RowText.xml(row, spec: spec, recordElement: recordElement)
-                }
-            }
+        }
+        while let row = try rows.next() {
+            try handle(row, context: context, display: display, counts: &counts) { rows.rawText(row) }
         }
     }
 
@@ -203,31 +179,6 @@ public final class ParseStage {
     /// (`InputLimits.standard`), less room for the person key and link that tally-link adds.
     static let longestRecord = InputLimits.standard.maxLineBytes - 256
 
-    func checkHeader(_ row: Row, display: String) throws {
-        let expected = options.feed.spec.fields.map(\.name)
-        let got = (0..<row.count).map { row.string($0) }
-        guard got != expected else { return }
-        var parts: [String] = []
-        var renamed: [String] = []
-        if got.count == expected.count {
-            for (g, e) in zip(got, expected) where g != e && !expected.contains(g) && !got.contains(e) { renamed.append("\(e) → \(g)") }
-        }
-        let renamedFrom = Set(renamed.map { String($0.split(separator: " ")[0]) })
-        let missing = expected.filter { !got.contains($0) && !renamedFrom.contains($0) }
-        let extra = got.filter { g in !expected.contains(g) && !renamed.contains { $0.hasSuffix("→ \(g)") } }
-        // Labels come from the file: each is quoted inert and short, and at most ten are named,
-        // so a header that is a whole file (lone CR line ends, say) is never echoed.
-        func list(_ labels: [String]) -> String {
-            let named = labels.prefix(10).map { InertText.quoted($0, limit: 64) }.joined(separator: ", ")
-            return labels.count > 10 ? named + " and \(labels.count - 10) more" : named
-        }
-        if !missing.isEmpty { parts.append("missing \(missing.joined(separator: ", "))") }
-        if !extra.isEmpty { parts.append("extra \(list(extra))") }
-        if !renamed.isEmpty { parts.append("renamed \(renamed.prefix(10).map { InertText.escaped($0, limit: 140) }.joined(separator: ", "))") }
-        if parts.isEmpty { parts.append("columns out of order: expected \(expected.joined(separator: ","))") }
-        throw InputError(.data, file: display, line: 1, "header does not match the \(options.feed.spec.name) feed: \(parts.joined(separator: "; "))")
-    }
-
     func reject(_ fault: RowFault, line: Int, display: String, context: FileContext, raw: String) throws {
         try rejects.add(file: context.name, display: display, line: line, field: fault.field, code: fault.code, reason: fault.reason, raw: raw)
     }
@@ -256,12 +207,6 @@ public final class ParseStage {
             }
         }
     }
-}
-
-/// Hands a value to another thread when the code guarantees they never use it at once.
-struct UncheckedBox<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
 }
 
 extension FeedCatalog {

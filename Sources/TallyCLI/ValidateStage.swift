@@ -96,71 +96,43 @@ public final class ValidateStage {
         let spec = options.feed.spec
         var keys = RepeatedKeys(spec: spec)
         progress?.reading(input.name)
-        let box = UncheckedBox(input)
-        switch spec.format {
-        case .csv(let encoding):
-            let pipeline = RowPipeline { () throws(InputError) in
-                let reader = CSVReader(box.value, encoding: encoding)
-                return { (row: Row) throws(InputError) -> Bool in try reader.next(into: row) }
-            }
-            defer { pipeline.stop() }
-            guard let header = try pipeline.next() else {
+        let rows = try FeedRows(input, feed: options.feed)
+        defer { rows.stop() }
+        // CSV: Frictionless's numbering (the header is row 1), and the cells a row should have
+        // are the header's labels (checking goes on past a header that does not match).
+        var expectedCells: Int?
+        if case .csv = spec.format {
+            guard let header = rows.header else {
                 add(Problem(code: "format-error", row: 0, line: 1, field: "", fieldNumber: 0, message: "empty file: no header row"), to: &report)
                 return
             }
-            let labels = (0..<header.count).map { header.string($0) }
-            for (i, field) in spec.fields.enumerated() {
-                if i >= labels.count {
-                    add(Problem(code: "missing-label", row: 1, line: 1, field: field.name, fieldNumber: i + 1, message: "no label for field \(field.name)"), to: &report)
-                } else if labels[i] != field.name {
-                    add(Problem(code: "incorrect-label", row: 1, line: 1, field: field.name, fieldNumber: i + 1, message: "label \(InertText.quoted(labels[i], limit: 64)) where \(field.name) is expected"), to: &report)
-                }
+            for p in header.problems {
+                add(Problem(code: p.code, row: 1, line: 1, field: p.field, fieldNumber: p.fieldNumber, message: p.message), to: &report)
             }
-            for i in spec.fields.count..<max(labels.count, spec.fields.count) {
-                add(Problem(code: "extra-label", row: 1, line: 1, field: "", fieldNumber: i + 1, message: "extra label \(InertText.quoted(labels[i], limit: 64))"), to: &report)
+            expectedCells = header.labels.count
+        }
+        while let row = try rows.next() {
+            report.rows += 1
+            let rowNumber = expectedCells == nil ? report.rows : report.rows + 1
+            progress?.advance()
+            keys.prepare(row)
+            validator.validate(row, expectedCells: expectedCells, into: &faults)
+            for f in faults {
+                add(Problem(code: f.code, row: rowNumber, line: row.line, field: f.field, fieldNumber: f.fieldNumber, message: f.reason), to: &report)
             }
-            var rowNumber = 1
-            while let row = try pipeline.next() {
-                rowNumber += 1
-                report.rows += 1
-                progress?.advance()
-                keys.prepare(row)
-                validator.validate(row, expectedCells: labels.count, into: &faults)
-                for f in faults {
-                    add(Problem(code: f.code, row: rowNumber, line: row.line, field: f.field, fieldNumber: f.fieldNumber, message: f.reason), to: &report)
-                }
-                // The primary key: Frictionless reports a key whose cells are all empty, and a repeated key.
-                switch keys.checkPrepared(faultFree: faults.isEmpty) {
-                case .empty?:
-                    add(Problem(code: "primary-key", row: rowNumber, line: row.line, field: "", fieldNumber: 0, message: "the primary key's cells are all empty"), to: &report)
-                case .repeated?:
-                    add(Problem(code: "primary-key", row: rowNumber, line: row.line, field: "", fieldNumber: 0, message: "the primary key repeats an earlier row's"), to: &report)
-                default:
-                    break
-                }
-            }
-        case .xml:
-            let xsd = options.feed.xsdPath!
-            let pipeline = RowPipeline { () throws(InputError) in
-                let reader = try XMLRecordReader(box.value, spec: spec, xsdPath: xsd)
-                return { (row: Row) throws(InputError) -> Bool in try reader.next(into: row) }
-            }
-            defer { pipeline.stop() }
-            while let row = try pipeline.next() {
-                report.rows += 1
-                progress?.advance()
-                keys.prepare(row)
-                validator.validate(row, into: &faults)
-                for f in faults {
-                    add(Problem(code: f.code, row: report.rows, line: row.line, field: f.field, fieldNumber: f.fieldNumber, message: f.reason), to: &report)
-                }
-                if keys.checkPrepared(faultFree: faults.isEmpty) == .repeated {
-                    add(Problem(code: "primary-key", row: report.rows, line: row.line, field: "", fieldNumber: 0, message: "the natural key repeats an earlier record's"), to: &report)
-                }
+            // The key: Frictionless reports a primary key whose cells are all empty, and a
+            // repeated one; an XML record repeats an earlier one's natural key.
+            switch keys.checkPrepared(faultFree: faults.isEmpty) {
+            case .empty?:
+                add(Problem(code: "primary-key", row: rowNumber, line: row.line, field: "", fieldNumber: 0, message: "the primary key's cells are all empty"), to: &report)
+            case .repeated?:
+                let what = expectedCells == nil ? "the natural key repeats an earlier record's" : "the primary key repeats an earlier row's"
+                add(Problem(code: "primary-key", row: rowNumber, line: row.line, field: "", fieldNumber: 0, message: what), to: &report)
+            default:
+                break
             }
         }
     }
-
 
     func writeText(_ r: Report) {
         let b = out.buffer
