@@ -3,8 +3,9 @@ import PackageDescription
 
 // tally: small Unix programs that turn agency feeds into normalised records and explainable scores.
 // Module layout (see README): C libraries behind system-library targets; CTally holds the compiler
-// built-ins Swift cannot call (prefetch) and the SSE2 string scan; TallyCore is otherwise pure Swift;
-// TallyIO touches descriptors and C; TallyCLI is what the stage executables share.
+// built-ins Swift cannot call (prefetch), the SSE2 string scan and TallyCore's C library calls
+// (exp2, the huge-page map); TallyCore is otherwise pure Swift, importing neither Foundation nor
+// Glibc; TallyIO touches descriptors and C; TallyCLI is what the stage executables share.
 /// Hot-path modules skip Swift's run-time exclusivity checks in release builds: the byte buffer's
 /// properties are touched several times per byte written, and the checks cost about a fifth of
 /// tally-synth's time (measured with perf); the stages' per-row loops (TallyCLI) pass class

@@ -57,11 +57,7 @@ public final class ExplainStage {
         let rejects = try RejectLog(stage: name, path: nil)
         var input = LineInput(paths: options.correctionPaths + options.paths, limits: options.limits, stage: name)
         try input.forEachLine { file, lineNumber, line in
-            let v: RecordView
-            do { v = try scanner.view(line) } catch {
-                try rejects.add(file: file, line: lineNumber, code: "not-a-record", reason: "not a tally.record: \(error)", raw: line.text)
-                return
-            }
+            guard let v = try rejects.view(line, &scanner, file: file, line: lineNumber) else { return }
             if v.isCorrection {
                 if let fault = book.add(v, sources: &sources) {
                     try rejects.add(file: file, line: lineNumber, code: "bad-correction", reason: fault, raw: line.text)

@@ -64,11 +64,7 @@ public final class LinkStage {
         // before the reader moves them.
         try input.forEachLine(linesWillMove: { linker.flush(out.buffer); try out.flushIfFull() }) { file, lineNumber, line in
             counts.read += 1
-            let view: RecordView
-            do { view = try scanner.view(line) } catch {
-                try rejects.add(file: file, line: lineNumber, code: "not-a-record", reason: "not a tally.record: \(error)", raw: line.text)
-                return
-            }
+            guard let view = try rejects.view(line, &scanner, file: file, line: lineNumber) else { return }
             do {
                 if options.relink, !view.isCorrection, view.person != nil || view.link != nil {
                     // Linked again from scratch: the copy without person and link is a fresh record.

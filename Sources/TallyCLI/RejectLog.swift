@@ -41,6 +41,17 @@ public final class RejectLog {
         }
     }
 
+    /// The record view of `bytes`, or nil once it is rejected as `not-a-record`: the one way
+    /// every stage that takes records reads a line. `log: false` rejects it without logging (a
+    /// line logged on an earlier pass over the same input).
+    public func view(_ bytes: UnsafeRawBufferPointer, _ scanner: inout RecordViewScanner, file: String, line: Int,
+                     log: Bool = true, what: String = "not a tally.record") throws -> RecordView? {
+        do { return try scanner.view(bytes) } catch {
+            if log { try add(file: file, line: line, code: "not-a-record", reason: "\(what): \(error)", raw: bytes.text) }
+            return nil
+        }
+    }
+
     /// Flushes the file, or says how many rejects stderr did not show.
     public func finish() throws {
         try sink?.finish()

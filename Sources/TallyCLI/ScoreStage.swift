@@ -61,10 +61,7 @@ public final class ScoreStage {
         var corrections = LineInput(paths: options.correctionPaths, limits: options.limits, stage: name)
         try corrections.forEachLine { file, lineNumber, line in
             read += 1
-            let v: RecordView
-            do { v = try scanner.view(line) } catch {
-                try rejects.add(file: file, line: lineNumber, code: "not-a-record", reason: "not a tally.record: \(error)", raw: line.text); return
-            }
+            guard let v = try rejects.view(line, &scanner, file: file, line: lineNumber) else { return }
             guard v.isCorrection else {
                 throw StageFailure("\(file):\(lineNumber): --corrections holds a record that is not a correction (kind \(v.kind.string))", status: ExitStatus.data)
             }
@@ -107,10 +104,7 @@ public final class ScoreStage {
                 return
             }
             read += 1
-            let v: RecordView
-            do { v = try scanner.view(line) } catch {
-                try rejects.add(file: file, line: lineNumber, code: "not-a-record", reason: "not a tally.record: \(error)", raw: line.text); return
-            }
+            guard let v = try rejects.view(line, &scanner, file: file, line: lineNumber) else { return }
             if v.isCorrection {
                 if recordsBegan {
                     // Without copies, no stream can be read again: not one already read, nor one
@@ -143,11 +137,7 @@ public final class ScoreStage {
             try again.forEachLine(skipping: input.failed) { index, file, lineNumber, line in
                 read += 1
                 let reported = Position(input: index, line: lineNumber) < late
-                let v: RecordView
-                do { v = try scanner.view(line) } catch {
-                    if !reported { try rejects.add(file: file, line: lineNumber, code: "not-a-record", reason: "not a tally.record: \(error)", raw: line.text) }
-                    return
-                }
+                guard let v = try rejects.view(line, &scanner, file: file, line: lineNumber, log: !reported) else { return }
                 if v.isCorrection { return }
                 do throws(Scorer.Fault) { try scorer.add(v) } catch {
                     if !reported { try rejects.add(file: file, line: lineNumber, code: "unscorable", reason: error.reason, raw: line.text) }

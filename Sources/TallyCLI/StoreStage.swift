@@ -44,12 +44,7 @@ public enum StoreStage {
         var scanner = RecordViewScanner()
         var input = LineInput(paths: paths, limits: limits, stage: name)
         try input.forEachLine { file, lineNumber, line in
-            let v: RecordView
-            do { v = try scanner.view(line) } catch {
-                ingest.reject()
-                try rejects.add(file: file, line: lineNumber, code: "not-a-record", reason: "not a tally.record: \(error)", raw: line.text)
-                return
-            }
+            guard let v = try rejects.view(line, &scanner, file: file, line: lineNumber) else { ingest.reject(); return }
             do throws(DatabaseError) { try ingest.add(line, v) } catch { throw StageFailure(error.message, status: ExitStatus.ioError) }
         }
         // An unreadable input leaves the ledger as it was: nothing of this ingest is committed
