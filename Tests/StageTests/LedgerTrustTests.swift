@@ -39,7 +39,7 @@ import Testing
         try FileManager.default.copyItem(atPath: db, toPath: noisy)
         let handle = try FileHandle(forUpdating: URL(fileURLWithPath: noisy))
         let size = try handle.seekToEnd()
-        var rng = SystemRandomNumberGenerator()
+        var rng = TestRandom.seeded("LedgerTrustTests noise")
         try handle.seek(toOffset: size / 2)
         try handle.write(contentsOf: Data((0..<16384).map { _ in UInt8.random(in: 0...255, using: &rng) }))
         try handle.close()

@@ -167,7 +167,7 @@ struct ParsedRun {
         defer { run.remove() }
         let secret = try run.secret()
         let day = try String(contentsOfFile: run.records, encoding: .utf8).split(separator: "\n").map(String.init)
-        var rng = SystemRandomNumberGenerator()
+        var rng = TestRandom.seeded("LinkStageTests.linesComeOutInTheOrderTheyCameIn")
         // The day eight times over, each copy in its own order (linking does not look for repeats).
         var lines = (0..<8).flatMap { _ in day.shuffled(using: &rng) }
         // Two records longer than tally-link's 1 MiB space for --relink copies.

@@ -93,10 +93,13 @@ func lastRun(_ out: String) throws -> [String: Any] {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let holder = Process()
         holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
-        holder.arguments = [dir + "/ledger.db.lock", "sleep", "20"]
+        // The holder says when it has the lock; the run starts only then (no sleep to win the race).
+        holder.arguments = [dir + "/ledger.db.lock", "sh", "-c", "echo held; exec sleep 20"]
+        let said = Pipe()
+        holder.standardOutput = said
         try holder.run()
         defer { holder.terminate() }
-        usleep(300_000)
+        #expect(said.fileHandleForReading.availableData == Data("held\n".utf8))
         let start = Date()
         let r = try nightly(dir + "/in", dir + "/ledger.db", dir + "/out", asOf: "2026-11-01", secret: secret)
         #expect(r.status == 75 && r.stderr.contains("another run holds") && Date().timeIntervalSince(start) < 5, "\(r.status) \(r.stderr)")

@@ -5,6 +5,14 @@ import TallyCore
 /// A deterministic generator for test data.
 struct TestRandom: RandomNumberGenerator {
     var state: UInt64
+
+    /// A generator for a random test: its seed is `TALLY_TEST_SEED` when set (to replay a
+    /// failure), else fresh, and is printed with the test's name so any run can be replayed.
+    static func seeded(_ test: String) -> TestRandom {
+        let seed = ProcessInfo.processInfo.environment["TALLY_TEST_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 1...UInt64.max)
+        print("\(test): seed \(seed) (TALLY_TEST_SEED=\(seed) replays it)")
+        return TestRandom(state: seed)
+    }
     mutating func next() -> UInt64 {
         state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
         var z = state

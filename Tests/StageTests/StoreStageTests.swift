@@ -111,13 +111,15 @@ func sqlite(_ db: String, _ code: String) throws -> String {
         #expect(try Harness.run("tally-bench", ["score-data", "--people", "20000", "--records", "400000", "--out", records, "--corrections", dir + "/c.jsonl"]).status == 0)
         let db = dir + "/ledger.db"
         var kills = 0
+        var rng = TestRandom.seeded("StoreStageTests kill points")
         for round in 0..<6 {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: Harness.binaries + "/tally-store")
             p.arguments = ["ingest", db, records]
             p.standardError = FileHandle.nullDevice
             try p.run()
-            usleep(UInt32.random(in: 150_000...(round < 3 ? 900_000 : 2_500_000)))
+            // The point of the test is a kill at a random moment: the wait picks it.
+            usleep(UInt32.random(in: 150_000...(round < 3 ? 900_000 : 2_500_000), using: &rng))
             if p.isRunning {
                 kill(p.processIdentifier, SIGKILL)
                 kills += 1

@@ -371,7 +371,8 @@ extension TrustBoundaryTests {
         let script = """
             { printf 'order_id,account_id,rid,placed_at,category,amount,payment,device\\n'; sleep 6; } | TMPDIR="$1" "$0" --feed commerce - &
             parse=$!
-            sleep 2
+            # Until the spool is there (at most 5 s; the stream stays open for 6).
+            for _ in $(seq 100); do ls "$1" | grep -q tally-stdin && break; sleep 0.05; done
             ls "$1" | grep -c tally-stdin
             kill -\(signal) $parse
             wait $parse
