@@ -170,13 +170,10 @@ public final class LinkStage {
         }
         let view: RecordView
         do { view = try scanner.view(line) } catch { throw bad("not a tally.record: \(error)") }
-        guard view.kind.equals("crosswalk.link") else { throw bad("not a crosswalk.link record (kind \(view.kind.string)); give tally-parse --feed crosswalk output") }
-        guard let id = view.subjectID, !id.escaped, !view.scheme.escaped else { throw bad("the subject has no plain id") }
-        guard let person = view.attrs.first(where: { $0.key.equals("person") })?.value, !person.escaped,
-              let packed = CrosswalkTable.packPerson(person.content) else {
-            throw bad("attrs.person is not a resident identity number")
-        }
-        return (view.scheme.content, id.content, packed, view)
+        do {
+            let entry = try Linker.crosswalkEntry(view)
+            return (entry.scheme, entry.id, entry.person, view)
+        } catch { throw bad(error.description) }
     }
 
     func writeStats(_ path: String) throws {

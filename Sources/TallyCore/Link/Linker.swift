@@ -111,6 +111,27 @@ public final class Linker {
         }
     }
 
+    /// Why a line of the crosswalk cannot be one of its entries.
+    public struct CrosswalkFault: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// A crosswalk entry: the identifier a `crosswalk.link` record names (scheme and id, plain)
+    /// and the person it belongs to (their resident number, packed). A line that is not one
+    /// stops the load: linking on part of a crosswalk could split a person.
+    public static func crosswalkEntry(_ view: RecordView) throws(CrosswalkFault)
+        -> (scheme: UnsafeRawBufferPointer, id: UnsafeRawBufferPointer, person: UInt64) {
+        guard view.kind.equals("crosswalk.link") else {
+            throw CrosswalkFault(description: "not a crosswalk.link record (kind \(view.kind.string)); give tally-parse --feed crosswalk output")
+        }
+        guard let id = view.subjectID, !id.escaped, !view.scheme.escaped else { throw CrosswalkFault(description: "the subject has no plain id") }
+        guard let person = view.attrs.first(where: { $0.key.equals("person") })?.value, !person.escaped,
+              let packed = CrosswalkTable.packPerson(person.content) else {
+            throw CrosswalkFault(description: "attrs.person is not a resident identity number")
+        }
+        return (view.scheme.content, id.content, packed)
+    }
+
     // MARK: The pipeline
 
     /// A line waiting for its crosswalk slot, its bytes still where the reader put them: what

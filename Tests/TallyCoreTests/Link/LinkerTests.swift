@@ -118,4 +118,29 @@ import TallyCore
             #expect(line.hasSuffix(#","person":"\#(one.key)","link":"\#(one.link.rawValue)"}"#), "seed \(seed)")
         }
     }
+
+    /// A crosswalk line is an entry only when it is a crosswalk.link record with a plain
+    /// identifier and a resident number for its person.
+    @Test func crosswalkEntriesAreReadOrRefused() throws {
+        func entry(_ r: Record) throws -> (String, String, UInt64)? {
+            let b = ByteBuffer()
+            r.encode(into: b)
+            b.removeLast(1)
+            var scanner = RecordViewScanner()
+            let view = try scanner.view(b.contents)
+            do { let e = try Linker.crosswalkEntry(view); return (e.scheme.text, e.id.text, e.person) } catch { return nil }
+        }
+        var link = Self.record("transit-card", Self.card, kind: "crosswalk.link")
+        link.attrs = ["person": Self.alice]
+        let found = try #require(try entry(link))
+        var rid = Self.alice
+        #expect(found.0 == "transit-card" && found.1 == Self.card
+                && found.2 == rid.withUTF8 { CrosswalkTable.packPerson(UnsafeRawBufferPointer($0)) })
+        var notPerson = link
+        notPerson.attrs = ["person": "someone"]
+        #expect(try entry(notPerson) == nil)
+        var otherKind = link
+        otherKind.kind = "transit.fare-evasion"
+        #expect(try entry(otherKind) == nil)
+    }
 }
