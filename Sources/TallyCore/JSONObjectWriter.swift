@@ -28,6 +28,11 @@ public struct JSONObjectWriter {
     public mutating func member(_ key: String, _ value: Int64) { self.key(key); out.appendDecimal(value) }
     public mutating func member(_ key: String, _ value: Bool) { self.key(key); out.append(value ? "true" : "false") }
     public mutating func member(_ key: String, _ strings: [String]) { self.key(key); out.appendJSONStringArray(strings) }
+    /// A number already written as JSON (a fixed-point decimal, say): not quoted, not checked.
+    public mutating func member(_ key: String, number: String) { self.key(key); out.append(number) }
+    public mutating func member(_ key: String, _ date: CivilDate) { self.key(key); out.append(UInt8(ascii: "\"")); out.appendDate(date); out.append(UInt8(ascii: "\"")) }
+    public mutating func member(_ key: String, _ time: Timestamp) { self.key(key); out.append(UInt8(ascii: "\"")); out.appendTimestamp(time); out.append(UInt8(ascii: "\"")) }
+    public mutating func null(_ key: String) { self.key(key); out.append("null") }
 
     /// A member whose value is an object, written by `body`.
     public mutating func object(_ key: String, _ body: (inout JSONObjectWriter) -> Void) {

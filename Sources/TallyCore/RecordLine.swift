@@ -40,4 +40,30 @@ public enum RecordLine {
         out.append(UInt8(ascii: "}"))
         out.append(UnsafeRawBufferPointer(rebasing: head[(head.startIndex + subject.upperBound)...]))
     }
+
+    /// The line without its `person` and `link` members (and their commas), into `out`
+    /// (`--relink` links it again from scratch).
+    public static func unlinked(_ view: RecordView, into out: inout [UInt8]) {
+        out.removeAll(keepingCapacity: true)
+        var cuts: [Range<Int>] = []
+        for m in view.linkMembers.sorted(by: { $0.lowerBound < $1.lowerBound }) {
+            // Take the comma before the member, unless an earlier cut took it already or there is
+            // none (the member comes first): then the one after it.
+            var a = m.lowerBound - 1
+            while a >= 0, view.bytes[a] == 0x20 || view.bytes[a] == 0x09 { a -= 1 }
+            if a >= (cuts.last?.upperBound ?? 0), view.bytes[a] == UInt8(ascii: ",") {
+                cuts.append(a..<m.upperBound)
+            } else {
+                var b = m.upperBound
+                while b < view.bytes.count, view.bytes[b] == 0x20 || view.bytes[b] == 0x09 { b += 1 }
+                cuts.append(m.lowerBound..<(b < view.bytes.count && view.bytes[b] == UInt8(ascii: ",") ? b + 1 : b))
+            }
+        }
+        var at = 0
+        for cut in cuts {
+            if cut.lowerBound > at { out.append(contentsOf: view.bytes[at..<cut.lowerBound]) }
+            at = max(at, cut.upperBound)
+        }
+        out.append(contentsOf: view.bytes[at...])
+    }
 }

@@ -98,31 +98,6 @@ public struct RecordView {
     /// The line's bytes, without its newline.
     public var bytes: UnsafeRawBufferPointer
 
-    /// The line without its `person` and `link` members (and their commas), into `out`.
-    public func unlinkedLine(into out: inout [UInt8]) {
-        out.removeAll(keepingCapacity: true)
-        var cuts: [Range<Int>] = []
-        for m in linkMembers.sorted(by: { $0.lowerBound < $1.lowerBound }) {
-            // Take the comma before the member, unless an earlier cut took it already or there is
-            // none (the member comes first): then the one after it.
-            var a = m.lowerBound - 1
-            while a >= 0, bytes[a] == 0x20 || bytes[a] == 0x09 { a -= 1 }
-            if a >= (cuts.last?.upperBound ?? 0), bytes[a] == UInt8(ascii: ",") {
-                cuts.append(a..<m.upperBound)
-            } else {
-                var b = m.upperBound
-                while b < bytes.count, bytes[b] == 0x20 || bytes[b] == 0x09 { b += 1 }
-                cuts.append(m.lowerBound..<(b < bytes.count && bytes[b] == UInt8(ascii: ",") ? b + 1 : b))
-            }
-        }
-        var at = 0
-        for cut in cuts {
-            if cut.lowerBound > at { out.append(contentsOf: bytes[at..<cut.lowerBound]) }
-            at = max(at, cut.upperBound)
-        }
-        out.append(contentsOf: bytes[at...])
-    }
-
     /// Whether this is a correction record (`kind` starts with `correction.`).
     public var isCorrection: Bool {
         // Eight bytes and three, compared as words: a generic walk over a String's UTF-8 view

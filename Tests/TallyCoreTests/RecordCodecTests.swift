@@ -77,7 +77,7 @@ func encodeLine(_ record: Record) -> String {
             try copy.withUTF8 { u in
                 let view = try scanner.view(UnsafeRawBufferPointer(u))
                 #expect(view.linkMembers.count == 2)
-                view.unlinkedLine(into: &out)
+                RecordLine.unlinked(view, into: &out)
             }
             let stripped = String(decoding: out, as: UTF8.self)
             #expect(try decoder.decode(stripped) == sampleRecord(person: false), "\(stripped)")

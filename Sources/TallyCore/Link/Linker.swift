@@ -200,7 +200,7 @@ public final class Linker {
     /// and link are cut out and the copy, kept here until written, is staged as a fresh record.
     /// `scan` reads the copy as a record view.
     public func stageRelinked(_ view: RecordView, to out: ByteBuffer, scan: (UnsafeRawBufferPointer) throws -> RecordView) throws {
-        view.unlinkedLine(into: &stripped)
+        RecordLine.unlinked(view, into: &stripped)
         if stripped.count > relinkSpace.count - relinkUsed { flush(out) }
         if stripped.count <= relinkSpace.count - relinkUsed {
             let place = UnsafeMutableRawBufferPointer(rebasing: relinkSpace[relinkUsed..<(relinkUsed + stripped.count)])

@@ -86,72 +86,64 @@ public enum ExplanationFormat {
     }
 
     public static func json(_ e: Explanation, rules: Rules, into b: ByteBuffer) {
-        b.append("{\"v\":1,\"person\":"); b.appendJSONString(e.person)
-        b.append(",\"as_of\":\""); b.appendDate(e.asOf)
-        b.append("\",\"rules\":"); b.appendJSONString(e.rules)
-        b.append(",\"score\":"); b.appendDecimal(Int64(e.score))
-        b.append(",\"tier\":"); b.appendJSONString(e.tier.name)
-        b.append(",\"means\":"); b.appendJSONString(e.tier.means)
-        b.append(",\"lifted_from_lowest\":"); b.append(e.liftedFromLowest ? "true" : "false")
-        b.append(",\"base\":"); b.appendDecimal(Int64(e.base))
-        b.append(",\"total\":"); b.append(decimal(e.totalMicro))
-        b.append(",\"kinds\":[")
-        for (i, k) in e.kinds.enumerated() {
-            if i > 0 { b.append(",") }
-            b.append("{\"kind\":"); b.appendJSONString(k.kind)
-            b.append(",\"sum\":"); b.append(decimal(k.sumMicro))
-            b.append(",\"cap\":"); b.append(decimal(k.capMicro))
-            b.append(",\"points\":"); b.append(decimal(k.cappedMicro)); b.append("}")
+        var o = JSONObjectWriter(into: b)
+        o.member("v", 1)
+        o.member("person", e.person)
+        o.member("as_of", e.asOf)
+        o.member("rules", e.rules)
+        o.member("score", e.score)
+        o.member("tier", e.tier.name)
+        o.member("means", e.tier.means)
+        o.member("lifted_from_lowest", e.liftedFromLowest)
+        o.member("base", e.base)
+        o.member("total", number: decimal(e.totalMicro))
+        o.objects("kinds", e.kinds) { o, k in
+            o.member("kind", k.kind)
+            o.member("sum", number: decimal(k.sumMicro))
+            o.member("cap", number: decimal(k.capMicro))
+            o.member("points", number: decimal(k.cappedMicro))
         }
-        b.append("],\"records\":[")
-        for (i, item) in e.items.enumerated() {
-            if i > 0 { b.append(",") }
+        o.objects("records", e.items) { o, item in
             let r = item.record
-            b.append("{\"id\":"); b.appendJSONString(r.id)
-            b.append(",\"kind\":"); b.appendJSONString(r.kind)
-            b.append(",\"at\":\""); b.appendTimestamp(r.at)
-            b.append("\",\"standing\":\""); b.append(item.standing.rawValue)
-            b.append("\",\"file\":"); b.appendJSONString(r.prov.file)
-            b.append(",\"line\":"); b.appendDecimal(Int64(r.prov.line))
+            o.member("id", r.id)
+            o.member("kind", r.kind)
+            o.member("at", r.at)
+            o.member("standing", item.standing.rawValue)
+            o.member("file", r.prov.file)
+            o.member("line", r.prov.line)
             if let c = item.contribution {
-                b.append(",\"points\":"); b.append(fixed(c.points, 6))
-                b.append(",\"age_days\":"); b.append(fixed(c.ageDays, 6))
-                b.append(",\"decay\":"); b.append(fixed(c.decay, 9))
-                b.append(",\"contribution\":"); b.append(decimal(c.micro))
-                b.append(",\"after_cap\":"); b.append(decimal(item.allocatedMicro))
-                b.append(",\"expires_on\":\""); b.appendDate(c.expiresOn); b.append("\"")
+                o.member("points", number: fixed(c.points, 6))
+                o.member("age_days", number: fixed(c.ageDays, 6))
+                o.member("decay", number: fixed(c.decay, 9))
+                o.member("contribution", number: decimal(c.micro))
+                o.member("after_cap", number: decimal(item.allocatedMicro))
+                o.member("expires_on", c.expiresOn)
             }
-            if let key = item.naturalKey { b.append(",\"natural_key\":"); b.appendJSONString(key) }
+            if let key = item.naturalKey { o.member("natural_key", key) }
             if let d = item.decision {
-                b.append(",\"decision\":{\"action\":"); b.appendJSONString(d.action)
-                b.append(",\"at\":\""); b.appendTimestamp(d.at)
-                b.append("\",\"id\":"); b.appendJSONString(d.id); b.append("}")
-                b.append(",\"corrections\":[")
-                for (k, c) in item.corrections.enumerated() {
-                    if k > 0 { b.append(",") }
-                    b.append("{\"action\":"); b.appendJSONString(c.action)
-                    b.append(",\"at\":\""); b.appendTimestamp(c.at)
-                    b.append("\",\"id\":"); b.appendJSONString(c.id); b.append("}")
+                o.object("decision") { o in
+                    o.member("action", d.action)
+                    o.member("at", d.at)
+                    o.member("id", d.id)
                 }
-                b.append("]")
+                o.objects("corrections", item.corrections) { o, c in
+                    o.member("action", c.action)
+                    o.member("at", c.at)
+                    o.member("id", c.id)
+                }
             }
-            if let lapse = item.disputeLapsesOn { b.append(",\"dispute_lapses_on\":\""); b.appendDate(lapse); b.append("\"") }
-            b.append("}")
+            if let lapse = item.disputeLapsesOn { o.member("dispute_lapses_on", lapse) }
         }
-        b.append("],\"changes\":[")
-        func change(_ c: Explanation.Change) {
-            b.append("{\"date\":\""); b.appendDate(c.date)
-            b.append("\",\"score\":"); b.appendDecimal(Int64(c.score))
-            b.append(",\"tier\":"); b.appendJSONString(c.tier)
-            b.append(",\"because\":\""); b.append(c.cause.rawValue)
-            b.append("\",\"records\":"); b.appendJSONStringArray(c.records); b.append("}")
+        func change(_ o: inout JSONObjectWriter, _ c: Explanation.Change) {
+            o.member("date", c.date)
+            o.member("score", c.score)
+            o.member("tier", c.tier)
+            o.member("because", c.cause.rawValue)
+            o.member("records", c.records)
         }
-        for (i, c) in e.changes.enumerated() {
-            if i > 0 { b.append(",") }
-            change(c)
-        }
-        b.append("],\"next_tier_change\":")
-        if let n = e.nextTierChange { change(n) } else { b.append("null") }
-        b.append("}\n")
+        o.objects("changes", e.changes, change)
+        if let n = e.nextTierChange { o.object("next_tier_change") { change(&$0, n) } } else { o.null("next_tier_change") }
+        o.end()
+        b.append(UInt8(ascii: "\n"))
     }
 }
