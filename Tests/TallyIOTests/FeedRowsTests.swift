@@ -54,4 +54,14 @@ import TallyIO
         #expect(texts.count == 2)
         #expect(texts[0].hasPrefix("<judgment case=\"(2026)浙0106执1234号\"><court code=\"330106\">杭州市西湖区人民法院</court>"))
     }
+
+    /// A reading error comes after the rows read before it (a truncated gzip stream here).
+    @Test func theReadingErrorComesAfterTheRowsBeforeIt() throws {
+        let truncated = try FeedRows(try InputFile.open(Self.root + "/Tests/Fixtures/parse/transit-20261127-truncated.csv.gz", limits: .standard),
+                                     feed: try Self.feed("transit"))
+        defer { truncated.stop() }
+        var before = 0
+        #expect(throws: InputError.self) { while try truncated.next() != nil { before += 1 } }
+        #expect(before > 0)
+    }
 }
