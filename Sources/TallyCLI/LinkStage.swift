@@ -191,7 +191,19 @@ public final class LinkStage {
 public enum PersonFinder {
     public static func key(for identifier: String, secret: [UInt8], crosswalk: [String], limits: InputLimits) throws -> String {
         let colon = identifier.firstIndex(of: ":")!
-        let scheme = String(identifier[..<colon]), id = String(identifier[identifier.index(after: colon)...])
+        let scheme = String(identifier[..<colon])
+        var id = String(identifier[identifier.index(after: colon)...])
+        // Checked and written as tally-parse writes a record's subject (a resident number's x
+        // upper-cased): otherwise a mistyped number, or a lower-case x, would find a person with
+        // no records, and their notice would say there is nothing against them.
+        guard let known = IdentifierScheme(rawValue: scheme) else {
+            throw StageFailure("--id \(InertText.escaped(identifier, limit: 80)): unknown scheme \(InertText.quoted(scheme, limit: 40)) (\(IdentifierScheme.allCases.map(\.rawValue).joined(separator: ", ")))", status: ExitStatus.usage)
+        }
+        switch Identifier.normalise(known, id, notAfter: Timestamp.now.chinaDate) {
+        case .success(let normalised): id = normalised
+        case .failure(let fault):
+            throw StageFailure("--id \(InertText.escaped(identifier, limit: 80)) is not a valid \(scheme): \(fault)", status: ExitStatus.usage)
+        }
         if scheme != "cn-rid" && crosswalk.isEmpty {
             Stage.report("tally-explain", "no --crosswalk given: using \(identifier)'s own (unlinked) key")
         }

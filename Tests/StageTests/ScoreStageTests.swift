@@ -194,6 +194,20 @@ struct LinkedRun {
         let id = (rid["subject"] as! [String: String])["id"]!
         let byID = try Harness.run("tally-explain", ["--id", "cn-rid:" + id, "--secret-file", r.secret, "--rules", LinkedRun.rules, "--as-of", asOf, r.linked])
         #expect(byID.stdout == text.stdout)
+        // Written with a lower-case x (when the number ends in X), it is the same person; a
+        // mistyped number or an unknown scheme is refused, never explained as a clean record.
+        let withX = try #require(linked.first { $0.contains("\"scheme\":\"cn-rid\",\"id\":\"") && $0.contains("X\"},\"at\"") },
+                                 "6000 synthetic people include resident numbers ending in X")
+        let xRecord = try JSONSerialization.jsonObject(with: Data(withX.utf8)) as! [String: Any]
+        let xID = (xRecord["subject"] as! [String: String])["id"]!, xPerson = xRecord["person"] as! String
+        let byPerson = try Harness.run("tally-explain", ["--person", xPerson, "--rules", LinkedRun.rules, "--as-of", asOf, r.linked])
+        let lower = try Harness.run("tally-explain", ["--id", "cn-rid:" + xID.dropLast() + "x", "--secret-file", r.secret, "--rules", LinkedRun.rules, "--as-of", asOf, r.linked])
+        #expect(lower.status == 0 && lower.stdout == byPerson.stdout && byPerson.text.contains(xPerson))
+        let typo = String(id.prefix(17)) + (id.last == "0" ? "1" : "0")
+        let mistyped = try Harness.run("tally-explain", ["--id", "cn-rid:" + typo, "--secret-file", r.secret, "--rules", LinkedRun.rules, "--as-of", asOf, r.linked])
+        #expect(mistyped.status == 64 && mistyped.stderr.contains("is not a valid cn-rid") && mistyped.stdout.isEmpty, "\(mistyped.stderr)")
+        let unknown = try Harness.run("tally-explain", ["--id", "passport:E1234567", "--secret-file", r.secret, "--rules", LinkedRun.rules, "--as-of", asOf, r.linked])
+        #expect(unknown.status == 64 && unknown.stderr.contains("unknown scheme"), "\(unknown.stderr)")
         let json = try Harness.run("tally-explain", ["--json", "--person", person, "--rules", LinkedRun.rules, "--as-of", asOf, r.linked])
         let object = try JSONSerialization.jsonObject(with: json.stdout) as! [String: Any]
         #expect(object["person"] as? String == person && object["tier"] as? String == "restricted")
