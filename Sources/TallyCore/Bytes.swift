@@ -71,6 +71,18 @@ public enum Bytes {
         for i in 0..<16 { out[i] = digits.utf8Start[Int((v >> UInt64(60 - 4 * i)) & 0xF)] }
     }
 
+    /// The value of one hex digit of either case (a code point, so text and bytes can ask), or
+    /// nil when it is not one: JSON's `\u` escapes and the patterns' `\x` and `\u`.
+    @inline(__always)
+    public static func hexValue(_ c: UInt32) -> UInt32? {
+        switch c {
+        case 0x30...0x39: return c - 0x30
+        case 0x41...0x46: return c - 0x41 + 10
+        case 0x61...0x66: return c - 0x61 + 10
+        default: return nil
+        }
+    }
+
     /// Appends `b` as two upper-case hex digits (the `\xHH` of inert text).
     public static func appendUpperHex(_ b: UInt8, to out: inout [UInt8]) {
         let digits: StaticString = "0123456789ABCDEF"

@@ -238,14 +238,7 @@ public struct JSONScanner {
         guard end - p >= 4 else { throw fault("\\u needs four hex digits") }
         var v: UInt32 = 0
         for _ in 0..<4 {
-            let c = p.pointee
-            let d: UInt32
-            switch c {
-            case 0x30...0x39: d = UInt32(c - 0x30)
-            case 0x41...0x46: d = UInt32(c - 0x41 + 10)
-            case 0x61...0x66: d = UInt32(c - 0x61 + 10)
-            default: throw fault("\\u needs four hex digits")
-            }
+            guard let d = Bytes.hexValue(UInt32(p.pointee)) else { throw fault("\\u needs four hex digits") }
             v = v << 4 | d
             p += 1
         }

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 internal import Crypto
+import TallyCore
 
 /// Bounds that keep a hostile or broken input from exhausting memory.
 public struct InputLimits: Sendable, Equatable {
@@ -243,13 +244,10 @@ public enum SHA256Digest {
 public enum Hex {
     /// Encodes bytes as lower-case hex.
     public static func encode<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
-        let digits: [UInt8] = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 0xF)])
-        }
-        return String(decoding: out, as: UTF8.self)
+        let out = ByteBuffer(capacity: 64)
+        let array = Array(bytes)
+        array.withUnsafeBytes { out.appendHex($0) }
+        return out.string
     }
 
     /// Encodes a digest as lower-case hex.

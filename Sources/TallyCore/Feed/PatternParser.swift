@@ -243,21 +243,13 @@ struct PatternParser {
     private mutating func hex(_ count: Int, at start: Int) throws(Failure) -> UInt32 {
         var v: UInt32 = 0
         for _ in 0..<count {
-            guard let c = peek(), let d = Self.hexValue(c) else { throw fail("incomplete escape", at: start) }
+            guard let c = peek(), let d = Bytes.hexValue(c) else { throw fail("incomplete escape", at: start) }
             v = v << 4 | d
             i += 1
         }
         return v
     }
 
-    private static func hexValue(_ c: UInt32) -> UInt32? {
-        switch c {
-        case 0x30...0x39: return c - 0x30
-        case 0x41...0x46: return c - 0x41 + 10
-        case 0x61...0x66: return c - 0x61 + 10
-        default: return nil
-        }
-    }
 
     private static func isOctal(_ c: UInt32?) -> Bool { c.map { $0 >= 0x30 && $0 <= 0x37 } ?? false }
 
