@@ -3,8 +3,9 @@
 /// Readers fill it (CSV cells unquoted and decoded to UTF-8, XML text and attributes); the
 /// validator and mapper read it. Nothing here allocates per row once the buffers have grown.
 public final class Row {
-    /// All field values, back to back.
-    public let storage = ByteBuffer(capacity: 1 << 12)
+    /// All field values, back to back. It starts small and grows to the widest row it holds:
+    /// the pipeline keeps about 4,096 rows, and 4 KiB each was 16 MB before any row was read.
+    public let storage = ByteBuffer(capacity: 512)
     // Cell boundaries in plain buffers: Swift arrays cost uniqueness checks and retains on every
     // cell, a tenth of parsing transit (measured with perf).
     // Inlinable into the readers (another module): perf showed the calls of beginField and
