@@ -31,13 +31,10 @@ public final class LinkStage {
         }
     }
 
-    /// The counts a run reports.
+    /// What the stage counts itself; the linker counts what it wrote (`Linker.Counts`).
     public struct Counts {
-        public var read = 0, written = 0, rejected = 0
-        public var direct = 0, crosswalk = 0, unlinked = 0, corrections = 0
+        public var read = 0, rejected = 0
         public var crosswalkLines = 0, crosswalkIdentifiers = 0, conflicts = 0
-        /// Keys made with an HMAC; the others were written again from the memo.
-        public var keysMade = 0
     }
 
     let options: Options
@@ -92,12 +89,9 @@ public final class LinkStage {
         try out.flush()
         try rejects.finish()
         counts.rejected = rejects.count
-        let l = linker.counts
-        (counts.written, counts.direct, counts.crosswalk, counts.unlinked, counts.corrections, counts.keysMade) =
-            (l.written, l.direct, l.crosswalk, l.unlinked, l.corrections, l.keysMade)
         status = ExitStatus.worst(status, input.status)
-        let c = counts
-        Stage.report(name, "read \(c.read), written \(c.written), rejected \(c.rejected) (direct \(c.direct), crosswalk \(c.crosswalk), unlinked \(c.unlinked), corrections \(c.corrections)); crosswalk \(c.crosswalkIdentifiers) identifiers from \(c.crosswalkLines) lines, \(c.conflicts) in conflict")
+        let c = counts, l = linker.counts
+        Stage.report(name, "read \(c.read), written \(l.written), rejected \(c.rejected) (direct \(l.direct), crosswalk \(l.crosswalk), unlinked \(l.unlinked), corrections \(l.corrections)); crosswalk \(c.crosswalkIdentifiers) identifiers from \(c.crosswalkLines) lines, \(c.conflicts) in conflict")
         if let path = options.statsPath { try writeStats(path) }
         if (c.rejected > 0 && !options.keepGoing) || (options.strict && c.conflicts > 0) { status = ExitStatus.worst(status, ExitStatus.data) }
         return status
@@ -177,11 +171,11 @@ public final class LinkStage {
     }
 
     func writeStats(_ path: String) throws {
-        let c = counts
-        try StatsFile.write(path, counts: [("read", c.read), ("written", c.written), ("rejected", c.rejected), ("direct", c.direct),
-                                           ("crosswalk", c.crosswalk), ("unlinked", c.unlinked), ("corrections", c.corrections),
+        let c = counts, l = linker.counts
+        try StatsFile.write(path, counts: [("read", c.read), ("written", l.written), ("rejected", c.rejected), ("direct", l.direct),
+                                           ("crosswalk", l.crosswalk), ("unlinked", l.unlinked), ("corrections", l.corrections),
                                            ("crosswalk_lines", c.crosswalkLines), ("crosswalk_identifiers", c.crosswalkIdentifiers),
-                                           ("conflicts", c.conflicts), ("keys_made", c.keysMade)]) { o in
+                                           ("conflicts", c.conflicts), ("keys_made", l.keysMade)]) { o in
             o.member("conflict_reports", conflictReports)
         }
     }

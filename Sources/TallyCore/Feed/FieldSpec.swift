@@ -81,3 +81,15 @@ public struct RowFault: Error, Equatable, Sendable, CustomStringConvertible {
 
     public var description: String { field.isEmpty ? reason : "\(field): \(reason)" }
 }
+
+extension FieldSpec.IdentifierRule {
+    /// Whether the field holds a resident identity number in `row` (whose lower-case check `x`
+    /// records carry upper-cased): always for `.fixed(.cnRid)`, or when the scheme field says so.
+    @inline(__always)
+    public func holdsResidentID(in row: Row) -> Bool {
+        switch self {
+        case .fixed(let scheme): return scheme == .cnRid
+        case .by(let field, let schemes): return schemes[row.field(field)] == .cnRid
+        }
+    }
+}

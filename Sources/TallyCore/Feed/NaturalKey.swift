@@ -15,18 +15,16 @@ import Crypto
 /// last one whose values the declaration does not already keep free of `|` (an enumeration
 /// without one, a date, a time, a number, an identifier).
 public struct NaturalKey: Sendable {
-    public let source: String
     /// The key's fields, in order.
     public let fields: [Int]
     /// The one key field whose values may hold a `|`, if any may.
     public let free: Int?
-    /// For each key field, whether a resident number's `x` is upper-cased: `.fixed` when the
-    /// field always holds one, `.by(field, schemes)` when another field says.
+    /// For each key field, its identifier rule if it can hold a resident number (whose `x` is
+    /// upper-cased), else nil.
     let residentID: [FieldSpec.IdentifierRule?]
     let retraction: (field: Int, value: String)?
 
     public init(spec: FeedSpec) {
-        source = spec.name
         fields = spec.naturalKey
         retraction = spec.retraction.map { (field: $0.0, value: $0.1) }
         residentID = spec.naturalKey.map { i in
@@ -66,7 +64,7 @@ public struct NaturalKey: Sendable {
         for (n, i) in fields.enumerated() {
             if n > 0 { out.append(UInt8(ascii: "|")) }
             let v = row.field(i)
-            if v.last == UInt8(ascii: "x"), isResidentID(n, row) {
+            if v.last == UInt8(ascii: "x"), residentID[n]?.holdsResidentID(in: row) == true {
                 out.append(UnsafeRawBufferPointer(rebasing: v.dropLast()))
                 out.append(UInt8(ascii: "X"))
             } else {
@@ -80,14 +78,6 @@ public struct NaturalKey: Sendable {
         guard let (_, value) = retraction else { return }
         out.append(UInt8(ascii: "|"))
         out.append(value)
-    }
-
-    func isResidentID(_ n: Int, _ row: Row) -> Bool {
-        switch residentID[n] {
-        case .fixed?: return true
-        case .by(let field, let schemes)?: return schemes[row.field(field)] == .cnRid
-        case nil: return false
-        }
     }
 
     /// The record id for a key: `SOURCE:` and the first 32 hex digits of its SHA-256.

@@ -1,5 +1,3 @@
-import Crypto
-
 /// What the stage knows about the file a row came from.
 public struct FileContext: Sendable {
     /// The base name, as provenance records it.
@@ -50,11 +48,6 @@ public struct RecordMapper {
         case .constant(let k): (kindField, kindMap, constantKind) = (0, nil, k)
         case .map(let field, let map, _): (kindField, kindMap, constantKind) = (field, map, "")
         }
-    }
-
-    /// The record id for a natural key (see `NaturalKey`).
-    public static func recordID(source: String, naturalKey: String) -> String {
-        NaturalKey.recordID(source: source, key: naturalKey)
     }
 
     /// Maps a valid row (the validator found no fault) to its record, or says it is filtered.
@@ -120,18 +113,10 @@ public struct RecordMapper {
     /// A field's value, with a resident identity number's lower-case x made upper-case.
     func normalised(_ i: Int, _ row: Row) -> String {
         let v = row.field(i)
-        if v.last == UInt8(ascii: "x"), isResidentID(i, row) {
+        if v.last == UInt8(ascii: "x"), spec.fields[i].identifier?.holdsResidentID(in: row) == true {
             return String(decoding: v.dropLast(), as: UTF8.self) + "X"
         }
         return String(decoding: v, as: UTF8.self)
-    }
-
-    func isResidentID(_ i: Int, _ row: Row) -> Bool {
-        switch spec.fields[i].identifier {
-        case .fixed(let s)?: return s == .cnRid
-        case .by(let field, let schemes)?: return schemes[row.field(field)] == .cnRid
-        case nil: return false
-        }
     }
 
     static func timestamp(_ v: UnsafeRawBufferPointer, type: FieldSpec.ValueType) -> Timestamp {

@@ -49,7 +49,11 @@ public final class Linker {
     // MARK: The policy
 
     /// What a person key is made from, before and after the crosswalk is asked.
-    enum How { case verbatim, direct, packed, other, crosswalk, unlinked }
+    enum How {
+        case verbatim, direct, packed, other, crosswalk, unlinked
+        /// How a settled line was linked.
+        var link: Link { self == .direct ? .direct : (self == .crosswalk ? .crosswalk : .unlinked) }
+    }
 
     /// The first step of the policy: a resident number is direct; another identifier is looked
     /// up, packed into 64 bits when its scheme allows. `identity` is what the key memo files the
@@ -61,12 +65,20 @@ public final class Linker {
         return (.other, Staged.unpacked)
     }
 
-    /// The second step: what the crosswalk says. A person found links; nothing found, or a
-    /// conflict, leaves the identifier unlinked.
+    /// The second step: what the crosswalk says of an identifier the first step sent to it. A
+    /// person found links; nothing found, or a conflict, leaves the identifier unlinked. Any
+    /// other route is already settled and comes back as it was.
     @inline(__always)
-    static func settle(_ found: CrosswalkTable.Entry?) -> (How, UInt64?) {
-        if case .person(let person) = found { return (.crosswalk, person) }
-        return (.unlinked, nil)
+    func settle(_ how: How, _ identity: UInt64, scheme: UnsafeRawBufferPointer, id: UnsafeRawBufferPointer)
+        -> (how: How, identity: UInt64, conflict: Bool) {
+        let found: CrosswalkTable.Entry?
+        switch how {
+        case .packed: found = table.lookup(packed: identity)
+        case .other: found = table.lookupOther(scheme: scheme, id: id)
+        default: return (how, identity, false)
+        }
+        if case .person(let person) = found { return (.crosswalk, person, false) }
+        return (.unlinked, identity, found == .conflict)
     }
 
     /// The person key an identifier gets, and how: the policy applied to one identifier, as the
@@ -76,24 +88,14 @@ public final class Linker {
         return scheme.withUTF8 { s in
             id.withUTF8 { i in
                 let s = UnsafeRawBufferPointer(s), i = UnsafeRawBufferPointer(i)
-                var (how, identity) = Self.route(scheme: s, id: i)
-                var found: CrosswalkTable.Entry?
-                switch how {
-                case .packed: found = table.lookup(packed: identity)
-                case .other: found = table.lookupOther(scheme: s, id: i)
-                default: break
-                }
-                if how == .packed || how == .other {
-                    let settled = Self.settle(found)
-                    how = settled.0
-                    if let person = settled.1 { identity = person }
-                }
+                let (routed, packed) = Self.route(scheme: s, id: i)
+                let (how, identity, conflict) = settle(routed, packed, scheme: s, id: i)
                 let out = ByteBuffer(capacity: 40)
                 withUnsafeTemporaryAllocation(byteCount: 16, alignment: 8) { tag in
                     makeTag(how: how, identity: identity, scheme: s, id: i, into: tag.baseAddress!)
                     PersonKeyer.appendKey(tag: UnsafeRawPointer(tag.baseAddress!), to: out)
                 }
-                return (out.string, how == .direct ? .direct : (how == .crosswalk ? .crosswalk : .unlinked), found == .conflict)
+                return (out.string, how.link, conflict)
             }
         }
     }
@@ -254,15 +256,8 @@ public final class Linker {
     func resolve() {
         let i = resolvedCount & (Self.ringSize - 1)
         resolvedCount += 1
-        let found: CrosswalkTable.Entry?
-        switch ring[i].how {
-        case .packed: found = table.lookup(packed: ring[i].identity)
-        case .other: found = table.lookupOther(scheme: ring[i].schemeContent, id: ring[i].id)
-        default: return
-        }
-        let (how, person) = Self.settle(found)
-        ring[i].how = how
-        if let person { ring[i].identity = person }
+        guard ring[i].how == .packed || ring[i].how == .other else { return }
+        (ring[i].how, ring[i].identity, _) = settle(ring[i].how, ring[i].identity, scheme: ring[i].schemeContent, id: ring[i].id)
         if ring[i].identity != Staged.unpacked { memo.prefetch(ring[i].identity) }
     }
 
@@ -283,11 +278,11 @@ public final class Linker {
         } else {
             b.append(s.head)
         }
-        let link: Link
-        switch s.how {
-        case .direct: link = .direct; counts.direct += 1
-        case .crosswalk: link = .crosswalk; counts.crosswalk += 1
-        default: link = .unlinked; counts.unlinked += 1
+        let link = s.how.link
+        switch link {
+        case .direct: counts.direct += 1
+        case .crosswalk: counts.crosswalk += 1
+        case .unlinked: counts.unlinked += 1
         }
         withUnsafeTemporaryAllocation(byteCount: 16, alignment: 8) { tagBuffer in
             let tag = tagBuffer.baseAddress!
