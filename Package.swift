@@ -35,6 +35,7 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
+        .systemLibrary(name: "CIsal", pkgConfig: "libisal", providers: [.apt(["libisal-dev"]), .brew(["isa-l"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]),
         .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"]), .brew(["libxml2"])]),
         // What Swift cannot say at speed (prefetch, the SSE2 string scan): Sources/CTally/include/CTally.h.
@@ -45,7 +46,7 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ], swiftSettings: hotPath),
         .target(name: "TallyIO", dependencies: [
-            "TallyCore", "CZlib", "CLibXML2", "CSQLite",
+            "TallyCore", "CZlib", "CIsal", "CLibXML2", "CSQLite",
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: hotPath),
         // The version and the commit a binary was built from, stamped before every build.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # usage: scripts/install.sh [PREFIX]     (default /usr/local)
 # Builds release binaries with the Swift standard library linked in (they run where no Swift
-# toolchain is installed; libxml2, zlib and SQLite come from the system) and installs:
+# toolchain is installed; libxml2, zlib, ISA-L and SQLite come from the system) and installs:
 #   PREFIX/bin/tally-*                        the programs
 #   PREFIX/share/tally/schemas/               the feed declarations and record schemas
 #   PREFIX/share/tally/pipelines/             nightly.sh, demo.sh, crontab.example, rules/default.yaml, spark/

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # usage: scripts/setup.sh [build|test]
 # Installs what tally needs, only where it is missing: to build and run, the C libraries (libxml2,
-# zlib, SQLite) with pkg-config; to test as well (the default), xmllint, headless chromium with a
+# zlib, ISA-L, SQLite) with pkg-config; to test as well (the default), xmllint, headless chromium with a
 # CJK font and poppler-utils, and the Python test oracles and PySpark in a virtual environment.
 # Safe to rerun.
 set -euo pipefail
 purpose=${1:-test}
-apt_packages=(libxml2-dev zlib1g-dev libsqlite3-dev pkg-config libxml2-utils)
+apt_packages=(libxml2-dev zlib1g-dev libisal-dev libsqlite3-dev pkg-config libxml2-utils)
 # apt_missing WHY PACKAGE...: installs those of the packages that are not installed.
 apt_missing() {
     local why=$1 p missing=()

@@ -69,7 +69,7 @@ public final class ValidateStage {
                 try check(input, into: &report)
                 report.sha256 = try input.finishDigest()
             } catch let error as InputError {
-                if error.kind == .noInput || error.kind == .io {
+                if error.kind == .noInput || error.kind == .io || error.kind == .config {
                     Stage.report("tally-validate", error.description)
                     status = ExitStatus.worst(status, error.exitStatus)
                     continue

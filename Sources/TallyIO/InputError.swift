@@ -11,6 +11,8 @@ public struct InputError: Error, Equatable, Sendable, CustomStringConvertible {
         case data
         /// Reading failed at the system level (exit 74).
         case io
+        /// The environment names a setting that does not exist (exit 78).
+        case config
     }
 
     public var kind: Kind
@@ -40,6 +42,7 @@ public struct InputError: Error, Equatable, Sendable, CustomStringConvertible {
         case .noInput: return 66
         case .data: return 65
         case .io: return 74
+        case .config: return 78
         }
     }
 }

@@ -88,7 +88,10 @@ public final class InputFile {
     /// - Parameter hashing: false when `finishDigest()` will not be called, to skip SHA-256.
     /// - Parameter named: the name messages give the file (a spooled copy of standard input is
     ///   named `-`, not its temporary path).
-    public static func open(_ path: String?, limits: InputLimits = .standard, hashing: Bool = true, named: String? = nil) throws(InputError) -> InputFile {
+    /// - Parameter inflate: the gzip engine; nil for the one `TALLY_INFLATE` names (ISA-L unless
+    ///   it names zlib), asked only when the input is gzip.
+    public static func open(_ path: String?, limits: InputLimits = .standard, hashing: Bool = true, named: String? = nil,
+                            inflate: InflateEngine? = nil) throws(InputError) -> InputFile {
         let file: InputFile
         if path == nil || path == "-" {
             try refuseDevice(0, name: "-")
@@ -110,11 +113,11 @@ public final class InputFile {
             file = InputFile(name: named ?? path, path: path, fd: fd, ownsDescriptor: true, limits: limits)
         }
         file.hashing = hashing
-        try file.detect()
+        try file.detect(inflate)
         return file
     }
 
-    private func detect() throws(InputError) {
+    private func detect(_ inflate: InflateEngine?) throws(InputError) {
         let head = UnsafeMutableRawPointer.allocate(byteCount: 2, alignment: 1)
         defer { head.deallocate() }
         var got = 0
@@ -126,7 +129,9 @@ public final class InputFile {
         prefix = Array(UnsafeRawBufferPointer(start: head, count: got))
         if got == 2 && prefix[0] == 0x1F && prefix[1] == 0x8B {
             isGzip = true
-            inflater = try GzipInflater(file: name) { [unowned self] (buffer, count) throws(InputError) -> Int in
+            let engine: InflateEngine
+            if let inflate { engine = inflate } else { engine = try InflateEngine.fromEnvironment() }
+            inflater = try GzipInflater(file: name, engine: engine) { [unowned self] (buffer, count) throws(InputError) -> Int in
                 try self.readServingPrefix(buffer, count)
             }
         }

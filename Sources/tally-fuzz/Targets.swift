@@ -34,7 +34,7 @@ enum Fuzz {
         return path
     }()
 
-    static func file(_ data: UnsafeRawBufferPointer) -> InputFile? {
+    static func file(_ data: UnsafeRawBufferPointer, inflate: InflateEngine = .isal) -> InputFile? {
         let fd = open(scratch, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { fatalError("cannot write \(scratch)") }
         var done = 0
@@ -44,7 +44,7 @@ enum Fuzz {
             done += n
         }
         close(fd)
-        return try? InputFile.open(scratch, limits: InputLimits(maxLineBytes: 1 << 20, maxRatio: 100, ratioGraceBytes: 1 << 20), hashing: false)
+        return try? InputFile.open(scratch, limits: InputLimits(maxLineBytes: 1 << 20, maxRatio: 100, ratioGraceBytes: 1 << 20), hashing: false, inflate: inflate)
     }
 
     static let feeds: [String: LoadedFeed] = {
@@ -120,12 +120,35 @@ enum Fuzz {
     }
 
     /// The input layer: gzip detection, inflation, the ratio and line bounds.
+    /// Both inflate engines on the same bytes: they must agree on whether the stream is good
+    /// and, when it is, on every byte it holds (a fatalError if not).
     static func gzip(_ data: UnsafeRawBufferPointer) {
-        guard let input = file(data) else { return }
+        let isal = inflated(data, .isal), zlib = inflated(data, .zlib)
+        switch (isal, zlib) {
+        case (.success(let a), .success(let b)):
+            if a != b { fatalError("ISA-L and zlib inflate the same stream to different bytes (\(a.count) and \(b.count))") }
+        case (.failure, .failure):
+            break
+        case (.success, .failure(let e)):
+            fatalError("ISA-L accepts a stream zlib refuses: \(e)")
+        case (.failure(let e), .success):
+            fatalError("zlib accepts a stream ISA-L refuses: \(e)")
+        }
+    }
+
+    static func inflated(_ data: UnsafeRawBufferPointer, _ engine: InflateEngine) -> Result<[UInt8], InputError> {
+        guard let input = file(data, inflate: engine) else { return .failure(InputError(.data, file: "-", "not opened")) }
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: 1 << 16, alignment: 16)
         defer { buffer.deallocate() }
-        var total = 0
-        while total < 64 << 20, let n = try? input.read(into: buffer, count: 1 << 16), n > 0 { total += n }
+        var out: [UInt8] = []
+        do {
+            while out.count < 64 << 20 {
+                let n = try input.read(into: buffer, count: 1 << 16)
+                if n == 0 { break }
+                out.append(contentsOf: UnsafeRawBufferPointer(start: buffer, count: n))
+            }
+        } catch { return .failure(error) }
+        return .success(out)
     }
 
     /// The rules loader, with every kind the shipped feeds declare.

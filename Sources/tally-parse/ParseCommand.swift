@@ -21,12 +21,14 @@ struct ParseCommand: TallyCommand {
         stderr, the first 20, without --rejects) and the stage goes on. A bad file (no or wrong \
         header, XML that is not well-formed or in another namespace, truncated gzip) stops that \
         file with one line naming file and line; what it already wrote stays. One summary line \
-        per file goes to stderr: read = written + rejected + filtered.
+        per file goes to stderr: read = written + rejected + filtered. Gzip is inflated with \
+        ISA-L; TALLY_INFLATE=zlib in the environment uses zlib, with the same verdicts.
 
         Exit status: 0 when every file was readable (rejected rows are reported, not fatal); 65 \
         when a file was unusable or had more than --max-rejects (100,000) rows rejected (it \
         stops there), or with --strict when any row was rejected; 66 for a missing \
-        file; 64 for bad usage; 74 for a write failure.
+        file; 64 for bad usage; 74 for a write failure; 78 when TALLY_INFLATE names neither \
+        isal nor zlib.
         """,
         version: Stage.version)
 

@@ -21,8 +21,10 @@ enum Harness {
 
     /// Runs `executable` (a tally binary name, or an absolute path) with `arguments`.
     @discardableResult
-    static func run(_ executable: String, _ arguments: [String], stdin: Data? = nil, cwd: String? = nil) throws -> Result {
+    static func run(_ executable: String, _ arguments: [String], stdin: Data? = nil, cwd: String? = nil,
+                    environment: [String: String] = [:]) throws -> Result {
         let p = Process()
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         p.executableURL = URL(fileURLWithPath: executable.hasPrefix("/") ? executable : binaries + "/" + executable)
         p.arguments = arguments
         if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }

@@ -63,6 +63,32 @@ let parseCases: [ParseCase] = {
         #expect(r == got.count)
     }
 
+    /// The gzip fixtures through tally-parse and tally-validate with each inflate engine: the
+    /// same records, messages and status; and a name that is no engine is refused (78).
+    @Test func bothInflateEnginesGiveTheSameRun() throws {
+        let gzipCases = parseCases.filter { $0.file.hasSuffix(".gz") }
+        #expect(gzipCases.count >= 2)
+        for c in gzipCases {
+            let file = fixtures + "/" + c.file
+            for stage in ["tally-parse", "tally-validate"] {
+                let isal = try Harness.run(stage, ["--feed", c.feed, file], environment: ["TALLY_INFLATE": "isal"])
+                let zlib = try Harness.run(stage, ["--feed", c.feed, file], environment: ["TALLY_INFLATE": "zlib"])
+                let unset = try Harness.run(stage, ["--feed", c.feed, file])
+                #expect(isal.status == c.status || stage == "tally-validate", "\(stage) \(c.file): \(isal.stderr)")
+                #expect(zlib.status == isal.status && zlib.stdout == isal.stdout && zlib.stderr == isal.stderr, "\(stage) \(c.file): \(zlib.stderr) | \(isal.stderr)")
+                #expect(unset.stdout == isal.stdout && unset.status == isal.status, "ISA-L is the default")
+            }
+        }
+        let bogus = try Harness.run("tally-parse", ["--feed", "transit", fixtures + "/" + gzipCases[0].file], environment: ["TALLY_INFLATE": "zstd"])
+        #expect(bogus.status == 78, "\(bogus.stderr)")
+        #expect(bogus.stderr.contains("TALLY_INFLATE: names no inflate engine: zstd (isal or zlib)"), "\(bogus.stderr)")
+        let validate = try Harness.run("tally-validate", ["--feed", "transit", fixtures + "/" + gzipCases[0].file], environment: ["TALLY_INFLATE": "zstd"])
+        #expect(validate.status == 78, "\(validate.stderr)")
+        // Plain input never asks for an engine.
+        let plain = try Harness.run("tally-parse", ["--feed", "transit", fixtures + "/transit-20261127-quoting.csv"], environment: ["TALLY_INFLATE": "zstd"])
+        #expect(plain.status == 0, "\(plain.stderr)")
+    }
+
     @Test func everyRecordFromTheCorpusIsValidForTheSchema() throws {
         let dir = Harness.scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -27,8 +27,9 @@ final class Scratch {
 }
 
 /// Reads every line of `path`, returning them and the digest.
-func readLines(_ path: String, limits: InputLimits = .standard, bufferSize: Int = 1 << 20) throws -> (lines: [String], sha: String, input: InputFile) {
-    let input = try InputFile.open(path, limits: limits)
+func readLines(_ path: String, limits: InputLimits = .standard, bufferSize: Int = 1 << 20,
+               inflate: InflateEngine = .isal) throws -> (lines: [String], sha: String, input: InputFile) {
+    let input = try InputFile.open(path, limits: limits, inflate: inflate)
     let reader = LineReader(input, bufferSize: bufferSize)
     var lines: [String] = []
     while let line = try reader.next() { lines.append(String(decoding: line, as: UTF8.self)) }
@@ -56,35 +57,35 @@ func sha256sum(_ path: String) throws -> String {
         #expect(!input.isGzip)
     }
 
-    @Test func detectsGzipByContentNotName() throws {
+    @Test(arguments: InflateEngine.allCases) func detectsGzipByContentNotName(engine: InflateEngine) throws {
         let s = Scratch()
         let bytes = try s.gzip("x.gz", "one\ntwo\n")
         let path = s.write("named-plain.csv", bytes)
-        let (lines, sha, input) = try readLines(path)
+        let (lines, sha, input) = try readLines(path, inflate: engine)
         #expect(lines == ["one", "two"])
         #expect(input.isGzip)
         #expect(sha == (try sha256sum(path)), "the digest covers the bytes as delivered, compressed")
         #expect(input.rawBytes == bytes.count)
     }
 
-    @Test func readsEveryMemberOfAMultiMemberFile() throws {
+    @Test(arguments: InflateEngine.allCases) func readsEveryMemberOfAMultiMemberFile(engine: InflateEngine) throws {
         let s = Scratch()
         let a = try s.gzip("a.gz", "a1\na2\n")
         let b = try s.gzip("b.gz", "b1\n")
         let c = try s.gzip("c.gz", "c1\nc2")
         let path = s.write("abc.gz", a + b + c)
-        let (lines, _, input) = try readLines(path)
+        let (lines, _, input) = try readLines(path, inflate: engine)
         #expect(lines == ["a1", "a2", "b1", "c1", "c2"])
         #expect(input.gzipMembers == 3)
     }
 
-    @Test func refusesATruncatedStream() throws {
+    @Test(arguments: InflateEngine.allCases) func refusesATruncatedStream(engine: InflateEngine) throws {
         let s = Scratch()
         let whole = try s.gzip("w.gz", String(repeating: "row,of,data\n", count: 5000))
         for cut in [whole.count - 1, whole.count - 8, whole.count / 2, 11] {
             let path = s.write("cut.gz", Array(whole[0..<cut]))
             #expect {
-                _ = try readLines(path)
+                _ = try readLines(path, inflate: engine)
             } throws: { error in
                 let e = error as? InputError
                 return e?.kind == .data && e!.description.contains("truncated gzip stream")
@@ -92,33 +93,42 @@ func sha256sum(_ path: String) throws -> String {
         }
     }
 
-    @Test func refusesACorruptStream() throws {
+    @Test(arguments: InflateEngine.allCases) func refusesACorruptStream(engine: InflateEngine) throws {
         let s = Scratch()
         var bytes = try s.gzip("w.gz", String(repeating: "row,of,data,\(UInt64.max)\n", count: 2000))
         bytes[bytes.count - 6] ^= 0xFF // inside the CRC-32/ISIZE trailer
         let path = s.write("bad-crc.gz", bytes)
         #expect {
-            _ = try readLines(path)
+            _ = try readLines(path, inflate: engine)
+        } throws: { error in
+            (error as? InputError)?.description.contains("corrupt gzip stream") == true
+        }
+        // The length half of the trailer is checked too, not only the CRC.
+        var length = try s.gzip("l.gz", String(repeating: "row,of,data\n", count: 2000))
+        length[length.count - 2] ^= 0x01
+        let lengthPath = s.write("bad-length.gz", length)
+        #expect {
+            _ = try readLines(lengthPath, inflate: engine)
         } throws: { error in
             (error as? InputError)?.description.contains("corrupt gzip stream") == true
         }
         var header = try s.gzip("h.gz", "x\n")
         header[2] = 7 // compression method other than deflate
         let path2 = s.write("bad-method.gz", header)
-        #expect(throws: InputError.self) { _ = try readLines(path2) }
+        #expect(throws: InputError.self) { _ = try readLines(path2, inflate: engine) }
     }
 
-    @Test func refusesTrailingGarbageAfterTheLastMember() throws {
+    @Test(arguments: InflateEngine.allCases) func refusesTrailingGarbageAfterTheLastMember(engine: InflateEngine) throws {
         let s = Scratch()
         let path = s.write("junk.gz", try s.gzip("a.gz", "a\n") + Array("garbage".utf8))
         #expect {
-            _ = try readLines(path)
+            _ = try readLines(path, inflate: engine)
         } throws: { error in
             "\(error)".contains("trailing bytes after the last gzip member")
         }
     }
 
-    @Test func refusesAGzipBomb() throws {
+    @Test(arguments: InflateEngine.allCases) func refusesAGzipBomb(engine: InflateEngine) throws {
         let s = Scratch()
         // 64 MiB of zeros compresses about 1000:1.
         let sink = try OutputSink.create(s.path + "/bomb.gz", gzip: true)
@@ -129,7 +139,7 @@ func sha256sum(_ path: String) throws -> String {
         }
         try sink.finish()
         let limits = InputLimits(maxLineBytes: 1 << 30, maxRatio: 100, ratioGraceBytes: 1 << 20)
-        let input = try InputFile.open(s.path + "/bomb.gz", limits: limits)
+        let input = try InputFile.open(s.path + "/bomb.gz", limits: limits, inflate: engine)
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: 1 << 16, alignment: 8)
         defer { buffer.deallocate() }
         var total = 0
