@@ -46,7 +46,7 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ], swiftSettings: hotPath),
         .target(name: "TallyIO", dependencies: [
-            "TallyCore", "CZlib", "CIsal", "CLibXML2", "CSQLite",
+            "TallyCore", "CTally", "CZlib", "CIsal", "CLibXML2", "CSQLite",
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: hotPath),
         // The version and the commit a binary was built from, stamped before every build.

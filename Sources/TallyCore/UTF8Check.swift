@@ -27,7 +27,19 @@ public enum UTF8Check {
         var i = start
         while i < n {
             let b0 = p[i]
-            if b0 < 0x80 { i += 1; continue }
+            if b0 < 0x80 {
+                i &+= 1
+                while i &+ 8 <= n, Bytes.isASCII(UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self)) { i &+= 8 }
+                continue
+            }
+            // Three-byte sequences (all of CJK) with four bytes in reach: both continuation bytes
+            // checked with one load; E0 and ED, which restrict the second byte, take the switch.
+            if b0 & 0xF0 == 0xE0, b0 != 0xE0, b0 != 0xED, i &+ 4 <= n {
+                let w = UnsafeRawPointer(p + i).loadUnaligned(as: UInt32.self).littleEndian
+                guard w & 0x00C0_C000 == 0x0080_8000 else { return false }
+                i &+= 3
+                continue
+            }
             @inline(__always) func cont(_ k: Int) -> Bool { i + k < n && p[i + k] & 0xC0 == 0x80 }
             switch b0 {
             case 0xC2...0xDF:

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import TallyCore
+import CTally
 
 /// Reads RFC 4180 CSV records from an `InputFile` into `Row`s, in bounded memory.
 ///
@@ -215,6 +216,17 @@ public final class CSVReader {
                 }
                 i += 1
             } else {
+                let stop = buffer.distance(to: UnsafeMutablePointer(mutating: tally_csv_cell_stop(buffer + i, buffer + b)))
+                if stop == b || buffer[stop] == 0x2C {
+                    // A clean cell: no quote or CR before its comma.
+                    storage.append(UnsafeRawBufferPointer(start: buffer + i, count: stop - i))
+                    row.endField()
+                    if stop >= b { return }
+                    i = stop + 1
+                    fieldNumber += 1
+                    if i == b { row.beginField(); row.endField(); return }
+                    continue
+                }
                 let comma = memchr(buffer + i, 0x2C, b - i).map { buffer.distance(to: $0.assumingMemoryBound(to: UInt8.self)) } ?? b
                 if memchr(buffer + i, 0x22, comma - i) != nil {
                     row.readFault = RowFault(code: "structure-error", field: "", fieldNumber: fieldNumber, reason: "quote inside unquoted field \(fieldNumber)")

@@ -3,7 +3,8 @@ import TallyCore
 /// A feed file's rows, read and split on a thread of their own (`RowPipeline`): the one set-up
 /// of CSV and XML reading that tally-parse and tally-validate share. A CSV file's header is read
 /// first (`header`; nil for an empty file); an XML file's records are checked against the
-/// feed's XSD as they are read.
+/// feed's XSD as they are read. The reading thread also hashes each row's key
+/// (`Row.keyPrint`), which the main thread's `RepeatedKeys` then only looks up.
 public final class FeedRows {
     let pipeline: RowPipeline
     let spec: FeedSpec
@@ -18,9 +19,15 @@ public final class FeedRows {
         let box = UncheckedBox(input)
         switch feed.spec.format {
         case .csv(let encoding):
+            let spec = feed.spec
             pipeline = RowPipeline { () throws(InputError) in
                 let reader = CSVReader(box.value, encoding: encoding)
-                return { (row: Row) throws(InputError) -> Bool in try reader.next(into: row) }
+                let keys = RepeatedKeys(spec: spec)
+                return { (row: Row) throws(InputError) -> Bool in
+                    guard try reader.next(into: row) else { return false }
+                    keys.print(row)
+                    return true
+                }
             }
             transcoder = encoding == .gb18030 ? Transcoder(from: "GB18030", to: "UTF-8") : nil
             do {
@@ -35,7 +42,12 @@ public final class FeedRows {
             let spec = feed.spec, xsd = feed.xsdPath!
             pipeline = RowPipeline { () throws(InputError) in
                 let reader = try XMLRecordReader(box.value, spec: spec, xsdPath: xsd)
-                return { (row: Row) throws(InputError) -> Bool in try reader.next(into: row) }
+                let keys = RepeatedKeys(spec: spec)
+                return { (row: Row) throws(InputError) -> Bool in
+                    guard try reader.next(into: row) else { return false }
+                    keys.print(row)
+                    return true
+                }
             }
             transcoder = nil
         }

@@ -63,6 +63,25 @@ static inline __attribute__((always_inline)) tally_plain_run tally_json_plain_ru
     return (tally_plain_run){p, high != 0};
 }
 
+/* Where an unquoted CSV cell stops: the first byte before `end` that is a comma, a quote or a
+ * carriage return, or `end`. One pass, sixteen bytes a step with SSE2, where the reader made three
+ * memchr calls a cell (comma, then quote and CR before it); cells of a wide export are short, so
+ * the calls cost more than the bytes. Never reads at or past `end`. */
+static inline __attribute__((always_inline)) const unsigned char *tally_csv_cell_stop(const unsigned char *p, const unsigned char *end) {
+#if defined(__SSE2__)
+    const __m128i comma = _mm_set1_epi8(','), quote = _mm_set1_epi8('"'), cr = _mm_set1_epi8('\r');
+    while (end - p >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)p);
+        __m128i stops = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, comma), _mm_cmpeq_epi8(x, quote)), _mm_cmpeq_epi8(x, cr));
+        unsigned m = (unsigned)_mm_movemask_epi8(stops);
+        if (m) return p + __builtin_ctz(m);
+        p += 16;
+    }
+#endif
+    while (p < end && *p != ',' && *p != '"' && *p != '\r') p++;
+    return p;
+}
+
 /* `n` bytes from `in` as lower-case hex, two digits a byte, written to `out` (2n bytes): a table
  * of the 256 digit pairs, one load and one two-byte store a byte. Person keys are 32 digits a
  * record in tally-link. */

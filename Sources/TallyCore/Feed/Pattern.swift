@@ -15,18 +15,11 @@ public struct Pattern: @unchecked Sendable { // immutable: the pointers are into
     public static let maximumPositions = 4096
     public static let maximumStates = 4096
 
-    /// Owns the tables; the pointers below are into it, copied here so that matching touches no
-    /// reference count.
+    /// Owns the tables the matcher reads.
     private let tables: PatternTables
-    private let ascii: UnsafePointer<UInt16>
-    private let bmp: UnsafePointer<UInt32>
-    private let blocks: UnsafePointer<UInt16>
-    /// The DFA, nil when it would be too big: `table[offset + class]` is the next state's offset
-    /// (its number times the number of classes). Offset 0 is the dead state; accepting states are
-    /// numbered last, so a state accepts when its offset is at least `acceptFrom`.
-    private let table: UnsafePointer<Int32>?
-    private let startOffset: Int
-    private let acceptFrom: Int
+    /// The matching half: plain pointers into `tables`, copied without touching a reference
+    /// count, valid while this pattern lives.
+    public let matcher: Matcher
 
     public struct SyntaxError: Error, CustomStringConvertible {
         public var description: String
@@ -102,13 +95,12 @@ public struct Pattern: @unchecked Sendable { // immutable: the pointers are into
         let tables = PatternTables(starts: starts, startClass: startClass, classCount: k, table: table, accepting: accepting,
                                    follow: follow, classPositions: classPositions, last: lastWords)
         self.tables = tables
-        ascii = UnsafePointer(tables.ascii)
-        bmp = UnsafePointer(tables.bmp)
-        blocks = UnsafePointer(tables.blocks)
-        self.table = tables.table.map { UnsafePointer($0) }
-        startOffset = tables.startOffset
-        acceptFrom = tables.acceptFrom
+        matcher = Matcher(tables)
     }
+
+    /// Whether the whole of `bytes`, read as UTF-8, matches. Bytes that are not UTF-8 never match.
+    @inline(__always)
+    public func matches(_ bytes: UnsafeRawBufferPointer) -> Bool { matcher.matches(bytes) }
 
     /// Subset construction; empty when the DFA would pass `maximumStates` states or 2^22 cells.
     private static func determinize(n: Int, w: Int, k: Int, follow: [UInt64], classPositions: [UInt64],
@@ -160,56 +152,84 @@ public struct Pattern: @unchecked Sendable { // immutable: the pointers are into
         return lo - 1
     }
 
-    /// Whether the whole of `bytes`, read as UTF-8, matches. Bytes that are not UTF-8 never match.
-    public func matches(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        guard let base = bytes.baseAddress else { return table != nil ? startOffset >= acceptFrom : tables.last[0] & 1 != 0 }
-        guard let table else { return simulate(base, bytes.count) }
-        let n = bytes.count
-        var state = startOffset
-        var i = 0
-        while i < n {
-            guard let c = nextClass(base, n, &i) else { return false }
-            state = Int(table[state &+ c])
-            if state == 0 { return false }
-        }
-        return state >= acceptFrom
-    }
+}
 
-    /// Without a DFA: the set of positions reached, step by step.
-    private func simulate(_ base: UnsafeRawPointer, _ n: Int) -> Bool {
-        let words = tables.words
-        var state = [UInt64](repeating: 0, count: words)
-        var next = state
-        state[0] = 1
-        var i = 0
-        while i < n {
-            guard let c = nextClass(base, n, &i) else { return false }
-            Self.successors(of: state, follow: tables.follow, into: &next)
-            var any: UInt64 = 0
-            for m in 0..<words { next[m] &= tables.classPositions[c * words + m]; any |= next[m] }
-            if any == 0 { return false }
-            swap(&state, &next)
-        }
-        return zip(state, tables.last).contains { $0 & $1 != 0 }
-    }
+extension Pattern {
+    /// A pattern's DFA as plain values: copying one (into a validator's per-field plan) retains
+    /// nothing, so the per-cell check costs no reference counting. Valid while its pattern lives.
+    public struct Matcher: @unchecked Sendable {
+        unowned(unsafe) let tables: PatternTables
+        let ascii: UnsafePointer<UInt16>
+        let bmp: UnsafePointer<UInt32>
+        let blocks: UnsafePointer<UInt16>
+        /// The DFA, nil when it would be too big: `table[offset + class]` is the next state's
+        /// offset (its number times the number of classes). Offset 0 is the dead state; accepting
+        /// states are numbered last, so a state accepts when its offset is at least `acceptFrom`.
+        let table: UnsafePointer<Int32>?
+        let startOffset: Int
+        let acceptFrom: Int
 
-    /// The class of the character at `i`, moving past it; nil when the bytes there are not UTF-8.
-    @inline(__always)
-    private func nextClass(_ base: UnsafeRawPointer, _ n: Int, _ i: inout Int) -> Int? {
-        let b = base.load(fromByteOffset: i, as: UInt8.self)
-        if b < 0x80 {
-            i &+= 1
-            return Int(ascii[Int(b)])
+        init(_ tables: PatternTables) {
+            self.tables = tables
+            ascii = UnsafePointer(tables.ascii)
+            bmp = UnsafePointer(tables.bmp)
+            blocks = UnsafePointer(tables.blocks)
+            table = tables.table.map { UnsafePointer($0) }
+            startOffset = tables.startOffset
+            acceptFrom = tables.acceptFrom
         }
-        guard let v = PatternTables.decode(base, n, &i) else { return nil }
-        return classOf(v)
-    }
 
-    @inline(__always)
-    private func classOf(_ v: UInt32) -> Int {
-        guard v < 0x10000 else { return tables.astralClass(v) }
-        let e = bmp[Int(v >> 8)]
-        return e & PatternTables.uniform != 0 ? Int(e & 0xFFFF) : Int(blocks[Int(e) &+ Int(v & 0xFF)])
+        /// Whether the whole of `bytes`, read as UTF-8, matches. Bytes that are not UTF-8 never match.
+        public func matches(_ bytes: UnsafeRawBufferPointer) -> Bool {
+            guard let base = bytes.baseAddress else { return table != nil ? startOffset >= acceptFrom : tables.last[0] & 1 != 0 }
+            guard let table else { return simulate(base, bytes.count) }
+            let n = bytes.count
+            var state = startOffset
+            var i = 0
+            while i < n {
+                guard let c = nextClass(base, n, &i) else { return false }
+                state = Int(table[state &+ c])
+                if state == 0 { return false }
+            }
+            return state >= acceptFrom
+        }
+
+        /// Without a DFA: the set of positions reached, step by step.
+        private func simulate(_ base: UnsafeRawPointer, _ n: Int) -> Bool {
+            let words = tables.words
+            var state = [UInt64](repeating: 0, count: words)
+            var next = state
+            state[0] = 1
+            var i = 0
+            while i < n {
+                guard let c = nextClass(base, n, &i) else { return false }
+                Pattern.successors(of: state, follow: tables.follow, into: &next)
+                var any: UInt64 = 0
+                for m in 0..<words { next[m] &= tables.classPositions[c * words + m]; any |= next[m] }
+                if any == 0 { return false }
+                swap(&state, &next)
+            }
+            return zip(state, tables.last).contains { $0 & $1 != 0 }
+        }
+
+        /// The class of the character at `i`, moving past it; nil when the bytes there are not UTF-8.
+        @inline(__always)
+        private func nextClass(_ base: UnsafeRawPointer, _ n: Int, _ i: inout Int) -> Int? {
+            let b = base.load(fromByteOffset: i, as: UInt8.self)
+            if b < 0x80 {
+                i &+= 1
+                return Int(ascii[Int(b)])
+            }
+            guard let v = PatternTables.decode(base, n, &i) else { return nil }
+            return classOf(v)
+        }
+
+        @inline(__always)
+        private func classOf(_ v: UInt32) -> Int {
+            guard v < 0x10000 else { return tables.astralClass(v) }
+            let e = bmp[Int(v >> 8)]
+            return e & PatternTables.uniform != 0 ? Int(e & 0xFFFF) : Int(blocks[Int(e) &+ Int(v & 0xFF)])
+        }
     }
 }
 

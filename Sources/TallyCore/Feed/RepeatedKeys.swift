@@ -36,14 +36,14 @@ public struct RepeatedKeys {
     }
 
     /// A row's key, hashed.
-    enum Prepared { case unchecked, empty, key(UInt64, UInt64) }
+    public enum Prepared: Sendable { case unchecked, empty, key(UInt64, UInt64) }
     var prepared = Prepared.unchecked
 
     /// Hashes `row`'s key and asks for its slot's cache line, for `checkPrepared` after the
     /// row's other checks: 2M keys make random accesses into a 64 MB table, and the validator's
     /// work in between hides the wait (perf put the misses at most of the key check's cost).
     public mutating func prepare(_ row: Row) {
-        prepared = fingerprint(row)
+        prepared = row.keyPrint ?? fingerprint(row)
         if case .key(let a, _) = prepared { seen.prefetch(a) }
     }
 
@@ -62,6 +62,10 @@ public struct RepeatedKeys {
         case .key(let a, let b): return seen.insert(a, b) ? .fresh : .repeated
         }
     }
+
+    /// Hashes `row`'s key into `row.keyPrint`, for a `prepare` on another thread: each thread
+    /// hashes with its own `RepeatedKeys` (the key is built in its buffer).
+    public func print(_ row: Row) { row.keyPrint = fingerprint(row) }
 
     func fingerprint(_ row: Row) -> Prepared {
         key.removeAll()

@@ -28,6 +28,9 @@ public final class Row {
     public var readFault: RowFault?
     /// Further problems found while reading (an XML record can break its XSD in several places).
     public var moreReadFaults: [RowFault] = []
+    /// The row's key, hashed by the reading thread (`RepeatedKeys.print`), or nil when it was not:
+    /// the main thread of tally-parse had the most work of the two (perf), so the hashing moved.
+    public var keyPrint: RepeatedKeys.Prepared?
 
     /// The most room a pooled row keeps between rows.
     public static let keptCapacity = 1 << 20
@@ -67,6 +70,7 @@ public final class Row {
         raw.removeAll(shrinkingPast: Row.keptCapacity, to: 256)
         fieldCount = 0
         readFault = nil
+        keyPrint = nil
         if !moreReadFaults.isEmpty { moreReadFaults.removeAll() }
     }
 
