@@ -216,23 +216,16 @@ public final class CSVReader {
                 }
                 i += 1
             } else {
-                let stop = buffer.distance(to: UnsafeMutablePointer(mutating: tally_csv_cell_stop(buffer + i, buffer + b)))
-                if stop == b || buffer[stop] == 0x2C {
-                    // A clean cell: no quote or CR before its comma.
-                    storage.append(UnsafeRawBufferPointer(start: buffer + i, count: stop - i))
-                    row.endField()
-                    if stop >= b { return }
-                    i = stop + 1
-                    fieldNumber += 1
-                    if i == b { row.beginField(); row.endField(); return }
-                    continue
-                }
-                let comma = memchr(buffer + i, 0x2C, b - i).map { buffer.distance(to: $0.assumingMemoryBound(to: UInt8.self)) } ?? b
-                if memchr(buffer + i, 0x22, comma - i) != nil {
-                    row.readFault = RowFault(code: "structure-error", field: "", fieldNumber: fieldNumber, reason: "quote inside unquoted field \(fieldNumber)")
-                }
-                if memchr(buffer + i, 0x0D, comma - i) != nil, row.readFault == nil {
-                    row.readFault = RowFault(code: "structure-error", field: "", fieldNumber: fieldNumber, reason: "carriage return inside unquoted field \(fieldNumber)")
+                // One pass finds the cell's end when it is clean (no quote or CR before its comma).
+                var comma = buffer.distance(to: UnsafeMutablePointer(mutating: tally_csv_cell_stop(buffer + i, buffer + b)))
+                if comma < b && buffer[comma] != 0x2C {
+                    comma = memchr(buffer + i, 0x2C, b - i).map { buffer.distance(to: $0.assumingMemoryBound(to: UInt8.self)) } ?? b
+                    if memchr(buffer + i, 0x22, comma - i) != nil {
+                        row.readFault = RowFault(code: "structure-error", field: "", fieldNumber: fieldNumber, reason: "quote inside unquoted field \(fieldNumber)")
+                    }
+                    if memchr(buffer + i, 0x0D, comma - i) != nil, row.readFault == nil {
+                        row.readFault = RowFault(code: "structure-error", field: "", fieldNumber: fieldNumber, reason: "carriage return inside unquoted field \(fieldNumber)")
+                    }
                 }
                 storage.append(UnsafeRawBufferPointer(start: buffer + i, count: comma - i))
                 row.endField()
