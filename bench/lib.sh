@@ -44,6 +44,17 @@ make_once() {
 
 # The shared benchmark files: a 2,000,000-row transit day (ROWS to change it) and a court day of
 # 300,000 judgments. Made once with tally-synth, reused while their size matches.
+# The wide metro export (bench/metro/; `tally-bench metro-data`): METRO_ROWS rows (default
+# 2,000,000), gzip, in $METRO with its declaration in $METRO_SCHEMAS. Made once.
+ensure_metro() {
+    build_release tally-bench
+    METRO_ROWS=${METRO_ROWS:-2000000}
+    METRO=$DATA/metro/metro-20261101.csv.gz
+    METRO_SCHEMAS=$ROOT/bench/metro
+    mkdir -p "$DATA/metro"
+    make_once "$DATA/metro" "$METRO_ROWS" "$BIN/tally-bench" metro-data --rows "$METRO_ROWS" --out "$METRO"
+}
+
 ensure_bench_feeds() {
     build_release tally-synth
     ROWS=${ROWS:-2000000}

@@ -11,13 +11,10 @@
 source "$(dirname "$0")/lib.sh"
 require mlr
 BEFORE=${1:+$(cd "$1" && pwd)}
-build_release tally-parse; build_release tally-validate; build_release tally-bench
-ROWS=${ROWS:-2000000}; ROUNDS=${ROUNDS:-5}; MLR_ROUNDS=${MLR_ROUNDS:-2}
-DIR=$DATA/metro
-mkdir -p "$DIR"
-F=$DIR/metro-20261101.csv.gz
-make_once "$DIR" "$ROWS" "$BIN/tally-bench" metro-data --rows "$ROWS" --out "$F"
-SCHEMAS=$ROOT/bench/metro
+build_release tally-parse; build_release tally-validate
+METRO_ROWS=${ROWS:-2000000}; ROUNDS=${ROUNDS:-5}; MLR_ROUNDS=${MLR_ROUNDS:-2}
+ensure_metro
+ROWS=$METRO_ROWS; DIR=$DATA/metro; F=$METRO; SCHEMAS=$METRO_SCHEMAS
 times=$(mktemp)
 trap 'rm -f "$times"' EXIT
 run() { # run NAME COMMAND: one timed run, wall seconds appended to $times
