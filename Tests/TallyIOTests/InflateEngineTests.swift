@@ -196,6 +196,50 @@ private struct Seeded: RandomNumberGenerator {
         }
     }
 
+    /// A member made of stored blocks, its size in bytes exactly `size` (at least 23).
+    static func storedMember(size: Int, fill: UInt8) -> (member: [UInt8], data: [UInt8]) {
+        var blocks = 1
+        while size - 18 - 5 * blocks > 65_535 * blocks { blocks += 1 }
+        let total = size - 18 - 5 * blocks
+        let data = (0..<total).map { UInt8(truncatingIfNeeded: $0 &* 31) ^ fill }
+        var member: [UInt8] = [0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 3]
+        var at = 0
+        for b in 0..<blocks {
+            let n = b == blocks - 1 ? total - at : min(65_535, total / blocks)
+            member.append(b == blocks - 1 ? 1 : 0)
+            member += [UInt8(n & 0xFF), UInt8(n >> 8), UInt8(~n & 0xFF), UInt8((~n >> 8) & 0xFF)]
+            member += data[at..<(at + n)]
+            at += n
+        }
+        let crc = crc32(data)
+        for shift in stride(from: 0, to: 32, by: 8) { member.append(UInt8(truncatingIfNeeded: crc >> UInt32(shift))) }
+        for shift in stride(from: 0, to: 32, by: 8) { member.append(UInt8(truncatingIfNeeded: total >> shift)) }
+        #expect(member.count == size)
+        return (member, data)
+    }
+
+    /// The input layer reads 2 bytes (the magic), then 256 KiB at a time: members whose trailer
+    /// or next header straddles a read, at every offset around the boundary, inflate whole.
+    @Test func aTrailerOrHeaderSplitAcrossReadsInflatesWhole() throws {
+        let s = Scratch()
+        let boundary = 2 + (1 << 18)
+        let (second, secondData) = Self.storedMember(size: 64, fill: 0x55)
+        for end in (boundary - 12)...(boundary + 12) {
+            let (first, firstData) = Self.storedMember(size: end, fill: 0xAA)
+            let path = s.write("split.gz", first + second)
+            for engine in InflateEngine.allCases {
+                #expect(inflate(path, engine) == .bytes(firstData + secondData), "\(engine), first member ends at \(end)")
+            }
+            // The same ending the file: the last trailer split, then cut short by one byte.
+            let alone = s.write("alone.gz", first)
+            let cut = s.write("cut.gz", Array(first.dropLast()))
+            for engine in InflateEngine.allCases {
+                #expect(inflate(alone, engine) == .bytes(firstData), "\(engine), alone, \(end)")
+                #expect(inflate(cut, engine) == .refused(.data, "truncated gzip stream"), "\(engine), cut, \(end)")
+            }
+        }
+    }
+
     /// Damage of every kind (a flipped bit, a changed byte, a cut, a byte inserted, a second
     /// member's header spoiled) at random places: both engines accept or refuse together, and
     /// what they accept is the same bytes.
