@@ -25,21 +25,22 @@ private func refusalClass(_ error: InputError) -> String {
     return error.message
 }
 
-private func inflate(_ path: String, _ engine: InflateEngine) -> Inflated {
-    do {
-        let input = try InputFile.open(path, limits: InputLimits(maxLineBytes: 1 << 20, maxRatio: 250, ratioGraceBytes: 1 << 20), inflate: engine)
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: 1 << 16, alignment: 16)
-        defer { buffer.deallocate() }
-        var out: [UInt8] = []
-        while true {
-            let n = try input.read(into: buffer, count: 1 << 16)
-            if n == 0 { break }
-            out.append(contentsOf: UnsafeRawBufferPointer(start: buffer, count: n))
-        }
-        return .bytes(out)
-    } catch {
-        return .refused(error.kind, refusalClass(error))
+/// Every byte `engine` inflates from `path`, or the refusal.
+private func readAll(_ path: String, _ engine: InflateEngine) throws(InputError) -> [UInt8] {
+    let input = try InputFile.open(path, limits: InputLimits(maxLineBytes: 1 << 20, maxRatio: 250, ratioGraceBytes: 1 << 20), inflate: engine)
+    let buffer = UnsafeMutableRawPointer.allocate(byteCount: 1 << 16, alignment: 16)
+    defer { buffer.deallocate() }
+    var out: [UInt8] = []
+    while true {
+        let n = try input.read(into: buffer, count: 1 << 16)
+        if n == 0 { break }
+        out.append(contentsOf: UnsafeRawBufferPointer(start: buffer, count: n))
     }
+    return out
+}
+
+private func inflate(_ path: String, _ engine: InflateEngine) -> Inflated {
+    do { return .bytes(try readAll(path, engine)) } catch { return .refused(error.kind, refusalClass(error)) }
 }
 
 /// Runs /bin/gzip with `arguments` on `input`, returning its output.
@@ -110,13 +111,10 @@ private struct Seeded: RandomNumberGenerator {
     /// The engines' own words, for a failure message.
     private func detail(_ path: String) -> String {
         InflateEngine.allCases.map { engine -> String in
-            do {
-                let input = try InputFile.open(path, inflate: engine)
-                let buffer = UnsafeMutableRawPointer.allocate(byteCount: 1 << 16, alignment: 16)
-                defer { buffer.deallocate() }
-                while try input.read(into: buffer, count: 1 << 16) > 0 {}
+            do throws(InputError) {
+                _ = try readAll(path, engine)
                 return "\(engine): ok"
-            } catch { return "\(engine): \((error as? InputError)?.message ?? "\(error)")" }
+            } catch { return "\(engine): \(error.message)" }
         }.joined(separator: "; ")
     }
 
