@@ -23,9 +23,13 @@
 #    kept in OUTDIR/rejects/).
 # 5. Each admitted file (crosswalk files first, then the rest by name): validate (report in
 #    OUTDIR/reports/), parse (rejects in OUTDIR/rejects/FILE.jsonl), link, ingest into the
-#    SQLite ledger DB; then to OUTDIR/done/. Then the whole ledger is dumped, linked again with
-#    every crosswalk so far, and scored into OUTDIR/scores-YYYY-MM-DD.jsonl (through a temporary
-#    file and a rename, so a reader never sees half a file), and the night is drawn as a page,
+#    SQLite ledger DB; then to OUTDIR/done/. Then the scoring store beside the ledger (DB.scoring,
+#    or TALLY_SCORING_STORE) takes the records stored since the last night (tally-store
+#    update-scoring); every identifier it holds is linked with every crosswalk so far (tally-link
+#    --store), so a new crosswalk entry relinks old records too; and the whole history is scored
+#    from the store into OUTDIR/scores-YYYY-MM-DD.jsonl (through a temporary file and a rename, so
+#    a reader never sees half a file): the same bytes as the ledger's dump relinked and scored,
+#    without parsing the history as JSON. The night is drawn as a page,
 #    OUTDIR/report-YYYY-MM-DD.html (tally-report: scores by tier, reasons, feeds, disputes, trend).
 # 6. Logs and status. Every line printed has a UTC timestamp and the run's id; the run starts and
 #    ends with a line. The stages' messages go to OUTDIR/logs/RUN-ID/FILE.log, and a failure
@@ -46,6 +50,8 @@
 #   TALLY_SCHEMAS        the feed declarations (default: ../schemas/feeds beside this script,
 #                        in the source tree and in an installed copy alike)
 #   TALLY_SECRET_FILE    the person-key secret (default: tally.secret beside DB; mode 0600)
+#   TALLY_SCORING_STORE  the scoring store's directory (default: DB.scoring; made on the first
+#                        night, and again from the ledger with tally-store rebuild-scoring)
 #   TALLY_RULES          the scoring rules (default: rules/default.yaml beside this script)
 #   TALLY_AS_OF          the day to score for (default: today in China, YYYY-MM-DD)
 #   TALLY_SETTLE_SECONDS how long a file must be unchanged before it is taken (default 120)
@@ -71,6 +77,7 @@ if [ -z "$BIN" ] && [ -x "$HERE/../../../bin/tally-parse" ]; then BIN=$(cd "$HER
 SCHEMAS=${TALLY_SCHEMAS:-$HERE/../schemas/feeds}
 RULES=${TALLY_RULES:-$HERE/rules/default.yaml}
 SECRET=${TALLY_SECRET_FILE:-$(dirname "$DB")/tally.secret}
+STORE=${TALLY_SCORING_STORE:-$DB.scoring}
 # China Standard Time as a POSIX rule (UTC+8, no daylight saving), so no tzdata is needed.
 AS_OF=${TALLY_AS_OF:-$(TZ=CST-8 date +%F)}
 SETTLE=${TALLY_SETTLE_SECONDS:-120}
@@ -212,6 +219,8 @@ if ! flock -n 9; then
     shout "another run holds $DB.lock; this one exits without doing anything"
     exit 75
 fi
+# Persons files of a run killed before it could remove its own (this run holds the lock).
+rm -f "$OUT"/work/persons-*.bin
 
 # 2. Admission: what in INCOMING (and released/) is a settled feed file; the rest is reported.
 feed_alternatives=$(IFS='|'; echo "${FEEDS[*]}")
@@ -337,24 +346,27 @@ for file in "${admitted[@]}"; do
     record_file "$name" ingested feed "$feed" sha256 "$sha" "${counts[@]}" "${store[@]}" seconds $(( $(date +%s) - began ))
 done
 
-# Scores: the whole ledger, relinked with every crosswalk so far, corrections first.
+# Scores: the scoring store brought up to the ledger, its identifiers linked with every
+# crosswalk so far, its corrections and rows scored.
 current=scores
 scores=$OUT/scores-$AS_OF.jsonl
 tmp=$OUT/.scores-$AS_OF.jsonl.tmp
+persons=$OUT/work/persons-$RUN_ID.bin
 log=$OUT/logs/$RUN_ID/scores.log
 mapfile -t cw < <(crosswalks)
 if [ ! -e "$DB" ]; then
     say "the ledger $DB has taken nothing yet; no scores written"
 else
-    if tool tally-store dump "$DB" 2>> "$log" \
-        | tool tally-link --relink --crosswalk "${cw[@]}" --secret-file "$SECRET" 2>> "$log" \
-        | tool tally-score --corrections-first --schemas "$SCHEMAS" --rules "$RULES" --as-of "$AS_OF" --stats "$OUT/logs/score-$AS_OF.json" > "$tmp" 2>> "$log"; then
+    if tool tally-store update-scoring --store "$STORE" "$DB" 2>> "$log" \
+        && tool tally-link --store "$STORE" --output "$persons" --crosswalk "${cw[@]}" --secret-file "$SECRET" 2>> "$log" \
+        && tool tally-score --store "$STORE" --persons "$persons" --schemas "$SCHEMAS" --rules "$RULES" --as-of "$AS_OF" --stats "$OUT/logs/score-$AS_OF.json" > "$tmp" 2>> "$log"; then
+        rm -f "$persons"
         mv "$tmp" "$scores"
         people=$(stat_of "$OUT/logs/score-$AS_OF.json" people)
         say "$(basename "$scores"): $people people scored as of $AS_OF"
         SCORES_JSON="{\"file\":$(json_string "$(basename "$scores")"),\"people\":$people}"
     else
-        rm -f "$tmp"
+        rm -f "$tmp" "$persons"
         shout "scoring failed; no scores-$AS_OF.jsonl was written. Its messages:"
         tail -n 20 "$log" | sed 's/^/    /' >&2
         failed=1

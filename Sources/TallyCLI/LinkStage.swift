@@ -13,6 +13,10 @@ public final class LinkStage {
         public var relink = false
         /// Exit 0 although lines were rejected.
         public var keepGoing = false
+        /// Link a scoring store's identifiers (this directory) into a persons file (`personsPath`)
+        /// instead of record lines.
+        public var storePath: String?
+        public var personsPath: String?
         public var paths: [String]
         public var limits: InputLimits
         public var rejectsPath: String?
@@ -94,6 +98,37 @@ public final class LinkStage {
         Stage.report(name, "read \(c.read), written \(l.written), rejected \(c.rejected) (direct \(l.direct), crosswalk \(l.crosswalk), unlinked \(l.unlinked), corrections \(l.corrections)); crosswalk \(c.crosswalkIdentifiers) identifiers from \(c.crosswalkLines) lines, \(c.conflicts) in conflict")
         if let path = options.statsPath { try writeStats(path) }
         if (c.rejected > 0 && !options.keepGoing) || (options.strict && c.conflicts > 0) { status = ExitStatus.worst(status, ExitStatus.data) }
+        return status
+    }
+
+    /// `--store DIR --output FILE`: every identifier of the scoring store, linked once, into a
+    /// persons file that tally-score --store reads with the store's rows. A record's person is a
+    /// function of its subject identifier and the crosswalk, so this gives each row the person
+    /// that relinking its record line would.
+    public func runStore(store: String, output: String) throws -> Int32 {
+        let status = try loadCrosswalk()
+        linker.crosswalkLoaded()
+        do {
+            let reader = try ScoringStore.Reader(path: store)
+            var entries: [(ScoringStore.Hash128, UInt64, UInt64)] = []
+            entries.reserveCapacity(Int(reader.state.identifiers))
+            try withUnsafeTemporaryAllocation(byteCount: 16, alignment: 8) { tag in
+                try reader.forEachIdentifier { hash, scheme, id in
+                    counts.read += 1
+                    _ = linker.tag(scheme: scheme, id: id, into: tag.baseAddress!)
+                    let hi = UInt64(bigEndian: tag.loadUnaligned(fromByteOffset: 0, as: UInt64.self))
+                    let lo = UInt64(bigEndian: tag.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+                    entries.append((hash, hi, lo))
+                }
+            }
+            try ScoringStore.Persons.write(output, identifiersSHA256: reader.state.identifiersSHA256, entries: entries)
+        } catch let fault as ScoringStore.Fault {
+            throw StageFailure(fault.description, status: fault.code)
+        }
+        let c = counts, l = linker.counts
+        Stage.report(name, "\(store): \(c.read) identifiers linked into \(output) (direct \(l.direct), crosswalk \(l.crosswalk), unlinked \(l.unlinked)); crosswalk \(c.crosswalkIdentifiers) identifiers from \(c.crosswalkLines) lines, \(c.conflicts) in conflict")
+        if let path = options.statsPath { try writeStats(path) }
+        if options.strict && c.conflicts > 0 { return ExitStatus.worst(status, ExitStatus.data) }
         return status
     }
 

@@ -56,20 +56,7 @@ public final class ScoreStage {
     public func run() throws -> Int32 {
         let rejects = try RejectLog(stage: name, path: options.rejectsPath)
         var scanner = RecordViewScanner()
-        var read = 0
-        var status = ExitStatus.ok
-        var corrections = LineInput(paths: options.correctionPaths, limits: options.limits, stage: name)
-        try corrections.forEachLine { file, lineNumber, line in
-            read += 1
-            guard let v = try rejects.view(line, &scanner, file: file, line: lineNumber) else { return }
-            guard v.isCorrection else {
-                throw StageFailure("\(file):\(lineNumber): --corrections holds a record that is not a correction (kind \(v.kind.string))", status: ExitStatus.data)
-            }
-            if let fault = scorer.corrections.add(v, sources: &scorer.sources) {
-                try rejects.add(file: file, line: lineNumber, code: "bad-correction", reason: fault, raw: line.text)
-            }
-        }
-        status = ExitStatus.worst(status, corrections.status)
+        var (read, status) = try readCorrections(rejects, &scanner)
         let readFromCorrections = read
 
         // One pass while the corrections come first; streams are copied as they are read.
@@ -145,6 +132,66 @@ public final class ScoreStage {
             }
             status = ExitStatus.worst(status, again.status)
         }
+        return try writeScores(read: read, rejects: rejects, status: status)
+    }
+
+    /// `--store DIR --persons FILE`: the scoring store's corrections (and --corrections), then
+    /// its rows, each with the person key tally-link --store found for its identifier. The
+    /// same scores, to the byte, as the ledger's dump relinked and scored.
+    public func runStore(store: String, persons personsPath: String) throws -> Int32 {
+        let rejects = try RejectLog(stage: name, path: options.rejectsPath)
+        var scanner = RecordViewScanner()
+        do {
+            let reader = try ScoringStore.Reader(path: store)
+            var (read, status) = try readCorrections(rejects, &scanner, extraCorrections: [reader.correctionsPath])
+            let persons = try ScoringStore.Persons.load(personsPath, identifiersSHA256: reader.state.identifiersSHA256)
+            // Each name hash once: sources numbered as the scorer numbers them, kinds as the rules do.
+            let (sourceNames, kindNames) = try reader.names()
+            var sources: [UInt32: UInt32] = [:], kinds: [UInt32: Int] = [:]
+            for (h, name) in sourceNames {
+                var name = name
+                sources[h] = name.withUTF8 { scorer.sources.number(UnsafeRawBufferPointer($0)) }
+            }
+            for (h, name) in kindNames { kinds[h] = options.rules.index(of: name) ?? -1 }
+            try reader.forEachRowBlock { block, n in
+                for i in 0..<n {
+                    if i + 8 < n { persons.prefetch(ScoringStore.Row(block + (i + 8) * ScoringStore.rowBytes).identifier) }
+                    let row = ScoringStore.Row(block + i * ScoringStore.rowBytes)
+                    guard let person = persons.person(row.identifier), let source = sources[row.source], let kind = kinds[row.kind] else {
+                        throw StageFailure("\(store): ledger row \(row.seq) names an identifier or name the store's tables and persons file lack: make the store again (tally-store rebuild-scoring), then tally-link --store", status: ExitStatus.data)
+                    }
+                    scorer.add(personHi: person.hi, personLo: person.lo, key: RecordKey(hi: row.id.hi, lo: row.id.lo, source: source),
+                               at: Timestamp(seconds: row.at), amountFen: row.amountFen < 0 ? nil : row.amountFen, kind: kind)
+                }
+                read += n
+            }
+            status = ExitStatus.worst(status, ExitStatus.ok)
+            return try writeScores(read: read, rejects: rejects, status: status)
+        } catch let fault as ScoringStore.Fault {
+            throw StageFailure(fault.description, status: fault.code)
+        }
+    }
+
+    /// Reads the corrections of --corrections (and `extraCorrections`) into the scorer.
+    func readCorrections(_ rejects: RejectLog, _ scanner: inout RecordViewScanner, extraCorrections: [String] = []) throws -> (read: Int, status: Int32) {
+        var read = 0
+        var corrections = LineInput(paths: options.correctionPaths + extraCorrections, limits: options.limits, stage: name)
+        try corrections.forEachLine { file, lineNumber, line in
+            read += 1
+            guard let v = try rejects.view(line, &scanner, file: file, line: lineNumber) else { return }
+            guard v.isCorrection else {
+                throw StageFailure("\(file):\(lineNumber): --corrections holds a record that is not a correction (kind \(v.kind.string))", status: ExitStatus.data)
+            }
+            if let fault = scorer.corrections.add(v, sources: &scorer.sources) {
+                try rejects.add(file: file, line: lineNumber, code: "bad-correction", reason: fault, raw: line.text)
+            }
+        }
+        return (read, corrections.status)
+    }
+
+    /// Writes the scores, reports the counts; returns the exit status.
+    func writeScores(read: Int, rejects: RejectLog, status: Int32) throws -> Int32 {
+        var status = status
         let out = OutputSink.standardOutput()
         var tiers = [Int](repeating: 0, count: options.rules.tiers.count)
         var people = 0

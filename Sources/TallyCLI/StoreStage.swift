@@ -121,3 +121,25 @@ public enum StoreStage {
         return sha256 != nil && entries.isEmpty ? 1 : ExitStatus.ok
     }
 }
+
+extension StoreStage {
+    /// `update-scoring DB` and `rebuild-scoring DB`: the scoring store beside the ledger brought
+    /// up to it, or made again from it alone; prints what changed.
+    public static func updateScoring(database: String, store: String?, rebuild: Bool, statsPath: String?) throws -> Int32 {
+        let ledger = try openForReading(database)
+        let path = store ?? ScoringStore.defaultPath(ledger: database)
+        let c: ScoringStore.UpdateCounts
+        do {
+            c = try ScoringStore.update(store: path, ledger: ledger, rebuild: rebuild)
+        } catch let fault as ScoringStore.Fault {
+            throw StageFailure(fault.description, status: fault.code)
+        } catch let error as DatabaseError {
+            throw StageFailure(error.message, status: error.code == Ledger.damaged ? ExitStatus.data : status(of: error))
+        }
+        Stage.report(name, "\(path): \(rebuild ? "made again" : "updated"): \(c.added) rows added, \(c.amended) rewritten (amended); \(c.rows) rows, \(c.identifiers) identifiers, \(c.corrections) corrections\(c.tablesRemade ? "; tables made again from the rows" : "")")
+        if let statsPath {
+            try StatsFile.write(statsPath, counts: [("added", c.added), ("amended", c.amended), ("rows", c.rows), ("identifiers", c.identifiers), ("corrections", c.corrections)])
+        }
+        return ExitStatus.ok
+    }
+}

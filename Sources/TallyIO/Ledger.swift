@@ -338,10 +338,20 @@ public final class Ledger {
     /// Why a stored row is not what was stored, or nil when it is: its line must be a valid
     /// record with the row's id, and hash to the stored content.
     static func damage(seq: Int64, id: String, content: UnsafeRawBufferPointer, line: UnsafeRawBufferPointer, scanner: inout RecordViewScanner) -> String? {
+        verified(seq: seq, id: id, content: content, line: line, scanner: &scanner).damage
+    }
+
+    /// The stored line's view when it is what was stored, else why not.
+    static func verified(seq: Int64, id: String, content: UnsafeRawBufferPointer, line: UnsafeRawBufferPointer, scanner: inout RecordViewScanner) -> (view: RecordView?, damage: String?) {
         let view: RecordView
         do { view = try scanner.view(line) } catch {
-            return "row \(seq) (id \(InertText.quoted(id, limit: 80))): the stored line is not a valid record: \(error)"
+            return (nil, "row \(seq) (id \(InertText.quoted(id, limit: 80))): the stored line is not a valid record: \(error)")
         }
+        if let why = damage(seq: seq, id: id, content: content, line: line, view: view) { return (nil, why) }
+        return (view, nil)
+    }
+
+    static func damage(seq: Int64, id: String, content: UnsafeRawBufferPointer, line: UnsafeRawBufferPointer, view: RecordView) -> String? {
         guard view.id.string == id else {
             return "row \(seq): the stored line's id \(InertText.quoted(view.id.string, limit: 80)) is not the row's \(InertText.quoted(id, limit: 80))"
         }
@@ -358,21 +368,8 @@ public final class Ledger {
     /// verified first (see `Ledger`): damage is thrown as a `DatabaseError` with code `damaged`,
     /// naming the row, before anything of that row is handed on.
     public func dump(_ body: (UnsafeRawBufferPointer) throws -> Void) throws {
-        var scanner = RecordViewScanner()
         for sql in ["SELECT seq, id, content, line FROM records WHERE correction = 1 ORDER BY seq", "SELECT seq, id, content, line FROM records WHERE correction = 0 ORDER BY seq"] {
-            let s = try db.prepare(sql)
-            var last: Int64 = 0
-            while true {
-                let more: Bool
-                do { more = try s.step() } catch { throw Self.pageDamage(error, path: path, after: last) }
-                guard more else { break }
-                last = s.int(0)
-                let line = s.bytes(3)
-                if let why = Self.damage(seq: last, id: s.text(1), content: s.bytes(2), line: line, scanner: &scanner) {
-                    throw DatabaseError(message: "\(path): \(why)", code: Self.damaged)
-                }
-                try body(line)
-            }
+            try forEachVerified(try db.prepare(sql)) { _, line, _ in try body(line) }
         }
     }
 
@@ -464,5 +461,74 @@ public final class Ledger {
             out.append(FileEntry(sha256: s.text(0), name: s.text(1), records: Int(s.int(2)), ingestedAt: s.text(3), sameAs: s.isNull(4) ? nil : s.text(4)))
         }
         return out
+    }
+}
+
+// MARK: Reading what changed (the scoring store's updates)
+
+extension Ledger {
+    /// Runs `body` in one read transaction: everything it reads is one state of the ledger,
+    /// whatever an ingest commits meanwhile.
+    public func snapshot<T>(_ body: () throws -> T) throws -> T {
+        try db.execute("BEGIN")
+        do {
+            let value = try body()
+            try db.execute("COMMIT")
+            return value
+        } catch {
+            try? db.execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// The highest record sequence number (0 for an empty ledger).
+    public func lastSequence() throws(DatabaseError) -> Int64 { try db.integer("SELECT coalesce(max(seq), 0) FROM records") ?? 0 }
+
+    /// The highest row of the amendments table (0 when nothing was ever amended): amendments
+    /// are only ever added, so a row past a mark is an amendment made since.
+    public func lastAmendment() throws(DatabaseError) -> Int64 { try db.integer("SELECT coalesce(max(rowid), 0) FROM amendments") ?? 0 }
+
+    /// The id of the record at `seq`, or nil when there is none.
+    public func id(atSequence seq: Int64) throws(DatabaseError) -> String? {
+        let s = try db.prepare("SELECT id FROM records WHERE seq = ?1")
+        s.bind(1, seq)
+        return try s.step() ? s.text(0) : nil
+    }
+
+    /// Calls `body` with every record (or, with `corrections`, every correction) whose sequence
+    /// number is above `seq`, in sequence order, each verified first like `dump`'s lines.
+    public func forEachRecord(after seq: Int64, corrections: Bool, _ body: (Int64, UnsafeRawBufferPointer, RecordView) throws -> Void) throws {
+        let s = try db.prepare("SELECT seq, id, content, line FROM records WHERE correction = ?1 AND seq > ?2 ORDER BY seq")
+        s.bind(1, corrections ? 1 : 0)
+        s.bind(2, seq)
+        try forEachVerified(s, body)
+    }
+
+    /// Calls `body` with the current line of every record amended after the amendments-table
+    /// row `rowid` and stored at or before `seq` (those after it are read as new), once each, in
+    /// sequence order, verified.
+    public func forEachAmended(after rowid: Int64, upTo seq: Int64, _ body: (Int64, UnsafeRawBufferPointer, RecordView) throws -> Void) throws {
+        let s = try db.prepare("""
+            SELECT seq, id, content, line FROM records WHERE seq <= ?2 AND correction = 0
+                AND id IN (SELECT id FROM amendments WHERE rowid > ?1) ORDER BY seq
+            """)
+        s.bind(1, rowid)
+        s.bind(2, seq)
+        try forEachVerified(s, body)
+    }
+
+    func forEachVerified(_ s: SQLiteDatabase.Statement, _ body: (Int64, UnsafeRawBufferPointer, RecordView) throws -> Void) throws {
+        var scanner = RecordViewScanner()
+        var last: Int64 = 0
+        while true {
+            let more: Bool
+            do { more = try s.step() } catch { throw Self.pageDamage(error, path: path, after: last) }
+            guard more else { break }
+            last = s.int(0)
+            let line = s.bytes(3)
+            let (view, damage) = Self.verified(seq: last, id: s.text(1), content: s.bytes(2), line: line, scanner: &scanner)
+            guard let view else { throw DatabaseError(message: "\(path): \(damage ?? "damaged")", code: Self.damaged) }
+            try body(last, line, view)
+        }
     }
 }

@@ -22,6 +22,9 @@ struct ScoreData: ParsableCommand {
     @Option(help: ArgumentHelp("Where to write the corrections.", valueName: "file"))
     var corrections: String
 
+    @Option(help: ArgumentHelp("Give records the subjects of a city's feeds, and write the crosswalk here: each person has a resident number, a transit card and a shop account; records name the card (55%), the account (25%) or the number (20%); the crosswalk maps 90% of the cards and 70% of the accounts to their person (the rest stay unlinked). Without it every subject is a resident number.", valueName: "file"))
+    var cityCrosswalk: String?
+
     func run() throws {
         try Stage.run("tally-bench") {
             let kinds: [(String, Int)] = [("transit.fare-evasion", 30), ("transit.no-tap-out", 10), ("transit.turnstile-jump", 5), ("commerce.on-time", 30),
@@ -39,7 +42,12 @@ struct ScoreData: ParsableCommand {
                 let kind = table[Int(next() % UInt64(table.count))]
                 let source = String(kind.prefix { $0 != "." })
                 let id = source + ":" + SourceNames.hex16(UInt64(i) &* 0x9E37_79B9_7F4A_7C15) + SourceNames.hex16(UInt64(i))
-                let r = Record(id: id, source: source, kind: kind, subject: Subject(scheme: "cn-rid", id: LinkData.residentID(who)),
+                var subject = Subject(scheme: "cn-rid", id: LinkData.residentID(who))
+                if cityCrosswalk != nil {
+                    let pick = next() % 100
+                    if pick < 55 { subject = Self.card(who) } else if pick < 80 { subject = Self.account(who) }
+                }
+                let r = Record(id: id, source: source, kind: kind, subject: subject,
                                at: Timestamp(seconds: end - Int64(next() % (730 * 86_400))), amountFen: source == "court" || source == "tax" ? Int64(next() % 50_000_000) : nil,
                                attrs: ["n": String(i)], prov: Provenance(file: source + "-20261101.csv", sha256: sha, line: i + 2),
                                person: "p_" + SourceNames.hex16(UInt64(who) &* 0xD6E8_FEB8_6659_FD93) + SourceNames.hex16(UInt64(who)), link: .direct)
@@ -55,7 +63,24 @@ struct ScoreData: ParsableCommand {
             }
             try sink.finish()
             try fixes.finish()
+            if let cityCrosswalk {
+                let cw = try OutputSink.create(cityCrosswalk)
+                var line = 2
+                for who in 0..<people {
+                    for (subject, share) in [(Self.card(who), 90), (Self.account(who), 70)] where ((UInt64(who) &* 0x9E37_79B9_7F4A_7C15) >> 40) % 100 < share {
+                        Record(id: "crosswalk:" + SourceNames.hex16(UInt64(line) &* 0xD6E8_FEB8_6659_FD93) + SourceNames.hex16(UInt64(line)), source: "crosswalk",
+                               kind: "crosswalk.link", subject: subject, at: Timestamp(seconds: end - 800 * 86_400), attrs: ["person": LinkData.residentID(who)],
+                               prov: Provenance(file: "crosswalk-20241101.csv", sha256: sha, line: line)).encode(into: cw.buffer)
+                        line += 1
+                        try cw.flushIfFull()
+                    }
+                }
+                try cw.finish()
+            }
             return ExitStatus.ok
         }
     }
+
+    static func card(_ who: Int) -> Subject { Subject(scheme: "transit-card", id: "8" + LinkData.pad(who, 15)) }
+    static func account(_ who: Int) -> Subject { Subject(scheme: "shop-account", id: "A" + LinkData.pad(who, 10)) }
 }

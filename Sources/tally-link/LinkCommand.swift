@@ -51,6 +51,12 @@ struct LinkCommand: TallyCommand {
     @Flag(help: "Link records that already carry a person again, from today's crosswalk (as the nightly pipeline does before scoring), instead of rejecting them.")
     var relink = false
 
+    @Option(help: ArgumentHelp("Link a scoring store's identifiers (tally-store update-scoring) instead of record lines: each once, into the persons file --output, which tally-score --store reads. No input files then.", valueName: "dir"))
+    var store: String?
+
+    @Option(help: ArgumentHelp("With --store: the persons file to write (mode 0600, through a temporary file and a rename).", valueName: "file"))
+    var output: String?
+
     @Option(help: ArgumentHelp("Write rejected lines here as JSON Lines (mode 0600).", valueName: "file"))
     var rejects: String?
 
@@ -69,6 +75,10 @@ struct LinkCommand: TallyCommand {
 
     func validate() throws {
         guard !crosswalk.isEmpty else { throw ValidationError("give the crosswalk with --crosswalk FILE... (tally-parse --feed crosswalk output)") }
+        guard (store == nil) == (output == nil) else { throw ValidationError("--store and --output go together") }
+        guard store == nil || (input.files.isEmpty && !relink && !redact) else {
+            throw ValidationError("--store links the store's identifiers: no input files, --relink or --redact with it")
+        }
     }
 
     func run() throws {
@@ -79,6 +89,7 @@ struct LinkCommand: TallyCommand {
             options.relink = relink
             options.keepGoing = keepGoing
             let stage = LinkStage(options)
+            if let store, let output { return try stage.runStore(store: store, output: output) }
             return try stage.run()
         }
     }

@@ -60,6 +60,12 @@ struct ScoreCommand: TallyCommand {
     @Flag(help: "Promise that a stream's corrections all come before its records (as tally-store dump writes them): no copy of standard input or a pipe is kept, and a correction after a record there stops the stage (65). Files need no copy either way.")
     var correctionsFirst = false
 
+    @Option(help: ArgumentHelp("Score the scoring store beside the ledger (tally-store update-scoring) instead of record lines: its corrections, then its rows. Needs --persons. No input files then.", valueName: "dir"))
+    var store: String?
+
+    @Option(help: ArgumentHelp("With --store: the person key of each of its identifiers, as tally-link --store wrote them for tonight's crosswalk.", valueName: "file"))
+    var persons: String?
+
     @OptionGroup var report: ReportOptions
 
     @OptionGroup var input: InputOptions
@@ -68,6 +74,8 @@ struct ScoreCommand: TallyCommand {
 
     func validate() throws {
         guard CivilDate.parse(asOf) != nil else { throw ValidationError("--as-of must be a date YYYY-MM-DD, not \"\(asOf)\"") }
+        guard (store == nil) == (persons == nil) else { throw ValidationError("--store and --persons go together") }
+        guard store == nil || input.files.isEmpty else { throw ValidationError("--store scores the store's rows: no input files with it") }
     }
 
     func run() throws {
@@ -76,6 +84,7 @@ struct ScoreCommand: TallyCommand {
             let stage = ScoreStage(.init(rules: loaded, asOf: CivilDate.parse(asOf)!, correctionPaths: corrections, paths: input.paths,
                                          limits: input.limits, rejectsPath: report.rejects, statsPath: report.stats, strict: !report.keepGoing,
                                          copyStreams: !correctionsFirst))
+            if let store, let persons { return try stage.runStore(store: store, persons: persons) }
             return try stage.run()
         }
     }

@@ -28,7 +28,7 @@ struct StoreCommand: TallyCommand {
         --sha256 exits 1 when the file is not in the manifest.
         """,
         version: Stage.version,
-        subcommands: [Ingest.self, Dump.self, Files.self, Check.self])
+        subcommands: [Ingest.self, Dump.self, Files.self, Check.self, UpdateScoring.self, RebuildScoring.self])
 
     struct Ingest: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -88,6 +88,50 @@ struct StoreCommand: TallyCommand {
 
         func run() throws {
             try Stage.run("tally-store") { try StoreStage.files(database: database, sha256: sha256) }
+        }
+    }
+
+    struct ScoringOptions: ParsableArguments {
+        @Argument(help: ArgumentHelp("The ledger.", valueName: "db"))
+        var database: String
+
+        @Option(help: ArgumentHelp("The scoring store's directory (default: DB.scoring beside the ledger).", valueName: "dir"))
+        var store: String?
+
+        @Option(help: ArgumentHelp("Write the counts here as JSON.", valueName: "file"))
+        var stats: String?
+    }
+
+    struct UpdateScoring: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Bring the scoring store beside the ledger up to it (made if missing): what tally-score --store reads.",
+            discussion: """
+            The store holds each record as a 64-byte row (its subject identifier's hash, id, time, amount, \
+            source and kind), the identifiers the rows name, and every correction. An update \
+            appends the records stored since the last one and rewrites the rows of records amended \
+            since, in place; it reads the ledger, never writes it. Its last step is renaming the \
+            store's state into place: an update killed at any point leaves the last state, and the \
+            next one does again what was lost. A store that does not follow this ledger (made from \
+            another, or the ledger restored from an older copy) is refused (65): rebuild-scoring \
+            makes it again. Another update running is 75.
+            """)
+
+        @OptionGroup var options: ScoringOptions
+
+        func run() throws {
+            try Stage.run("tally-store") { try StoreStage.updateScoring(database: options.database, store: options.store, rebuild: false, statsPath: options.stats) }
+        }
+    }
+
+    struct RebuildScoring: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make the scoring store again from the ledger alone: the same bytes as the updates made.",
+            discussion: "The ledger is the one source of truth: this is the way back from a lost, damaged or foreign store.")
+
+        @OptionGroup var options: ScoringOptions
+
+        func run() throws {
+            try Stage.run("tally-store") { try StoreStage.updateScoring(database: options.database, store: options.store, rebuild: true, statsPath: options.stats) }
         }
     }
 }

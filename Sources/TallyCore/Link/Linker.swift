@@ -100,6 +100,27 @@ public final class Linker {
         }
     }
 
+    /// The person key of one identifier as its 128 bits, written at `tag` (16 bytes), and how it
+    /// was found: the policy as `person(scheme:id:)` and the pipeline apply it, through the same
+    /// memo of keys made. For a scoring store's identifiers, linked once each a night.
+    public func tag(scheme: UnsafeRawBufferPointer, id: UnsafeRawBufferPointer, into tag: UnsafeMutableRawPointer) -> Link {
+        let (routed, packed) = Self.route(scheme: scheme, id: id)
+        let (how, identity, _) = settle(routed, packed, scheme: scheme, id: id)
+        if identity == Staged.unpacked || !memo.lookup(identity, into: tag) {
+            makeTag(how: how, identity: identity, scheme: scheme, id: id, into: tag)
+            if identity != Staged.unpacked { memo.store(identity, tag: tag) }
+            counts.keysMade += 1
+        }
+        let link = how.link
+        counts.written += 1
+        switch link {
+        case .direct: counts.direct += 1
+        case .crosswalk: counts.crosswalk += 1
+        case .unlinked: counts.unlinked += 1
+        }
+        return link
+    }
+
     /// The key's 128 bits: a crosswalk person's from their resident number, anyone else's from
     /// the identifier itself.
     @inline(__always)

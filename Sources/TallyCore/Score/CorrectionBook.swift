@@ -4,6 +4,7 @@ public struct RecordKey: Hashable, Sendable {
     public var hi: UInt64
     public var lo: UInt64
     public var source: UInt32
+    public init(hi: UInt64, lo: UInt64, source: UInt32) { self.hi = hi; self.lo = lo; self.source = source }
 }
 
 /// Source names met so far, numbered in order of appearance.
@@ -51,7 +52,7 @@ public struct SourceNames: Sendable {
 
     /// 16 lower-case hex digits at `from` as a number; nil if any is not one.
     @inline(__always)
-    static func hex(_ b: UnsafeRawBufferPointer, from: Int) -> UInt64? {
+    public static func hex(_ b: UnsafeRawBufferPointer, from: Int) -> UInt64? {
         precondition(from >= 0 && from + 16 <= b.count)
         // Eight digits at a time (perf: a branch per digit, 64 digits a record, was 6% of
         // tally-score): check every byte is 0-9 or a-f, then gather the nibbles.

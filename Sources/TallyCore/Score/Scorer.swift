@@ -151,8 +151,16 @@ public final class Scorer {
         guard !person.escaped, p.count == 34, p[0] == UInt8(ascii: "p"), p[1] == UInt8(ascii: "_"),
               let hi = SourceNames.hex(p, from: 2), let lo = SourceNames.hex(p, from: 18) else { throw .badPerson }
         guard !v.id.escaped, let key = sources.key(v.id.content) else { throw .badID }
+        add(personHi: hi, personLo: lo, key: key, at: v.at, amountFen: v.amountFen, kind: kindIndex(v.kind) ?? -1)
+    }
+
+    /// Adds one record already taken apart (a scoring store's row): the person key's two
+    /// halves, the record's key (its source numbered in `sources`), and its kind's index in the
+    /// rules (-1 for a kind they do not score).
+    @inline(__always)
+    public func add(personHi hi: UInt64, personLo lo: UInt64, key: RecordKey, at: Timestamp, amountFen: Int64?, kind: Int) {
         tally_prefetch_write(people_ + homeRow(hi: hi, lo: lo))
-        pending.append(Pending(hi: hi, lo: lo, key: key, at: v.at, amountFen: v.amountFen, kind: Int32(kindIndex(v.kind) ?? -1)))
+        pending.append(Pending(hi: hi, lo: lo, key: key, at: at, amountFen: amountFen, kind: Int32(kind)))
         if pending.count == Self.batch {
             sumClaimed()
             claimPending()

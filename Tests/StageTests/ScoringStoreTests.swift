@@ -1,0 +1,274 @@
+import Foundation
+import Testing
+
+/// A resident number with its check character (ISO 7064 MOD 11-2), from 17 digits.
+func residentNumber(_ first17: String) -> String {
+    let weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    let sum = zip(first17, weights).reduce(0) { $0 + Int(String($1.0))! * $1.1 }
+    return first17 + String(Array("10X98765432")[sum % 11])
+}
+
+/// Record lines written by hand, as tally-parse writes them (no escapes needed here).
+enum Lines {
+    static let sha = String(repeating: "ef", count: 32)
+
+    static func hex32(_ n: Int, _ salt: UInt64) -> String {
+        let a = UInt64(n) &* 0x9E37_79B9_7F4A_7C15 ^ salt, b = UInt64(n) ^ (salt << 7)
+        return String(format: "%016llx%016llx", a, b)
+    }
+
+    static func record(id: String, kind: String, scheme: String, subject: String, at: String, amount: Int?, file: String, line: Int) -> String {
+        let source = String(id.prefix { $0 != ":" })
+        let money = amount.map { ",\"amount_fen\":\($0)" } ?? ""
+        return "{\"v\":1,\"id\":\"\(id)\",\"source\":\"\(source)\",\"kind\":\"\(kind)\",\"subject\":{\"scheme\":\"\(scheme)\",\"id\":\"\(subject)\"},\"at\":\"\(at)\"\(money),\"attrs\":{\"n\":\"\(line)\"},\"prov\":{\"file\":\"\(file)\",\"sha256\":\"\(sha)\",\"line\":\(line)}}"
+    }
+
+    static func correction(id: String, action: String, target: String, at: String, file: String, line: Int) -> String {
+        "{\"v\":1,\"id\":\"\(id)\",\"source\":\"corrections\",\"kind\":\"correction.\(action)\",\"subject\":{\"scheme\":\"record\",\"id\":\"\(target)\"},\"at\":\"\(at)\",\"target\":\"\(target)\",\"attrs\":{\"source\":\"\(target.prefix { $0 != ":" })\",\"natural_key\":\"K\(line)\",\"reason\":\"test\"},\"prov\":{\"file\":\"\(file)\",\"sha256\":\"\(sha)\",\"line\":\(line)}}"
+    }
+
+    static func crosswalk(_ n: Int, scheme: String, id: String, person: String, file: String) -> String {
+        "{\"v\":1,\"id\":\"crosswalk:\(hex32(n, 0xC0FFEE))\",\"source\":\"crosswalk\",\"kind\":\"crosswalk.link\",\"subject\":{\"scheme\":\"\(scheme)\",\"id\":\"\(id)\"},\"at\":\"2026-11-01T00:00:00Z\",\"attrs\":{\"person\":\"\(person)\"},\"prov\":{\"file\":\"\(file)\",\"sha256\":\"\(sha)\",\"line\":\(n + 2)}}"
+    }
+}
+
+/// The scoring store (tally-store update-scoring, tally-link --store, tally-score --store)
+/// against the path it replaces: the ledger's dump, relinked and scored.
+@Suite(.serialized) struct ScoringStoreTests {
+    static let people = 240
+    static func person(_ i: Int) -> String { residentNumber("99010119800101" + String(format: "%03d", i % 1000)) }
+    static func card(_ i: Int) -> String { "8" + String(format: "%015d", i) }
+    static func account(_ i: Int) -> String { "A" + String(format: "%010d", i) }
+
+    let dir = Harness.scratch()
+    var db: String { dir + "/ledger.db" }
+    var store: String { dir + "/ledger.db.scoring" }
+    var secret: String { dir + "/tally.secret" }
+    var crosswalks: [String] { Harness.files(in: dir).filter { $0.hasPrefix("crosswalk-") }.map { dir + "/" + $0 } }
+
+    init() {
+        _ = FileManager.default.createFile(atPath: secret, contents: Data("scoring store test secret, synthetic".utf8), attributes: [.posixPermissions: 0o600])
+    }
+
+    func write(_ lines: [String], to name: String) throws -> String {
+        let path = dir + "/" + name
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// One night: the crosswalk file (if any) joins the others, the records are linked with
+    /// every crosswalk so far and ingested, as nightly.sh does.
+    func night(_ day: Int, crosswalk: [String], records: [String]) throws {
+        if !crosswalk.isEmpty { _ = try write(crosswalk, to: "crosswalk-202611\(String(format: "%02d", day)).jsonl") }
+        let input = try write(records, to: "records-\(day).jsonl")
+        var arguments = ["--secret-file", secret, input]
+        if !crosswalks.isEmpty { arguments = ["--crosswalk"] + crosswalks + arguments } else { arguments = ["--crosswalk", "/dev/null"] + arguments }
+        let linked = try Harness.run("tally-link", arguments)
+        #expect(linked.status == 0, "\(linked.stderr)")
+        try linked.stdout.write(to: URL(fileURLWithPath: input + ".linked"))
+        let ingest = try Harness.run("tally-store", ["ingest", db, input + ".linked"])
+        #expect(ingest.status == 0, "\(ingest.stderr)")
+    }
+
+    /// Scores from the store and from the dump; they must be the same bytes. Returns the
+    /// update's messages.
+    @discardableResult
+    func compare(asOf: String) throws -> String {
+        let update = try Harness.run("tally-store", ["update-scoring", db])
+        #expect(update.status == 0, "\(update.stderr)")
+        let cw = crosswalks.isEmpty ? ["/dev/null"] : crosswalks
+        let persons = dir + "/persons.bin"
+        let link = try Harness.run("tally-link", ["--store", store, "--output", persons, "--crosswalk"] + cw + ["--secret-file", secret])
+        #expect(link.status == 0, "\(link.stderr)")
+        let fromStore = try Harness.run("tally-score", ["--store", store, "--persons", persons, "--as-of", asOf])
+        #expect(fromStore.status == 0, "\(fromStore.stderr)")
+        // Through files: Harness writes standard input whole before it reads the output.
+        let dump = try Harness.run("tally-store", ["dump", db])
+        try dump.stdout.write(to: URL(fileURLWithPath: dir + "/dump.jsonl"))
+        let relinked = try Harness.run("tally-link", ["--relink", "--crosswalk"] + cw + ["--secret-file", secret, dir + "/dump.jsonl"])
+        #expect(relinked.status == 0, "\(relinked.stderr)")
+        try relinked.stdout.write(to: URL(fileURLWithPath: dir + "/relinked.jsonl"))
+        let fromDump = try Harness.run("tally-score", ["--corrections-first", "--as-of", asOf, dir + "/relinked.jsonl"])
+        #expect(fromDump.status == 0, "\(fromDump.stderr)")
+        #expect(!fromStore.stdout.isEmpty)
+        #expect(fromStore.stdout == fromDump.stdout, "scores from the store differ from the dump's on \(asOf)")
+        // The counts agree too (read differs: the dump's lines against the store's rows, the same number).
+        #expect(fromStore.stderr == fromDump.stderr, "\(fromStore.stderr.prefix(300)) vs \(fromDump.stderr.prefix(300))")
+        try expectRebuildGivesTheSameBytes()
+        return update.stderr
+    }
+
+    /// A store made again from the ledger alone is the same bytes as the one updated night by night.
+    func expectRebuildGivesTheSameBytes() throws {
+        let again = dir + "/rebuilt"
+        let rebuild = try Harness.run("tally-store", ["rebuild-scoring", "--store", again, db])
+        #expect(rebuild.status == 0, "\(rebuild.stderr)")
+        for file in ["rows", "identifiers", "names", "corrections.jsonl", "state"] {
+            let a = FileManager.default.contents(atPath: store + "/" + file), b = FileManager.default.contents(atPath: again + "/" + file)
+            #expect(a != nil && a == b, "\(file) differs from the rebuilt store's")
+        }
+        try FileManager.default.removeItem(atPath: again)
+    }
+
+    func at(_ n: Int, day: Int) -> String { String(format: "2026-%02d-%02dT%02d:%02d:00Z", 1 + n % 10, 1 + n % 28, n % 24, n % 60) + "" }
+
+    @Test func nightsOfRecordsCorrectionsAmendmentsAndNewCrosswalkEntriesScoreAsTheDumpDoes() throws {
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var rng = TestRandom.seeded("ScoringStoreTests nights")
+        let kinds = ["transit.fare-evasion", "transit.no-tap-out", "commerce.on-time", "commerce.late", "tax.late", "court.dishonest-debtor", "transit.ride"]
+        func subject(_ i: Int) -> (String, String) {
+            switch i % 3 {
+            case 0: return ("transit-card", Self.card(i % Self.people))
+            case 1: return ("shop-account", Self.account(i % Self.people))
+            default: return ("cn-rid", Self.person(i % Self.people))
+            }
+        }
+        var records: [Int: (kind: String, scheme: String, subject: String, at: String, amount: Int?)] = [:]
+        func make(_ n: Int, day: Int) -> String {
+            let s = subject(Int.random(in: 0..<(3 * Self.people), using: &rng))
+            let kind = kinds[Int.random(in: 0..<(kinds.count - 1), using: &rng)]
+            let amount = kind.hasPrefix("court") || kind.hasPrefix("tax") ? Int.random(in: 0..<9_000_000, using: &rng) : nil
+            records[n] = (kind, s.0, s.1, at(n, day: day), amount)
+            return line(n, day: day)
+        }
+        func line(_ n: Int, day: Int) -> String {
+            let r = records[n]!
+            return Lines.record(id: "\(r.kind.prefix { $0 != "." }):\(Lines.hex32(n, 1))", kind: r.kind, scheme: r.scheme, subject: r.subject, at: r.at,
+                                amount: r.amount, file: "\(r.kind.prefix { $0 != "." })-202611\(String(format: "%02d", day)).csv", line: n + 2)
+        }
+        func id(_ n: Int) -> String { "\(records[n]!.kind.prefix { $0 != "." }):\(Lines.hex32(n, 1))" }
+
+        // Night 1: cards of the first 160 people in the crosswalk; no shop account yet.
+        let night1 = (0..<1500).map { make($0, day: 1) }
+        try night(1, crosswalk: (0..<160).map { Lines.crosswalk($0, scheme: "transit-card", id: Self.card($0), person: Self.person($0), file: "crosswalk-20261101.csv") },
+                  records: night1)
+        try compare(asOf: "2026-11-01")
+
+        // Night 2: the other cards and half the accounts join the crosswalk (relinking night 1's
+        // records of them); new records; corrections of night 1's; restated records, some with
+        // another subject (a new identifier), time, amount or kind.
+        var lines2 = (1500..<2500).map { make($0, day: 2) }
+        for (k, n) in stride(from: 3, to: 1500, by: 37).enumerated() {
+            lines2.append(Lines.correction(id: "corrections:\(Lines.hex32(k, 2))", action: ["dispute", "retract", "uphold"][k % 3], target: id(n),
+                                           at: "2026-10-\(String(format: "%02d", 1 + k % 28))T08:00:00Z", file: "corrections-20261102.csv", line: k + 2))
+        }
+        for n in stride(from: 5, to: 1500, by: 53) {
+            var r = records[n]!
+            switch n % 4 {
+            case 0: r.subject = n % 2 == 0 ? Self.card(1000 + n) : Self.person(n % Self.people); r.scheme = n % 2 == 0 ? "transit-card" : "cn-rid"
+            case 1: r.at = "2026-10-31T12:00:00Z"
+            case 2: r.amount = r.amount.map { $0 + 1 }
+            default: break
+            }
+            records[n] = r
+            lines2.append(line(n, day: 2))
+        }
+        let cw2 = (160..<Self.people).map { Lines.crosswalk($0, scheme: "transit-card", id: Self.card($0), person: Self.person($0), file: "crosswalk-20261102.csv") }
+            + (0..<(Self.people / 2)).map { Lines.crosswalk(1000 + $0, scheme: "shop-account", id: Self.account($0), person: Self.person($0), file: "crosswalk-20261102.csv") }
+        try night(2, crosswalk: cw2, records: lines2)
+        let second = try compare(asOf: "2026-11-02")
+        #expect(second.contains("rewritten (amended)") && !second.contains(" 0 rewritten"), "\(second)")
+        #expect(second.contains("tables made again"), "an amended subject makes the tables again: \(second)")
+
+        // Night 3: an account mapped to a second person (a conflict: it is unlinked again), a
+        // kind first met through a restatement, and a correction restated.
+        var lines3 = (2500..<3000).map { make($0, day: 3) }
+        var r = records[7]!
+        r.kind = "transit.turnstile-jump"
+        records[7] = r
+        lines3.append(line(7, day: 3))
+        lines3.append(Lines.correction(id: "corrections:\(Lines.hex32(0, 2))", action: "reinstate", target: id(3), at: "2026-11-02T08:00:00Z",
+                                       file: "corrections-20261103.csv", line: 2))
+        try night(3, crosswalk: [Lines.crosswalk(5000, scheme: "shop-account", id: Self.account(3), person: Self.person(4), file: "crosswalk-20261103.csv")], records: lines3)
+        try compare(asOf: "2026-11-03")
+
+        // Night 4: nothing new; later as-of days.
+        let quiet = try compare(asOf: "2026-11-04")
+        #expect(quiet.contains("0 rows added, 0 rewritten"), "\(quiet)")
+        try compare(asOf: "2027-06-30")
+    }
+
+    @Test func aStoreThatDoesNotFollowItsLedgerOrItsPersonsFileIsRefused() throws {
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let lines = (0..<50).map { Lines.record(id: "transit:\(Lines.hex32($0, 9))", kind: "transit.fare-evasion", scheme: "cn-rid", subject: Self.person($0),
+                                                at: "2026-10-01T00:00:00Z", amount: nil, file: "transit-20261101.csv", line: $0 + 2) }
+        try night(1, crosswalk: [], records: lines)
+        try compare(asOf: "2026-11-01")
+        let persons = dir + "/persons.bin"
+
+        // A persons file made before the store took new identifiers.
+        try night(2, crosswalk: [], records: [Lines.record(id: "transit:\(Lines.hex32(99, 9))", kind: "transit.fare-evasion", scheme: "transit-card",
+                                                           subject: Self.card(7), at: "2026-10-02T00:00:00Z", amount: nil, file: "transit-20261102.csv", line: 2)])
+        #expect(try Harness.run("tally-store", ["update-scoring", db]).status == 0)
+        let stale = try Harness.run("tally-score", ["--store", store, "--persons", persons, "--as-of", "2026-11-02"])
+        #expect(stale.status == 65 && stale.stderr.contains("run tally-link --store again"), "\(stale.stderr)")
+
+        // Another ledger: refused, and made again from it on request.
+        let other = dir + "/other.db"
+        let otherLines = try write(lines.reversed(), to: "other.jsonl")
+        let ingest = try Harness.run("tally-store", ["ingest", other, otherLines])
+        #expect(ingest.status == 0)
+        let foreign = try Harness.run("tally-store", ["update-scoring", "--store", store, other])
+        #expect(foreign.status == 65 && foreign.stderr.contains("does not follow the ledger"), "\(foreign.stderr)")
+        #expect(try Harness.run("tally-store", ["rebuild-scoring", "--store", store, other]).status == 0)
+
+        // A changed identifiers file, and a missing store.
+        var identifiers = try Data(contentsOf: URL(fileURLWithPath: store + "/identifiers"))
+        identifiers[identifiers.count - 1] ^= 1
+        try identifiers.write(to: URL(fileURLWithPath: store + "/identifiers"))
+        let changed = try Harness.run("tally-link", ["--store", store, "--output", persons, "--crosswalk", "/dev/null", "--secret-file", secret])
+        #expect(changed.status == 65 && changed.stderr.contains("identifiers"), "\(changed.stderr)")
+        let missing = try Harness.run("tally-score", ["--store", dir + "/nowhere", "--persons", persons, "--as-of", "2026-11-02"])
+        #expect(missing.status == 66, "\(missing.stderr)")
+
+        // One update at a time.
+        #expect(try Harness.run("tally-store", ["rebuild-scoring", db]).status == 0)
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
+        holder.arguments = [store + "/lock", "sleep", "30"]
+        try holder.run()
+        defer { holder.terminate() }
+        usleep(300_000)
+        let busy = try Harness.run("tally-store", ["update-scoring", db])
+        #expect(busy.status == 75 && busy.stderr.contains("another update"), "\(busy.stderr)")
+    }
+
+    @Test func anUpdateKilledAtRandomIsMadeGoodByTheNext() throws {
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let records = dir + "/records.jsonl", corrections = dir + "/c.jsonl"
+        #expect(try Harness.run("tally-bench", ["score-data", "--people", "5000", "--records", "150000", "--out", records, "--corrections", corrections]).status == 0)
+        #expect(try Harness.run("tally-store", ["ingest", db, corrections, records]).status == 0)
+        var rng = TestRandom.seeded("ScoringStoreTests kill points")
+        var kills = 0
+        for round in 0..<6 {
+            if round == 3 {
+                // More records arrive between kills: the next update has old and new to do.
+                // New ids: the first hex digit of each record id turned over (0 to f, 1 to e, ...).
+                let flip = Dictionary(uniqueKeysWithValues: zip("0123456789abcdef", "fedcba9876543210"))
+                let more = try String(contentsOfFile: records, encoding: .utf8).split(separator: "\n").prefix(20_000).map { line -> String in
+                    let head = line.range(of: #""id":"[a-z]+:"#, options: .regularExpression)!
+                    let digit = line[head.upperBound]
+                    return line[..<head.upperBound] + String(flip[digit]!) + line[line.index(after: head.upperBound)...]
+                }
+                #expect(try Harness.run("tally-store", ["ingest", db, try write(more, to: "more.jsonl")]).status == 0)
+            }
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: Harness.binaries + "/tally-store")
+            p.arguments = ["update-scoring", db]
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            // The point of the test is a kill at a random moment: the wait picks it.
+            usleep(UInt32.random(in: 20_000...900_000, using: &rng))
+            if p.isRunning {
+                kill(p.processIdentifier, SIGKILL)
+                kills += 1
+            }
+            p.waitUntilExit()
+        }
+        let last = try Harness.run("tally-store", ["update-scoring", db])
+        #expect(last.status == 0, "\(last.stderr)")
+        try expectRebuildGivesTheSameBytes()
+        print("tally-store update-scoring killed with SIGKILL \(kills) times at random points, then run again: the store is the rebuilt one's bytes")
+        #expect(kills >= 2, "the update ran long enough to be killed mid-way")
+    }
+}
