@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# A city's nights at a tenth of its size, on this machine: a ledger holding PEOPLE (default
+# 1,200,000) people's two years of history, RECORDS (default 60,000,000) records made by
+# `tally-bench score-data --city-crosswalk` (subjects are transit cards, shop accounts and
+# resident numbers; a crosswalk maps most cards and accounts), then NIGHTS (default 3)
+# consecutive nights of pipelines/nightly.sh, each one day of every feed for PEOPLE people from
+# tally-synth, timed stage by stage (TALLY_TIMES). The night scores through the scoring store.
+#
+# Beside it, the night's scoring as it was before the store: the whole ledger dumped, relinked
+# and scored (tally-store dump | tally-link --relink | tally-score), timed BEFORE_RUNS times
+# (default 2) on the ledger after the last night; its scores must be the last night's bytes.
+#
+# Goal (issue 23): a night in at most 2 minutes here at a tenth of the city.
+# Needs about 35 GB of disk in bench-data/city (the ledger is most of it); making it takes
+# about half an hour, once, and is reused while PEOPLE and RECORDS match.
+source "$(dirname "$0")/lib.sh"
+for p in tally-bench tally-synth tally-validate tally-parse tally-link tally-store tally-score tally-report; do build_release "$p"; done
+P=${PEOPLE:-1200000}
+N=${RECORDS:-60000000}
+NIGHTS=${NIGHTS:-3}
+BEFORE_RUNS=${BEFORE_RUNS:-2}
+DIR=$DATA/city
+RULES=$ROOT/pipelines/rules/default.yaml
+timed() { # timed NAME COMMAND...: appends "NAME seconds KB" to $DIR/setup.times
+    /usr/bin/time -a -o "$DIR/setup.times" -f "$1 %e %M" "${@:2}"
+}
+make_history() {
+    rm -rf "$DIR"
+    mkdir -p "$DIR/out/crosswalk"
+    (umask 077; echo "city benchmark secret, synthetic only" > "$DIR/tally.secret")
+    # The history goes straight into the ledger (no 20 GB file), its corrections after it.
+    timed history-ingest bash -c "'$BIN/tally-bench' score-data --people $P --records $N --out /dev/stdout --corrections '$DIR/corrections.jsonl' \
+        --city-crosswalk '$DIR/out/crosswalk/history.jsonl' | '$BIN/tally-store' ingest '$DIR/ledger.db' -"
+    "$BIN/tally-store" ingest "$DIR/ledger.db" "$DIR/corrections.jsonl"
+    # The ledger as it was when nightly.sh's first night ran, for the nights to start from.
+    timed store-rebuild "$BIN/tally-store" rebuild-scoring "$DIR/ledger.db"
+    "$BIN/tally-synth" --people "$P" --days "$NIGHTS" --start 2026-11-28 --seed 7 --out "$DIR/feeds"
+}
+make_once "$DIR" "$P $N $NIGHTS" make_history
+# A night run earlier moved its feeds: the nights start again only from fresh data.
+if [ -e "$DIR/nights-done" ]; then
+    echo "bench/city.sh: $DIR has already run its nights; remove $DIR/.size to make the data again" >&2
+    exit 1
+fi
+touch "$DIR/nights-done"
+
+all=$DIR/nights.times
+: > "$all"
+for i in $(seq 0 $((NIGHTS - 1))); do
+    day=$(date -u -d "2026-11-28 + $i days" +%F)
+    mkdir -p "$DIR/in"
+    mv "$DIR"/feeds/*-"${day//-/}".* "$DIR/in/"
+    times=$DIR/night-$i.times
+    : > "$times"
+    start=$(date +%s.%N)
+    TALLY_BIN=$BIN TALLY_SECRET_FILE=$DIR/tally.secret TALLY_AS_OF=$day TALLY_TIMES=$times TALLY_SETTLE_SECONDS=0 \
+        bash "$ROOT/pipelines/nightly.sh" "$DIR/in" "$DIR/ledger.db" "$DIR/out" > "$DIR/night-$i.summary" || { cat "$DIR/night-$i.summary"; exit 1; }
+    end=$(date +%s.%N)
+    echo "total all $(echo "$end - $start" | bc) 0" >> "$times"
+    sed "s/^/$i /" "$times" >> "$all"
+done
+last=$(date -u -d "2026-11-28 + $((NIGHTS - 1)) days" +%F)
+
+# Before the store: the whole history dumped, relinked and scored, on the same ledger.
+before=$DIR/before.times
+: > "$before"
+mapfile -t cw < <(ls "$DIR"/out/crosswalk/*.jsonl)
+for i in $(seq "$BEFORE_RUNS"); do
+    start=$(date +%s.%N)
+    "$BIN/tally-store" dump "$DIR/ledger.db" \
+        | "$BIN/tally-link" --relink --crosswalk "${cw[@]}" --secret-file "$DIR/tally.secret" 2>/dev/null \
+        | "$BIN/tally-score" --corrections-first --rules "$RULES" --as-of "$last" > "$DIR/before-scores.jsonl" 2>/dev/null
+    end=$(date +%s.%N)
+    echo "$(echo "$end - $start" | bc)" >> "$before"
+done
+if cmp -s "$DIR/before-scores.jsonl" "$DIR/out/scores-$last.jsonl"; then same="the same bytes"; else same="**DIFFERENT BYTES**"; fi
+records=$("$BIN/tally-store" dump "$DIR/ledger.db" | wc -l)
+{
+    echo "$(machine_line)"
+    echo
+    echo "A tenth of the city: $P people's two years of history ($N records from \`tally-bench score-data --city-crosswalk\`, $(du -sh "$DIR/ledger.db" | cut -f1) of SQLite ledger), then $NIGHTS nights of \`pipelines/nightly.sh\`, each one day of every feed for $P people from tally-synth. After the last night the ledger holds $records lines. Median over the nights:"
+    echo
+    python3 - "$all" "$before" "$DIR/setup.times" <<'PY'
+import sys, statistics, collections
+runs = collections.defaultdict(lambda: collections.defaultdict(float))
+rss = collections.defaultdict(int)
+for line in open(sys.argv[1]):
+    f = line.split()
+    if len(f) != 5:
+        continue
+    run, stage, file, secs, kb = f
+    key = (stage, file.split("-")[0] if file not in ("scores", "all") else file)
+    runs[key][run] += float(secs)
+    rss[stage] = max(rss[stage], int(kb))
+print("| stage | on | median wall (s) | peak RSS (MB) |")
+print("|---|---|---|---|")
+for (stage, feed), per in sorted(runs.items(), key=lambda kv: (kv[0][0] == "total", -statistics.median(kv[1].values()))):
+    med = statistics.median(per.values())
+    if stage == "total":
+        print(f"| **whole night** (nightly.sh) | all files | **{med:.1f}** | |")
+    elif med >= 0.05:
+        print(f"| {stage} | {feed} | {med:.2f} | {rss[stage] / 1024:.0f} |")
+print()
+before = [float(l) for l in open(sys.argv[2]) if l.strip()]
+print(f"The night's scoring before the store (tally-store dump | tally-link --relink | tally-score over the whole ledger, as nightly.sh did): **{statistics.median(before):.1f} s** (runs: {', '.join(f'{b:.1f}' for b in before)}).")
+print()
+setup = {}
+for line in open(sys.argv[3]):
+    f = line.split()
+    if len(f) == 3:
+        setup[f[0]] = (float(f[1]), int(f[2]))
+if "history-ingest" in setup:
+    print(f"Once, to set up: the history ingested in {setup['history-ingest'][0]:.0f} s; the scoring store made from the ledger (tally-store rebuild-scoring) in {setup['store-rebuild'][0]:.0f} s, peak RSS {setup['store-rebuild'][1] / 1024:.0f} MB.")
+PY
+    echo
+    echo "The scores of the last night ($last) and of the dump relinked and scored are $same. Rows under 0.05 s are left out; on \"scores\" the three steps run one after another (update-scoring, link --store, score --store). Last night's summary:"
+    echo
+    echo '```'
+    cat "$DIR/night-$((NIGHTS - 1)).summary"
+    echo '```'
+    echo
+    echo "Command: \`bash bench/city.sh\` (PEOPLE=$P RECORDS=$N NIGHTS=$NIGHTS BEFORE_RUNS=$BEFORE_RUNS)."
+} | write_section city
