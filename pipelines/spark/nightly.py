@@ -3,11 +3,14 @@
 usage: spark-submit pipelines/spark/nightly.py --feeds DIR --bin DIR --rules FILE --secret FILE
            --as-of YYYY-MM-DD --out FILE [--partitions N]
 
-1. Every crosswalk file is parsed, one task per file (a gzip file is not splittable), through
-   RDD.pipe(); the crosswalk records are gathered into one file shipped to every executor
-   (SparkContext.addFile / SparkFiles).
-2. Every other feed file is parsed the same way, one task per file, then linked partition by
-   partition with tally-link against the shipped crosswalk and secret.
+1. Every feed file is parsed, one task per file (a gzip file is not splittable), through
+   RDD.pipe().
+2. The crosswalk is joined by identifier with a shuffle, not shipped whole to every executor:
+   crosswalk records and event records are both keyed by their subject identifier and
+   hash-partitioned into N partitions, so each identifier's crosswalk entries (all of them, so a
+   conflict is still seen) meet its records in one partition, which tally-link links with that
+   slice of the crosswalk and the shipped secret. A record needs only its own identifier's
+   entries, so this gives every record the key one machine gives it.
 3. Corrections address record ids, not people, and are few: they are gathered on the driver and
    shipped as one file to every scoring task (tally-score --corrections), so each partition
    honours every correction that may touch its records.
@@ -23,6 +26,7 @@ libxml2, zlib1g, libsqlite3-0 and libicu72 (see SCALING.md). A stage that fails 
 and so the job, fail with the stage's own message.
 """
 import argparse
+import json
 import os
 import shutil
 import stat
@@ -89,6 +93,12 @@ def private_copy(path):
     return copy
 
 
+def identifier_of(line):
+    """The subject's scheme and id (a correction's subject is the record it corrects)."""
+    subject = json.loads(line)["subject"]
+    return subject.get("scheme", "") + ":" + subject.get("id", "")
+
+
 def person_of(line):
     i = line.find('"person":"')
     return line[i + 10:i + 44] if i >= 0 else ""
@@ -128,24 +138,35 @@ def main():
         return sc.parallelize(files, len(files)).pipe(f"/bin/sh {parse} {bindir}", checkCode=True)
 
     work = tempfile.mkdtemp(prefix="tally-spark-")
-    crosswalk = os.path.join(work, "crosswalk.jsonl")
-    with open(crosswalk, "w", encoding="utf-8") as out:
-        for line in parsed(crosswalk_files).collect():
-            out.write(line + "\n")
-    sc.addFile(crosswalk)
     sc.addFile(os.path.abspath(args.secret))
     sc.addFile(os.path.abspath(args.rules))
     secret_name = os.path.basename(args.secret)
     rules_name = os.path.basename(args.rules)
 
-    def link(lines):
+    def link(tagged):
+        """One identifier partition: its slice of the crosswalk (tag 0) and its records (tag 1)."""
+        fd, slice_path = tempfile.mkstemp(prefix="tally-crosswalk-", suffix=".jsonl")
+        records = []
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            for tag, line in tagged:
+                if tag == 0:
+                    out.write(line + "\n")
+                else:
+                    records.append(line)
         secret = private_copy(SparkFiles.get(secret_name))
         try:
-            return run_stage([f"{bindir}/tally-link", "--crosswalk", SparkFiles.get("crosswalk.jsonl"), "--secret-file", secret], lines)
+            return run_stage([f"{bindir}/tally-link", "--crosswalk", slice_path, "--secret-file", secret], records)
         finally:
             os.unlink(secret)
+            os.unlink(slice_path)
 
-    linked = parsed(event_files).mapPartitions(link).cache()
+    crosswalk = parsed(crosswalk_files).map(lambda l: (identifier_of(l), (0, l)))
+    events = parsed(event_files).map(lambda l: (identifier_of(l), (1, l)))
+    linked = (crosswalk.union(events)
+              .partitionBy(args.partitions)
+              .values()
+              .mapPartitions(link)
+              .cache())
     corrections_file = os.path.join(work, "corrections.jsonl")
     with open(corrections_file, "w", encoding="utf-8") as out:
         for line in linked.filter(lambda l: '"kind":"correction.' in l).collect():
