@@ -147,21 +147,27 @@ public final class ScoreStage {
             let persons = try ScoringStore.Persons.load(personsPath, identifiersSHA256: reader.state.identifiersSHA256)
             // Each name hash once: sources numbered as the scorer numbers them, kinds as the rules do.
             let (sourceNames, kindNames) = try reader.names()
-            var sources: [UInt32: UInt32] = [:], kinds: [UInt32: Int] = [:]
+            // A handful of each: searched in small arrays, cheaper per row than a dictionary.
+            var sourceHashes: [UInt32] = [], sourceNumbers: [UInt32] = [], kindHashes: [UInt32] = [], kindIndices: [Int] = []
             for (h, name) in sourceNames {
                 var name = name
-                sources[h] = name.withUTF8 { scorer.sources.number(UnsafeRawBufferPointer($0)) }
+                sourceHashes.append(h)
+                sourceNumbers.append(name.withUTF8 { scorer.sources.number(UnsafeRawBufferPointer($0)) })
             }
-            for (h, name) in kindNames { kinds[h] = options.rules.index(of: name) ?? -1 }
+            for (h, name) in kindNames {
+                kindHashes.append(h)
+                kindIndices.append(options.rules.index(of: name) ?? -1)
+            }
             try reader.forEachRowBlock { block, n in
                 for i in 0..<n {
                     if i + 8 < n { persons.prefetch(ScoringStore.Row(block + (i + 8) * ScoringStore.rowBytes).identifier) }
                     let row = ScoringStore.Row(block + i * ScoringStore.rowBytes)
-                    guard let person = persons.person(row.identifier), let source = sources[row.source], let kind = kinds[row.kind] else {
+                    guard let person = persons.person(row.identifier), let s = sourceHashes.firstIndex(of: row.source),
+                          let k = kindHashes.firstIndex(of: row.kind) else {
                         throw StageFailure("\(store): ledger row \(row.seq) names an identifier or name the store's tables and persons file lack: make the store again (tally-store rebuild-scoring), then tally-link --store", status: ExitStatus.data)
                     }
-                    scorer.add(personHi: person.hi, personLo: person.lo, key: RecordKey(hi: row.id.hi, lo: row.id.lo, source: source),
-                               at: Timestamp(seconds: row.at), amountFen: row.amountFen < 0 ? nil : row.amountFen, kind: kind)
+                    scorer.add(personHi: person.hi, personLo: person.lo, key: RecordKey(hi: row.id.hi, lo: row.id.lo, source: sourceNumbers[s]),
+                               at: Timestamp(seconds: row.at), amountFen: row.amountFen < 0 ? nil : row.amountFen, kind: kindIndices[k])
                 }
                 read += n
             }
