@@ -2,7 +2,7 @@
 # usage: scripts/same-bytes.sh BINDIR OUTDIR
 # Runs every stage on fixed synthetic data (a fixed seed and a fixed secret) and on the parse
 # fixtures, and prints one SHA-256 line per output (records, rejects, stats, validate reports,
-# linked, redacted and relinked lines, the ledger's dump, scores, explanations as text, JSON and
+# linked, redacted and relinked lines, the ledger's dump, the scoring store and its scores, explanations as text, JSON and
 # pages, the night's report). Run it with the binaries before and after a change that must not
 # change behaviour, and diff the two listings:
 #   scripts/same-bytes.sh /tmp/before/bin /tmp/sb-before > before.txt
@@ -48,6 +48,10 @@ link --relink "$OUT/linked.jsonl" > "$OUT/relinked.jsonl"
 "$BIN/tally-store" dump "$OUT/ledger.db" > "$OUT/dump.jsonl" 2>/dev/null
 "$BIN/tally-score" --corrections-first --as-of "$AS_OF" --stats "$OUT/stats/score.json" "$OUT/dump.jsonl" > "$OUT/scores.jsonl" 2>/dev/null
 "$BIN/tally-score" --as-of 2027-06-01 "$OUT/linked.jsonl" > "$OUT/scores-later.jsonl" 2>/dev/null
+"$BIN/tally-store" update-scoring --store "$OUT/store" "$OUT/ledger.db" 2>/dev/null
+"$BIN/tally-link" --store "$OUT/store" --output "$OUT/persons.bin" --crosswalk "$OUT/crosswalk.jsonl" --secret-file "$OUT/secret" 2>/dev/null
+"$BIN/tally-score" --store "$OUT/store" --persons "$OUT/persons.bin" --as-of "$AS_OF" > "$OUT/scores-from-store.jsonl" 2>/dev/null
+rm -f "$OUT/store/lock"
 "$BIN/tally-explain" --all --json --as-of "$AS_OF" "$OUT/dump.jsonl" > "$OUT/explain.jsonl" 2>/dev/null
 "$BIN/tally-explain" --all --as-of "$AS_OF" "$OUT/dump.jsonl" > "$OUT/explain.txt" 2>/dev/null
 person=$(grep -m1 '"tier":"restricted"' "$OUT/scores.jsonl" | sed 's/.*"person":"\(p_[0-9a-f]*\)".*/\1/')
