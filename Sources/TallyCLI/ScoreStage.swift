@@ -138,7 +138,9 @@ public final class ScoreStage {
     /// `--store DIR --persons FILE`: the scoring store's corrections (and --corrections), then
     /// its rows, each with the person key tally-link --store found for its identifier. The
     /// same scores, to the byte, as the ledger's dump relinked and scored.
-    public func runStore(store: String, persons personsPath: String) throws -> Int32 {
+    /// `parts`: 1, or 2 to score on two threads.
+    public func runStore(store: String, persons personsPath: String, parts: Int = 1) throws -> Int32 {
+        precondition(parts == 1 || parts == 2)
         let rejects = try RejectLog(stage: name, path: options.rejectsPath)
         var scanner = RecordViewScanner()
         do {
@@ -158,21 +160,40 @@ public final class ScoreStage {
                 kindHashes.append(h)
                 kindIndices.append(options.rules.index(of: name) ?? -1)
             }
-            try reader.forEachRowBlock { block, n in
-                for i in 0..<n {
-                    if i + 8 < n { persons.prefetch(ScoringStore.Row(block + (i + 8) * ScoringStore.rowBytes).identifier) }
-                    let row = ScoringStore.Row(block + i * ScoringStore.rowBytes)
-                    guard let person = persons.person(row.identifier), let s = sourceHashes.firstIndex(of: row.source),
-                          let k = kindHashes.firstIndex(of: row.kind) else {
-                        throw StageFailure("\(store): ledger row \(row.seq) names an identifier or name the store's tables and persons file lack: make the store again (tally-store rebuild-scoring), then tally-link --store", status: ExitStatus.data)
-                    }
-                    scorer.add(personHi: person.hi, personLo: person.lo, key: RecordKey(hi: row.id.hi, lo: row.id.lo, source: sourceNumbers[s]),
-                               at: Timestamp(seconds: row.at), amountFen: row.amountFen < 0 ? nil : row.amountFen, kind: kindIndices[k])
-                }
-                read += n
+            // With two parts, each thread reads every row and scores the people of its half of
+            // the key space (the first bit of the key), so their scores come out in key order one
+            // half after the other.
+            var scorers = [scorer]
+            for _ in 1..<parts {
+                let other = Scorer(rules: options.rules, asOf: options.asOf, today: Timestamp.now.chinaDate)
+                other.corrections = scorer.corrections
+                other.sources = scorer.sources
+                scorers.append(other)
             }
-            status = ExitStatus.worst(status, ExitStatus.ok)
-            return try writeScores(read: read, rejects: rejects, status: status)
+            let rows = Int(reader.state.rows)
+            func feed(_ part: Int) throws {
+                let target = scorers[part]
+                try reader.forEachRowBlock { block, n in
+                    for i in 0..<n {
+                        if i + 8 < n { persons.prefetch(ScoringStore.Row(block + (i + 8) * ScoringStore.rowBytes).identifier) }
+                        let row = ScoringStore.Row(block + i * ScoringStore.rowBytes)
+                        guard let person = persons.person(row.identifier), let s = sourceHashes.firstIndex(of: row.source),
+                              let k = kindHashes.firstIndex(of: row.kind) else {
+                            throw StageFailure("\(store): ledger row \(row.seq) names an identifier or name the store's tables and persons file lack: make the store again (tally-store rebuild-scoring), then tally-link --store", status: ExitStatus.data)
+                        }
+                        if parts > 1 && Int(person.hi.multipliedFullWidth(by: UInt64(parts)).high) != part { continue }
+                        target.add(personHi: person.hi, personLo: person.lo, key: RecordKey(hi: row.id.hi, lo: row.id.lo, source: sourceNumbers[s]),
+                                   at: Timestamp(seconds: row.at), amountFen: row.amountFen < 0 ? nil : row.amountFen, kind: kindIndices[k])
+                    }
+                }
+            }
+            if parts == 2 {
+                try BothAtOnce.run({ try feed(0) }, { try feed(1) })
+            } else {
+                try feed(0)
+            }
+            read += rows
+            return try writeScores(read: read, rejects: rejects, status: status, scorers: scorers)
         } catch let fault as ScoringStore.Fault {
             throw StageFailure(fault.description, status: fault.code)
         }
@@ -196,26 +217,36 @@ public final class ScoreStage {
     }
 
     /// Writes the scores, reports the counts; returns the exit status.
-    func writeScores(read: Int, rejects: RejectLog, status: Int32) throws -> Int32 {
+    func writeScores(read: Int, rejects: RejectLog, status: Int32, scorers: [Scorer]? = nil) throws -> Int32 {
         var status = status
+        let scorers = scorers ?? [scorer]
         let out = OutputSink.standardOutput()
         var tiers = [Int](repeating: 0, count: options.rules.tiers.count)
         var people = 0
-        try scorer.finish(into: out.buffer) { tier in
-            try out.flushIfFull()
-            tiers[tier] += 1
-            people += 1
+        for part in scorers {
+            try part.finish(into: out.buffer) { tier in
+                try out.flushIfFull()
+                tiers[tier] += 1
+                people += 1
+            }
         }
         try out.flush()
         try rejects.finish()
-        let c = scorer.counts
+        // Each part saw every correction; the records are split between them.
+        var c = scorers[0].counts
+        for part in scorers.dropFirst() {
+            let d = part.counts
+            c.records += d.records; c.counted += d.counted; c.expired += d.expired; c.future += d.future
+            c.unscored += d.unscored; c.retracted += d.retracted; c.disputed += d.disputed; c.lapsed += d.lapsed
+        }
+        let memory = scorers.reduce(0) { $0 + $1.memoryBytes }
         let perTier = options.rules.tiers.enumerated().map { "\($1.name) \(tiers[$0])" }.joined(separator: ", ")
         Stage.report(name, "read \(read), corrections \(c.corrections) (after --as-of \(c.correctionsAfterAsOf)), records \(c.records) (counted \(c.counted), expired \(c.expired), after --as-of \(c.future), retracted \(c.retracted), dispute lapsed \(c.lapsed), not in the rules \(c.unscored)), rejected \(rejects.count); \(people) people: \(perTier)")
         if let path = options.statsPath {
             try StatsFile.write(path, counts: [("read", read), ("corrections", c.corrections), ("corrections_after_as_of", c.correctionsAfterAsOf), ("records", c.records), ("counted", c.counted),
                                                ("expired", c.expired), ("after_as_of", c.future), ("retracted", c.retracted), ("disputed", c.disputed), ("dispute_lapsed", c.lapsed),
                                                ("not_in_rules", c.unscored), ("rejected", rejects.count), ("people", people),
-                                               ("memory_bytes", scorer.memoryBytes)]) { o in
+                                               ("memory_bytes", memory)]) { o in
                 o.member("as_of", options.asOf.description)
                 o.member("rules", options.rules.digest)
                 o.object("tiers") { t in

@@ -137,3 +137,39 @@ private final class ProducerThread: @unchecked Sendable {
 #if canImport(Glibc)
 import Glibc
 #endif
+
+/// Two pieces of work at once: `second` on a thread of its own, `first` on the caller's; returns
+/// (or throws the first error, `first`'s before `second`'s) when both have ended. For work split
+/// in halves that share nothing they write.
+public enum BothAtOnce {
+    public static func run(_ first: () throws -> Void, _ second: () throws -> Void) throws {
+        try withoutActuallyEscaping(second) { second in
+            let other = JoinedThread(second)
+            other.start()
+            var firstError: Error?
+            do { try first() } catch { firstError = error }
+            other.join()
+            if let firstError { throw firstError }
+            if let error = other.error { throw error }
+        }
+    }
+}
+
+private final class JoinedThread: @unchecked Sendable {
+    let body: () throws -> Void
+    var error: Error?
+    var thread = pthread_t()
+    init(_ body: @escaping () throws -> Void) { self.body = body }
+
+    func start() {
+        let context = Unmanaged.passRetained(self).toOpaque()
+        let status = pthread_create(&thread, nil, { raw in
+            let me = Unmanaged<JoinedThread>.fromOpaque(raw!).takeRetainedValue()
+            do { try me.body() } catch { me.error = error }
+            return nil
+        }, context)
+        precondition(status == 0, "cannot start a thread")
+    }
+
+    func join() { pthread_join(thread, nil) }
+}

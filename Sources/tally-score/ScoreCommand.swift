@@ -1,4 +1,7 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 import TallyCLI
 import TallyCore
 import TallyIO
@@ -66,6 +69,9 @@ struct ScoreCommand: TallyCommand {
     @Option(help: ArgumentHelp("With --store: the person key of each of its identifiers, as tally-link --store wrote them for tonight's crosswalk.", valueName: "file"))
     var persons: String?
 
+    @Option(help: ArgumentHelp("With --store: score on this many threads, 1 or 2, each taking half the people (default: 2 on a machine with two cores or more). The output is the same bytes.", valueName: "n"))
+    var threads: Int?
+
     @OptionGroup var report: ReportOptions
 
     @OptionGroup var input: InputOptions
@@ -75,6 +81,7 @@ struct ScoreCommand: TallyCommand {
     func validate() throws {
         guard CivilDate.parse(asOf) != nil else { throw ValidationError("--as-of must be a date YYYY-MM-DD, not \"\(asOf)\"") }
         guard (store == nil) == (persons == nil) else { throw ValidationError("--store and --persons go together") }
+        guard threads == nil || threads == 1 || threads == 2 else { throw ValidationError("--threads is 1 or 2") }
         guard store == nil || input.files.isEmpty else { throw ValidationError("--store scores the store's rows: no input files with it") }
     }
 
@@ -84,7 +91,10 @@ struct ScoreCommand: TallyCommand {
             let stage = ScoreStage(.init(rules: loaded, asOf: CivilDate.parse(asOf)!, correctionPaths: corrections, paths: input.paths,
                                          limits: input.limits, rejectsPath: report.rejects, statsPath: report.stats, strict: !report.keepGoing,
                                          copyStreams: !correctionsFirst))
-            if let store, let persons { return try stage.runStore(store: store, persons: persons) }
+            if let store, let persons {
+                let parts = threads ?? (sysconf(Int32(_SC_NPROCESSORS_ONLN)) >= 2 ? 2 : 1)
+                return try stage.runStore(store: store, persons: persons, parts: parts)
+            }
             return try stage.run()
         }
     }

@@ -80,8 +80,10 @@ enum Lines {
         let persons = dir + "/persons.bin"
         let link = try Harness.run("tally-link", ["--store", store, "--output", persons, "--crosswalk"] + cw + ["--secret-file", secret])
         #expect(link.status == 0, "\(link.stderr)")
-        let fromStore = try Harness.run("tally-score", ["--store", store, "--persons", persons, "--as-of", asOf])
+        let fromStore = try Harness.run("tally-score", ["--store", store, "--persons", persons, "--as-of", asOf, "--threads", "2"])
         #expect(fromStore.status == 0, "\(fromStore.stderr)")
+        let oneThread = try Harness.run("tally-score", ["--store", store, "--persons", persons, "--as-of", asOf, "--threads", "1"])
+        #expect(oneThread.stdout == fromStore.stdout && oneThread.stderr == fromStore.stderr, "one thread and two give the same scores")
         // Through files: Harness writes standard input whole before it reads the output.
         let dump = try Harness.run("tally-store", ["dump", db])
         try dump.stdout.write(to: URL(fileURLWithPath: dir + "/dump.jsonl"))
