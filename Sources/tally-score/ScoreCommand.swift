@@ -37,6 +37,11 @@ struct ScoreCommand: TallyCommand {
         --corrections-first skips it where the order is known, as nightly.sh does for the \
         ledger's dump.
 
+        With --store and --persons it reads no lines: the scoring store's corrections, then its \
+        rows (tally-store update-scoring), each with the person key tally-link --store found for \
+        its identifier, on two threads on a machine with two cores or more: the same bytes as \
+        the ledger's dump relinked and scored, without parsing the history as JSON.
+
         reasons: up to four kinds that lower the score, most harmful first, each naming its \
         two most harmful records (tally-explain lists all). The output names the rules \
         file's SHA-256; the same records in any order give the same bytes.
