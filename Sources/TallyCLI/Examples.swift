@@ -107,6 +107,11 @@ public enum Examples {
         Example("The feed files it holds, by SHA-256", "tally-store files ledger.db"),
         Example("Verify every stored line", "tally-store check ledger.db"),
         Example("Everything back out, corrections first, as tally-score reads it", "tally-store dump ledger.db | wc -l"),
+        Example("The scoring store beside it (ledger.db.scoring), then made again: the same bytes",
+                "tally-store update-scoring ledger.db",
+                "cp ledger.db.scoring/rows rows.before",
+                "tally-store rebuild-scoring ledger.db",
+                "cmp rows.before ledger.db.scoring/rows"),
     ])
 
     public static let score = section([
@@ -117,6 +122,13 @@ public enum Examples {
                 "tally-score --as-of 2026-11-02 --stats score.json linked.jsonl \\",
                 "    > scores.jsonl"),
         Example("How many people are in each tier", "grep -o '\"tier\":\"[a-z-]*\"' scores.jsonl | sort | uniq -c"),
+        Example("The same people from a ledger's scoring store, as the nightly pipeline scores",
+                "tally-store ingest ledger.db linked.jsonl",
+                "tally-store update-scoring ledger.db",
+                "tally-link --store ledger.db.scoring --output persons.bin \\",
+                "    --crosswalk crosswalk.jsonl --secret-file tally.secret",
+                "tally-score --store ledger.db.scoring --persons persons.bin \\",
+                "    --as-of 2026-11-02 | cmp - scores.jsonl"),
     ])
 
     public static let report = section([
