@@ -28,9 +28,11 @@ make_history() {
     rm -rf "$DIR"
     mkdir -p "$DIR/out/crosswalk"
     (umask 077; echo "city benchmark secret, synthetic only" > "$DIR/tally.secret")
-    # The history goes straight into the ledger (no 20 GB file), its corrections after it.
+    # The history goes straight into the ledger (no 20 GB file), two million records an ingest
+    # (one ingest is one transaction: the WAL of sixty million would outgrow the disk), its
+    # corrections after it.
     timed history-ingest bash -c "'$BIN/tally-bench' score-data --people $P --records $N --out /dev/stdout --corrections '$DIR/corrections.jsonl' \
-        --city-crosswalk '$DIR/out/crosswalk/history.jsonl' | '$BIN/tally-store' ingest '$DIR/ledger.db' -"
+        --city-crosswalk '$DIR/out/crosswalk/history.jsonl' | split -l 2000000 --filter=\"'$BIN/tally-store' ingest '$DIR/ledger.db' - 2>/dev/null\""
     "$BIN/tally-store" ingest "$DIR/ledger.db" "$DIR/corrections.jsonl"
     # The ledger as it was when nightly.sh's first night ran, for the nights to start from.
     timed store-rebuild "$BIN/tally-store" rebuild-scoring "$DIR/ledger.db"
@@ -61,10 +63,22 @@ for i in $(seq 0 $((NIGHTS - 1))); do
 done
 last=$(date -u -d "2026-11-28 + $((NIGHTS - 1)) days" +%F)
 
+# The scoring steps alone after the last night, tally-score on one thread and on two.
+steps=$DIR/steps.times
+: > "$steps"
+mapfile -t cw < <(ls "$DIR"/out/crosswalk/*.jsonl)
+/usr/bin/time -a -o "$steps" -f "update-scoring %e %M" "$BIN/tally-store" update-scoring "$DIR/ledger.db" 2>/dev/null
+/usr/bin/time -a -o "$steps" -f "link-store %e %M" "$BIN/tally-link" --store "$DIR/ledger.db.scoring" --output "$DIR/persons.bin" \
+    --crosswalk "${cw[@]}" --secret-file "$DIR/tally.secret" 2>/dev/null
+for t in 1 2; do
+    /usr/bin/time -a -o "$steps" -f "score-store-threads-$t %e %M" "$BIN/tally-score" --store "$DIR/ledger.db.scoring" --persons "$DIR/persons.bin" \
+        --rules "$RULES" --as-of "$last" --threads "$t" > "$DIR/steps-scores-$t.jsonl" 2>/dev/null
+done
+rm -f "$DIR/persons.bin"
+
 # Before the store: the whole history dumped, relinked and scored, on the same ledger.
 before=$DIR/before.times
 : > "$before"
-mapfile -t cw < <(ls "$DIR"/out/crosswalk/*.jsonl)
 for i in $(seq "$BEFORE_RUNS"); do
     start=$(date +%s.%N)
     "$BIN/tally-store" dump "$DIR/ledger.db" \
@@ -73,14 +87,17 @@ for i in $(seq "$BEFORE_RUNS"); do
     end=$(date +%s.%N)
     echo "$(echo "$end - $start" | bc)" >> "$before"
 done
-if cmp -s "$DIR/before-scores.jsonl" "$DIR/out/scores-$last.jsonl"; then same="the same bytes"; else same="**DIFFERENT BYTES**"; fi
+same="the same bytes"
+for f in "$DIR/out/scores-$last.jsonl" "$DIR/steps-scores-1.jsonl" "$DIR/steps-scores-2.jsonl"; do
+    cmp -s "$DIR/before-scores.jsonl" "$f" || same="**DIFFERENT BYTES** ($f)"
+done
 records=$("$BIN/tally-store" dump "$DIR/ledger.db" | wc -l)
 {
     echo "$(machine_line)"
     echo
     echo "A tenth of the city: $P people's two years of history ($N records from \`tally-bench score-data --city-crosswalk\`, $(du -sh "$DIR/ledger.db" | cut -f1) of SQLite ledger), then $NIGHTS nights of \`pipelines/nightly.sh\`, each one day of every feed for $P people from tally-synth. After the last night the ledger holds $records lines. Median over the nights:"
     echo
-    python3 - "$all" "$before" "$DIR/setup.times" <<'PY'
+    python3 - "$all" "$before" "$DIR/setup.times" "$steps" "$N" <<'PY'
 import sys, statistics, collections
 runs = collections.defaultdict(lambda: collections.defaultdict(float))
 rss = collections.defaultdict(int)
@@ -109,11 +126,29 @@ for line in open(sys.argv[3]):
     f = line.split()
     if len(f) == 3:
         setup[f[0]] = (float(f[1]), int(f[2]))
+steps = {}
+for line in open(sys.argv[4]):
+    f = line.split()
+    if len(f) == 3:
+        steps[f[0]] = (float(f[1]), int(f[2]))
+n = int(sys.argv[5])
+if steps:
+    print("The scoring steps alone after the last night (the update has nothing left to do):")
+    print()
+    print("| step | wall (s) | peak RSS (MB) | rate |")
+    print("|---|---|---|---|")
+    for name, label in [("update-scoring", "tally-store update-scoring"), ("link-store", "tally-link --store (every identifier)"),
+                        ("score-store-threads-1", "tally-score --store --threads 1"), ("score-store-threads-2", "tally-score --store --threads 2")]:
+        if name in steps:
+            secs, kb = steps[name]
+            rate = f"{n / secs / 1e6:.1f}M rows/s" if name.startswith("score") else ""
+            print(f"| {label} | {secs:.1f} | {kb / 1024:.0f} | {rate} |")
+    print()
 if "history-ingest" in setup:
     print(f"Once, to set up: the history ingested in {setup['history-ingest'][0]:.0f} s; the scoring store made from the ledger (tally-store rebuild-scoring) in {setup['store-rebuild'][0]:.0f} s, peak RSS {setup['store-rebuild'][1] / 1024:.0f} MB.")
 PY
     echo
-    echo "The scores of the last night ($last) and of the dump relinked and scored are $same. Rows under 0.05 s are left out; on \"scores\" the three steps run one after another (update-scoring, link --store, score --store). Last night's summary:"
+    echo "The scores of the last night ($last), of the steps alone on one and on two threads, and of the dump relinked and scored are $same. Rows under 0.05 s are left out; on \"scores\" the three steps run one after another (update-scoring, link --store, score --store). Last night's summary:"
     echo
     echo '```'
     cat "$DIR/night-$((NIGHTS - 1)).summary"

@@ -97,9 +97,21 @@ public struct NightReport {
         return digits > 0 ? v : nil
     }
 
+    /// Where `needle` first stands in `line` at or after `from`: memchr for its first byte, then
+    /// memcmp. The generic `firstRange(of:)` on a byte slice cost 150 µs a score line (perf),
+    /// 9 s for 60,000 people.
     static func find(_ needle: [UInt8], in line: UnsafeRawBufferPointer, from: Int) -> Int? {
-        guard from <= line.count else { return nil }
-        return line[from...].firstRange(of: needle)?.lowerBound
+        guard from <= line.count, !needle.isEmpty, let base = line.baseAddress else { return nil }
+        return needle.withUnsafeBytes { n -> Int? in
+            var i = from
+            while line.count - i >= n.count {
+                guard let hit = memchr(base + i, Int32(n[0]), line.count - i - n.count + 1) else { return nil }
+                let at = UnsafeRawPointer(hit) - base
+                if memcmp(base + at, n.baseAddress!, n.count) == 0 { return at }
+                i = at + 1
+            }
+            return nil
+        }
     }
 
     static func json(_ path: String) -> [String: Any]? {
