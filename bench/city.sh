@@ -91,7 +91,7 @@ same="the same bytes"
 for f in "$DIR/out/scores-$last.jsonl" "$DIR/steps-scores-1.jsonl" "$DIR/steps-scores-2.jsonl"; do
     cmp -s "$DIR/before-scores.jsonl" "$f" || same="**DIFFERENT BYTES** ($f)"
 done
-records=$("$BIN/tally-store" dump "$DIR/ledger.db" | wc -l)
+records=$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from records").fetchone()[0])' "$DIR/ledger.db")
 {
     echo "$(machine_line)"
     echo
