@@ -414,14 +414,12 @@ enum Files {
     }
 
     static func sha256Hex(_ bytes: [UInt8]) -> String {
-        SHA256.hash(data: bytes).map { String($0, radix: 16).leftPadded(2) }.joined()
+        let out = ByteBuffer(capacity: 64)
+        SHA256.hash(data: bytes).withUnsafeBytes { out.appendHex($0) }
+        return out.string
     }
 
     static func append<T: FixedWidthInteger>(_ v: T, to out: ByteBuffer) {
         withUnsafeBytes(of: v.littleEndian) { out.append($0) }
     }
-}
-
-extension String {
-    fileprivate func leftPadded(_ n: Int) -> String { count >= n ? self : String(repeating: "0", count: n - count) + self }
 }
