@@ -167,6 +167,14 @@ public final class ByteBuffer {
         base = .allocate(capacity: capacity)
     }
 
+    /// Trades contents with `other` (bytes, count and room), without copying: a row pipeline's
+    /// batch lends its buffer to the row that writes into it, then to the row that reads it.
+    public func exchange(with other: ByteBuffer) {
+        swap(&base, &other.base)
+        swap(&count, &other.count)
+        swap(&capacity, &other.capacity)
+    }
+
     /// Drops the last `n` bytes.
     public func removeLast(_ n: Int) {
         precondition(n <= count)

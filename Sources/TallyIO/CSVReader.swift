@@ -122,8 +122,6 @@ public final class CSVReader {
         var stop = recordEnd
         if stop > start, buffer[stop - 1] == 0x0D, !inQuotes { stop -= 1 }
         if !split { row.reset() }
-        // The record as it stands in the file, for reject reports.
-        row.raw.append(UnsafeRawBufferPointer(start: buffer + start, count: stop - start))
         row.rawIsUTF8 = gb18030 == nil
         row.line = nextLine
         nextLine += 1 + newlines
@@ -136,6 +134,9 @@ public final class CSVReader {
         }
         if !split { splitFields(recordStart, stop, quoted: sawQuote, unterminated: inQuotes, into: row) }
         if row.readFault == nil { decode(row) }
+        // The record as it stands in the file, for reject reports: an unquoted record's cells
+        // are its bytes already. (The window still holds them: it moves only on the next fill.)
+        row.setRaw(UnsafeRawBufferPointer(start: buffer + recordStart, count: stop - recordStart))
         return true
     }
 
@@ -247,9 +248,9 @@ public final class CSVReader {
     /// A NUL byte, or U+FEFF (a byte-order mark where none belongs: a file glued onto another),
     /// in a cell: such a value cannot be what the agency meant, and would travel on invisibly.
     private func findStrayBytes(_ row: Row) {
-        let n = row.storage.count
-        guard n > 0 else { return }
-        let base = UnsafeRawPointer(row.storage.base)
+        let all = row.cellBytes
+        let n = all.count
+        guard n > 0, let base = all.baseAddress else { return }
         guard memchr(base, 0, n) != nil || Self.holdsBOM(base, n) else { return }
         for i in 0..<row.count {
             let cell = row.field(i)
@@ -287,7 +288,7 @@ public final class CSVReader {
     }
 
     private func convert(_ row: Row) {
-        let all = UnsafeBufferPointer(start: row.storage.base, count: row.storage.count)
+        let all = row.cellBytes.assumingMemoryBound(to: UInt8.self)
         if let gb18030 {
             // GB18030 never uses bytes below 0x80 inside a multi-byte character, so an ASCII row
             // is the same in UTF-8.

@@ -3,8 +3,7 @@ import TallyCore
 /// A feed file's rows, read and split on a thread of their own (`RowPipeline`): the one set-up
 /// of CSV and XML reading that tally-parse and tally-validate share. A CSV file's header is read
 /// first (`header`; nil for an empty file); an XML file's records are checked against the
-/// feed's XSD as they are read. The reading thread also hashes each row's key
-/// (`Row.keyPrint`), which the main thread's `RepeatedKeys` then only looks up.
+/// feed's XSD as they are read. Row keys are hashed by the consumer (`RepeatedKeys`).
 public final class FeedRows {
     let pipeline: RowPipeline
     let spec: FeedSpec
@@ -20,14 +19,9 @@ public final class FeedRows {
         switch feed.spec.format {
         case .csv(let encoding):
             let spec = feed.spec
-            pipeline = RowPipeline { () throws(InputError) in
+            pipeline = RowPipeline(fileName: input.name) { () throws(InputError) in
                 let reader = CSVReader(box.value, encoding: encoding)
-                let keys = RepeatedKeys(spec: spec)
-                return { (row: Row) throws(InputError) -> Bool in
-                    guard try reader.next(into: row) else { return false }
-                    keys.print(row)
-                    return true
-                }
+                return { (row: Row) throws(InputError) -> Bool in try reader.next(into: row) }
             }
             transcoder = encoding == .gb18030 ? Transcoder(from: "GB18030", to: "UTF-8") : nil
             do {
@@ -40,14 +34,9 @@ public final class FeedRows {
             }
         case .xml:
             let spec = feed.spec, xsd = feed.xsdPath!
-            pipeline = RowPipeline { () throws(InputError) in
+            pipeline = RowPipeline(fileName: input.name) { () throws(InputError) in
                 let reader = try XMLRecordReader(box.value, spec: spec, xsdPath: xsd)
-                let keys = RepeatedKeys(spec: spec)
-                return { (row: Row) throws(InputError) -> Bool in
-                    guard try reader.next(into: row) else { return false }
-                    keys.print(row)
-                    return true
-                }
+                return { (row: Row) throws(InputError) -> Bool in try reader.next(into: row) }
             }
             transcoder = nil
         }
@@ -65,7 +54,7 @@ public final class FeedRows {
     public func rawText(_ row: Row) -> String {
         switch spec.format {
         case .csv:
-            let raw = UnsafeRawBufferPointer(start: row.raw.base, count: row.raw.count)
+            let raw = row.rawBytes
             if !row.rawIsUTF8, let transcoder, let utf8 = try? transcoder.convert(raw) { return String(decoding: utf8, as: UTF8.self) }
             return String(decoding: raw, as: UTF8.self)
         case .xml(_, _, _, let recordElement):

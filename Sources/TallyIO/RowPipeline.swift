@@ -11,37 +11,127 @@ import TallyCore
 /// single-threaded reader. Everything the producer touches (the input file, libxml2's reader and
 /// its thread-local state) is created and used on the producer's thread only.
 public final class RowPipeline: @unchecked Sendable {
+    /// Rows kept back to back: their bytes in one buffer, their cell offsets in another, and a
+    /// few words each of what else a row says. The reading thread writes a batch from start to
+    /// end and the consumer reads it the same way, so the rows cross from core to core as a
+    /// stream the caches prefetch. (Each row was an object with four buffers of its own, reused
+    /// from batch to batch: perf put the first store into a row, and the copies into its
+    /// buffers, at a fifth of parsing transit, every cache line of them handed from core to core.)
     final class Batch {
-        var rows: [Row]
+        struct Kept {
+            var origin: Int
+            var cells: Int
+            var count: Int
+            var line: Int
+            var rawStart: Int
+            var rawCount: Int
+            var fault: Int32
+            var rawIsUTF8: Bool
+        }
+        let bytes = ByteBuffer(capacity: 1 << 16)
+        var cells: UnsafeMutablePointer<UInt32>
+        var cellCapacity = 1 << 12
+        var cellCount = 0
+        let kept: UnsafeMutablePointer<Kept>
+        let capacity: Int
         var count = 0
+        /// The read faults of the rows that have them, by `Kept.fault`.
+        var faults: [(RowFault, [RowFault])] = []
         var error: InputError?
         var done = false
-        init(size: Int) { rows = (0..<size).map { _ in Row() } }
+
+        init(size: Int) {
+            capacity = size
+            kept = .allocate(capacity: size)
+            cells = .allocate(capacity: cellCapacity)
+        }
+
+        deinit {
+            kept.deallocate()
+            cells.deallocate()
+        }
+
+        /// Empties the batch; a buffer that one huge row made large gives the room back.
+        func clear() {
+            count = 0
+            cellCount = 0
+            error = nil
+            done = false
+            if !faults.isEmpty { faults.removeAll(keepingCapacity: true) }
+            bytes.removeAll(shrinkingPast: 2 * RowPipeline.batchBytes, to: 1 << 16)
+            if cellCapacity > 1 << 16 {
+                cells.deallocate()
+                cellCapacity = 1 << 12
+                cells = .allocate(capacity: cellCapacity)
+            }
+        }
+
+        /// Keeps the row the reading thread wrote at the end of `bytes`.
+        func keep(_ row: Row, file name: String) throws(InputError) {
+            let n = row.count
+            // Offsets within a row take four bytes. A row of 4 GiB or more (only an XML record
+            // could hold that much text) is refused rather than cut.
+            guard row.storage.count - row.origin <= Int(UInt32.max) else {
+                throw InputError(.data, file: name, line: row.line, "record holds more than 4 GiB")
+            }
+            if cellCount + 2 * n > cellCapacity {
+                var c = cellCapacity
+                while cellCount + 2 * n > c { c *= 2 }
+                let grown = UnsafeMutablePointer<UInt32>.allocate(capacity: c)
+                grown.update(from: cells, count: cellCount)
+                cells.deallocate()
+                cells = grown
+                cellCapacity = c
+            }
+            row.copyCells(to: cells + cellCount)
+            var fault: Int32 = -1
+            if let f = row.readFault {
+                fault = Int32(faults.count)
+                faults.append((f, row.moreReadFaults))
+            }
+            (kept + count).initialize(to: Kept(origin: row.origin, cells: cellCount, count: n, line: row.line,
+                                              rawStart: row.rawStart, rawCount: row.rawCount, fault: fault,
+                                              rawIsUTF8: row.rawIsUTF8))
+            cellCount += 2 * n
+            count += 1
+            row.keep()
+        }
+
     }
 
     private let batches: [Batch]
+    /// The file read, for errors.
+    private let fileName: String
     /// The most bytes of rows a batch holds before it is handed over (one row may go past it).
-    static let batchBytes = 4 << 20
+    static let batchBytes = 1 << 20
     private let filled = DispatchSemaphore(value: 0)
     private let empty: DispatchSemaphore
     private var consumerSlot = 0
     private var current: Batch?
+    // The current batch's rows, read without touching the batch object on every row.
     private var index = 0
+    private var shownCount = 0
+    private var shownKept: UnsafeMutablePointer<Batch.Kept>?
+    private var shownCells: UnsafeMutablePointer<UInt32>?
     private var finished = false
-    /// Set by the consumer, read by the producer between rows: an atomic, since the two threads
-    /// touch it without a semaphore between them (ThreadSanitizer's data race).
+    /// The row the consumer is given: it looks into the current batch.
+    private let shown = Row()
+    /// Set by the consumer, read by the producer before each batch: an atomic, since the two
+    /// threads touch it without a semaphore between them (ThreadSanitizer's data race).
     private let stopRequested = Atomic<Bool>(false)
 
     /// Starts reading: `open` runs on the producer thread and returns the function that reads
     /// one row (false at the end).
     ///
-    /// About 4,096 rows in flight: with 1,024 (4 batches of 256) the two threads kept waiting for
-    /// each other, each busy only two thirds of the time. On the wide export, tally-parse took
-    /// 2.18 s at 256 x 4, 1.81 s at 1024 x 4, 1.81 s at 512 x 8 and 1.79 s at 256 x 16 (medians of
-    /// 7). More was slower again: 1.93 s at 256 x 32 and 2.08 s at 2048 x 8. Memory stays bounded
-    /// by `batchBytes` a batch.
-    public init(batchSize: Int = 1024, depth: Int = 4,
+    /// About 8,192 rows in flight. With each row an object of its own, 4,096 (1,024 x 4) was best
+    /// (the wide export: 2.18 s at 256 x 4, 1.81 s at 1,024 x 4, 1.93 s at 256 x 32). With rows
+    /// kept back to back, transit took 0.94 s at 1,024 x 4 and 0.78–0.81 s at 512 x 16,
+    /// 1,024 x 8, 1,024 x 16, 256 x 32 and 4,096 x 4 (means of 6): the more rows in flight, the
+    /// less each thread waits out the other's slow stretches. Memory stays bounded by
+    /// `batchBytes` a batch (plus one row).
+    public init(batchSize: Int = 512, depth: Int = 16, fileName: String = "",
                 open: @escaping @Sendable () throws(InputError) -> (Row) throws(InputError) -> Bool) {
+        self.fileName = fileName
         batches = (0..<depth).map { _ in Batch(size: batchSize) }
         empty = DispatchSemaphore(value: depth)
         let thread = ProducerThread(pipeline: self, open: open)
@@ -51,27 +141,31 @@ public final class RowPipeline: @unchecked Sendable {
     fileprivate func produce(_ open: () throws(InputError) -> (Row) throws(InputError) -> Bool) {
         var slot = 0
         var read: ((Row) throws(InputError) -> Bool)?
+        // The reading thread's one row: it writes into each batch's buffer in turn.
+        let row = Row()
         while true {
             empty.wait()
             let batch = batches[slot]
-            batch.count = 0
-            batch.error = nil
-            batch.done = false
+            batch.clear()
+            row.storage.exchange(with: batch.bytes)
+            row.startWriting()
             do throws(InputError) {
                 if read == nil { read = try open() }
                 // A batch also ends once its rows hold `batchBytes`: with rows near the line
                 // limit, a batch of hundreds would hold gigabytes.
-                var bytes = 0
-                while batch.count < batch.rows.count && bytes < Self.batchBytes {
-                    if stopRequested.load(ordering: .relaxed) { batch.done = true; break }
-                    guard try read!(batch.rows[batch.count]) else { batch.done = true; break }
-                    bytes &+= batch.rows[batch.count].heldBytes
-                    batch.count += 1
+                // The consumer's request to stop is read once a batch: read on every row, the
+                // flag's cache line went from core to core with the consumer's own fields.
+                if stopRequested.load(ordering: .relaxed) { batch.done = true }
+                while !batch.done && batch.count < batch.capacity && row.storage.count < Self.batchBytes {
+                    guard try read!(row) else { batch.done = true; break }
+                    try batch.keep(row, file: fileName)
                 }
             } catch {
                 batch.error = error
                 batch.done = true
             }
+            row.stopWriting()
+            row.storage.exchange(with: batch.bytes)
             let last = batch.done
             filled.signal()
             if last { return }
@@ -80,14 +174,31 @@ public final class RowPipeline: @unchecked Sendable {
     }
 
     /// The next row, or nil at the end; throws the producer's error after the rows before it.
+    /// The row is valid until the next call.
     public func next() throws(InputError) -> Row? {
         while true {
-            if let batch = current {
-                if index < batch.count {
-                    index += 1
-                    return batch.rows[index - 1]
+            if index < shownCount, let kept = shownKept, let cells = shownCells {
+                let k = kept[index]
+                index += 1
+                let row = shown
+                row.look(at: cells + k.cells, count: k.count, origin: k.origin)
+                row.line = k.line
+                row.rawStart = k.rawStart
+                row.rawCount = k.rawCount
+                row.rawIsUTF8 = k.rawIsUTF8
+                if k.fault >= 0 {
+                    (row.readFault, row.moreReadFaults) = current!.faults[Int(k.fault)]
+                } else if row.readFault != nil {
+                    row.readFault = nil
+                    row.moreReadFaults = []
                 }
+                return row
+            }
+            if let batch = current {
                 let error = batch.error, done = batch.done
+                shown.storage.exchange(with: batch.bytes)
+                shown.stopWriting()
+                shownCount = 0
                 current = nil
                 empty.signal()
                 consumerSlot = (consumerSlot + 1) % batches.count
@@ -96,8 +207,13 @@ public final class RowPipeline: @unchecked Sendable {
             }
             if finished { return nil }
             filled.wait()
-            current = batches[consumerSlot]
+            let batch = batches[consumerSlot]
+            shown.storage.exchange(with: batch.bytes)
+            current = batch
             index = 0
+            shownCount = batch.count
+            shownKept = batch.kept
+            shownCells = batch.cells
         }
     }
 

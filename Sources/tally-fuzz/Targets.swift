@@ -88,7 +88,7 @@ enum Fuzz {
 
     /// A row's line, cells, raw text and read fault, for comparing two readings.
     static func describe(_ row: Row) -> String {
-        var s = "\(row.line)|\(row.count)|\(row.readFault.map { "\($0.code):\($0.fieldNumber):\($0.reason)" } ?? "-")|\(Array(row.raw.bytes))"
+        var s = "\(row.line)|\(row.count)|\(row.readFault.map { "\($0.code):\($0.fieldNumber):\($0.reason)" } ?? "-")|\(Array(row.rawBytes))"
         for i in 0..<row.count { s += "|" + Array(row.field(i)).description }
         return s
     }

@@ -64,4 +64,73 @@ import TallyIO
         #expect(throws: InputError.self) { while try truncated.next() != nil { before += 1 } }
         #expect(before > 0)
     }
+
+    /// What the pipeline hands over is exactly what the reader wrote, row after row, whatever
+    /// the row's shape: rows are kept back to back in each batch's one buffer, an unquoted row's
+    /// raw text is its cells' own bytes, and read faults travel beside the rows. Every row of a
+    /// file of mixed shapes (quoted cells with commas, quotes and line breaks, blank rows, stray
+    /// quotes and carriage returns, bytes invalid in the encoding, NUL bytes, and rows of a
+    /// megabyte that end batches early) is compared with the same file read by `CSVReader`
+    /// alone, one row at a time: cells, line, fault and raw bytes.
+    @Test(arguments: ["transit", "tax"])
+    func pipelinedRowsAreTheReadersRowsWhateverTheirShape(feedName: String) throws {
+        let feed = try Self.feed(feedName)
+        let gb = feedName == "tax"
+        var rng = UInt64(0x9E37_79B9_7F4A_7C15)
+        func next(_ n: Int) -> Int {
+            rng = rng &* 6364136223846793005 &+ 1442695040888963407
+            return Int((rng >> 33) % UInt64(n))
+        }
+        let columns = feed.spec.fields.count
+        var bytes = Array(feed.spec.fields.map(\.name).joined(separator: ",").utf8) + [0x0A]
+        // GB18030 for 中 is D6 D0; in UTF-8 it is E4 B8 AD.
+        let cjk: [UInt8] = gb ? [0xD6, 0xD0] : [0xE4, 0xB8, 0xAD]
+        for i in 0..<6_000 {
+            let shape = next(40)
+            if shape == 0 { bytes += [0x0A]; continue }                                  // blank row
+            var cells: [[UInt8]] = (0..<columns).map { c in Array("v\(i)c\(c)".utf8) }
+            switch shape {
+            case 1: cells[1] = Array("\"a, \"\"quoted\"\" cell\"".utf8)                  // quoted, commas, quotes
+            case 2: cells[2] = Array("\"two\nlines\"".utf8)                              // a quoted line break
+            case 3: cells[0] = Array("stray\"quote".utf8)                                // a quote in an unquoted cell
+            case 4: cells[3] = Array("cr\rhere".utf8)                                     // a carriage return
+            case 5: cells[1] = [0x41, 0xFF, 0x42]                                       // invalid in either encoding
+            case 6: cells[2] = [0x41, 0x00, 0x42]                                       // a NUL byte
+            case 7: cells += cells                                                      // twice the cells
+            case 8, 9, 10: cells[1] = cjk + cjk                                         // text in the encoding
+            case 11: cells[1] = [0x22] + cjk + Array(",\"".utf8)                         // quoted, in the encoding
+            case 12: cells.removeLast()                                                 // a cell short
+            default: break
+            }
+            // Six rows of a megabyte in a row: batches end on their bytes, not their count.
+            if (3_000..<3_006).contains(i) { cells[1] = Array(repeating: UInt8(ascii: "x"), count: 1 << 20) }
+            bytes += Array(cells.joined(separator: [0x2C])) + (shape == 13 ? [0x0D, 0x0A] : [0x0A])
+        }
+        let scratch = Scratch()
+        let path = scratch.write("\(feedName)-20261127.csv", bytes)
+        let encoding: FeedSpec.TextEncoding
+        if case .csv(let e) = feed.spec.format { encoding = e } else { Issue.record("not CSV"); return }
+
+        let direct = CSVReader(try InputFile.open(path, limits: .standard), encoding: encoding)
+        let expected = Row()
+        #expect(try direct.next(into: expected))   // the header
+        let rows = try FeedRows(try InputFile.open(path, limits: .standard), feed: feed)
+        defer { rows.stop() }
+        var compared = 0, faulted = 0, quotedRaw = 0, big = 0
+        while let row = try rows.next() {
+            #expect(try direct.next(into: expected), "the pipeline gave more rows than the reader")
+            let cells = (0..<row.count).map { Array(row.field($0)) }, want = (0..<expected.count).map { Array(expected.field($0)) }
+            #expect(cells == want, "row \(compared): cells")
+            #expect(row.line == expected.line)
+            #expect(row.readFault?.code == expected.readFault?.code && row.readFault?.reason == expected.readFault?.reason
+                    && row.readFault?.fieldNumber == expected.readFault?.fieldNumber, "line \(row.line): \(String(describing: row.readFault)) against \(String(describing: expected.readFault))")
+            #expect(Array(row.rawBytes) == Array(expected.rawBytes) && row.rawIsUTF8 == expected.rawIsUTF8, "line \(row.line): raw")
+            if row.readFault != nil { faulted += 1 }
+            if row.rawBytes.contains(0x22) { quotedRaw += 1 }
+            if row.rawBytes.count > 1 << 20 { big += 1 }
+            compared += 1
+        }
+        #expect(try !direct.next(into: expected), "the reader had more rows than the pipeline gave")
+        #expect(compared > 5_900 && faulted > 400 && quotedRaw > 200 && big == 6, "\(compared) rows, \(faulted) faulted, \(quotedRaw) quoted, \(big) big")
+    }
 }

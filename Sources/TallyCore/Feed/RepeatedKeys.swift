@@ -43,7 +43,7 @@ public struct RepeatedKeys {
     /// row's other checks: 2M keys make random accesses into a 64 MB table, and the validator's
     /// work in between hides the wait (perf put the misses at most of the key check's cost).
     public mutating func prepare(_ row: Row) {
-        prepared = row.keyPrint ?? fingerprint(row)
+        prepared = fingerprint(row)
         if case .key(let a, _) = prepared { seen.prefetch(a) }
     }
 
@@ -63,10 +63,9 @@ public struct RepeatedKeys {
         }
     }
 
-    /// Hashes `row`'s key into `row.keyPrint`, for a `prepare` on another thread: each thread
-    /// hashes with its own `RepeatedKeys` (the key is built in its buffer).
-    public func print(_ row: Row) { row.keyPrint = fingerprint(row) }
-
+    /// Hashes the key of `row`. Done by the thread that checks the keys: on the reading thread
+    /// (as it once was) it read back bytes just stored into lines the other core held, and
+    /// waited for them (perf, BENCHMARKS.md "tally-parse on a wide export").
     func fingerprint(_ row: Row) -> Prepared {
         key.removeAll()
         switch spec.format {

@@ -3,11 +3,19 @@
 /// Readers fill it (CSV cells unquoted and decoded to UTF-8, XML text and attributes); the
 /// validator and mapper read it. Nothing here allocates per row once the buffers have grown.
 public final class Row {
-    /// All field values, back to back. It starts small and grows to the widest row it holds:
-    /// the pipeline keeps about 4,096 rows, and 4 KiB each was 16 MB before any row was read.
+    /// The field values, back to back from `origin`. A row read on its own owns its buffer, which
+    /// starts small and grows to the widest row it holds. A row pipeline's reading row writes
+    /// into its batch's one buffer instead (`origin` moves past each row it keeps), and the
+    /// consumer's row looks into that buffer: rows then cross from one core to the other as a
+    /// stream of bytes, not as thousands of objects (perf: the first store into a pooled row
+    /// object was 9% of parsing transit, and the copies into its two buffers 13%).
     public let storage = ByteBuffer(capacity: 512)
-    // Cell boundaries in plain buffers: Swift arrays cost uniqueness checks and retains on every
-    // cell, a tenth of parsing transit (measured with perf).
+    /// Where this row's bytes start in `storage`.
+    public internal(set) var origin = 0
+    /// Whether `storage` holds a batch's rows, others before `origin`.
+    var sharesStorage = false
+    // Cell boundaries (offsets into `storage`) in plain buffers: Swift arrays cost uniqueness
+    // checks and retains on every cell, a tenth of parsing transit (measured with perf).
     // Inlinable into the readers (another module): perf showed the calls of beginField and
     // endField at 7% of parsing a wide export.
     @usableFromInline var starts: UnsafeMutablePointer<Int>
@@ -18,25 +26,36 @@ public final class Row {
     @inlinable public var count: Int { fieldCount }
     /// The 1-based line where the row starts in the decompressed file.
     public var line = 0
-    /// The row's bytes as they stand in the file (CSV), for reject reports; empty for XML,
-    /// whose rejects are rebuilt from the fields.
-    public let raw = ByteBuffer(capacity: 256)
-    /// Whether `raw` is UTF-8 (else it is in the feed's legacy encoding).
+    /// Where the row's bytes as they stand in the file (CSV) are in `storage`, for reject
+    /// reports; none for XML, whose rejects are rebuilt from the fields.
+    public var rawStart = 0
+    public var rawCount = 0
+    /// Whether the cells are the record's bytes as is (an unquoted CSV record, cut at its
+    /// separators), so that its raw text needs no copy of its own.
+    public internal(set) var cellsAreVerbatim = false
+    /// Whether `rawBytes` is UTF-8 (else it is in the feed's legacy encoding).
     public var rawIsUTF8 = true
     /// A problem found while reading the row (bad quoting, a bad encoding, the wrong number of
     /// cells, an XSD error), which makes it a reject whatever its values.
     public var readFault: RowFault?
     /// Further problems found while reading (an XML record can break its XSD in several places).
     public var moreReadFaults: [RowFault] = []
-    /// The row's key, hashed by the reading thread (`RepeatedKeys.print`), or nil when it was not:
-    /// the main thread of tally-parse had the most work of the two (perf), so the hashing moved.
-    public var keyPrint: RepeatedKeys.Prepared?
 
-    /// The most room a pooled row keeps between rows.
+    /// The most room a row's own buffer keeps between rows.
     public static let keptCapacity = 1 << 20
 
-    /// The bytes the row holds (its values and its raw text), for the pipeline's budget.
-    public var heldBytes: Int { storage.count + raw.count }
+    /// The row's bytes (its values and its raw text).
+    public var heldBytes: Int { storage.count - origin }
+
+    /// The row's raw text (CSV): its bytes as they stand in the file.
+    public var rawBytes: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: storage.base + rawStart, count: rawCount)
+    }
+
+    /// The bytes of every cell, back to back (before any raw text is added).
+    public var cellBytes: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: storage.base + origin, count: storage.count - origin)
+    }
 
     public init() {
         starts = .allocate(capacity: capacity)
@@ -61,17 +80,80 @@ public final class Row {
         capacity = newCapacity
     }
 
-    /// Forgets the previous row.
+    /// Forgets the previous row (what was written since `origin`).
     @inline(__always)
     public func reset() {
-        // A row's buffers give back what one huge row made them take (rows are pooled by the
-        // hundred in the row pipeline: forty 4 MiB rows once kept 365 MB).
-        storage.removeAll(shrinkingPast: Row.keptCapacity, to: 1 << 12)
-        raw.removeAll(shrinkingPast: Row.keptCapacity, to: 256)
+        if sharesStorage {
+            storage.truncate(to: origin)
+        } else {
+            // A row's own buffer gives back what one huge row made it take (forty 4 MiB rows
+            // once kept 365 MB in the pipeline).
+            storage.removeAll(shrinkingPast: Row.keptCapacity, to: 1 << 12)
+        }
         fieldCount = 0
+        rawStart = origin
+        rawCount = 0
+        cellsAreVerbatim = false
         readFault = nil
-        keyPrint = nil
         if !moreReadFaults.isEmpty { moreReadFaults.removeAll() }
+    }
+
+    /// Makes the row's raw text the cells' bytes (they are the record as is), or else a copy of
+    /// `bytes` after them.
+    public func setRaw(_ bytes: UnsafeRawBufferPointer) {
+        if cellsAreVerbatim {
+            rawStart = origin
+            rawCount = storage.count - origin
+        } else {
+            rawStart = storage.count
+            storage.append(bytes)
+            rawCount = bytes.count
+        }
+    }
+
+    /// Starts writing rows into a batch's buffer, which `storage` holds (lent by `exchange`)
+    /// until `stopWriting`: each row goes after the ones before.
+    public func startWriting() {
+        sharesStorage = true
+        origin = storage.count
+        reset()
+    }
+
+    /// Forgets the batch's rows (before `storage` gives the batch its buffer back).
+    public func stopWriting() {
+        sharesStorage = false
+        origin = 0
+        fieldCount = 0
+        rawStart = 0
+        rawCount = 0
+    }
+
+    /// Copies the cells' starts, then their ends, to `p` (room for `2 * count`), as offsets
+    /// from `origin`: four bytes a number, since the batch's cells cross from core to core.
+    /// The caller has made sure that the row's bytes number fewer than 2^32.
+    public func copyCells(to p: UnsafeMutablePointer<UInt32>) {
+        let o = origin
+        for i in 0..<fieldCount {
+            p[i] = UInt32(truncatingIfNeeded: starts[i] &- o)
+            p[fieldCount &+ i] = UInt32(truncatingIfNeeded: ends[i] &- o)
+        }
+    }
+
+    /// Keeps what was written: the next row starts after it.
+    public func keep() { origin = storage.count }
+
+    /// Makes this row the one kept in a batch at `origin` of `storage` (which holds the batch's
+    /// bytes, lent by `exchange`), with `n` cells whose starts, then ends, are at `cells` as
+    /// offsets from `origin`.
+    public func look(at cells: UnsafePointer<UInt32>, count n: Int, origin o: Int) {
+        sharesStorage = true
+        origin = o
+        while capacity < n { fieldCount = 0; grow() }
+        for i in 0..<n {
+            starts[i] = o &+ Int(cells[i])
+            ends[i] = o &+ Int(cells[n &+ i])
+        }
+        fieldCount = n
     }
 
     /// Starts a new field at the end of the storage; append its bytes to `storage`, then call
@@ -88,6 +170,7 @@ public final class Row {
     /// is a span of them, cut at `separator`.
     public func setUnquotedCells(_ record: UnsafeRawBufferPointer, separator: UInt8) {
         let base = storage.count
+        cellsAreVerbatim = fieldCount == 0 && base == origin
         storage.append(record)
         var cellStart = 0
         let n = record.count
@@ -130,8 +213,9 @@ public final class Row {
 
     /// Replaces every field's value, keeping the raw text and line.
     public func replaceFields(_ values: [[UInt8]]) {
-        storage.removeAll()
+        storage.truncate(to: origin)
         fieldCount = 0
+        cellsAreVerbatim = false
         for v in values { v.withUnsafeBytes { appendField($0) } }
     }
 
