@@ -66,6 +66,97 @@ public struct SipHash128: Sendable {
     }
 }
 
+extension SipHash128 {
+    /// The same digest as `hash` (1 and 3 rounds, 128 bits), fed piece by piece and kept in
+    /// registers: no bytes are gathered in memory first. The CSV reader hashes a row's key this
+    /// way from its read buffer: reading back a key just gathered in a buffer stalled the
+    /// reading thread behind its stores into the batch, a cache line from the other core each
+    /// (perf: a fifth of the thread's time).
+    public struct Stream {
+        var v0: UInt64, v1: UInt64, v2: UInt64, v3: UInt64
+        var tail: UInt64 = 0
+        var tailBytes: UInt64 = 0
+        var total = 0
+
+        @inline(__always)
+        public init(_ key: SipHash128) {
+            v0 = key.k0 ^ 0x736f_6d65_7073_6575
+            v1 = key.k1 ^ 0x646f_7261_6e64_6f6d ^ 0xee
+            v2 = key.k0 ^ 0x6c79_6765_6e65_7261
+            v3 = key.k1 ^ 0x7465_6462_7974_6573
+        }
+
+        @inline(__always)
+        mutating func compress(_ m: UInt64) {
+            v3 ^= m
+            SipHash128.round(&v0, &v1, &v2, &v3)
+            v0 ^= m
+        }
+
+        /// Adds one byte.
+        @inline(__always)
+        public mutating func feed(_ byte: UInt8) {
+            tail |= UInt64(byte) << (tailBytes &* 8)
+            tailBytes &+= 1
+            total &+= 1
+            if tailBytes == 8 {
+                compress(tail)
+                tail = 0
+                tailBytes = 0
+            }
+        }
+
+        /// Adds `n` in decimal digits.
+        @inline(__always)
+        public mutating func feedDecimal(_ n: Int) {
+            precondition(n >= 0)
+            var power = 1
+            while power <= n / 10 { power &*= 10 }
+            while power > 0 {
+                feed(UInt8(truncatingIfNeeded: 48 &+ (n / power) % 10))
+                power /= 10
+            }
+        }
+
+        /// Adds bytes.
+        @inline(__always)
+        public mutating func feed(_ bytes: UnsafeRawBufferPointer) {
+            guard let p = bytes.baseAddress else { return }
+            let n = bytes.count
+            var i = 0
+            while tailBytes != 0 && i < n {
+                feed(p.load(fromByteOffset: i, as: UInt8.self))
+                i &+= 1
+            }
+            while i &+ 8 <= n {
+                compress(UInt64(littleEndian: p.loadUnaligned(fromByteOffset: i, as: UInt64.self)))
+                i &+= 8
+                total &+= 8
+            }
+            while i < n {
+                feed(p.load(fromByteOffset: i, as: UInt8.self))
+                i &+= 1
+            }
+        }
+
+        /// The digest of everything fed.
+        @inline(__always)
+        public func finish() -> (UInt64, UInt64) {
+            var v0 = v0, v1 = v1, v2 = v2, v3 = v3
+            let last = UInt64(truncatingIfNeeded: total) << 56 | tail
+            v3 ^= last
+            SipHash128.round(&v0, &v1, &v2, &v3)
+            v0 ^= last
+            v2 ^= 0xee
+            for _ in 0..<3 { SipHash128.round(&v0, &v1, &v2, &v3) }
+            let first = v0 ^ v1 ^ v2 ^ v3
+            v1 ^= 0xdd
+            for _ in 0..<3 { SipHash128.round(&v0, &v1, &v2, &v3) }
+            return (first, v0 ^ v1 ^ v2 ^ v3)
+        }
+    }
+}
+
 extension UInt64 {
     @inline(__always) func rotl(_ k: UInt64) -> UInt64 { (self << k) | (self >> (64 &- k)) }
 }

@@ -3,7 +3,8 @@ import TallyCore
 /// A feed file's rows, read and split on a thread of their own (`RowPipeline`): the one set-up
 /// of CSV and XML reading that tally-parse and tally-validate share. A CSV file's header is read
 /// first (`header`; nil for an empty file); an XML file's records are checked against the
-/// feed's XSD as they are read. Row keys are hashed by the consumer (`RepeatedKeys`).
+/// feed's XSD as they are read. The CSV reader also hashes each row's key from the bytes it
+/// read (`Row.keyPrint`) where it can; the consumer's `RepeatedKeys` then only looks it up.
 public final class FeedRows {
     let pipeline: RowPipeline
     let spec: FeedSpec
@@ -20,7 +21,7 @@ public final class FeedRows {
         case .csv(let encoding):
             let spec = feed.spec
             pipeline = RowPipeline(fileName: input.name) { () throws(InputError) in
-                let reader = CSVReader(box.value, encoding: encoding)
+                let reader = CSVReader(box.value, encoding: encoding, keys: RepeatedKeys(spec: spec))
                 return { (row: Row) throws(InputError) -> Bool in try reader.next(into: row) }
             }
             transcoder = encoding == .gb18030 ? Transcoder(from: "GB18030", to: "UTF-8") : nil

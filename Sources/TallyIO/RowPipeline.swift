@@ -27,6 +27,9 @@ public final class RowPipeline: @unchecked Sendable {
             var rawCount: Int
             var fault: Int32
             var rawIsUTF8: Bool
+            var keyA: UInt64
+            var keyB: UInt64
+            var keyKind: UInt8
         }
         let bytes = ByteBuffer(capacity: 1 << 16)
         var cells: UnsafeMutablePointer<UInt32>
@@ -91,7 +94,7 @@ public final class RowPipeline: @unchecked Sendable {
             }
             (kept + count).initialize(to: Kept(origin: row.origin, cells: cellCount, count: n, line: row.line,
                                               rawStart: row.rawStart, rawCount: row.rawCount, fault: fault,
-                                              rawIsUTF8: row.rawIsUTF8))
+                                              rawIsUTF8: row.rawIsUTF8, keyA: row.keyA, keyB: row.keyB, keyKind: row.keyKind))
             cellCount += 2 * n
             count += 1
             row.keep()
@@ -119,6 +122,9 @@ public final class RowPipeline: @unchecked Sendable {
     /// Set by the consumer, read by the producer before each batch: an atomic, since the two
     /// threads touch it without a semaphore between them (ThreadSanitizer's data race).
     private let stopRequested = Atomic<Bool>(false)
+    /// Filled batches the consumer has not taken yet: the producer reads it before each batch
+    /// to tell its row whether the consumer is behind (`Row.consumerBehind`).
+    private let waiting = Atomic<Int>(0)
 
     /// Starts reading: `open` runs on the producer thread and returns the function that reads
     /// one row (false at the end).
@@ -149,6 +155,7 @@ public final class RowPipeline: @unchecked Sendable {
             batch.clear()
             row.storage.exchange(with: batch.bytes)
             row.startWriting()
+            row.consumerBehind = waiting.load(ordering: .relaxed) >= batches.count / 2
             do throws(InputError) {
                 if read == nil { read = try open() }
                 // A batch also ends once its rows hold `batchBytes`: with rows near the line
@@ -167,6 +174,7 @@ public final class RowPipeline: @unchecked Sendable {
             row.stopWriting()
             row.storage.exchange(with: batch.bytes)
             let last = batch.done
+            waiting.add(1, ordering: .relaxed)
             filled.signal()
             if last { return }
             slot = (slot + 1) % batches.count
@@ -186,6 +194,9 @@ public final class RowPipeline: @unchecked Sendable {
                 row.rawStart = k.rawStart
                 row.rawCount = k.rawCount
                 row.rawIsUTF8 = k.rawIsUTF8
+                row.keyKind = k.keyKind
+                row.keyA = k.keyA
+                row.keyB = k.keyB
                 if k.fault >= 0 {
                     (row.readFault, row.moreReadFaults) = current!.faults[Int(k.fault)]
                 } else if row.readFault != nil {
@@ -207,6 +218,7 @@ public final class RowPipeline: @unchecked Sendable {
             }
             if finished { return nil }
             filled.wait()
+            waiting.subtract(1, ordering: .relaxed)
             let batch = batches[consumerSlot]
             shown.storage.exchange(with: batch.bytes)
             current = batch

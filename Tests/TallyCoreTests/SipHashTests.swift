@@ -40,4 +40,37 @@ import Testing
             }
         }
     }
+
+    /// The stream (bytes fed one piece at a time, in registers) gives `hash`'s digest of the
+    /// bytes put together, however they are cut: messages of 0 to 70 bytes, cut at random into
+    /// single bytes, decimal numbers and runs.
+    @Test func theStreamGivesTheDigestOfTheWholeWhateverTheCuts() {
+        var rng = UInt64(12345)
+        func next(_ n: Int) -> Int {
+            rng = rng &* 6364136223846793005 &+ 1442695040888963407
+            return Int((rng >> 33) % UInt64(n))
+        }
+        for round in 0..<2_000 {
+            var whole: [UInt8] = []
+            var stream = SipHash128.Stream(Self.key)
+            while whole.count < round % 71 {
+                switch next(3) {
+                case 0:
+                    let b = UInt8(next(256))
+                    whole.append(b)
+                    stream.feed(b)
+                case 1:
+                    let n = [0, 7, 10, 99, 100, 4096, 1 << 20, 1_234_567_890_123][next(8)]
+                    whole += Array(String(n).utf8)
+                    stream.feedDecimal(n)
+                default:
+                    let run = (0..<next(20)).map { _ in UInt8(next(256)) }
+                    whole += run
+                    run.withUnsafeBytes { stream.feed($0) }
+                }
+            }
+            let expected = whole.withUnsafeBytes { Self.key.hash($0) }
+            #expect(stream.finish() == expected, "\(whole)")
+        }
+    }
 }

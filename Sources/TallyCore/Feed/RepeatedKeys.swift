@@ -43,7 +43,7 @@ public struct RepeatedKeys {
     /// row's other checks: 2M keys make random accesses into a 64 MB table, and the validator's
     /// work in between hides the wait (perf put the misses at most of the key check's cost).
     public mutating func prepare(_ row: Row) {
-        prepared = fingerprint(row)
+        prepared = row.keyPrint ?? fingerprint(row)
         if case .key(let a, _) = prepared { seen.prefetch(a) }
     }
 
@@ -63,21 +63,44 @@ public struct RepeatedKeys {
         }
     }
 
-    /// Hashes the key of `row`. Done by the thread that checks the keys: on the reading thread
-    /// (as it once was) it read back bytes just stored into lines the other core held, and
-    /// waited for them (perf, BENCHMARKS.md "tally-parse on a wide export").
+    /// The fields of a CSV row's key (the Table Schema `primaryKey`), for a reader that hashes
+    /// them itself (`fingerprint(csvCells:)`).
+    public var csvKeyFields: [Int] {
+        if case .csv = spec.format { return spec.primaryKey }
+        return []
+    }
+
+    /// The fingerprint of a CSV row with no read fault whose key cells `cell` gives (by field
+    /// number), exactly as `prepare` would make it from the row. The CSV reader calls it with
+    /// the cells' bytes as they stand in its read buffer: the consumer, which hashed them from
+    /// the row, had the most work of the two threads, and the reader hashing them from the
+    /// row's copy read back bytes just stored into lines the other core held, and waited
+    /// (perf; BENCHMARKS.md "tally-parse on a wide export").
+    /// The key's bytes are those `append` would gather (each cell's length, a colon, the cell),
+    /// hashed as they are read (`SipHash128.Stream`).
+    @inline(__always)
+    public func fingerprint(csvCells cell: (Int) -> UnsafeRawBufferPointer) -> Prepared {
+        var allEmpty = true
+        var stream = SipHash128.Stream(SipHash128.random)
+        for i in spec.primaryKey {
+            let v = cell(i)
+            if !v.isEmpty { allEmpty = false }
+            stream.feedDecimal(v.count)
+            stream.feed(UInt8(ascii: ":"))
+            stream.feed(v)
+        }
+        if allEmpty { return .empty }
+        let (a, b) = stream.finish()
+        return .key(a, b)
+    }
+
+    /// Hashes the key of `row`.
     func fingerprint(_ row: Row) -> Prepared {
         key.removeAll()
         switch spec.format {
         case .csv:
             guard !spec.primaryKey.isEmpty, row.readFault == nil || row.readFault?.code == "blank-row" else { return .unchecked }
-            var allEmpty = true
-            for i in spec.primaryKey {
-                let v = i < row.count ? row.field(i) : UnsafeRawBufferPointer(start: nil, count: 0)
-                if !v.isEmpty { allEmpty = false }
-                append(v)
-            }
-            if allEmpty { return .empty }
+            return fingerprint(csvCells: { i in i < row.count ? row.field(i) : UnsafeRawBufferPointer(start: nil, count: 0) })
         case .xml:
             // The record id's own key, so that a record repeats exactly when its id would.
             naturalKey.append(row, to: key)
