@@ -30,66 +30,41 @@ public struct SipHash128: Sendable {
     /// output, little-endian, then the last eight); `wide: false` gives the 64-bit SipHash.
     @inline(__always)
     public func hash(_ bytes: UnsafeRawBufferPointer, rounds: Int = 1, finalRounds: Int = 3, wide: Bool = true) -> (UInt64, UInt64) {
-        var v0 = k0 ^ 0x736f_6d65_7073_6575
-        var v1 = k1 ^ 0x646f_7261_6e64_6f6d
-        var v2 = k0 ^ 0x6c79_6765_6e65_7261
-        var v3 = k1 ^ 0x7465_6462_7974_6573
-        if wide { v1 ^= 0xee }
-        let n = bytes.count
-        var i = 0
-        if let p = bytes.baseAddress {
-            while i &+ 8 <= n {
-                let m = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: i, as: UInt64.self))
-                v3 ^= m
-                for _ in 0..<rounds { Self.round(&v0, &v1, &v2, &v3) }
-                v0 ^= m
-                i &+= 8
-            }
-        }
-        var last = UInt64(truncatingIfNeeded: n) << 56
-        var shift: UInt64 = 0
-        while i < n {
-            last |= UInt64(bytes[i]) << shift
-            shift &+= 8
-            i &+= 1
-        }
-        v3 ^= last
-        for _ in 0..<rounds { Self.round(&v0, &v1, &v2, &v3) }
-        v0 ^= last
-        v2 ^= wide ? 0xee : 0xff
-        for _ in 0..<finalRounds { Self.round(&v0, &v1, &v2, &v3) }
-        let first = v0 ^ v1 ^ v2 ^ v3
-        guard wide else { return (first, 0) }
-        v1 ^= 0xdd
-        for _ in 0..<finalRounds { Self.round(&v0, &v1, &v2, &v3) }
-        return (first, v0 ^ v1 ^ v2 ^ v3)
+        var stream = Stream(self, rounds: rounds, finalRounds: finalRounds, wide: wide)
+        stream.feed(bytes)
+        return stream.finish()
     }
 }
 
 extension SipHash128 {
-    /// The same digest as `hash` (1 and 3 rounds, 128 bits), fed piece by piece and kept in
-    /// registers: no bytes are gathered in memory first. The CSV reader hashes a row's key this
-    /// way from its read buffer: reading back a key just gathered in a buffer stalled the
-    /// reading thread behind its stores into the batch, a cache line from the other core each
-    /// (perf: a fifth of the thread's time).
+    /// The digest of bytes fed piece by piece, kept in registers: no bytes are gathered in
+    /// memory first (`hash` feeds one run). The CSV reader hashes a row's key this way from its
+    /// read buffer: reading back a key just gathered in a buffer stalled the reading thread
+    /// behind its stores into the batch, a cache line from the other core each (perf: a fifth
+    /// of the thread's time).
     public struct Stream {
         var v0: UInt64, v1: UInt64, v2: UInt64, v3: UInt64
         var tail: UInt64 = 0
         var tailBytes: UInt64 = 0
         var total = 0
+        let rounds: Int, finalRounds: Int, wide: Bool
 
+        /// `rounds` and `finalRounds` are SipHash's c and d; `wide: false` gives 64 bits.
         @inline(__always)
-        public init(_ key: SipHash128) {
+        public init(_ key: SipHash128, rounds: Int = 1, finalRounds: Int = 3, wide: Bool = true) {
             v0 = key.k0 ^ 0x736f_6d65_7073_6575
-            v1 = key.k1 ^ 0x646f_7261_6e64_6f6d ^ 0xee
+            v1 = key.k1 ^ 0x646f_7261_6e64_6f6d ^ (wide ? 0xee : 0)
             v2 = key.k0 ^ 0x6c79_6765_6e65_7261
             v3 = key.k1 ^ 0x7465_6462_7974_6573
+            self.rounds = rounds
+            self.finalRounds = finalRounds
+            self.wide = wide
         }
 
         @inline(__always)
         mutating func compress(_ m: UInt64) {
             v3 ^= m
-            SipHash128.round(&v0, &v1, &v2, &v3)
+            for _ in 0..<rounds { SipHash128.round(&v0, &v1, &v2, &v3) }
             v0 ^= m
         }
 
@@ -139,19 +114,20 @@ extension SipHash128 {
             }
         }
 
-        /// The digest of everything fed.
+        /// The digest of everything fed (the second word 0 when not `wide`).
         @inline(__always)
         public func finish() -> (UInt64, UInt64) {
             var v0 = v0, v1 = v1, v2 = v2, v3 = v3
             let last = UInt64(truncatingIfNeeded: total) << 56 | tail
             v3 ^= last
-            SipHash128.round(&v0, &v1, &v2, &v3)
+            for _ in 0..<rounds { SipHash128.round(&v0, &v1, &v2, &v3) }
             v0 ^= last
-            v2 ^= 0xee
-            for _ in 0..<3 { SipHash128.round(&v0, &v1, &v2, &v3) }
+            v2 ^= wide ? 0xee : 0xff
+            for _ in 0..<finalRounds { SipHash128.round(&v0, &v1, &v2, &v3) }
             let first = v0 ^ v1 ^ v2 ^ v3
+            guard wide else { return (first, 0) }
             v1 ^= 0xdd
-            for _ in 0..<3 { SipHash128.round(&v0, &v1, &v2, &v3) }
+            for _ in 0..<finalRounds { SipHash128.round(&v0, &v1, &v2, &v3) }
             return (first, v0 ^ v1 ^ v2 ^ v3)
         }
     }

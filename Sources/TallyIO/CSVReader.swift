@@ -149,7 +149,7 @@ public final class CSVReader {
         // the consumer: hashing their keys here made the wide export 11% slower (perf showed
         // the reading thread's time grow by twice the hashing's own), where hashing unquoted
         // keys made transit 9% faster.
-        if keys != nil, row.consumerBehind, row.cellsAreVerbatim, row.readFault == nil { printKey(row, recordStart: recordStart) }
+        if row.consumerBehind, row.cellsAreVerbatim, row.readFault == nil { printKey(row, recordStart: recordStart) }
         // The record as it stands in the file, for reject reports: an unquoted record's cells
         // are its bytes already. (The window still holds them: it moves only on the next fill.)
         row.setRaw(UnsafeRawBufferPointer(start: buffer + recordStart, count: stop - recordStart))

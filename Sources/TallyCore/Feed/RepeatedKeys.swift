@@ -27,6 +27,7 @@ public struct RepeatedKeys {
 
     let seen = FingerprintSet()
     let spec: FeedSpec
+    /// An XML record's key, gathered here before it is hashed.
     let key = ByteBuffer(capacity: 256)
     let naturalKey: NaturalKey
 
@@ -76,8 +77,8 @@ public struct RepeatedKeys {
     /// the row, had the most work of the two threads, and the reader hashing them from the
     /// row's copy read back bytes just stored into lines the other core held, and waited
     /// (perf; BENCHMARKS.md "tally-parse on a wide export").
-    /// The key's bytes are those `append` would gather (each cell's length, a colon, the cell),
-    /// hashed as they are read (`SipHash128.Stream`).
+    /// The key's bytes are each cell's length in decimal, a colon and the cell (so that no two
+    /// lists of cells make the same bytes), hashed as they are read (`SipHash128.Stream`).
     @inline(__always)
     public func fingerprint(csvCells cell: (Int) -> UnsafeRawBufferPointer) -> Prepared {
         var allEmpty = true
@@ -96,25 +97,18 @@ public struct RepeatedKeys {
 
     /// Hashes the key of `row`.
     func fingerprint(_ row: Row) -> Prepared {
-        key.removeAll()
         switch spec.format {
         case .csv:
             guard !spec.primaryKey.isEmpty, row.readFault == nil || row.readFault?.code == "blank-row" else { return .unchecked }
             return fingerprint(csvCells: { i in i < row.count ? row.field(i) : UnsafeRawBufferPointer(start: nil, count: 0) })
         case .xml:
             // The record id's own key, so that a record repeats exactly when its id would.
+            key.removeAll()
             naturalKey.append(row, to: key)
             if naturalKey.isRevocation(row) { naturalKey.appendRevocationSuffix(to: key) }
         }
         let (a, b) = SipHash128.random.hash(key.contents)
         return .key(a, b)
-    }
-
-    /// A cell, its length first, so that no two lists of cells make the same bytes.
-    func append(_ v: UnsafeRawBufferPointer) {
-        key.appendDecimal(Int64(v.count))
-        key.append(UInt8(ascii: ":"))
-        key.append(v)
     }
 
     /// Forgets every key (for the next file).

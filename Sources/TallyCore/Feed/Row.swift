@@ -75,9 +75,6 @@ public final class Row {
     /// The most room a row's own buffer keeps between rows.
     public static let keptCapacity = 1 << 20
 
-    /// The row's bytes (its values and its raw text).
-    public var heldBytes: Int { storage.count - origin }
-
     /// The row's raw text (CSV): its bytes as they stand in the file.
     public var rawBytes: UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: storage.base + rawStart, count: rawCount)
