@@ -145,6 +145,57 @@ import TallyCore
         }
     }
 
+    /// Patterns that take only ASCII strings of one length are checked place by place, a bit
+    /// test a byte; every other pattern keeps its automaton. Both give the same verdict on
+    /// near misses, other lengths, non-ASCII and malformed bytes.
+    @Test func fixedASCIIPatternsAreCheckedPlaceByPlace() throws {
+        let placed = ["[0-9]{16}", "[0-9]{17}[0-9Xx]", "A[0-9]{10}", "[0-9A-Za-z]{18}", "T[0-9]{15}", "L[0-9]{2}", "x",
+                      "(?:ab|ab)c", "(?:a|b)c|(?:a|b)d", "[a-c][^\\x00-\\x60\\x7B-\\U0010FFFF]", "(?:a|b)(?:c|d){3}", String(repeating: "9", count: 64),
+                      "[!-~]{8}[\\x00-\\x7F]{8}[a-a]{8}[A-Z0-9]", "[0-9]{7}[1-8]x{8}"]
+        let automaton = ["[0-9]+(\\.[0-9]{1,2})?", "[一-龥]{2,8}", "\\d{6}", "a?b", "(ab)*", "[^0-9]{3}", ".{2}", "ab|cd|e",
+                         "\\w{4}", "a{0}", "(?:ab|a)c", "ac|bd", String(repeating: "9", count: 65), "[0-9]{2}é"]
+        for p in placed { #expect(try Pattern(p).matcher.checksPlaces, "\(p) is checked by its automaton") }
+        for p in automaton { #expect(try !Pattern(p).matcher.checksPlaces, "\(p) is checked place by place") }
+        // Places that each take one range are checked eight at a time, as far as they go.
+        for (p, spanned) in [("[0-9]{16}", 16), ("[0-9]{17}[0-9Xx]", 16), ("[0-9A-Za-z]{18}", 0), ("L[0-9]{2}", 0), ("[0-9]{7}[1-8]x{8}", 16),
+                             ("[!-~]{8}[\\x00-\\x7F]{8}[a-a]{8}[A-Z0-9]", 24), ("T[0-9]{15}", 16), ("(?:ab|ab)c", 0)] {
+            #expect(try Pattern(p).matcher.spanned == spanned, "\(p)")
+        }
+        var rng = TestRandom(state: 1205)
+        // The feeds' bytes, the bytes just outside their ranges, and bytes beyond ASCII.
+        let bytes: [UInt8] = Array("0123456789AXxabcdTL/:@[`{ !~".utf8) + [0x00, 0x20, 0x7F, 0x80, 0xC3, 0xA9, 0xE4, 0xB8, 0x80, 0xFF, 0xB0, 0xBA]
+        var compared = 0, matched = 0
+        for p in placed {
+            let pattern = try Pattern(p)
+            guard pattern.matcher.checksPlaces else { continue }
+            let length = pattern.matcher.length
+            for n in 0..<3000 {
+                var s: [UInt8]
+                if n % 3 == 0 {
+                    // A string the pattern takes, from its places' own bytes, then perhaps one byte changed.
+                    s = Self.sample(pattern, &rng)
+                    if n % 2 == 0 { s[Int.random(in: 0..<s.count, using: &rng)] = bytes.randomElement(using: &rng)! }
+                } else {
+                    s = (0..<Int.random(in: max(0, length - 2)...(length + 2), using: &rng)).map { _ in bytes.randomElement(using: &rng)! }
+                }
+                let fast = s.withUnsafeBytes { pattern.matches($0) }
+                let slow = withExtendedLifetime(pattern) { s.withUnsafeBytes { pattern.matcher.matchesByAutomaton($0) } }
+                #expect(fast == slow, "\(p) on \(s): place by place \(fast), automaton \(slow)")
+                compared += 1
+                if fast { matched += 1 }
+            }
+        }
+        #expect(matched > compared / 10 && matched < compared / 2, "\(matched) of \(compared) match")
+    }
+
+    /// A string of the bytes `pattern`'s places each take, picked at random.
+    static func sample(_ pattern: Pattern, _ rng: inout TestRandom) -> [UInt8] {
+        withExtendedLifetime(pattern) { (0..<pattern.matcher.length).map { i in
+            let taken = (0..<UInt8(128)).filter { pattern.matcher.placeTakes($0, at: i) }
+            return taken.randomElement(using: &rng)!
+        } }
+    }
+
     /// A DFA too big to build (2^20 states) is run as an automaton of positions instead:
     /// same verdicts, still linear.
     @Test func patternsWithHugeDFAsStillMatch() throws {
