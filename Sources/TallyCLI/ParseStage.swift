@@ -64,6 +64,24 @@ public final class ParseStage {
     var fileReports: [(file: String, sha256: String?, counts: ParseCounts, error: String?)] = []
     var status = ExitStatus.ok
     let progress = Progress.start("tally-parse")
+    /// The file being read, as its records name it.
+    var context = FileContext(name: "", sha256: "", date: nil)
+    /// The file's SHA-256 while a thread of its own still makes it (`FileDigest`), and where the
+    /// records written since the file began hold its place: they are held back in the output
+    /// buffer, up to `heldBytes`, and filled in once it is known.
+    struct PendingDigest {
+        var digest: FileDigest
+        var fileStart: Int
+        var places: [Int] = []
+    }
+    var pending: PendingDigest?
+    /// What the records wait with for their file's hash: not hex, so that one let out by a
+    /// mistake could never pass for a hash.
+    static let digestToCome = String(repeating: "?", count: 64)
+    /// The most bytes of records held back for the hash before tally-parse waits for it. Feeds
+    /// write a few percent of their rows (transit and the wide export: about 1 MB while the
+    /// hash of 70 MB of gzip is made).
+    static let heldBytes = 32 << 20
 
     public init(_ options: Options) {
         self.options = options
@@ -94,16 +112,33 @@ public final class ParseStage {
             // file first, and messages still name them as given.
             let stream = path == "-" || InputFile.isStream(path)
             let readable = path == "-" ? try spoolStandardInput() : (stream ? try spoolStream(path: path) : path)
-            // Records name the file's hash, so it is computed before the first row is written.
-            let digest = try InputFile.sha256(ofFileAt: readable)
-            sha = digest
-            let input = try InputFile.open(readable, limits: options.limits, named: stream ? path : nil)
-            let base = input.baseName
-            let context = FileContext(name: base, sha256: digest, date: FileContext.date(inFileName: base))
-            if case .fileDate = options.feed.spec.at, context.date == nil {
-                throw InputError(.data, file: path, "the \(options.feed.spec.name) feed has no dates in its rows, so its file name must carry one (SOURCE-YYYYMMDD.EXT)")
+            // Records name the file's hash. It is made on a thread of its own while the rows are
+            // read (it took a twelfth of parsing transit, with the reading thread idle), and the
+            // records wait for it in the output buffer.
+            let digesting = try InputFile.digestInBackground(ofFileAt: readable)
+            let input: InputFile
+            do {
+                input = try InputFile.open(readable, limits: options.limits, named: stream ? path : nil)
+                context = FileContext(name: input.baseName, sha256: Self.digestToCome, date: FileContext.date(inFileName: input.baseName))
+                if case .fileDate = options.feed.spec.at, context.date == nil {
+                    throw InputError(.data, file: path, "the \(options.feed.spec.name) feed has no dates in its rows, so its file name must carry one (SOURCE-YYYYMMDD.EXT)")
+                }
+            } catch {
+                // The hash's own error first, as when it was made before the file was opened.
+                sha = try digesting.wait()
+                throw error
             }
-            try readRows(input, display: path, context: context, counts: &counts)
+            let base = input.baseName
+            pending = PendingDigest(digest: digesting, fileStart: out.buffer.count)
+            do {
+                try readRows(input, display: path, counts: &counts)
+            } catch {
+                // The rows before a reading error are written, as ever: with their hash.
+                if pending != nil { sha = try settleDigest(wait: true) }
+                throw error
+            }
+            let digest = try settleDigest(wait: true)!
+            sha = digest
             if try input.finishDigest() != digest {
                 throw InputError(.data, file: path, "changed while it was being read")
             }
@@ -118,7 +153,7 @@ public final class ParseStage {
         total.add(counts)
     }
 
-    func readRows(_ input: InputFile, display: String, context: FileContext, counts: inout ParseCounts) throws {
+    func readRows(_ input: InputFile, display: String, counts: inout ParseCounts) throws {
         progress?.reading(display)
         let rows = try FeedRows(input, feed: options.feed)
         defer { rows.stop() }
@@ -129,12 +164,12 @@ public final class ParseStage {
             }
         }
         while let row = try rows.next() {
-            try handle(row, context: context, display: display, counts: &counts) { rows.rawText(row) }
+            try handle(row, display: display, counts: &counts) { rows.rawText(row) }
         }
     }
 
     @inline(__always)
-    func handle(_ row: Row, context: FileContext, display: String, counts: inout ParseCounts, raw: () -> String) throws {
+    func handle(_ row: Row, display: String, counts: inout ParseCounts, raw: () -> String) throws {
         counts.read += 1
         progress?.advance()
         keys.prepare(row)
@@ -155,7 +190,7 @@ public final class ParseStage {
             switch mapper.map(row, file: context) {
             case .record(let record):
                 let start = out.buffer.count
-                record.encode(into: out.buffer)
+                let digestAt = record.encode(into: out.buffer)
                 let length = out.buffer.count - start
                 if length > Self.longestRecord {
                     // A record the stages after this one would refuse as a line too long: it would
@@ -167,7 +202,12 @@ public final class ParseStage {
                     try reject(fault, line: row.line, display: display, context: context, raw: raw())
                     return
                 }
-                try out.flushIfFull()
+                if pending != nil {
+                    pending?.places.append(digestAt)
+                    if out.isFull, try settleDigest(wait: out.buffer.count >= Self.heldBytes) != nil { try out.flush() }
+                } else {
+                    try out.flushIfFull()
+                }
                 counts.written += 1
             case .filtered:
                 counts.filtered += 1
@@ -178,6 +218,30 @@ public final class ParseStage {
     /// The longest record line tally-parse writes: what the stages after it read by default
     /// (`InputLimits.standard`), less room for the person key and link that tally-link adds.
     static let longestRecord = InputLimits.standard.maxLineBytes - 256
+
+    /// The file's hash once it is made, written into the records held back for it; nil while it
+    /// is still being made, unless `wait`. When it cannot be made, the file's records are
+    /// dropped, as when the hash was made before the first row, and the error is thrown.
+    @discardableResult
+    func settleDigest(wait: Bool) throws -> String? {
+        guard let held = pending else { return context.sha256 }
+        guard wait || held.digest.isReady else { return nil }
+        pending = nil
+        let digest: String
+        do {
+            digest = try held.digest.wait()
+        } catch {
+            out.buffer.truncate(to: held.fileStart)
+            throw error
+        }
+        var hex = digest
+        hex.withUTF8 { hex in
+            precondition(hex.count == Self.digestToCome.utf8.count)
+            for at in held.places { (out.buffer.base + at).update(from: hex.baseAddress!, count: hex.count) }
+        }
+        context.sha256 = digest
+        return digest
+    }
 
     func reject(_ fault: RowFault, line: Int, display: String, context: FileContext, raw: String) throws {
         try rejects.add(file: context.name, display: display, line: line, field: fault.field, code: fault.code, reason: fault.reason, raw: raw)

@@ -2,8 +2,10 @@
 public typealias DecodeError = JSONSyntaxError
 
 extension Record {
-    /// Appends this record as one JSON line (with the trailing newline).
-    public func encode(into out: ByteBuffer) {
+    /// Appends this record as one JSON line (with the trailing newline); returns where in `out`
+    /// the text of `prov.sha256` starts (after its quote), for a writer that fills it in later.
+    @discardableResult
+    public func encode(into out: ByteBuffer) -> Int {
         out.append("{\"v\":1,\"id\":")
         out.appendJSONString(id)
         out.append(",\"source\":")
@@ -39,6 +41,7 @@ extension Record {
         out.append("},\"prov\":{\"file\":")
         out.appendJSONString(prov.file)
         out.append(",\"sha256\":")
+        let sha256At = out.count + 1
         out.appendJSONString(prov.sha256)
         out.append(",\"line\":")
         out.appendDecimal(Int64(prov.line))
@@ -49,6 +52,7 @@ extension Record {
         }
         if let link { RecordLine.appendLink(link, to: out) }
         out.append("}\n")
+        return sha256At
     }
 }
 

@@ -4,6 +4,8 @@ import Glibc
 import Darwin
 #endif
 internal import Crypto
+import Dispatch
+import Synchronization
 import TallyCore
 
 /// Bounds that keep a hostile or broken input from exhausting memory.
@@ -229,6 +231,13 @@ public final class InputFile {
         return try file.finishDigest()
     }
 
+    /// Starts hashing the file at `path` (whole, with no decompression) on a thread of its own;
+    /// `FileDigest.wait()` gives the hex SHA-256. The file is opened here, so that a file that
+    /// cannot be opened is refused at once, as by `sha256(ofFileAt:)`.
+    public static func digestInBackground(ofFileAt path: String) throws(InputError) -> FileDigest {
+        FileDigest(try InputFile.openRaw(path))
+    }
+
     private static func openRaw(_ path: String) throws(InputError) -> InputFile {
         let fd = POSIX.open(path, flags: O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
@@ -240,7 +249,44 @@ public final class InputFile {
     }
 }
 
-/// Lower-case hexadecimal.
+/// A file's SHA-256, made on a thread of its own while the caller goes on (tally-parse reads and
+/// checks rows meanwhile, and holds back the records that must name it). The thread owns the
+/// file until it ends; `wait` hands over the result.
+public final class FileDigest: @unchecked Sendable {
+    private let file: InputFile
+    private let done = DispatchSemaphore(value: 0)
+    private let finished = Atomic<Bool>(false)
+    // Written by the hashing thread before `finished` and `done`, read after them.
+    private var result: Result<String, InputError>?
+
+    fileprivate init(_ file: InputFile) {
+        self.file = file
+        let context = Unmanaged.passRetained(self).toOpaque()
+        var thread = pthread_t()
+        let status = pthread_create(&thread, nil, { raw in
+            let me = Unmanaged<FileDigest>.fromOpaque(raw!).takeRetainedValue()
+            me.result = Result { () throws(InputError) in try me.file.finishDigest() }
+            me.finished.store(true, ordering: .releasing)
+            me.done.signal()
+            return nil
+        }, context)
+        precondition(status == 0, "cannot start the hashing thread")
+        pthread_detach(thread)
+    }
+
+    /// Whether `wait` would return at once.
+    public var isReady: Bool { finished.load(ordering: .acquiring) }
+
+    /// The lower-case hex SHA-256 of the file, once the thread has read it all.
+    public func wait() throws(InputError) -> String {
+        if !isReady {
+            done.wait()
+            done.signal() // for a later wait
+        }
+        return try result!.get()
+    }
+}
+
 /// SHA-256 of bytes in memory.
 public enum SHA256Digest {
     public static func of(_ bytes: [UInt8]) -> [UInt8] { Array(SHA256.hash(data: bytes)) }

@@ -56,6 +56,10 @@ public final class OutputSink {
 
     deinit { if ownsDescriptor { close(fd) } }
 
+    /// Whether the buffer has grown past the threshold, where `flushIfFull` writes it.
+    @inline(__always)
+    public var isFull: Bool { buffer.count >= threshold }
+
     /// Writes the buffer out when it has grown past the threshold.
     @inline(__always)
     public func flushIfFull() throws(OutputError) {

@@ -72,6 +72,39 @@ func peakRSS(_ arguments: [String], stdin: Data? = nil) throws -> (Int32, Int, S
         #expect(sha(r.text) == sha(named))
     }
 
+    /// The file's hash is made on a thread of its own while the rows are read, and the records
+    /// wait for it: every record of every file names its own file's SHA-256, also when a file
+    /// writes more records than are held back before tally-parse waits for the hash (32 MB).
+    @Test func recordsNameTheirFilesHashThoughItIsMadeWhileTheyAreRead() throws {
+        let dir = Harness.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let device = String(repeating: "HarmonyOS tablet ", count: 48)
+        var big = "order_id,account_id,rid,placed_at,category,amount,payment,device\n"
+        for i in 0..<45_000 {
+            big += "O2026120100\(String(format: "%07d", i)),A\(String(format: "%010d", i)),,2026-12-01T14:28:14+08:00,pharmacy,\(i % 5000).\(i % 100),on-time,\(device)\(i)\n"
+        }
+        let small = "order_id,account_id,rid,placed_at,category,amount,payment,device\nO1,A0000000001,,2026-12-02T01:00:00+08:00,food,1.00,late,web\n"
+        let files = [dir + "/commerce-20261201.csv", dir + "/commerce-20261202.csv"]
+        try big.write(toFile: files[0], atomically: true, encoding: .utf8)
+        try small.write(toFile: files[1], atomically: true, encoding: .utf8)
+        let r = try Harness.run("tally-parse", ["--feed", "commerce"] + files)
+        #expect(r.status == 0, "\(r.stderr)")
+        var hashes: [String: Set<String>] = [:]
+        var bytes = 0
+        for line in r.text.split(separator: "\n") {
+            bytes += line.utf8.count + 1
+            let prov = (try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any])["prov"] as! [String: Any]
+            hashes[prov["file"] as! String, default: []].insert(prov["sha256"] as! String)
+        }
+        #expect(bytes > 40 << 20, "the records must pass what is held back for the hash: \(bytes) bytes")
+        for file in files {
+            let name = (file as NSString).lastPathComponent
+            let digest = String(try Harness.run("/usr/bin/env", ["sha256sum", file]).text.prefix(64))
+            #expect(hashes[name] == [digest], "\(name): \(hashes[name] ?? [])")
+        }
+        #expect(!r.text.contains("????"))
+    }
+
     @Test func aClosedPipeEndsTheStageQuietly() throws {
         let dir = Harness.scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -196,6 +196,30 @@ func sha256sum(_ path: String) throws -> String {
         #expect(try reader.next() == nil)
     }
 
+    /// The hash made on a thread of its own (while tally-parse reads the rows) is the file's,
+    /// byte for byte as delivered; a file that cannot be opened is refused before any thread starts.
+    @Test func aFileIsHashedInTheBackground() throws {
+        let s = Scratch()
+        var bytes: [UInt8] = []
+        var state: UInt64 = 5
+        for _ in 0..<(3 << 20) {
+            state = state &* 6_364_136_223_846_793_005 &+ 1
+            bytes.append(UInt8(truncatingIfNeeded: state >> 56))
+        }
+        let path = s.write("big.bin", bytes)
+        let digest = try InputFile.digestInBackground(ofFileAt: path)
+        let expected = try sha256sum(path)
+        #expect(try digest.wait() == expected)
+        #expect(digest.isReady)
+        #expect(try digest.wait() == expected, "a second wait gives the same")
+        #expect(try InputFile.sha256(ofFileAt: path) == expected)
+        #expect {
+            _ = try InputFile.digestInBackground(ofFileAt: "/nonexistent/tally/file.csv")
+        } throws: { error in
+            (error as? InputError)?.exitStatus == 66 && "\(error)".contains("cannot open")
+        }
+    }
+
     @Test func missingFilesAndDirectoriesAreNoInput() {
         #expect {
             _ = try InputFile.open("/nonexistent/tally/file.csv")
