@@ -78,10 +78,12 @@ public final class ParseStage {
     /// What the records wait with for their file's hash: not hex, so that one let out by a
     /// mistake could never pass for a hash.
     static let digestToCome = String(repeating: "?", count: 64)
-    /// The most bytes of records held back for the hash before tally-parse waits for it. Feeds
-    /// write a few percent of their rows (transit and the wide export: about 1 MB while the
-    /// hash of 70 MB of gzip is made).
-    static let heldBytes = 32 << 20
+    /// The most bytes of records held back for the hash before tally-parse waits for it, and
+    /// about what it adds to peak memory (the buffer grows by doubling). Transit and the wide
+    /// export write a few percent of their rows, 1–2 MB while the hash of 70 MB of gzip is made;
+    /// court and the crosswalk write every row and wait. (At 32 MB, the crosswalk's peak went
+    /// from 224 to 254 MB; at 8 MB, to 240.)
+    static let heldBytes = 4 << 20
 
     public init(_ options: Options) {
         self.options = options

@@ -74,7 +74,7 @@ func peakRSS(_ arguments: [String], stdin: Data? = nil) throws -> (Int32, Int, S
 
     /// The file's hash is made on a thread of its own while the rows are read, and the records
     /// wait for it: every record of every file names its own file's SHA-256, also when a file
-    /// writes more records than are held back before tally-parse waits for the hash (32 MB).
+    /// writes more records than are held back before tally-parse waits for the hash (4 MB).
     @Test func recordsNameTheirFilesHashThoughItIsMadeWhileTheyAreRead() throws {
         let dir = Harness.scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -96,7 +96,7 @@ func peakRSS(_ arguments: [String], stdin: Data? = nil) throws -> (Int32, Int, S
             let prov = (try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any])["prov"] as! [String: Any]
             hashes[prov["file"] as! String, default: []].insert(prov["sha256"] as! String)
         }
-        #expect(bytes > 40 << 20, "the records must pass what is held back for the hash: \(bytes) bytes")
+        #expect(bytes > 40 << 20, "the records must pass well beyond what is held back for the hash: \(bytes) bytes")
         for file in files {
             let name = (file as NSString).lastPathComponent
             let digest = String(try Harness.run("/usr/bin/env", ["sha256sum", file]).text.prefix(64))
