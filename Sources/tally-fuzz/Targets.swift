@@ -164,11 +164,18 @@ enum Fuzz {
         return kinds
     }()
 
-    /// The pattern engine: the bytes before the first NUL are a pattern, the rest a value.
+    /// The pattern engine: the bytes before the first NUL are a pattern, the rest a value. A
+    /// pattern checked place by place must give its automaton's verdict.
     static func pattern(_ data: UnsafeRawBufferPointer) {
         let cut = data.firstIndex(of: 0) ?? data.count
         guard let p = try? Pattern(String(decoding: UnsafeRawBufferPointer(rebasing: data[..<cut]), as: UTF8.self)) else { return }
-        _ = p.matches(UnsafeRawBufferPointer(rebasing: data[min(cut + 1, data.count)...]))
+        let value = UnsafeRawBufferPointer(rebasing: data[min(cut + 1, data.count)...])
+        let verdict = p.matches(value)
+        withExtendedLifetime(p) {
+            if p.matcher.checksPlaces && verdict != p.matcher.matchesByAutomaton(value) {
+                fatalError("pattern \(p.source.debugDescription): place by place \(verdict), automaton \(!verdict)")
+            }
+        }
     }
 }
 
