@@ -136,10 +136,10 @@ public final class ParseStage {
                 try readRows(input, display: path, counts: &counts)
             } catch {
                 // The rows before a reading error are written, as ever: with their hash.
-                if pending != nil { sha = try settleDigest(wait: true) }
+                if pending != nil { sha = try settleDigest(wait: true, counts: &counts) }
                 throw error
             }
-            let digest = try settleDigest(wait: true)!
+            let digest = try settleDigest(wait: true, counts: &counts)!
             sha = digest
             if try input.finishDigest() != digest {
                 throw InputError(.data, file: path, "changed while it was being read")
@@ -204,13 +204,13 @@ public final class ParseStage {
                     try reject(fault, line: row.line, display: display, context: context, raw: raw())
                     return
                 }
+                counts.written += 1
                 if pending != nil {
                     pending?.places.append(digestAt)
-                    if out.isFull, try settleDigest(wait: out.buffer.count >= Self.heldBytes) != nil { try out.flush() }
+                    if out.isFull, try settleDigest(wait: out.buffer.count >= Self.heldBytes, counts: &counts) != nil { try out.flush() }
                 } else {
                     try out.flushIfFull()
                 }
-                counts.written += 1
             case .filtered:
                 counts.filtered += 1
             }
@@ -223,9 +223,11 @@ public final class ParseStage {
 
     /// The file's hash once it is made, written into the records held back for it; nil while it
     /// is still being made, unless `wait`. When it cannot be made, the file's records are
-    /// dropped, as when the hash was made before the first row, and the error is thrown.
+    /// dropped, as when the hash was made before the first row (and their rows are no longer
+    /// counted as read and written, so that the file's counts still add up), and the error is
+    /// thrown.
     @discardableResult
-    func settleDigest(wait: Bool) throws -> String? {
+    func settleDigest(wait: Bool, counts: inout ParseCounts) throws -> String? {
         guard let held = pending else { return context.sha256 }
         guard wait || held.digest.isReady else { return nil }
         pending = nil
@@ -234,6 +236,8 @@ public final class ParseStage {
             digest = try held.digest.wait()
         } catch {
             out.buffer.truncate(to: held.fileStart)
+            counts.read -= held.places.count
+            counts.written -= held.places.count
             throw error
         }
         var hex = digest
