@@ -261,17 +261,11 @@ public final class FileDigest: @unchecked Sendable {
 
     fileprivate init(_ file: InputFile) {
         self.file = file
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var thread = pthread_t()
-        let status = pthread_create(&thread, nil, { raw in
-            let me = Unmanaged<FileDigest>.fromOpaque(raw!).takeRetainedValue()
-            me.result = Result { () throws(InputError) in try me.file.finishDigest() }
-            me.finished.store(true, ordering: .releasing)
-            me.done.signal()
-            return nil
-        }, context)
-        precondition(status == 0, "cannot start the hashing thread")
-        pthread_detach(thread)
+        startDetachedThread("the hashing thread") { [self] in
+            result = Result { () throws(InputError) in try self.file.finishDigest() }
+            finished.store(true, ordering: .releasing)
+            done.signal()
+        }
     }
 
     /// Whether `wait` would return at once.

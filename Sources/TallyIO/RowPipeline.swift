@@ -140,8 +140,7 @@ public final class RowPipeline: @unchecked Sendable {
         self.fileName = fileName
         batches = (0..<depth).map { _ in Batch(size: batchSize) }
         empty = DispatchSemaphore(value: depth)
-        let thread = ProducerThread(pipeline: self, open: open)
-        thread.start()
+        startDetachedThread("the reading thread") { self.produce(open) }
     }
 
     fileprivate func produce(_ open: () throws(InputError) -> (Row) throws(InputError) -> Bool) {
@@ -239,27 +238,21 @@ public final class RowPipeline: @unchecked Sendable {
     }
 }
 
-/// The producer's thread. A plain POSIX thread: Dispatch's pool is for short tasks, and this one
-/// blocks for the whole file.
-private final class ProducerThread: @unchecked Sendable {
-    let pipeline: RowPipeline
-    let open: @Sendable () throws(InputError) -> (Row) throws(InputError) -> Bool
-    init(pipeline: RowPipeline, open: @escaping @Sendable () throws(InputError) -> (Row) throws(InputError) -> Bool) {
-        self.pipeline = pipeline
-        self.open = open
+/// Runs `body` on a plain POSIX thread of its own, detached: for work that blocks for a whole
+/// file (reading rows, hashing), which Dispatch's pool of short tasks is not for.
+func startDetachedThread(_ what: String, _ body: @escaping @Sendable () -> Void) {
+    final class Box: @unchecked Sendable {
+        let body: @Sendable () -> Void
+        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
     }
-
-    func start() {
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var thread = pthread_t()
-        let status = pthread_create(&thread, nil, { raw in
-            let me = Unmanaged<ProducerThread>.fromOpaque(raw!).takeRetainedValue()
-            me.pipeline.produce(me.open)
-            return nil
-        }, context)
-        precondition(status == 0, "cannot start the reading thread")
-        pthread_detach(thread)
-    }
+    let context = Unmanaged.passRetained(Box(body)).toOpaque()
+    var thread = pthread_t()
+    let status = pthread_create(&thread, nil, { raw in
+        Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
+        return nil
+    }, context)
+    precondition(status == 0, "cannot start \(what)")
+    pthread_detach(thread)
 }
 
 #if canImport(Glibc)
