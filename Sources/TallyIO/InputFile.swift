@@ -203,8 +203,6 @@ public final class InputFile {
         return hex
     }
 
-    /// SHA-256 of a whole file's bytes, read once with no decompression; for a seekable file that
-    /// must be named in provenance before its rows are streamed.
     /// Whether `path` is a pipe or socket (`<(…)`, a FIFO): read once, as a stream, like
     /// standard input.
     public static func isStream(_ path: String) -> Bool {
@@ -226,14 +224,10 @@ public final class InputFile {
         throw InputError(.noInput, file: name, "is a device, not a file or a pipe; refused")
     }
 
-    public static func sha256(ofFileAt path: String) throws(InputError) -> String {
-        let file = try InputFile.openRaw(path)
-        return try file.finishDigest()
-    }
-
-    /// Starts hashing the file at `path` (whole, with no decompression) on a thread of its own;
-    /// `FileDigest.wait()` gives the hex SHA-256. The file is opened here, so that a file that
-    /// cannot be opened is refused at once, as by `sha256(ofFileAt:)`.
+    /// Starts hashing the file at `path` (whole, with no decompression: the bytes as delivered,
+    /// which records name in provenance) on a thread of its own; `FileDigest.wait()` gives the
+    /// hex SHA-256. The file is opened here, so that a file that cannot be opened is refused at
+    /// once.
     public static func digestInBackground(ofFileAt path: String) throws(InputError) -> FileDigest {
         FileDigest(try InputFile.openRaw(path))
     }
