@@ -202,38 +202,35 @@ extension Pattern {
         /// Whether place `i` (of `length`) takes `byte`, when the pattern is checked place by place.
         public func placeTakes(_ byte: UInt8, at i: Int) -> Bool {
             guard let places, i < length else { return false }
-            return places[i << 2 | Int(byte) >> 6] >> UInt64(byte & 63) & 1 != 0
+            return PatternTables.place(i, of: places, takes: Int(byte))
         }
 
         /// Whether the whole of `bytes`, read as UTF-8, matches. Bytes that are not UTF-8 never match.
         public func matches(_ bytes: UnsafeRawBufferPointer) -> Bool {
-            guard let base = bytes.baseAddress else { return table != nil ? startOffset >= acceptFrom : tables.last[0] & 1 != 0 }
-            if let places {
-                // One bit test a byte, none waiting on the one before: a card number's sixteen
-                // digits no longer take sixteen dependent table steps.
-                guard bytes.count == length else { return false }
-                // Eight places at once where each takes one range of bytes: in every byte lane,
-                // (b | 80) - low keeps the top bit when b >= low, and (high | 80) - (b & 7F) when
-                // b <= high; neither borrows from the next lane.
-                if let spans {
-                    var lanes = Self.top
-                    var i = 0
-                    while i < spanned {
-                        let x = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-                        let low = spans[i &>> 2], high = spans[i &>> 2 | 1]
-                        lanes &= ((x | Self.top) &- low) & (high &- (x & ~Self.top)) & ~x
-                        i &+= 8
-                    }
-                    guard lanes == Self.top else { return false }
+            guard let places, let base = bytes.baseAddress else { return matchesByAutomaton(bytes) }
+            // One bit test a byte, none waiting on the one before: a card number's sixteen
+            // digits no longer take sixteen dependent table steps.
+            guard bytes.count == length else { return false }
+            // Eight places at once where each takes one range of bytes: in every byte lane,
+            // (b | 80) - low keeps the top bit when b >= low, and (high | 80) - (b & 7F) when
+            // b <= high; neither borrows from the next lane.
+            if let spans {
+                var lanes = Self.top
+                var i = 0
+                while i < spanned {
+                    let x = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                    let low = spans[i &>> 2], high = spans[i &>> 2 | 1]
+                    lanes &= ((x | Self.top) &- low) & (high &- (x & ~Self.top)) & ~x
+                    i &+= 8
                 }
-                var all: UInt64 = 1
-                for i in spanned..<length {
-                    let b = Int(base.load(fromByteOffset: i, as: UInt8.self))
-                    all &= places[i &<< 2 | b &>> 6] &>> UInt64(b & 63)
-                }
-                return all & 1 != 0
+                guard lanes == Self.top else { return false }
             }
-            return matchesByAutomaton(bytes)
+            var all: UInt64 = 1
+            for i in spanned..<length {
+                let b = Int(base.load(fromByteOffset: i, as: UInt8.self))
+                all &= places[i &<< 2 | b &>> 6] &>> UInt64(b & 63)
+            }
+            return all & 1 != 0
         }
 
         /// `matches` without the place-by-place check: the DFA, or the positions.
@@ -396,6 +393,11 @@ final class PatternTables: @unchecked Sendable {
         (spans, spanned) = Self.spans(places, length)
     }
 
+    /// Whether place `i` of `places` takes byte `b` (see `places`).
+    static func place(_ i: Int, of places: UnsafePointer<UInt64>, takes b: Int) -> Bool {
+        places[i << 2 | b >> 6] >> UInt64(b & 63) & 1 != 0
+    }
+
     /// The ranges of the first places, eight by eight, while each takes one range (see `spans`).
     static func spans(_ places: UnsafeMutablePointer<UInt64>?, _ length: Int) -> (UnsafeMutablePointer<UInt64>?, Int) {
         guard let places else { return (nil, 0) }
@@ -404,7 +406,7 @@ final class PatternTables: @unchecked Sendable {
             var low: UInt64 = 0, high: UInt64 = 0
             for lane in 0..<8 {
                 let i = chunk * 8 + lane
-                let taken = (0..<128).filter { b in places[i << 2 | b >> 6] >> UInt64(b & 63) & 1 != 0 }
+                let taken = (0..<128).filter { b in place(i, of: places, takes: b) }
                 guard let first = taken.first, let last = taken.last, last - first + 1 == taken.count else { break chunks }
                 low |= UInt64(first) << UInt64(8 * lane)
                 high |= UInt64(last | 0x80) << UInt64(8 * lane)
