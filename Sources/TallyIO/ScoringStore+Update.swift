@@ -40,7 +40,16 @@ extension ScoringStore {
         let path: String
         var state: State
         var counts = UpdateCounts()
+        /// Every identifier when `allLoaded`; otherwise only those first named tonight, the
+        /// others staying in `oldIdentifiers`, the committed file's bytes, to be merged with
+        /// them in one pass at the end. Parsing millions of identifiers into a table, sorting
+        /// and writing them back made the update's time grow with the history (10 s a night
+        /// at a tenth of the city); the merge copies the old ones through in order.
         var identifiers: [Hash128: Identifier] = [:]
+        var allLoaded = true
+        var oldIdentifiers: [UInt8] = []
+        /// Where each identifier first named tonight was met (for a refusal that names it).
+        var firstNamed: [Hash128: (seq: Int64, id: String)] = [:]
         var sources: [UInt32: [UInt8]] = [:]
         var kinds: [UInt32: [UInt8]] = [:]
         let rows: Int32
@@ -99,9 +108,11 @@ extension ScoringStore {
             counts.added += batch.count
             counts.rows = Int(state.rows) + counts.added
             guard fsync(rows) == 0 else { throw Fault.io("\(path)/rows: cannot sync: \(POSIX.errorText(errno))") }
-            if remake { try remakeTables() }
+            if remake {
+                try loadAllIdentifiers()
+                try remakeTables()
+            }
             counts.tablesRemade = remake
-            counts.identifiers = identifiers.count
             // Every correction, as the ledger holds it now.
             let corrections = ByteBuffer(capacity: 1 << 16)
             try ledger.forEachRecord(after: 0, corrections: true) { _, line, _ in
@@ -111,10 +122,11 @@ extension ScoringStore {
             }
             try Files.replace(path + "/corrections.jsonl", with: corrections.bytes)
             try writeNames()
-            let digest = try writeIdentifiers()
+            let digest: String
+            (digest, counts.identifiers) = allLoaded ? try writeIdentifiers() : try mergeIdentifiers()
             let last = try ledger.lastSequence()
             state = State(seq: last, seqID: last > 0 ? Files.sha256Hex(Array((try ledger.id(atSequence: last) ?? "").utf8)) : "",
-                          amendment: try ledger.lastAmendment(), rows: Int64(counts.rows), identifiers: Int64(identifiers.count),
+                          amendment: try ledger.lastAmendment(), rows: Int64(counts.rows), identifiers: Int64(counts.identifiers),
                           identifiersSHA256: digest)
             try Files.replace(path + "/state", with: Array(state.text.utf8))
             Files.syncDirectory(path)
@@ -142,6 +154,7 @@ extension ScoringStore {
                 }
             } else {
                 identifiers[identifier] = Identifier(scheme: Array(v.scheme.content), id: Array(subject.content))
+                if !allLoaded { firstNamed[identifier] = (seq, v.id.string) }
             }
             let sourceHash = try Self.file(source, in: &sources, what: "source", refuse)
             let kindHash = try Self.file(v.kind.content, in: &kinds, what: "kind", refuse)
@@ -182,17 +195,42 @@ extension ScoringStore {
             throw Fault.data("\(path)/rows: no row for ledger row \(seq), which the store should hold: make it again with tally-store rebuild-scoring")
         }
 
-        /// Reads the tables; false when the identifiers file is not the one the state names.
+        /// Reads the tables; false when the identifiers file is not the one the state names
+        /// (then every identifier is read into the table, for the rows to decide which stay).
         mutating func loadTables() throws -> Bool {
             let bytes = try Files.readAll(path + "/identifiers") ?? []
             let ok = Files.sha256Hex(bytes) == state.identifiersSHA256
-            try ScoringStore.parseIdentifiers(bytes, path: path + "/identifiers") { hash, scheme, id in
-                identifiers[hash] = Identifier(scheme: Array(scheme), id: Array(id))
-            }
+            oldIdentifiers = bytes
+            allLoaded = false
+            if !ok { try loadAllIdentifiers() }
             try ScoringStore.parseNames(try Files.readAll(path + "/names") ?? [], path: path + "/names") { isKind, hash, name in
                 if isKind { kinds[hash] = Array(name) } else { sources[hash] = Array(name) }
             }
             return ok
+        }
+
+        /// The committed identifiers read into the table beside tonight's (when the tables are
+        /// made again from the rows).
+        mutating func loadAllIdentifiers() throws {
+            guard !allLoaded else { return }
+            var table = identifiers
+            table.reserveCapacity(identifiers.count + oldIdentifiers.count / 32)
+            try ScoringStore.parseIdentifiers(oldIdentifiers, path: path + "/identifiers") { hash, scheme, id in
+                if let tonight = table[hash] {
+                    guard tonight.scheme.elementsEqual(scheme), tonight.id.elementsEqual(id) else { throw collision(hash, with: scheme) }
+                } else {
+                    table[hash] = Identifier(scheme: Array(scheme), id: Array(id))
+                }
+            }
+            identifiers = table
+            oldIdentifiers = []
+            allLoaded = true
+        }
+
+        /// The refusal of an identifier first named tonight whose hash an older one has.
+        func collision(_ hash: Hash128, with scheme: UnsafeRawBufferPointer) -> Fault {
+            let (seq, id) = firstNamed[hash] ?? (0, "")
+            return Fault.data("ledger row \(seq) (id \(InertText.quoted(id, limit: 80))): its identifier has the 128-bit hash of another (\(InertText.quoted(String(decoding: scheme, as: UTF8.self), limit: 40))); the store refuses to merge them; it cannot be scored")
         }
 
         /// Keeps in the tables only what some row names, and checks that every row's names are there.
@@ -226,18 +264,54 @@ extension ScoringStore {
             try Files.replace(path + "/names", with: out.bytes)
         }
 
-        /// Writes the identifiers, ordered by hash; returns the file's SHA-256.
-        func writeIdentifiers() throws -> String {
+        /// Writes the identifiers of the table, ordered by hash; returns the file's SHA-256
+        /// and how many it holds.
+        func writeIdentifiers() throws -> (String, Int) {
             let out = ByteBuffer(capacity: identifiers.count * 40 + 16)
-            for h in identifiers.keys.sorted() {
-                let e = identifiers[h]!
-                Files.append(h.hi, to: out)
-                Files.append(h.lo, to: out)
-                Files.append(UInt16(e.scheme.count), to: out)
-                Files.append(UInt16(e.id.count), to: out)
-                e.scheme.withUnsafeBytes { out.append($0) }
-                e.id.withUnsafeBytes { out.append($0) }
+            for h in identifiers.keys.sorted() { Self.append(h, identifiers[h]!, to: out) }
+            return (try Self.commitIdentifiers(out, path: path), identifiers.count)
+        }
+
+        /// Writes the committed identifiers and tonight's in one ordered pass (each old one
+        /// checked as it is read: its order and its hash); returns the file's SHA-256 and how
+        /// many it holds.
+        func mergeIdentifiers() throws -> (String, Int) {
+            let tonight = identifiers.keys.sorted()
+            let out = ByteBuffer(capacity: oldIdentifiers.count + tonight.count * 48 + 16)
+            var next = 0, count = 0
+            try ScoringStore.parseIdentifiers(oldIdentifiers, path: path + "/identifiers") { hash, scheme, id in
+                while next < tonight.count && tonight[next] < hash {
+                    Self.append(tonight[next], identifiers[tonight[next]]!, to: out)
+                    next += 1; count += 1
+                }
+                if next < tonight.count && tonight[next] == hash {
+                    let e = identifiers[hash]!
+                    guard e.scheme.elementsEqual(scheme), e.id.elementsEqual(id) else { throw collision(hash, with: scheme) }
+                    next += 1
+                }
+                Self.append(hash, scheme: scheme, id: id, to: out)
+                count += 1
             }
+            for h in tonight[next...] { Self.append(h, identifiers[h]!, to: out) }
+            count += tonight.count - next
+            return (try Self.commitIdentifiers(out, path: path), count)
+        }
+
+        static func append(_ h: Hash128, _ e: Identifier, to out: ByteBuffer) {
+            e.scheme.withUnsafeBytes { scheme in e.id.withUnsafeBytes { id in append(h, scheme: scheme, id: id, to: out) } }
+        }
+
+        /// One entry of the identifiers file: the hash, the two lengths, the scheme and the id.
+        static func append(_ h: Hash128, scheme: UnsafeRawBufferPointer, id: UnsafeRawBufferPointer, to out: ByteBuffer) {
+            Files.append(h.hi, to: out)
+            Files.append(h.lo, to: out)
+            Files.append(UInt16(scheme.count), to: out)
+            Files.append(UInt16(id.count), to: out)
+            out.append(scheme)
+            out.append(id)
+        }
+
+        static func commitIdentifiers(_ out: ByteBuffer, path: String) throws -> String {
             let bytes = out.bytes
             try Files.replace(path + "/identifiers", with: bytes)
             return Files.sha256Hex(bytes)

@@ -184,8 +184,21 @@ enum Lines {
         try night(3, crosswalk: [Lines.crosswalk(5000, scheme: "shop-account", id: Self.account(3), person: Self.person(4), file: "crosswalk-20261103.csv")], records: lines3)
         try compare(asOf: "2026-11-03")
 
-        // Night 4: nothing new; later as-of days.
-        let quiet = try compare(asOf: "2026-11-04")
+        // Night 4: records of cards never seen before, some of them named twice, and nothing
+        // restated: the new identifiers are merged into the committed ones, in hash order,
+        // without the tables being made again, and the store is still the rebuilt one's bytes.
+        let before = try Harness.run("tally-store", ["update-scoring", db])
+        let known = Int(before.stderr.firstMatch(of: /rows, ([0-9]+) identifiers/)!.1)!
+        let lines4 = (3000..<3300).map { n -> String in
+            records[n] = ("transit.fare-evasion", "transit-card", Self.card(7000 + n % 150), at(n, day: 4), nil)
+            return line(n, day: 4)
+        }
+        try night(4, crosswalk: [], records: lines4)
+        let fourth = try compare(asOf: "2026-11-04")
+        #expect(fourth.contains("300 rows added, 0 rewritten") && fourth.contains("\(known + 150) identifiers") && !fourth.contains("tables made again"), "\(fourth)")
+
+        // Night 5: nothing new; later as-of days.
+        let quiet = try compare(asOf: "2026-11-05")
         #expect(quiet.contains("0 rows added, 0 rewritten"), "\(quiet)")
         try compare(asOf: "2027-06-30")
     }
