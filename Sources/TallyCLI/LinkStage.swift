@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import TallyCore
 import TallyIO
 
@@ -17,6 +22,9 @@ public final class LinkStage {
         /// instead of record lines.
         public var storePath: String?
         public var personsPath: String?
+        /// Write each input's records to this directory, under the input's base name, instead
+        /// of all of them to standard output: one crosswalk load for a night's files.
+        public var outputDirectory: String?
         public var paths: [String]
         public var limits: InputLimits
         public var rejectsPath: String?
@@ -55,12 +63,74 @@ public final class LinkStage {
 
     /// Links every input; returns the exit status.
     public func run() throws -> Int32 {
+        if let directory = options.outputDirectory {
+            for path in options.paths {
+                if let input = Self.realPath(path), let output = Self.realPath(directory), output + "/" + Self.baseName(path) == input {
+                    throw StageFailure("\(path): --output-dir would write its records over it; give another directory", status: ExitStatus.usage)
+                }
+            }
+        }
         var status = try loadCrosswalk()
         linker.crosswalkLoaded()
-        let out = OutputSink.standardOutput()
         let rejects = try RejectLog(stage: name, path: options.rejectsPath)
         var scanner = RecordViewScanner()
-        var input = LineInput(paths: options.paths, limits: options.limits, stage: name)
+        if let directory = options.outputDirectory {
+            for path in options.paths {
+                status = ExitStatus.worst(status, try link(path, into: directory, rejects, &scanner))
+            }
+        } else {
+            status = ExitStatus.worst(status, try link(options.paths, into: OutputSink.standardOutput(), rejects, &scanner))
+        }
+        try rejects.finish()
+        counts.rejected = rejects.count
+        let c = counts, l = linker.counts
+        Stage.report(name, "read \(c.read), written \(l.written), rejected \(c.rejected) (direct \(l.direct), crosswalk \(l.crosswalk), unlinked \(l.unlinked), corrections \(l.corrections)); crosswalk \(c.crosswalkIdentifiers) identifiers from \(c.crosswalkLines) lines, \(c.conflicts) in conflict")
+        if let path = options.statsPath { try writeStats(path) }
+        if (c.rejected > 0 && !options.keepGoing) || (options.strict && c.conflicts > 0) { status = ExitStatus.worst(status, ExitStatus.data) }
+        return status
+    }
+
+    /// `--output-dir DIR`: one input's records into DIR/BASENAME, through a temporary file
+    /// beside it and a rename once the input is read to its end. An input that could not be
+    /// read to its end leaves no file there (and nothing that was there is replaced).
+    func link(_ path: String, into directory: String, _ rejects: RejectLog, _ scanner: inout RecordViewScanner) throws -> Int32 {
+        let base = Self.baseName(path)
+        let target = directory + "/" + base, temporary = directory + "/." + base + ".tmp-\(getpid())"
+        let out = try OutputSink.create(temporary, mode: 0o600)
+        let status: Int32
+        do {
+            status = try link([path], into: out, rejects, &scanner)
+            try out.finish()
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+        guard status == ExitStatus.ok else {
+            unlink(temporary)
+            Stage.report(name, "\(target): not written, as \(path) was not read to its end")
+            return status
+        }
+        guard rename(temporary, target) == 0 else {
+            let error = errno
+            unlink(temporary)
+            throw OutputError.io("\(target): cannot rename \(temporary) to it: \(String(cString: strerror(error)))")
+        }
+        return status
+    }
+
+    public static func baseName(_ path: String) -> String {
+        path.split(separator: "/", omittingEmptySubsequences: true).last.map(String.init) ?? path
+    }
+
+    static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    /// Links the lines of `paths` into `out`; returns the status of reading them.
+    func link(_ paths: [String], into out: OutputSink, _ rejects: RejectLog, _ scanner: inout RecordViewScanner) throws -> Int32 {
+        var input = LineInput(paths: paths, limits: options.limits, stage: name)
         // Lines are staged where the reader holds them and linked in batches; the batch is linked
         // before the reader moves them.
         try input.forEachLine(linesWillMove: { linker.flush(out.buffer); try out.flushIfFull() }) { file, lineNumber, line in
@@ -91,14 +161,7 @@ public final class LinkStage {
         }
         linker.flush(out.buffer)
         try out.flush()
-        try rejects.finish()
-        counts.rejected = rejects.count
-        status = ExitStatus.worst(status, input.status)
-        let c = counts, l = linker.counts
-        Stage.report(name, "read \(c.read), written \(l.written), rejected \(c.rejected) (direct \(l.direct), crosswalk \(l.crosswalk), unlinked \(l.unlinked), corrections \(l.corrections)); crosswalk \(c.crosswalkIdentifiers) identifiers from \(c.crosswalkLines) lines, \(c.conflicts) in conflict")
-        if let path = options.statsPath { try writeStats(path) }
-        if (c.rejected > 0 && !options.keepGoing) || (options.strict && c.conflicts > 0) { status = ExitStatus.worst(status, ExitStatus.data) }
-        return status
+        return input.status
     }
 
     /// `--store DIR --output FILE`: every identifier of the scoring store, linked once, into a

@@ -57,6 +57,9 @@ struct LinkCommand: TallyCommand {
     @Option(help: ArgumentHelp("With --store: the persons file to write (mode 0600, through a temporary file and a rename).", valueName: "file"))
     var output: String?
 
+    @Option(help: ArgumentHelp("Write each input file's records to this directory under the file's base name (mode 0600, through a temporary file and a rename once the file is read to its end) instead of all to standard output: the crosswalk is loaded once for many files.", valueName: "dir"))
+    var outputDir: String?
+
     @Option(help: ArgumentHelp("Write rejected lines here as JSON Lines (mode 0600).", valueName: "file"))
     var rejects: String?
 
@@ -76,8 +79,13 @@ struct LinkCommand: TallyCommand {
     func validate() throws {
         guard !crosswalk.isEmpty else { throw ValidationError("give the crosswalk with --crosswalk FILE... (tally-parse --feed crosswalk output)") }
         guard (store == nil) == (output == nil) else { throw ValidationError("--store and --output go together") }
-        guard store == nil || (input.files.isEmpty && !relink && !redact) else {
-            throw ValidationError("--store links the store's identifiers: no input files, --relink or --redact with it")
+        guard store == nil || (input.files.isEmpty && !relink && !redact && outputDir == nil) else {
+            throw ValidationError("--store links the store's identifiers: no input files, --relink, --redact or --output-dir with it")
+        }
+        if outputDir != nil {
+            guard !input.files.isEmpty, !input.files.contains("-") else { throw ValidationError("--output-dir names each output after its input file: give files, not standard input") }
+            let bases = input.files.map(LinkStage.baseName)
+            guard Set(bases).count == bases.count else { throw ValidationError("--output-dir: two input files have one base name, so one output would replace the other") }
         }
     }
 
@@ -88,6 +96,7 @@ struct LinkCommand: TallyCommand {
                                             rejectsPath: rejects, statsPath: stats, strict: strict)
             options.relink = relink
             options.keepGoing = keepGoing
+            options.outputDirectory = outputDir
             let stage = LinkStage(options)
             if let store, let output { return try stage.runStore(store: store, output: output) }
             return try stage.run()

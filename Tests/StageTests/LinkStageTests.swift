@@ -235,4 +235,51 @@ struct ParsedRun {
         let wrong = try Harness.run("tally-link", ["--crosswalk", run.records, "--secret-file", secret, run.records])
         #expect(wrong.status == 65 && wrong.stdout.isEmpty && wrong.stderr.contains("not a crosswalk.link record"))
     }
+
+    /// --output-dir: each input's records in a file of their own, the bytes linking that input
+    /// alone writes; an input not read to its end leaves no file; outputs that would replace
+    /// an input or each other, or that have no name (standard input), are refused.
+    @Test func eachInputLinkedIntoAFileOfItsOwnWithOneCrosswalkLoad() throws {
+        let run = try ParsedRun(people: 3000, days: 1)
+        defer { run.remove() }
+        let secret = try run.secret()
+        let lines = try String(contentsOfFile: run.records, encoding: .utf8).split(separator: "\n").map(String.init)
+        let inputs = try (0..<3).map { k -> String in
+            let path = run.dir + "/part-\(k).jsonl"
+            try (lines.enumerated().filter { $0.offset % 3 == k }.map(\.element).joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+            return path
+        }
+        let out = run.dir + "/linked"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let together = try Harness.run("tally-link", ["--crosswalk", run.crosswalk, "--secret-file", secret, "--stats", run.dir + "/st.json", "--output-dir", out] + inputs)
+        #expect(together.status == 0 && together.stdout.isEmpty, "\(together.stderr)")
+        for input in inputs {
+            let alone = try Harness.run("tally-link", ["--crosswalk", run.crosswalk, "--secret-file", secret, input])
+            let written = FileManager.default.contents(atPath: out + "/" + (input as NSString).lastPathComponent)
+            #expect(alone.status == 0 && !alone.stdout.isEmpty && written == alone.stdout, "\(input)")
+            let mode = try FileManager.default.attributesOfItem(atPath: out + "/" + (input as NSString).lastPathComponent)[.posixPermissions] as? Int
+            #expect(mode == 0o600)
+        }
+        let stats = try JSONSerialization.jsonObject(with: FileManager.default.contents(atPath: run.dir + "/st.json")!) as! [String: Any]
+        #expect(stats["read"] as? Int == lines.count && stats["written"] as? Int == lines.count)
+        #expect(Harness.files(in: out).sorted() == ["part-0.jsonl", "part-1.jsonl", "part-2.jsonl"], "no temporary files left")
+
+        // A missing input: the others are written, it is not, and the status says so.
+        let again = run.dir + "/again"
+        try FileManager.default.createDirectory(atPath: again, withIntermediateDirectories: true)
+        let missing = try Harness.run("tally-link", ["--crosswalk", run.crosswalk, "--secret-file", secret, "--output-dir", again, inputs[0], run.dir + "/nowhere.jsonl", inputs[2]])
+        #expect(missing.status == 66, "\(missing.stderr)")
+        #expect(Harness.files(in: again).sorted() == ["part-0.jsonl", "part-2.jsonl"], "\(Harness.files(in: again))")
+
+        // Refused before anything is written.
+        let over = try Harness.run("tally-link", ["--crosswalk", run.crosswalk, "--secret-file", secret, "--output-dir", run.dir, inputs[0]])
+        #expect(over.status == 64 && over.stderr.contains("over it"), "\(over.stderr)")
+        #expect(FileManager.default.contents(atPath: inputs[0]).map { String(decoding: $0, as: UTF8.self).contains("\"person\"") } == false, "the input is left as it was")
+        try FileManager.default.createDirectory(atPath: run.dir + "/sub", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: inputs[0], toPath: run.dir + "/sub/part-0.jsonl")
+        let twice = try Harness.run("tally-link", ["--crosswalk", run.crosswalk, "--secret-file", secret, "--output-dir", again, inputs[0], run.dir + "/sub/part-0.jsonl"])
+        #expect(twice.status == 64 && twice.stderr.contains("one base name"), "\(twice.stderr)")
+        let stdin = try Harness.run("tally-link", ["--crosswalk", run.crosswalk, "--secret-file", secret, "--output-dir", again])
+        #expect(stdin.status == 64 && stdin.stderr.contains("not standard input"), "\(stdin.stderr)")
+    }
 }

@@ -131,6 +131,45 @@ func lastRun(_ out: String) throws -> [String: Any] {
     }
 }
 
+extension NightlyTests {
+    /// The night's files are linked by one tally-link; when that run fails, each file is
+    /// linked alone, so a failure stays with its own file and the others go on. The failures
+    /// are made by a tally-link in front of the real one (the files tally-parse writes give
+    /// tally-link nothing to refuse).
+    @Test func whenLinkingTheFilesTogetherFailsEachIsLinkedAlone() throws {
+        let (dir, secret) = try setUp(people: 600, days: 1, dirty: "0")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try deliver(dir, day: "20261101")
+        let bin = dir + "/bin"
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        for tool in ["tally-validate", "tally-parse", "tally-store", "tally-score", "tally-report", "tally-explain"] {
+            try FileManager.default.createSymbolicLink(atPath: bin + "/" + tool, withDestinationPath: Harness.binaries + "/" + tool)
+        }
+        let wrapper = """
+        #!/bin/sh
+        for a in "$@"; do
+            case "$a" in
+                --output-dir) echo "tally-link: injected failure of the night's files together" >&2; exit 70 ;;
+                *tax-2026*) echo "tally-link: injected failure for $a" >&2; exit 65 ;;
+            esac
+        done
+        exec '\(Harness.binaries)/tally-link' "$@"
+
+        """
+        _ = FileManager.default.createFile(atPath: bin + "/tally-link", contents: Data(wrapper.utf8), attributes: [.posixPermissions: 0o755])
+        let r = try nightly(dir + "/in", dir + "/ledger.db", dir + "/out", asOf: "2026-11-01", secret: secret, env: ["TALLY_BIN": bin])
+        #expect(r.status == 1, "\(r.stderr)")
+        #expect(r.text.contains("linking the night's files together failed") && r.text.contains("linking them one by one"), "\(r.text)")
+        #expect(r.stderr.contains("tax-20261101.csv: linking failed; the file stays") && r.stderr.contains("injected failure for"), "\(r.stderr)")
+        #expect(Harness.files(in: dir + "/in") == ["tax-20261101.csv"])
+        let files = try lastRun(dir + "/out")["files"] as! [[String: Any]]
+        let status = Dictionary(uniqueKeysWithValues: files.map { ($0["file"] as! String, $0["status"] as! String) })
+        #expect(status["tax-20261101.csv"] == "failed" && status.filter { $0.value == "ingested" }.count == files.count - 1, "\(status)")
+        #expect(FileManager.default.fileExists(atPath: dir + "/out/scores-2026-11-01.jsonl"))
+        #expect(!FileManager.default.fileExists(atPath: dir + "/out/work/linked"))
+    }
+}
+
 /// What an operator sees when a night cannot be good: pre-flight faults, files that are not
 /// feed files, files still arriving or changing, and files that fail the quality gate.
 @Suite(.serialized) struct NightlyGuardTests {
