@@ -189,7 +189,7 @@ public final class ParseStage {
             counts.rejected += 1
             try reject(fault, line: row.line, display: display, context: context, raw: raw())
         } else {
-            switch mapper.map(row, file: context) {
+            switch mapper.map(row, file: { context }) {
             case .record(let record):
                 let start = out.buffer.count
                 let digestAt = record.encode(into: out.buffer)
