@@ -11,6 +11,8 @@
 # (default 2) on the ledger after the last night; its scores must be the last night's bytes.
 #
 # Goal (issue 23): a night in at most 2 minutes here at a tenth of the city.
+# SECTION (default city) names the section of BENCHMARKS.md the results go to, so that a run at
+# another size (with TALLY_BENCH_DATA elsewhere) does not take the tenth's place.
 # Needs about 35 GB of disk in bench-data/city (the ledger is most of it); making it takes
 # about half an hour, once, and is reused while PEOPLE and RECORDS match.
 source "$(dirname "$0")/lib.sh"
@@ -95,7 +97,7 @@ records=$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).ex
 {
     echo "$(machine_line)"
     echo
-    echo "A tenth of the city: $P people's two years of history ($N records from \`tally-bench score-data --city-crosswalk\`, $(du -sh "$DIR/ledger.db" | cut -f1) of SQLite ledger), then $NIGHTS nights of \`pipelines/nightly.sh\`, each one day of every feed for $P people from tally-synth. After the last night the ledger holds $records lines. Median over the nights:"
+    echo "$(python3 -c "import sys; f = 12000000 / int(sys.argv[1]); print('A tenth of the city' if f == 10 else f'One {f:g}th of the city')" "$P"): $P people's two years of history ($N records from \`tally-bench score-data --city-crosswalk\`, $(du -sh "$DIR/ledger.db" | cut -f1) of SQLite ledger), then $NIGHTS nights of \`pipelines/nightly.sh\`, each one day of every feed for $P people from tally-synth. After the last night the ledger holds $records lines. Median over the nights:"
     echo
     python3 - "$all" "$before" "$DIR/setup.times" "$steps" "$N" <<'PY'
 import sys, statistics, collections
@@ -155,4 +157,4 @@ PY
     echo '```'
     echo
     echo "Command: \`bash bench/city.sh\` (PEOPLE=$P RECORDS=$N NIGHTS=$NIGHTS BEFORE_RUNS=$BEFORE_RUNS)."
-} | write_section city
+} | write_section "${SECTION:-city}"
