@@ -95,26 +95,13 @@ public final class LinkStage {
     /// read to its end leaves no file there (and nothing that was there is replaced).
     func link(_ path: String, into directory: String, _ rejects: RejectLog, _ scanner: inout RecordViewScanner) throws -> Int32 {
         let base = Self.baseName(path)
-        let target = directory + "/" + base, temporary = directory + "/." + base + ".tmp-\(getpid())"
-        let out = try OutputSink.create(temporary, mode: 0o600)
-        let status: Int32
-        do {
+        let target = directory + "/" + base
+        var status = ExitStatus.ok
+        let written = try Stage.replaceFile(target, temporary: directory + "/." + base + ".tmp-\(getpid())", mode: 0o600) { out in
             status = try link([path], into: out, rejects, &scanner)
-            try out.finish()
-        } catch {
-            unlink(temporary)
-            throw error
+            return status == ExitStatus.ok
         }
-        guard status == ExitStatus.ok else {
-            unlink(temporary)
-            Stage.report(name, "\(target): not written, as \(path) was not read to its end")
-            return status
-        }
-        guard rename(temporary, target) == 0 else {
-            let error = errno
-            unlink(temporary)
-            throw OutputError.io("\(target): cannot rename \(temporary) to it: \(String(cString: strerror(error)))")
-        }
+        if !written { Stage.report(name, "\(target): not written, as \(path) was not read to its end") }
         return status
     }
 

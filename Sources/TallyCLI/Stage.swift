@@ -92,15 +92,36 @@ public enum Stage {
             try out.flush()
             return
         }
-        let temporary = path + ".tmp-\(getpid())"
+        try replaceFile(path, temporary: path + ".tmp-\(getpid())", mode: mode) { sink in
+            sink.buffer.append(page)
+            return true
+        }
+    }
+
+    /// Writes `path` through `temporary` (a file beside it) and a rename, so that a reader never
+    /// sees half of it. `body` fills the sink; when it throws or returns false, the temporary
+    /// file is removed and `path` is left as it was. Returns whether `path` was replaced.
+    @discardableResult
+    public static func replaceFile(_ path: String, temporary: String, mode: UInt32, _ body: (OutputSink) throws -> Bool) throws -> Bool {
         let sink = try OutputSink.create(temporary, mode: mode)
-        sink.buffer.append(page)
-        try sink.finish()
+        let keep: Bool
+        do {
+            keep = try body(sink)
+            try sink.finish()
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+        guard keep else {
+            unlink(temporary)
+            return false
+        }
         guard rename(temporary, path) == 0 else {
             let error = errno
             unlink(temporary)
             throw OutputError.io("\(path): cannot rename \(temporary) to it: \(String(cString: strerror(error)))")
         }
+        return true
     }
 
     /// Whether stderr is a terminal (progress is shown only then).
