@@ -46,8 +46,9 @@ extension ScoringStore {
         /// and writing them back made the update's time grow with the history (10 s a night
         /// at a tenth of the city); the merge copies the old ones through in order.
         var identifiers: [Hash128: Identifier] = [:]
-        var allLoaded = true
+        /// The committed identifiers not yet in `identifiers` (the file's bytes).
         var oldIdentifiers: [UInt8] = []
+        var allLoaded: Bool { oldIdentifiers.isEmpty }
         /// Where each identifier first named tonight was met (for a refusal that names it).
         var firstNamed: [Hash128: (seq: Int64, id: String)] = [:]
         var sources: [UInt32: [UInt8]] = [:]
@@ -149,7 +150,7 @@ extension ScoringStore {
             let source = UnsafeRawBufferPointer(rebasing: idText[0..<(idText.count - 33)])
             let identifier = ScoringStore.hash(scheme: v.scheme.content, id: subject.content)
             if let known = identifiers[identifier] {
-                guard known.scheme.elementsEqual(v.scheme.content), known.id.elementsEqual(subject.content) else {
+                guard known.names(v.scheme.content, subject.content) else {
                     throw refuse("its identifier has the 128-bit hash of another (\(InertText.quoted(String(decoding: known.scheme, as: UTF8.self), limit: 40))); the store refuses to merge them")
                 }
             } else {
@@ -201,7 +202,6 @@ extension ScoringStore {
             let bytes = try Files.readAll(path + "/identifiers") ?? []
             let ok = Files.sha256Hex(bytes) == state.identifiersSHA256
             oldIdentifiers = bytes
-            allLoaded = false
             if !ok { try loadAllIdentifiers() }
             try ScoringStore.parseNames(try Files.readAll(path + "/names") ?? [], path: path + "/names") { isKind, hash, name in
                 if isKind { kinds[hash] = Array(name) } else { sources[hash] = Array(name) }
@@ -217,14 +217,13 @@ extension ScoringStore {
             table.reserveCapacity(identifiers.count + oldIdentifiers.count / 32)
             try ScoringStore.parseIdentifiers(oldIdentifiers, path: path + "/identifiers") { hash, scheme, id in
                 if let tonight = table[hash] {
-                    guard tonight.scheme.elementsEqual(scheme), tonight.id.elementsEqual(id) else { throw collision(hash, with: scheme) }
+                    guard tonight.names(scheme, id) else { throw collision(hash, with: scheme) }
                 } else {
                     table[hash] = Identifier(scheme: Array(scheme), id: Array(id))
                 }
             }
             identifiers = table
             oldIdentifiers = []
-            allLoaded = true
         }
 
         /// The refusal of an identifier first named tonight whose hash an older one has.
@@ -285,8 +284,7 @@ extension ScoringStore {
                     next += 1; count += 1
                 }
                 if next < tonight.count && tonight[next] == hash {
-                    let e = identifiers[hash]!
-                    guard e.scheme.elementsEqual(scheme), e.id.elementsEqual(id) else { throw collision(hash, with: scheme) }
+                    guard identifiers[hash]!.names(scheme, id) else { throw collision(hash, with: scheme) }
                     next += 1
                 }
                 Self.append(hash, scheme: scheme, id: id, to: out)

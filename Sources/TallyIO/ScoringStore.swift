@@ -84,6 +84,10 @@ public enum ScoringStore {
         public var scheme: [UInt8]
         public var id: [UInt8]
         public init(scheme: [UInt8], id: [UInt8]) { self.scheme = scheme; self.id = id }
+        /// Whether this is the identifier `scheme`:`id`, byte for byte.
+        func names(_ scheme: UnsafeRawBufferPointer, _ id: UnsafeRawBufferPointer) -> Bool {
+            self.scheme.elementsEqual(scheme) && self.id.elementsEqual(id)
+        }
     }
 
     static let hasher = SipHash128(k0: 0x7461_6c6c_792d_7363, k1: 0x6f72_696e_672d_3031)
