@@ -118,6 +118,11 @@ json_string() {
 }
 # The number after "KEY": in a one-line JSON stats file (0 when absent).
 stat_of() { local v; v=$(sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p" "$1" 2>/dev/null); echo "${v:-0}"; }
+parse_counts() { # parse_counts FILE: read_rows, written, rejected, filtered and counts from tally-parse --stats
+    read_rows=$(stat_of "$1" read); written=$(stat_of "$1" written)
+    rejected=$(stat_of "$1" rejected); filtered=$(stat_of "$1" filtered)
+    counts=(read "$read_rows" written "$written" rejected "$rejected" filtered "$filtered")
+}
 
 FILES_JSON=()
 failed=0
@@ -303,10 +308,8 @@ for file in "${admitted[@]}"; do
     if ! tool tally-parse --schemas "$SCHEMAS" --feed "$feed" --rejects "$OUT/rejects/$name.jsonl" --stats "$work.parse.json" "$file" > "$work.records.jsonl" 2>> "$log"; then
         fail "$name" parsing "$log"; record_file "$name" failed feed "$feed" stage parsing; rm -f "$work".*; continue
     fi
-    read_rows=$(stat_of "$work.parse.json" read); written=$(stat_of "$work.parse.json" written)
-    rejected=$(stat_of "$work.parse.json" rejected); filtered=$(stat_of "$work.parse.json" filtered)
+    parse_counts "$work.parse.json"
     ppm=$(stat_of "$work.parse.json" max_rejected_ppm)
-    counts=(read "$read_rows" written "$written" rejected "$rejected" filtered "$filtered")
     # 4. The quality gate (a released file has been reviewed and passes it).
     if [ "$released" -eq 0 ] && [ "$read_rows" -gt 0 ] && { [ "$rejected" -eq "$read_rows" ] || { [ "$rejected" -gt 1 ] && [ $(( rejected * 1000000 )) -gt $(( ppm * read_rows )) ]; }; }; then
         mv "$file" "$OUT/quarantine/" && rm -f "$work".*
@@ -357,9 +360,7 @@ for file in "${linkable[@]}"; do
     log=$OUT/logs/$RUN_ID/$name.log
     work=$OUT/work/$name
     sha=${SHA_OF[$name]}; size=${SIZE_OF[$name]}; began=${BEGAN_OF[$name]}
-    read_rows=$(stat_of "$work.parse.json" read); written=$(stat_of "$work.parse.json" written)
-    rejected=$(stat_of "$work.parse.json" rejected); filtered=$(stat_of "$work.parse.json" filtered)
-    counts=(read "$read_rows" written "$written" rejected "$rejected" filtered "$filtered")
+    parse_counts "$work.parse.json"
     if [ $together -eq 1 ]; then
         mv "$OUT/work/linked/$name.records.jsonl" "$work.linked.jsonl"
     elif ! tool tally-link --crosswalk "${cw[@]}" --secret-file "$SECRET" "$work.records.jsonl" > "$work.linked.jsonl" 2>> "$log"; then
