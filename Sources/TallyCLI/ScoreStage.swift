@@ -171,26 +171,73 @@ public final class ScoreStage {
                 scorers.append(other)
             }
             let rows = Int(reader.state.rows)
-            func feed(_ part: Int) throws {
+            @inline(__always) func person(_ row: ScoringStore.Row) throws -> (hi: UInt64, lo: UInt64) {
+                guard let person = persons.person(row.identifier) else {
+                    throw StageFailure("\(store): ledger row \(row.seq) names an identifier or name the store's tables and persons file lack: make the store again (tally-store rebuild-scoring), then tally-link --store", status: ExitStatus.data)
+                }
+                return person
+            }
+            @inline(__always) func partOf(_ person: (hi: UInt64, lo: UInt64)) -> Int {
+                parts == 1 ? 0 : Int(person.hi.multipliedFullWidth(by: UInt64(parts)).high)
+            }
+            @inline(__always) func add(_ row: ScoringStore.Row, _ person: (hi: UInt64, lo: UInt64), to target: Scorer) throws {
+                guard let s = sourceHashes.firstIndex(of: row.source), let k = kindHashes.firstIndex(of: row.kind) else {
+                    throw StageFailure("\(store): ledger row \(row.seq) names an identifier or name the store's tables and persons file lack: make the store again (tally-store rebuild-scoring), then tally-link --store", status: ExitStatus.data)
+                }
+                target.add(personHi: person.hi, personLo: person.lo, key: RecordKey(hi: row.id.hi, lo: row.id.lo, source: sourceNumbers[s]),
+                           at: Timestamp(seconds: row.at), amountFen: row.amountFen < 0 ? nil : row.amountFen, kind: kindIndices[k])
+            }
+            // Rows of the part's people, from blocks of rows every part reads.
+            func feed(_ part: Int, _ block: UnsafeRawPointer, _ n: Int) throws {
                 let target = scorers[part]
-                try reader.forEachRowBlock { block, n in
-                    for i in 0..<n {
-                        if i + 8 < n { persons.prefetch(ScoringStore.Row(block + (i + 8) * ScoringStore.rowBytes).identifier) }
-                        let row = ScoringStore.Row(block + i * ScoringStore.rowBytes)
-                        guard let person = persons.person(row.identifier), let s = sourceHashes.firstIndex(of: row.source),
-                              let k = kindHashes.firstIndex(of: row.kind) else {
-                            throw StageFailure("\(store): ledger row \(row.seq) names an identifier or name the store's tables and persons file lack: make the store again (tally-store rebuild-scoring), then tally-link --store", status: ExitStatus.data)
-                        }
-                        if parts > 1 && Int(person.hi.multipliedFullWidth(by: UInt64(parts)).high) != part { continue }
-                        target.add(personHi: person.hi, personLo: person.lo, key: RecordKey(hi: row.id.hi, lo: row.id.lo, source: sourceNumbers[s]),
-                                   at: Timestamp(seconds: row.at), amountFen: row.amountFen < 0 ? nil : row.amountFen, kind: kindIndices[k])
-                    }
+                for i in 0..<n {
+                    if i + 8 < n { persons.prefetch(ScoringStore.Row(block + (i + 8) * ScoringStore.rowBytes).identifier) }
+                    let row = ScoringStore.Row(block + i * ScoringStore.rowBytes)
+                    let p = try person(row)
+                    if partOf(p) == part { try add(row, p, to: target) }
                 }
             }
-            if parts == 2 {
-                try BothAtOnce.run({ try feed(0) }, { try feed(1) })
+            let (copy, why) = try ScoringStore.Ordered.open(reader)
+            if let why { Stage.report(name, why) }
+            if let copy {
+                // The copy ordered by person: each part reads its own half of it (the halves of
+                // the key space when it was made), and hands the other part the rows of people
+                // relinked across since. Then every part reads the rows appended since, and the
+                // current versions of the rows rewritten since, which the copy's are skipped for.
+                let held = Int(copy.header.rows)
+                let current = try reader.rows(withSequenceNumbers: copy.changed.sorted(), within: held)
+                let ranges = parts == 1 ? [0..<held] : [0..<Int(copy.header.split), Int(copy.header.split)..<held]
+                func ordered(_ part: Int) throws -> [(ScoringStore.Row, (hi: UInt64, lo: UInt64))] {
+                    let target = scorers[part]
+                    var other: [(ScoringStore.Row, (hi: UInt64, lo: UInt64))] = []
+                    try copy.forEachRowBlock(ranges[part]) { block, n in
+                        for i in 0..<n {
+                            let row = ScoringStore.Row(block + i * ScoringStore.rowBytes)
+                            if copy.isChanged(row.seq) { continue }
+                            let p = try person(row)
+                            if partOf(p) == part { try add(row, p, to: target) } else { other.append((row, p)) }
+                        }
+                    }
+                    try reader.forEachRowBlock(from: held) { block, n in try feed(part, block, n) }
+                    for row in current {
+                        let p = try person(row)
+                        if partOf(p) == part { try add(row, p, to: target) }
+                    }
+                    return other
+                }
+                if parts == 2 {
+                    var toSecond: [(ScoringStore.Row, (hi: UInt64, lo: UInt64))] = [], toFirst = toSecond
+                    try BothAtOnce.run({ toSecond = try ordered(0) }, { toFirst = try ordered(1) })
+                    for (row, p) in toFirst { try add(row, p, to: scorers[0]) }
+                    for (row, p) in toSecond { try add(row, p, to: scorers[1]) }
+                } else {
+                    let none = try ordered(0)
+                    precondition(none.isEmpty, "one part takes every person")
+                }
+            } else if parts == 2 {
+                try BothAtOnce.run({ try reader.forEachRowBlock { try feed(0, $0, $1) } }, { try reader.forEachRowBlock { try feed(1, $0, $1) } })
             } else {
-                try feed(0)
+                try reader.forEachRowBlock { try feed(0, $0, $1) }
             }
             read += rows
             return try writeScores(read: read, rejects: rejects, status: status, scorers: scorers)

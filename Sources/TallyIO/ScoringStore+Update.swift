@@ -28,6 +28,9 @@ extension ScoringStore {
         var state = State()
         if !rebuild, let text = try Files.readText(path + "/state") {
             state = try State.parse(text, path: path + "/state")
+        } else {
+            // A store made from nothing: an ordered copy of another one's rows goes.
+            Ordered.remove(store: path)
         }
         var work = try Update(path: path, state: state)
         defer { work.closeFiles() }
@@ -81,9 +84,14 @@ extension ScoringStore {
                 // A file renamed by an update cut short before its state: made again from the rows.
                 if !loaded { remake = true }
             }
-            // Amended records, where their rows are.
+            // Amended records, where their rows are; each first noted in the ordered copy's log
+            // (when there is one), so that the copy's stale version is never scored.
+            var amended: [(Int64, Row)] = []
             try ledger.forEachAmended(after: state.amendment, upTo: state.seq) { seq, _, view in
-                let row = try makeRow(seq: seq, view)
+                amended.append((seq, try makeRow(seq: seq, view)))
+            }
+            try Ordered.noteRewritten(amended.map(\.0), store: path)
+            for (seq, row) in amended {
                 let at = try position(of: seq)
                 var old = [UInt8](repeating: 0, count: rowBytes)
                 try Files.read(rows, into: &old, at: at, what: "\(path)/rows")
@@ -367,17 +375,22 @@ extension ScoringStore {
 
     /// Reads `count` rows of an open rows file from its start, a block at a time.
     static func forEachRowBlock(fd: Int32, count: Int, path: String, _ body: (UnsafeRawPointer, Int) throws -> Void) throws {
+        try forEachRowBlock(fd: fd, range: 0..<count, offset: 0, path: path, body)
+    }
+
+    /// Reads the rows `range` of a file whose rows begin at `offset`, a block at a time.
+    static func forEachRowBlock(fd: Int32, range: Range<Int>, offset: off_t, path: String, _ body: (UnsafeRawPointer, Int) throws -> Void) throws {
         let blockRows = 1 << 15
         let block = UnsafeMutableRawPointer.allocate(byteCount: blockRows * rowBytes, alignment: 64)
         defer { block.deallocate() }
-        var done = 0
-        while done < count {
-            let n = min(blockRows, count - done)
+        var done = range.lowerBound
+        while done < range.upperBound {
+            let n = min(blockRows, range.upperBound - done)
             var got = 0
             while got < n * rowBytes {
-                let r = pread(fd, block + got, n * rowBytes - got, off_t(done * rowBytes + got))
+                let r = pread(fd, block + got, n * rowBytes - got, offset + off_t(done * rowBytes + got))
                 if r < 0 && errno == EINTR { continue }
-                guard r > 0 else { throw Fault.data("\(path): holds fewer rows than its state says (\(count)): make the store again with tally-store rebuild-scoring") }
+                guard r > 0 else { throw Fault.data("\(path): holds fewer rows than its state says (\(range.upperBound)): make the store again with tally-store rebuild-scoring") }
                 got += r
             }
             try body(UnsafeRawPointer(block), n)
@@ -448,14 +461,16 @@ enum Files {
     }
 
     static func write(_ fd: Int32, _ bytes: [UInt8], at offset: off_t, what: String) throws {
+        try bytes.withUnsafeBytes { try write(fd, $0, at: offset, what: what) }
+    }
+
+    static func write(_ fd: Int32, _ b: UnsafeRawBufferPointer, at offset: off_t, what: String) throws {
         var done = 0
-        try bytes.withUnsafeBytes { b in
-            while done < b.count {
-                let n = pwrite(fd, b.baseAddress! + done, b.count - done, offset + off_t(done))
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { throw ScoringStore.Fault.io("\(what): cannot write: \(POSIX.errorText(errno))") }
-                done += n
-            }
+        while done < b.count {
+            let n = pwrite(fd, b.baseAddress! + done, b.count - done, offset + off_t(done))
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw ScoringStore.Fault.io("\(what): cannot write: \(POSIX.errorText(errno))") }
+            done += n
         }
     }
 

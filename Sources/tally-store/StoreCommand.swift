@@ -28,7 +28,7 @@ struct StoreCommand: TallyCommand {
         --sha256 exits 1 when the file is not in the manifest.
         """,
         version: Stage.version,
-        subcommands: [Ingest.self, Dump.self, Files.self, Check.self, UpdateScoring.self, RebuildScoring.self])
+        subcommands: [Ingest.self, Dump.self, Files.self, Check.self, UpdateScoring.self, RebuildScoring.self, OrderScoring.self])
 
     struct Ingest: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -132,6 +132,39 @@ struct StoreCommand: TallyCommand {
 
         func run() throws {
             try Stage.run("tally-store") { try StoreStage.updateScoring(database: options.database, store: options.store, rebuild: true, statsPath: options.stats) }
+        }
+    }
+
+    struct OrderScoring: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Copy the scoring store's rows ordered by person, which tally-score --store reads about twice as fast.",
+            discussion: """
+            The copy (DIR/ordered) holds the store's rows ordered by the person key --persons gives \
+            each identifier (tally-link --store's output for the store as it is). tally-score \
+            --store reads it, then the rows appended since, and takes the rows an update has \
+            rewritten since from the store itself: the scores are the same bytes with or without \
+            the copy, however old it is; an older copy is only slower. It is a cache of the store, \
+            made in bounded memory (the rows sorted a million at a time); rebuild-scoring removes \
+            it, and a copy that does not match its store is not read (tally-score says so). An \
+            update running is 75.
+            """)
+
+        @OptionGroup var options: ScoringOptions
+
+        @Option(help: ArgumentHelp("The person key of each of the store's identifiers, as tally-link --store wrote them.", valueName: "file"))
+        var persons: String
+
+        @Option(help: ArgumentHelp("Only when the copy there leaves at least this percentage of the store's rows to be read from the store (appended or rewritten since it was made); default: always.", valueName: "percent"))
+        var whenBehind: Double?
+
+        func validate() throws {
+            if let whenBehind, !(0...100).contains(whenBehind) { throw ValidationError("--when-behind is a percentage, 0 to 100") }
+        }
+
+        func run() throws {
+            try Stage.run("tally-store") {
+                try StoreStage.orderScoring(database: options.database, store: options.store, persons: persons, whenBehind: whenBehind.map { $0 / 100 }, statsPath: options.stats)
+            }
         }
     }
 }

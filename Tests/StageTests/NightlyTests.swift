@@ -68,6 +68,12 @@ func lastRun(_ out: String) throws -> [String: Any] {
         }
         let scores = dir + "/out/scores-2026-11-03.jsonl"
         #expect(FileManager.default.fileExists(atPath: scores))
+        // Each night's new rows were more than 5% of the store: its ordered copy was made again
+        // after each night's scores, and the next night scored it (the scores are checked below).
+        let copy = FileManager.default.contents(atPath: dir + "/ledger.db.scoring/ordered")
+        let state = try String(contentsOfFile: dir + "/ledger.db.scoring/state", encoding: .utf8)
+        let rows = Int(state.firstMatch(of: /\nrows ([0-9]+)\n/)!.1)!
+        #expect(rows > 100 && copy?.count == 4096 + 64 * rows, "the copy holds every row of the store (\(rows))")
         #expect(!Harness.files(in: dir + "/out").contains { $0.hasSuffix(".tmp") })
 
         // The same night again: nothing new, the same scores.
@@ -186,7 +192,7 @@ extension NightlyTests {
     }
 
     /// Every configuration fault is one message and exit 78, before anything moves.
-    @Test(arguments: ["schemas", "binaries", "rules", "secret", "ledger"])
+    @Test(arguments: ["schemas", "binaries", "rules", "secret", "ledger", "order"])
     func aConfigurationFaultIsOneMessageAndNothingMoves(fault: String) throws {
         let (dir, secret) = try setUp(people: 200)
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -200,6 +206,7 @@ extension NightlyTests {
         case "secret":
             try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: secret)
             expected = "chmod 600"
+        case "order": env["TALLY_ORDER_WHEN_BEHIND"] = "half"; expected = "TALLY_ORDER_WHEN_BEHIND=half is not a percentage"
         default: db = dir + "/no-such-dir/ledger.db"; expected = "does not exist"
         }
         let before = Harness.files(in: dir + "/in")

@@ -72,18 +72,33 @@ enum Lines {
 
     /// Scores from the store and from the dump; they must be the same bytes. Returns the
     /// update's messages.
+    /// With `order`, the store's rows are copied in person order before scoring (tally-store
+    /// order-scoring); a copy made on an earlier night stays until the next, so later nights
+    /// score it with the rows appended, rewritten and relinked since. Whenever there is a copy,
+    /// the scores are also made without it, and must be the same bytes.
     @discardableResult
-    func compare(asOf: String) throws -> String {
+    func compare(asOf: String, order: Bool = false) throws -> String {
         let update = try Harness.run("tally-store", ["update-scoring", db])
         #expect(update.status == 0, "\(update.stderr)")
         let cw = crosswalks.isEmpty ? ["/dev/null"] : crosswalks
         let persons = dir + "/persons.bin"
         let link = try Harness.run("tally-link", ["--store", store, "--output", persons, "--crosswalk"] + cw + ["--secret-file", secret])
         #expect(link.status == 0, "\(link.stderr)")
+        if order {
+            let ordered = try Harness.run("tally-store", ["order-scoring", db, "--persons", persons])
+            #expect(ordered.status == 0 && ordered.stderr.contains("ordered copy made"), "\(ordered.stderr)")
+        }
         let fromStore = try Harness.run("tally-score", ["--store", store, "--persons", persons, "--as-of", asOf, "--threads", "2"])
         #expect(fromStore.status == 0, "\(fromStore.stderr)")
         let oneThread = try Harness.run("tally-score", ["--store", store, "--persons", persons, "--as-of", asOf, "--threads", "1"])
         #expect(oneThread.stdout == fromStore.stdout && oneThread.stderr == fromStore.stderr, "one thread and two give the same scores")
+        if FileManager.default.fileExists(atPath: store + "/ordered") {
+            #expect(!fromStore.stderr.contains("ordered"), "the copy is used: \(fromStore.stderr)")
+            try FileManager.default.moveItem(atPath: store + "/ordered", toPath: dir + "/ordered-aside")
+            let plain = try Harness.run("tally-score", ["--store", store, "--persons", persons, "--as-of", asOf, "--threads", "2"])
+            try FileManager.default.moveItem(atPath: dir + "/ordered-aside", toPath: store + "/ordered")
+            #expect(plain.stdout == fromStore.stdout && plain.stderr == fromStore.stderr, "the ordered copy changes no score on \(asOf)")
+        }
         // Through files: Harness writes standard input whole before it reads the output.
         let dump = try Harness.run("tally-store", ["dump", db])
         try dump.stdout.write(to: URL(fileURLWithPath: dir + "/dump.jsonl"))
@@ -144,7 +159,7 @@ enum Lines {
         let night1 = (0..<1500).map { make($0, day: 1) }
         try night(1, crosswalk: (0..<160).map { Lines.crosswalk($0, scheme: "transit-card", id: Self.card($0), person: Self.person($0), file: "crosswalk-20261101.csv") },
                   records: night1)
-        try compare(asOf: "2026-11-01")
+        try compare(asOf: "2026-11-01", order: true)
 
         // Night 2: the other cards and half the accounts join the crosswalk (relinking night 1's
         // records of them); new records; corrections of night 1's; restated records, some with
@@ -169,6 +184,10 @@ enum Lines {
             + (0..<(Self.people / 2)).map { Lines.crosswalk(1000 + $0, scheme: "shop-account", id: Self.account($0), person: Self.person($0), file: "crosswalk-20261102.csv") }
         try night(2, crosswalk: cw2, records: lines2)
         let second = try compare(asOf: "2026-11-02")
+        // The rows rewritten in place are in the copy's log, which the scorer reads them from.
+        let log = FileManager.default.contents(atPath: store + "/ordered-amended")?.count ?? 0
+        let rewritten = Int(second.firstMatch(of: /([0-9]+) rewritten/)!.1)!
+        #expect(log > 65 && (log - 65) % 8 == 0 && (log - 65) / 8 == rewritten, "\(log) bytes of log for \(rewritten) rows rewritten")
         #expect(second.contains("rewritten (amended)") && !second.contains(" 0 rewritten"), "\(second)")
         #expect(second.contains("tables made again"), "an amended subject makes the tables again: \(second)")
 
@@ -183,6 +202,7 @@ enum Lines {
                                        file: "corrections-20261103.csv", line: 2))
         try night(3, crosswalk: [Lines.crosswalk(5000, scheme: "shop-account", id: Self.account(3), person: Self.person(4), file: "crosswalk-20261103.csv")], records: lines3)
         try compare(asOf: "2026-11-03")
+        let third = try compare(asOf: "2026-11-03", order: true)
 
         // Night 4: records of cards never seen before, some of them named twice, and nothing
         // restated: the new identifiers are merged into the committed ones, in hash order,
@@ -200,6 +220,25 @@ enum Lines {
         // Night 5: nothing new; later as-of days.
         let quiet = try compare(asOf: "2026-11-05")
         #expect(quiet.contains("0 rows added, 0 rewritten"), "\(quiet)")
+        // Night 4's 300 rows are all the copy made on night 3 leaves to the store.
+        func rows(_ update: String) -> Int { Int(update.firstMatch(of: /; ([0-9]+) rows,/)!.1)! }
+        let (held, now) = (rows(third), rows(quiet))
+        #expect(now == held + 300)
+        let share = 100 * 300 / Double(now)
+        let persons = dir + "/persons.bin"
+        let kept = try Harness.run("tally-store", ["order-scoring", db, "--persons", persons, "--when-behind", String(share + 0.1)])
+        #expect(kept.status == 0 && kept.stderr.contains("ordered copy kept: the copy before held \(held) rows and left 300 to the store"), "\(kept.stderr)")
+        let remade = try Harness.run("tally-store", ["order-scoring", db, "--persons", persons, "--when-behind", String(share - 0.1)])
+        #expect(remade.status == 0 && remade.stderr.contains("ordered copy made: \(now) rows"), "\(remade.stderr)")
+        // A copy whose log is not its own is not read, and says so; the scores are the same.
+        let good = try Harness.run("tally-score", ["--store", store, "--persons", persons, "--as-of", "2026-11-05"])
+        try Data("tally-scoring-ordered-amended 1 00000000000000000000000000000000\n".utf8).write(to: URL(fileURLWithPath: store + "/ordered-amended"))
+        let foreign = try Harness.run("tally-score", ["--store", store, "--persons", persons, "--as-of", "2026-11-05"])
+        #expect(foreign.status == 0 && foreign.stdout == good.stdout, "\(foreign.stderr)")
+        #expect(foreign.stderr.contains("ordered-amended is not the one made with it; scoring from the rows in ledger order"), "\(foreign.stderr)")
+        // rebuild-scoring removes the copy with the rest.
+        #expect(try Harness.run("tally-store", ["rebuild-scoring", db]).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: store + "/ordered") && !FileManager.default.fileExists(atPath: store + "/ordered-amended"))
         try compare(asOf: "2027-06-30")
     }
 
@@ -248,6 +287,52 @@ enum Lines {
         #expect(busy.status == 75 && busy.stderr.contains("another update"), "\(busy.stderr)")
     }
 
+    /// Runs tally-store with `arguments` and kills it (SIGKILL) after a random wait of
+    /// `within` microseconds; whether it was still running to be killed.
+    func killedAtRandom(_ arguments: [String], within: ClosedRange<UInt32>, _ rng: inout TestRandom) throws -> Bool {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Harness.binaries + "/tally-store")
+        p.arguments = arguments
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        // The point of the test is a kill at a random moment: the wait picks it.
+        usleep(UInt32.random(in: within, using: &rng))
+        defer { p.waitUntilExit() }
+        guard p.isRunning else { return false }
+        kill(p.processIdentifier, SIGKILL)
+        return true
+    }
+
+    /// The ordered copy is a cache: `order-scoring` killed at any point leaves either the old
+    /// copy with its own log, or a copy the scorer does not read; the scores never change.
+    @Test func anOrderingKilledAtRandomNeverChangesAScore() throws {
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let records = dir + "/records.jsonl", corrections = dir + "/c.jsonl", persons = dir + "/persons.bin"
+        #expect(try Harness.run("tally-bench", ["score-data", "--people", "5000", "--records", "150000", "--out", records, "--corrections", corrections]).status == 0)
+        #expect(try Harness.run("tally-store", ["ingest", db, corrections, records]).status == 0)
+        #expect(try Harness.run("tally-store", ["update-scoring", db]).status == 0)
+        let link = try Harness.run("tally-link", ["--store", store, "--output", persons, "--crosswalk", "/dev/null", "--secret-file", secret])
+        #expect(link.status == 0, "\(link.stderr)")
+        func score() throws -> Harness.Result { try Harness.run("tally-score", ["--store", store, "--persons", persons, "--as-of", "2026-11-28"]) }
+        let good = try score()
+        #expect(good.status == 0 && good.stdout.count > 100_000, "\(good.stderr)")
+        #expect(try Harness.run("tally-store", ["order-scoring", db, "--persons", persons]).status == 0)
+        var rng = TestRandom.seeded("ScoringStoreTests ordering kill points")
+        var kills = 0, unread = 0
+        for _ in 0..<6 {
+            if try killedAtRandom(["order-scoring", db, "--persons", persons], within: 5_000...400_000, &rng) { kills += 1 }
+            let after = try score()
+            #expect(after.status == 0 && after.stdout == good.stdout, "\(after.stderr)")
+            if after.stderr.contains("scoring from the rows in ledger order") { unread += 1 }
+        }
+        let last = try Harness.run("tally-store", ["order-scoring", db, "--persons", persons])
+        #expect(last.status == 0 && last.stderr.contains("ordered copy made: 150000 rows"), "\(last.stderr)")
+        let final = try score()
+        #expect(final.stdout == good.stdout && !final.stderr.contains("ordered"), "\(final.stderr)")
+        print("tally-store order-scoring killed with SIGKILL \(kills) times at random points (\(unread) times leaving a copy not read): every score the same")
+        #expect(kills >= 2, "the ordering ran long enough to be killed mid-way")
+    }
+
     @Test func anUpdateKilledAtRandomIsMadeGoodByTheNext() throws {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let records = dir + "/records.jsonl", corrections = dir + "/c.jsonl"
@@ -267,18 +352,7 @@ enum Lines {
                 }
                 #expect(try Harness.run("tally-store", ["ingest", db, try write(more, to: "more.jsonl")]).status == 0)
             }
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: Harness.binaries + "/tally-store")
-            p.arguments = ["update-scoring", db]
-            p.standardError = FileHandle.nullDevice
-            try p.run()
-            // The point of the test is a kill at a random moment: the wait picks it.
-            usleep(UInt32.random(in: 20_000...900_000, using: &rng))
-            if p.isRunning {
-                kill(p.processIdentifier, SIGKILL)
-                kills += 1
-            }
-            p.waitUntilExit()
+            if try killedAtRandom(["update-scoring", db], within: 20_000...900_000, &rng) { kills += 1 }
         }
         let last = try Harness.run("tally-store", ["update-scoring", db])
         #expect(last.status == 0, "\(last.stderr)")
