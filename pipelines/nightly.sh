@@ -28,7 +28,8 @@
 #    are ingested into the SQLite ledger DB; then the file goes to OUTDIR/done/. Then the scoring store beside the ledger (DB.scoring,
 #    or TALLY_SCORING_STORE) takes the records stored since the last night (tally-store
 #    update-scoring); every identifier it holds is linked with every crosswalk so far (tally-link
-#    --store), so a new crosswalk entry relinks old records too; and the whole history is scored
+#    --store; an identifier no crosswalk file new since last night names keeps last night's key,
+#    from OUTDIR/work/persons.previous), so a new crosswalk entry relinks old records too; and the whole history is scored
 #    from the store into OUTDIR/scores-YYYY-MM-DD.jsonl (through a temporary file and a rename, so
 #    a reader never sees half a file): the same bytes as the ledger's dump relinked and scored,
 #    without parsing the history as JSON. Once the store's copy of its rows in person order
@@ -403,13 +404,18 @@ current=scores
 scores=$OUT/scores-$AS_OF.jsonl
 tmp=$OUT/.scores-$AS_OF.jsonl.tmp
 persons=$OUT/work/persons-$RUN_ID.bin
+# Last night's persons file: the identifiers tonight's new crosswalk files do not name keep their
+# keys from it (tally-link --previous); the file written is the same bytes as linking them all.
+previous=$OUT/work/persons.previous
+previous_arg=()
+[ -e "$previous" ] && previous_arg=(--previous "$previous")
 log=$OUT/logs/$RUN_ID/scores.log
 mapfile -t cw < <(crosswalks)
 if [ ! -e "$DB" ]; then
     say "the ledger $DB has taken nothing yet; no scores written"
 else
     if tool tally-store update-scoring --store "$STORE" "$DB" 2>> "$log" \
-        && tool tally-link --store "$STORE" --output "$persons" --crosswalk "${cw[@]}" --secret-file "$SECRET" 2>> "$log" \
+        && tool tally-link --store "$STORE" --output "$persons" "${previous_arg[@]}" --crosswalk "${cw[@]}" --secret-file "$SECRET" 2>> "$log" \
         && tool tally-score --store "$STORE" --persons "$persons" --schemas "$SCHEMAS" --rules "$RULES" --as-of "$AS_OF" --stats "$OUT/logs/score-$AS_OF.json" > "$tmp" 2>> "$log"; then
         mv "$tmp" "$scores"
         people=$(stat_of "$OUT/logs/score-$AS_OF.json" people)
@@ -421,7 +427,7 @@ else
             && ! tool tally-store order-scoring --store "$STORE" "$DB" --persons "$persons" --when-behind "$ORDER_WHEN_BEHIND" 2>> "$log"; then
             say "warning: the scoring store's ordered copy was not made (the scores are written; the next night tries again): $(tail -n 1 "$log")"
         fi
-        rm -f "$persons"
+        mv "$persons" "$previous"
     else
         rm -f "$tmp" "$persons"
         shout "scoring failed; no scores-$AS_OF.jsonl was written. Its messages:"

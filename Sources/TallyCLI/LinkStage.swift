@@ -21,6 +21,9 @@ public final class LinkStage {
         /// Link a scoring store's identifiers (this directory) into a persons file (`personsPath`)
         /// instead of record lines.
         public var storePath: String?
+        /// With `storePath`: last night's persons file, whose keys are kept for the identifiers
+        /// the crosswalk files it was not linked with do not name.
+        public var previousPath: String?
         public var personsPath: String?
         /// Write each input's records to this directory, under the input's base name, instead
         /// of all of them to standard output: one crosswalk load for a night's files.
@@ -47,6 +50,8 @@ public final class LinkStage {
     public struct Counts {
         public var read = 0, rejected = 0
         public var crosswalkLines = 0, crosswalkIdentifiers = 0, conflicts = 0
+        /// With --previous: identifiers whose keys were kept from it.
+        public var kept = 0
     }
 
     let options: Options
@@ -155,35 +160,97 @@ public final class LinkStage {
     /// persons file that tally-score --store reads with the store's rows. A record's person is a
     /// function of its subject identifier and the crosswalk, so this gives each row the person
     /// that relinking its record line would.
+    ///
+    /// With `previousPath` (last night's persons file, made with the same secret and with crosswalk
+    /// files all among tonight's), an identifier none of the crosswalk files new since names keeps
+    /// its key from that file: the crosswalk only ever adds entries, and an identifier's person
+    /// depends on its own entries alone. The others (named anew, or new to the store) are linked.
+    /// The file written is the same bytes either way.
     public func runStore(store: String, output: String) throws -> Int32 {
-        let status = try loadCrosswalk()
-        linker.crosswalkLoaded()
         do {
+            // Each crosswalk file's SHA-256, for the file written (and the next night's --previous).
+            var files: [ScoringStore.Persons.CrosswalkFile]? = []
+            for path in options.crosswalkPaths where path != "/dev/null" {
+                if let file = try ScoringStore.Persons.crosswalkFile(path) { files?.append(file) } else { files = nil }
+            }
+            let keyCheck = linker.keyCheck
+            let usable = usablePrevious(files, keyCheck: keyCheck)
+            var previous = usable?.0
+            var named = Set<ScoringStore.Hash128>()
+            let status = try loadCrosswalk(naming: usable?.1 ?? [], into: &named)
+            linker.crosswalkLoaded()
+            // A file that changed after it was hashed: its hash may not be what was read, so no
+            // file's hash is written (the next night links every identifier) and none is trusted.
+            if let given = files, !zip(options.crosswalkPaths.filter { $0 != "/dev/null" }, given).allSatisfy({ ScoringStore.Persons.unchanged($0, since: $1) }) {
+                Stage.report(name, "a crosswalk file changed while it was read: every identifier is linked, and the persons file names no crosswalk")
+                previous = nil
+                files = nil
+            }
             let reader = try ScoringStore.Reader(path: store)
             var entries: [(ScoringStore.Hash128, UInt64, UInt64)] = []
             entries.reserveCapacity(Int(reader.state.identifiers))
             try withUnsafeTemporaryAllocation(byteCount: 16, alignment: 8) { tag in
                 try reader.forEachIdentifier { hash, scheme, id in
                     counts.read += 1
+                    if previous != nil, !named.contains(hash), let key = previous!.key(for: hash) {
+                        counts.kept += 1
+                        entries.append((hash, key.hi, key.lo))
+                        return
+                    }
                     _ = linker.tag(scheme: scheme, id: id, into: tag.baseAddress!)
                     let hi = UInt64(bigEndian: tag.loadUnaligned(fromByteOffset: 0, as: UInt64.self))
                     let lo = UInt64(bigEndian: tag.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
                     entries.append((hash, hi, lo))
                 }
             }
-            try ScoringStore.Persons.write(output, identifiersSHA256: reader.state.identifiersSHA256, entries: entries)
+            try ScoringStore.Persons.write(output, identifiersSHA256: reader.state.identifiersSHA256, keyCheck: keyCheck,
+                                           crosswalks: files.map { $0.map(\.sha256) }, entries: entries)
+            let c = counts, l = linker.counts
+            let kept = options.previousPath == nil ? "" : "; \(c.kept) kept from \(options.previousPath!)"
+            Stage.report(name, "\(store): \(c.read) identifiers linked into \(output) (direct \(l.direct), crosswalk \(l.crosswalk), unlinked \(l.unlinked)\(kept)); crosswalk \(c.crosswalkIdentifiers) identifiers from \(c.crosswalkLines) lines, \(c.conflicts) in conflict")
+            if let path = options.statsPath { try writeStats(path) }
+            if options.strict && c.conflicts > 0 { return ExitStatus.worst(status, ExitStatus.data) }
+            return status
         } catch let fault as ScoringStore.Fault {
             throw StageFailure(fault.description, status: fault.code)
         }
-        let c = counts, l = linker.counts
-        Stage.report(name, "\(store): \(c.read) identifiers linked into \(output) (direct \(l.direct), crosswalk \(l.crosswalk), unlinked \(l.unlinked)); crosswalk \(c.crosswalkIdentifiers) identifiers from \(c.crosswalkLines) lines, \(c.conflicts) in conflict")
-        if let path = options.statsPath { try writeStats(path) }
-        if options.strict && c.conflicts > 0 { return ExitStatus.worst(status, ExitStatus.data) }
-        return status
+    }
+
+
+    /// Last night's persons file (`--previous`) when it can stand in for tonight's links, with
+    /// the indices of the crosswalk paths new since it was made; nil (and why, on stderr) when it
+    /// cannot: it is only ever a shortcut, so a file that cannot be read costs only the time.
+    func usablePrevious(_ files: [ScoringStore.Persons.CrosswalkFile]?, keyCheck: String) -> (ScoringStore.Persons.Previous?, Set<Int>)? {
+        guard let path = options.previousPath else { return nil }
+        func no(_ why: String) -> (ScoringStore.Persons.Previous?, Set<Int>)? {
+            Stage.report(name, "\(why): every identifier is linked")
+            return nil
+        }
+        let previous: ScoringStore.Persons.Previous
+        do { previous = try ScoringStore.Persons.Previous(path) } catch let fault as ScoringStore.Fault { return no(fault.description) } catch { return no("\(path): \(error)") }
+        guard previous.keyCheck == keyCheck else { return no("\(path): made with another secret (or by an older tally)") }
+        guard let files else { return no("a crosswalk is a stream, so which entries are new cannot be known") }
+        guard let before = previous.crosswalks, before.isSubset(of: Set(files.map(\.sha256))) else {
+            return no("\(path): linked with crosswalk files not given now (or not known)")
+        }
+        var newFiles = Set<Int>()
+        var i = 0
+        for (index, path) in options.crosswalkPaths.enumerated() where path != "/dev/null" {
+            if !before.contains(files[i].sha256) { newFiles.insert(index) }
+            i += 1
+        }
+        return (previous, newFiles)
     }
 
     /// Loads every crosswalk file; a conflict is reported with every line that takes part in it.
     func loadCrosswalk() throws -> Int32 {
+        var none = Set<ScoringStore.Hash128>()
+        return try loadCrosswalk(naming: [], into: &none)
+    }
+
+    /// The same, putting into `named` the store hash of every identifier the files at the
+    /// indices `naming` (of the crosswalk paths) name.
+    func loadCrosswalk(naming: Set<Int>, into named: inout Set<ScoringStore.Hash128>) throws -> Int32 {
         var scanner = RecordViewScanner()
         var conflicted: [String: [String]] = [:]
         var input = LineInput(paths: options.crosswalkPaths, limits: options.limits, stage: name)
@@ -201,9 +268,10 @@ public final class LinkStage {
             batch.removeAll(keepingCapacity: true)
             names.removeAll()
         }
-        try input.forEachLine { file, lineNumber, line in
+        try input.forEachLine(skipping: []) { index, file, lineNumber, line in
             let (scheme, id, person, _) = try crosswalkEntry(&scanner, file: file, lineNumber: lineNumber, line: line)
             counts.crosswalkLines += 1
+            if naming.contains(index) { named.insert(ScoringStore.hash(scheme: scheme, id: id)) }
             guard let key = CrosswalkTable.packIdentifier(scheme: scheme, id: id) else {
                 if linker.table.insert(scheme: scheme, id: id, person: person) == .conflict { conflicted[scheme.text + ":" + id.text] = [] }
                 return

@@ -240,10 +240,16 @@ extension ScoringStore {
 extension ScoringStore {
     /// The person key of each of a store's identifiers, as tally-link found them for one
     /// night's crosswalk (a file of its own: the keys depend on the secret, the store does
-    /// not). The file: a line `tally-persons 1 IDENTIFIERS-SHA256 COUNT`, then COUNT entries of
-    /// 32 bytes (the identifier's hash, then the key's two halves, little-endian).
+    /// not). The file: a line `tally-persons 2 IDENTIFIERS-SHA256 COUNT KEY-CHECK CROSSWALKS`,
+    /// then COUNT entries of 32 bytes (the identifier's hash, then the key's two halves,
+    /// little-endian), in the order of the store's identifiers (by hash). KEY-CHECK is the key
+    /// the secret gives a fixed name (which secret made the keys, without saying it); CROSSWALKS
+    /// the SHA-256 of each crosswalk file linked with, sorted and joined by commas (`-` when one
+    /// was a stream): what the next night needs to take the keys of the identifiers its new
+    /// crosswalk files do not name from this file (`tally-link --previous`). Format 1 had
+    /// neither; it is still read.
     public final class Persons {
-        static let header = "tally-persons 1"
+        static let header = "tally-persons 2"
         /// Open addressing on the identifier hash (already uniform), at most half full.
         var slots: UnsafeMutablePointer<UInt64>
         let mask: Int
@@ -285,9 +291,10 @@ extension ScoringStore {
 
         /// Writes a persons file for the identifiers whose file has SHA-256 `digest`: through a
         /// temporary file and a rename, mode 0600.
-        public static func write(_ path: String, identifiersSHA256 digest: String, entries: [(Hash128, UInt64, UInt64)]) throws {
+        public static func write(_ path: String, identifiersSHA256 digest: String, keyCheck: String, crosswalks: [String]?,
+                                 entries: [(Hash128, UInt64, UInt64)]) throws {
             let out = ByteBuffer(capacity: entries.count * 32 + 128)
-            out.append("\(header) \(digest) \(entries.count)\n")
+            out.append("\(header) \(digest) \(entries.count) \(keyCheck) \(crosswalks.map { $0.isEmpty ? "none" : $0.sorted().joined(separator: ",") } ?? "-")\n")
             for (h, hi, lo) in entries {
                 Files.append(h.hi, to: out); Files.append(h.lo, to: out)
                 Files.append(hi, to: out); Files.append(lo, to: out)
@@ -300,8 +307,8 @@ extension ScoringStore {
             guard let bytes = try Files.readAll(path) else { throw Fault(description: "\(path): no such persons file (tally-link --store writes it)", code: 66) }
             guard let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) else { throw Fault.data("\(path): not a persons file") }
             let fields = String(decoding: bytes[0..<newline], as: UTF8.self).split(separator: " ")
-            guard fields.count == 4, "\(fields[0]) \(fields[1])" == header, let n = Int(fields[3]), n >= 0,
-                  bytes.count - newline - 1 == n * 32 else { throw Fault.data("\(path): not a persons file, or cut short") }
+            guard (fields.count == 4 && "\(fields[0]) \(fields[1])" == "tally-persons 1") || (fields.count == 6 && "\(fields[0]) \(fields[1])" == header),
+                  let n = Int(fields[3]), n >= 0, bytes.count - newline - 1 == n * 32 else { throw Fault.data("\(path): not a persons file, or cut short") }
             guard fields[2] == digest else {
                 throw Fault.data("\(path): made for other identifiers than the scoring store's (the store was updated since): run tally-link --store again")
             }
@@ -315,5 +322,96 @@ extension ScoringStore {
             }
             return table
         }
+    }
+}
+
+extension ScoringStore.Persons {
+    /// A persons file made on an earlier night, read in order to take the keys of identifiers
+    /// whose crosswalk entries have not changed since (`tally-link --previous`).
+    public struct Previous {
+        public let keyCheck: String
+        /// The SHA-256 of the crosswalk files it was linked with; nil when unknown (a stream, or
+        /// format 1).
+        public let crosswalks: Set<String>?
+        let bytes: [UInt8]
+        let start: Int
+        public let count: Int
+        var next = 0
+
+        public init(_ path: String) throws {
+            guard let bytes = try Files.readAll(path) else { throw ScoringStore.Fault(description: "\(path): no such persons file", code: 66) }
+            guard let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) else { throw ScoringStore.Fault.data("\(path): not a persons file") }
+            let fields = String(decoding: bytes[0..<newline], as: UTF8.self).split(separator: " ")
+            guard fields.count >= 4, let n = Int(fields[3]), n >= 0, bytes.count - newline - 1 == n * 32,
+                  fields.count == 6 || "\(fields[0]) \(fields[1])" == "tally-persons 1" else {
+                throw ScoringStore.Fault.data("\(path): not a persons file, or cut short")
+            }
+            keyCheck = fields.count == 6 ? String(fields[4]) : ""
+            crosswalks = fields.count == 6 && fields[5] != "-" ? Set(fields[5] == "none" ? [] : fields[5].split(separator: ",").map(String.init)) : nil
+            self.bytes = bytes
+            start = newline + 1
+            count = n
+        }
+
+        /// The key kept for `hash`, if this file has one. Calls must come in increasing order of
+        /// hash (the order of a store's identifiers, and of this file's entries).
+        public mutating func key(for hash: ScoringStore.Hash128) -> (hi: UInt64, lo: UInt64)? {
+            bytes.withUnsafeBytes { b in
+                func u(_ i: Int, _ k: Int) -> UInt64 { UInt64(littleEndian: b.loadUnaligned(fromByteOffset: start + 32 * i + 8 * k, as: UInt64.self)) }
+                while next < count {
+                    let h = ScoringStore.Hash128(hi: u(next, 0), lo: u(next, 1))
+                    if h < hash { next += 1; continue }
+                    if h == hash { return (u(next, 2), u(next, 3)) }
+                    return nil
+                }
+                return nil
+            }
+        }
+    }
+}
+
+extension ScoringStore.Persons {
+    /// What a crosswalk file was when it was hashed: its SHA-256, and what says whether it
+    /// changed since (device, inode, size, modification time).
+    public struct CrosswalkFile: Equatable, Sendable {
+        public var sha256: String
+        var stamp: [Int64]
+    }
+
+    /// The SHA-256 of the regular file at `path`, read whole, and its stamp; nil for anything
+    /// else (a stream can be read only once).
+    public static func crosswalkFile(_ path: String) throws -> CrosswalkFile? {
+        let fd = POSIX.open(path, flags: O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ScoringStore.Fault(description: "\(path): cannot open: \(POSIX.errorText(errno))", code: 66) }
+        defer { close(fd) }
+        guard let before = stamp(fd) else { return nil }
+        var hasher = SHA256()
+        let size = 1 << 20
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
+        defer { buffer.deallocate() }
+        while true {
+            let n = read(fd, buffer, size)
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else { throw ScoringStore.Fault.io("\(path): cannot read: \(POSIX.errorText(errno))") }
+            if n == 0 { break }
+            hasher.update(bufferPointer: UnsafeRawBufferPointer(start: buffer, count: n))
+        }
+        let out = ByteBuffer(capacity: 64)
+        hasher.finalize().withUnsafeBytes { out.appendHex($0) }
+        return CrosswalkFile(sha256: out.string, stamp: before)
+    }
+
+    /// Whether the file at `path` is still the one `file` describes (by its stamp).
+    public static func unchanged(_ path: String, since file: CrosswalkFile) -> Bool {
+        let fd = POSIX.open(path, flags: O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return stamp(fd) == file.stamp
+    }
+
+    static func stamp(_ fd: Int32) -> [Int64]? {
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return [Int64(info.st_dev), Int64(info.st_ino), Int64(info.st_size), Int64(info.st_mtim.tv_sec), Int64(info.st_mtim.tv_nsec)]
     }
 }

@@ -57,6 +57,9 @@ struct LinkCommand: TallyCommand {
     @Option(help: ArgumentHelp("With --store: the persons file to write (mode 0600, through a temporary file and a rename).", valueName: "file"))
     var output: String?
 
+    @Option(help: ArgumentHelp("With --store: last night's persons file. An identifier that no crosswalk file new since (by SHA-256) names keeps its key from it; the others are linked. The file written is the same bytes as without it. Not used (and said so) when made with another secret, or with a crosswalk file not given now.", valueName: "file"))
+    var previous: String?
+
     @Option(help: ArgumentHelp("Write each input file's records to this directory under the file's base name (mode 0600, through a temporary file and a rename once the file is read to its end) instead of all to standard output: the crosswalk is loaded once for many files.", valueName: "dir"))
     var outputDir: String?
 
@@ -79,6 +82,8 @@ struct LinkCommand: TallyCommand {
     func validate() throws {
         guard !crosswalk.isEmpty else { throw ValidationError("give the crosswalk with --crosswalk FILE... (tally-parse --feed crosswalk output)") }
         guard (store == nil) == (output == nil) else { throw ValidationError("--store and --output go together") }
+        guard previous == nil || store != nil else { throw ValidationError("--previous goes with --store") }
+        guard previous == nil || previous != output else { throw ValidationError("--previous and --output must be two files") }
         guard store == nil || (input.files.isEmpty && !relink && !redact && outputDir == nil) else {
             throw ValidationError("--store links the store's identifiers: no input files, --relink, --redact or --output-dir with it")
         }
@@ -97,6 +102,7 @@ struct LinkCommand: TallyCommand {
             options.relink = relink
             options.keepGoing = keepGoing
             options.outputDirectory = outputDir
+            options.previousPath = previous
             let stage = LinkStage(options)
             if let store, let output { return try stage.runStore(store: store, output: output) }
             return try stage.run()

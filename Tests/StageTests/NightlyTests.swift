@@ -74,6 +74,13 @@ func lastRun(_ out: String) throws -> [String: Any] {
         let state = try String(contentsOfFile: dir + "/ledger.db.scoring/state", encoding: .utf8)
         let rows = Int(state.firstMatch(of: /\nrows ([0-9]+)\n/)!.1)!
         #expect(rows > 100 && copy?.count == 4096 + 64 * rows, "the copy holds every row of the store (\(rows))")
+        // Each night after the first linked the store's identifiers from the night before's
+        // persons file (kept private), keeping the keys of those no new crosswalk file names.
+        let previous = dir + "/out/work/persons.previous"
+        let mode = (try FileManager.default.attributesOfItem(atPath: previous)[.posixPermissions] as! NSNumber).intValue
+        #expect(mode == 0o600, "persons.previous is mode \(String(mode, radix: 8))")
+        let logs = Harness.files(in: dir + "/out/logs").compactMap { try? String(contentsOfFile: dir + "/out/logs/\($0)/scores.log", encoding: .utf8) }
+        #expect(logs.filter { $0.contains("kept from \(previous)") }.count == 2, "\(logs)")
         #expect(!Harness.files(in: dir + "/out").contains { $0.hasSuffix(".tmp") })
 
         // The same night again: nothing new, the same scores.

@@ -46,6 +46,14 @@ enum Lines {
     var secret: String { dir + "/tally.secret" }
     var crosswalks: [String] { Harness.files(in: dir).filter { $0.hasPrefix("crosswalk-") }.map { dir + "/" + $0 } }
 
+    /// How many keys each night's link from the night before's persons file kept.
+    final class Kept { var nights: [Int] = [] }
+    let keptBox = Kept()
+    var previousKept: [Int] {
+        get { keptBox.nights }
+        nonmutating set { keptBox.nights = newValue }
+    }
+
     init() {
         _ = FileManager.default.createFile(atPath: secret, contents: Data("scoring store test secret, synthetic".utf8), attributes: [.posixPermissions: 0o600])
     }
@@ -84,6 +92,20 @@ enum Lines {
         let persons = dir + "/persons.bin"
         let link = try Harness.run("tally-link", ["--store", store, "--output", persons, "--crosswalk"] + cw + ["--secret-file", secret])
         #expect(link.status == 0, "\(link.stderr)")
+        // Linked again from the night before's persons file: only what tonight's new crosswalk
+        // files name, and what is new to the store, is linked; the file is the same bytes.
+        let previous = dir + "/persons-previous.bin"
+        if FileManager.default.fileExists(atPath: previous) {
+            let again = try Harness.run("tally-link", ["--store", store, "--output", dir + "/persons-again.bin", "--previous", previous, "--crosswalk"] + cw + ["--secret-file", secret])
+            #expect(again.status == 0, "\(again.stderr)")
+            let kept = Int(again.stderr.firstMatch(of: /; ([0-9]+) kept from/)?.1 ?? "") ?? -1
+            #expect(kept > 0, "keys kept from the night before: \(again.stderr)")
+            #expect(FileManager.default.contents(atPath: dir + "/persons-again.bin") == FileManager.default.contents(atPath: persons),
+                    "linking from the night before's persons file gives the same bytes: \(again.stderr)")
+            previousKept.append(kept)
+            try FileManager.default.removeItem(atPath: previous)
+        }
+        try FileManager.default.copyItem(atPath: persons, toPath: previous)
         if order {
             let ordered = try Harness.run("tally-store", ["order-scoring", db, "--persons", persons])
             #expect(ordered.status == 0 && ordered.stderr.contains("ordered copy made"), "\(ordered.stderr)")
@@ -220,6 +242,29 @@ enum Lines {
         // Night 5: nothing new; later as-of days.
         let quiet = try compare(asOf: "2026-11-05")
         #expect(quiet.contains("0 rows added, 0 rewritten"), "\(quiet)")
+        // Nothing new in the crosswalk or the store: every key was kept from the night before.
+        let identifiers = Int(quiet.firstMatch(of: /rows, ([0-9]+) identifiers/)!.1)!
+        #expect(previousKept.count == 5 && previousKept.last == identifiers, "\(previousKept) of \(identifiers)")
+        // A persons file that cannot be trusted for tonight is not used, and the link says why.
+        let cw = crosswalks
+        let otherSecret = dir + "/other.secret"
+        _ = FileManager.default.createFile(atPath: otherSecret, contents: Data("another secret for the same store, synthetic".utf8), attributes: [.posixPermissions: 0o600])
+        #expect(try Harness.run("tally-link", ["--store", store, "--output", dir + "/other.bin", "--crosswalk"] + cw + ["--secret-file", otherSecret]).status == 0)
+        let full = try Harness.run("tally-link", ["--store", store, "--output", dir + "/full.bin", "--crosswalk"] + cw + ["--secret-file", secret])
+        let foreignSecret = try Harness.run("tally-link", ["--store", store, "--output", dir + "/again.bin", "--previous", dir + "/other.bin", "--crosswalk"] + cw + ["--secret-file", secret])
+        #expect(foreignSecret.stderr.contains("made with another secret (or by an older tally): every identifier is linked"), "\(foreignSecret.stderr)")
+        #expect(FileManager.default.contents(atPath: dir + "/again.bin") == FileManager.default.contents(atPath: dir + "/full.bin"))
+        let fewer = Array(cw.dropLast())
+        let withFewer = try Harness.run("tally-link", ["--store", store, "--output", dir + "/fewer.bin", "--crosswalk"] + fewer + ["--secret-file", secret])
+        let dropped = try Harness.run("tally-link", ["--store", store, "--output", dir + "/again.bin", "--previous", dir + "/full.bin", "--crosswalk"] + fewer + ["--secret-file", secret])
+        #expect(full.status == 0 && withFewer.status == 0 && dropped.status == 0)
+        #expect(dropped.stderr.contains("linked with crosswalk files not given now (or not known): every identifier is linked"), "\(dropped.stderr)")
+        #expect(FileManager.default.contents(atPath: dir + "/again.bin") == FileManager.default.contents(atPath: dir + "/fewer.bin"))
+        let full2 = try Data(contentsOf: URL(fileURLWithPath: dir + "/full.bin"))
+        try full2.prefix(full2.count - 7).write(to: URL(fileURLWithPath: dir + "/cut.bin"))
+        let cut = try Harness.run("tally-link", ["--store", store, "--output", dir + "/again.bin", "--previous", dir + "/cut.bin", "--crosswalk"] + cw + ["--secret-file", secret])
+        #expect(cut.status == 0 && cut.stderr.contains("cut.bin: not a persons file, or cut short: every identifier is linked"), "\(cut.stderr)")
+        #expect(FileManager.default.contents(atPath: dir + "/again.bin") == full2)
         // Night 4's 300 rows are all the copy made on night 3 leaves to the store.
         func rows(_ update: String) -> Int { Int(update.firstMatch(of: /; ([0-9]+) rows,/)!.1)! }
         let (held, now) = (rows(third), rows(quiet))

@@ -40,6 +40,19 @@ public final class Linker {
 
     deinit { relinkSpace.deallocate() }
 
+    /// The key the secret gives the name `tally-persons:key check`, as 32 hex digits: which
+    /// secret made a persons file's keys, without saying anything of it.
+    public var keyCheck: String {
+        let scheme: StaticString = "tally-persons", id: StaticString = "key check"
+        return withUnsafeTemporaryAllocation(byteCount: 16, alignment: 8) { tag in
+            keyer.makeTag(scheme: UnsafeRawBufferPointer(start: scheme.utf8Start, count: scheme.utf8CodeUnitCount),
+                          id: UnsafeRawBufferPointer(start: id.utf8Start, count: id.utf8CodeUnitCount), into: tag.baseAddress!)
+            let out = ByteBuffer(capacity: 32)
+            out.appendHex(UnsafeRawBufferPointer(tag))
+            return out.string
+        }
+    }
+
     /// Sizes the key memo for the crosswalk loaded: about one key per crosswalk identifier
     /// (people hold one or more identifiers, and identifiers nobody claims take places of their own).
     public func crosswalkLoaded() {
