@@ -210,11 +210,18 @@ public final class ScoreStage {
                 func ordered(_ part: Int) throws -> [(ScoringStore.Row, (hi: UInt64, lo: UInt64))] {
                     let target = scorers[part]
                     var other: [(ScoringStore.Row, (hi: UInt64, lo: UInt64))] = []
+                    // A person's rows are together, and so, mostly, are an identifier's: its
+                    // person is looked up once for its run of rows.
+                    var last = ScoringStore.Hash128(hi: 0, lo: 0), lastPerson: (hi: UInt64, lo: UInt64) = (0, 0)
                     try copy.forEachRowBlock(ranges[part]) { block, n in
                         for i in 0..<n {
                             let row = ScoringStore.Row(block + i * ScoringStore.rowBytes)
                             if copy.isChanged(row.seq) { continue }
-                            let p = try person(row)
+                            if row.identifier != last || (lastPerson.hi | lastPerson.lo) == 0 {
+                                lastPerson = try person(row)
+                                last = row.identifier
+                            }
+                            let p = lastPerson
                             if partOf(p) == part { try add(row, p, to: target) } else { other.append((row, p)) }
                         }
                     }

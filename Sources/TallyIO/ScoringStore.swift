@@ -55,6 +55,7 @@ public enum ScoringStore {
             p.storeBytes(of: kind.littleEndian, toByteOffset: 60, as: UInt32.self)
         }
 
+        @inlinable
         public init(_ p: UnsafeRawPointer) {
             func u64(_ o: Int) -> UInt64 { UInt64(littleEndian: p.loadUnaligned(fromByteOffset: o, as: UInt64.self)) }
             seq = Int64(bitPattern: u64(0))
@@ -75,7 +76,7 @@ public enum ScoringStore {
     public struct Hash128: Hashable, Comparable, Sendable {
         public var hi: UInt64
         public var lo: UInt64
-        public init(hi: UInt64, lo: UInt64) { self.hi = hi; self.lo = lo }
+        @inlinable public init(hi: UInt64, lo: UInt64) { self.hi = hi; self.lo = lo }
         public static func < (a: Hash128, b: Hash128) -> Bool { a.hi != b.hi ? a.hi < b.hi : a.lo < b.lo }
     }
 
@@ -251,8 +252,8 @@ extension ScoringStore {
     public final class Persons {
         static let header = "tally-persons 2"
         /// Open addressing on the identifier hash (already uniform), at most half full.
-        var slots: UnsafeMutablePointer<UInt64>
-        let mask: Int
+        @usableFromInline var slots: UnsafeMutablePointer<UInt64>
+        @usableFromInline let mask: Int
         public let count: Int
 
         deinit { slots.deallocate() }
@@ -267,7 +268,7 @@ extension ScoringStore {
         }
 
         /// The key of the identifier `h`, or nil when the file has none for it.
-        @inline(__always)
+        @inlinable @inline(__always)
         public func person(_ h: Hash128) -> (hi: UInt64, lo: UInt64)? {
             var i = Int(truncatingIfNeeded: h.hi) & mask
             while true {
