@@ -168,7 +168,7 @@ public final class LinkStage {
     /// The file written is the same bytes either way.
     public func runStore(store: String, output: String) throws -> Int32 {
         do {
-            // Each crosswalk file's SHA-256, for the file written (and the next night's --previous).
+            // Each crosswalk file's identity, for the file written (and the next night's --previous).
             var files: [ScoringStore.Persons.CrosswalkFile]? = []
             for path in options.crosswalkPaths where path != "/dev/null" {
                 if let file = try ScoringStore.Persons.crosswalkFile(path) { files?.append(file) } else { files = nil }
@@ -204,7 +204,7 @@ public final class LinkStage {
                 }
             }
             try ScoringStore.Persons.write(output, identifiersSHA256: reader.state.identifiersSHA256, keyCheck: keyCheck,
-                                           crosswalks: files.map { $0.map(\.sha256) }, entries: entries)
+                                           crosswalks: files.map { $0.map(\.identity) }, entries: entries)
             let c = counts, l = linker.counts
             let kept = options.previousPath == nil ? "" : "; \(c.kept) kept from \(options.previousPath!)"
             Stage.report(name, "\(store): \(c.read) identifiers linked into \(output) (direct \(l.direct), crosswalk \(l.crosswalk), unlinked \(l.unlinked)\(kept)); crosswalk \(c.crosswalkIdentifiers) identifiers from \(c.crosswalkLines) lines, \(c.conflicts) in conflict")
@@ -230,13 +230,13 @@ public final class LinkStage {
         do { previous = try ScoringStore.Persons.Previous(path) } catch let fault as ScoringStore.Fault { return no(fault.description) } catch { return no("\(path): \(error)") }
         guard previous.keyCheck == keyCheck else { return no("\(path): made with another secret (or by an older tally)") }
         guard let files else { return no("a crosswalk is a stream, so which entries are new cannot be known") }
-        guard let before = previous.crosswalks, before.isSubset(of: Set(files.map(\.sha256))) else {
+        guard let before = previous.crosswalks, before.isSubset(of: Set(files.map(\.identity))) else {
             return no("\(path): linked with crosswalk files not given now (or not known)")
         }
         var newFiles = Set<Int>()
         var i = 0
         for (index, path) in options.crosswalkPaths.enumerated() where path != "/dev/null" {
-            if !before.contains(files[i].sha256) { newFiles.insert(index) }
+            if !before.contains(files[i].identity) { newFiles.insert(index) }
             i += 1
         }
         return (previous, newFiles)

@@ -57,7 +57,7 @@ struct LinkCommand: TallyCommand {
     @Option(help: ArgumentHelp("With --store: the persons file to write (mode 0600, through a temporary file and a rename).", valueName: "file"))
     var output: String?
 
-    @Option(help: ArgumentHelp("With --store: last night's persons file. An identifier that no crosswalk file new since (by SHA-256) names keeps its key from it; the others are linked. The file written is the same bytes as without it. Not used (and said so) when made with another secret, or with a crosswalk file not given now.", valueName: "file"))
+    @Option(help: ArgumentHelp("With --store: last night's persons file. An identifier that no crosswalk file new since (by CRC-64 and size) names keeps its key from it; the others are linked. The file written is the same bytes as without it. Not used (and said so) when made with another secret, or with a crosswalk file not given now.", valueName: "file"))
     var previous: String?
 
     @Option(help: ArgumentHelp("Write each input file's records to this directory under the file's base name (mode 0600, through a temporary file and a rename once the file is read to its end) instead of all to standard output: the crosswalk is loaded once for many files.", valueName: "dir"))
