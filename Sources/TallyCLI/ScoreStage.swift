@@ -180,12 +180,17 @@ public final class ScoreStage {
             @inline(__always) func partOf(_ person: (hi: UInt64, lo: UInt64)) -> Int {
                 parts == 1 ? 0 : Int(person.hi.multipliedFullWidth(by: UInt64(parts)).high)
             }
-            @inline(__always) func add(_ row: ScoringStore.Row, _ person: (hi: UInt64, lo: UInt64), to target: Scorer) throws {
+            @inline(__always) func add(_ row: ScoringStore.Row, _ person: (hi: UInt64, lo: UInt64), to target: Scorer, inOrder: Bool = false) throws {
                 guard let s = sourceHashes.firstIndex(of: row.source), let k = kindHashes.firstIndex(of: row.kind) else {
                     throw StageFailure("\(store): ledger row \(row.seq) names an identifier or name the store's tables and persons file lack: make the store again (tally-store rebuild-scoring), then tally-link --store", status: ExitStatus.data)
                 }
-                target.add(personHi: person.hi, personLo: person.lo, key: RecordKey(hi: row.id.hi, lo: row.id.lo, source: sourceNumbers[s]),
-                           at: Timestamp(seconds: row.at), amountFen: row.amountFen < 0 ? nil : row.amountFen, kind: kindIndices[k])
+                let key = RecordKey(hi: row.id.hi, lo: row.id.lo, source: sourceNumbers[s])
+                let at = Timestamp(seconds: row.at), amount = row.amountFen < 0 ? nil : row.amountFen as Int64?
+                if inOrder {
+                    target.addInOrder(personHi: person.hi, personLo: person.lo, key: key, at: at, amountFen: amount, kind: kindIndices[k])
+                } else {
+                    target.add(personHi: person.hi, personLo: person.lo, key: key, at: at, amountFen: amount, kind: kindIndices[k])
+                }
             }
             // Rows of the part's people, from blocks of rows every part reads.
             func feed(_ part: Int, _ block: UnsafeRawPointer, _ n: Int) throws {
@@ -222,7 +227,7 @@ public final class ScoreStage {
                                 last = row.identifier
                             }
                             let p = lastPerson
-                            if partOf(p) == part { try add(row, p, to: target) } else { other.append((row, p)) }
+                            if partOf(p) == part { try add(row, p, to: target, inOrder: true) } else { other.append((row, p)) }
                         }
                     }
                     try reader.forEachRowBlock(from: held) { block, n in try feed(part, block, n) }

@@ -142,6 +142,9 @@ public final class Scorer {
     var pending: [Pending] = []
     var claimed: [Pending] = []
     var claimedRows = [Int](repeating: 0, count: Scorer.batch)
+    /// The row of the person `addInOrder` last took a record of (-1 for none): rows move only
+    /// when the table grows.
+    var lastInOrder = -1
 
     /// Adds one (non-correction) record. A record's faults are found here, at once; its sums
     /// are made later, and all made by `finish`.
@@ -165,6 +168,27 @@ public final class Scorer {
             sumClaimed()
             claimPending()
         }
+    }
+
+    /// `add(personHi:…)` for records that come person after person (a store's copy in person
+    /// order): summed at once, with no batch. The batches hide the cache misses of people met at
+    /// random; here a person's row and entries are already in the cache from their last record.
+    @inline(__always)
+    public func addInOrder(personHi hi: UInt64, personLo lo: UInt64, key: RecordKey, at: Timestamp, amountFen: Int64?, kind: Int) {
+        // Rows a batch still holds must be summed before a row can move.
+        if !pending.isEmpty || !claimed.isEmpty { drain() }
+        counts.records += 1
+        if at.seconds >= asOfEnd { counts.future += 1; return }
+        // Most records are the last one's person's: their row is found without a probe (a row
+        // in use with their key is theirs, wherever the table has grown since).
+        var who = lastInOrder
+        if who < 0 || people_[who].countAndFlag == 0 || people_[who].hi != hi || people_[who].lo != lo {
+            if (peopleCount + 1) * 4 > peopleCapacity * 3 { grow() }
+            who = personNumber(hi: hi, lo: lo)
+            lastInOrder = who
+        }
+        people_[who].countAndFlag &+= 1
+        sum(Pending(hi: hi, lo: lo, key: key, at: at, amountFen: amountFen, kind: Int32(kind)), who: who)
     }
 
     /// Sums every record added so far.
@@ -476,6 +500,7 @@ public final class Scorer {
     }
 
     func grow() {
+        lastInOrder = -1
         let old = people_, oldCapacity = peopleCapacity
         // 2^k, 1.5 * 2^k, 2^(k+1), ...: every capacity a multiple of 2^15.
         peopleCapacity = oldCapacity & (oldCapacity - 1) == 0 ? oldCapacity + oldCapacity / 2 : (oldCapacity / 3) * 4

@@ -317,4 +317,50 @@ func viewing(_ r: Record, with scanner: inout RecordViewScanner, _ body: (Record
         }
         #expect(wrong == 0)
     }
+
+    /// Records person after person (`addInOrder`, as from a store's copy in person order), with
+    /// some of them added through the batches in between (rows appended since, or of people
+    /// relinked across), give the bytes of every record through the batches, past several growths
+    /// of the people's table.
+    @Test func recordsInPersonOrderScoreAsInAnyOrder() throws {
+        let rules = try loadRules()
+        let people = 120_000
+        let kinds = ["transit.fare-evasion", "tax.paid", "court.dishonest-debtor"]
+        var records: [(hi: UInt64, lo: UInt64, key: RecordKey, at: Timestamp, amount: Int64?, kind: Int)] = []
+        var sources = SourceNames()
+        for p in 0..<people {
+            var x = UInt64(p + 1) &* 0x9E37_79B9_7F4A_7C15
+            x = (x ^ (x >> 29)) &* 0xBF58_476D_1CE4_E5B9
+            for r in 0..<(1 + p % 3) {
+                let n = p * 3 + r
+                let kind = kinds[(p + r) % kinds.count]
+                let id = kind.prefix { $0 != "." } + ":" + hex32(n)
+                let found = sources.key(String(id))
+                let key = try #require(found)
+                let at = Timestamp(chinaMidnightOf: asOfDay.adding(days: -(n % 40)))
+                records.append((x, UInt64(p), key, at, kind.hasPrefix("court") ? Int64(n % 90_000) : nil, try #require(rules.index(of: kind))))
+            }
+        }
+        func lines(_ feed: (Scorer) -> Void) -> [UInt8] {
+            let scorer = Scorer(rules: rules, asOf: asOfDay)
+            scorer.sources = sources
+            feed(scorer)
+            let out = ByteBuffer()
+            scorer.finish(into: out) { _ in }
+            return out.bytes
+        }
+        let batched = lines { s in
+            for r in records.reversed() { s.add(personHi: r.hi, personLo: r.lo, key: r.key, at: r.at, amountFen: r.amount, kind: r.kind) }
+        }
+        let ordered = lines { s in
+            for (i, r) in records.enumerated() {
+                if i % 97 == 0 {
+                    s.add(personHi: r.hi, personLo: r.lo, key: r.key, at: r.at, amountFen: r.amount, kind: r.kind)
+                } else {
+                    s.addInOrder(personHi: r.hi, personLo: r.lo, key: r.key, at: r.at, amountFen: r.amount, kind: r.kind)
+                }
+            }
+        }
+        #expect(batched.count > 10_000_000 && ordered == batched)
+    }
 }
