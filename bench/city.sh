@@ -82,8 +82,7 @@ mapfile -t cw < <(ls "$DIR"/out/crosswalk/*.jsonl)
     --crosswalk "${cw[@]}" --secret-file "$DIR/tally.secret" 2>/dev/null
 # From the copy in person order, and from the rows in ledger order (a directory of hard links to
 # the store's files without the copy).
-rm -rf "$DIR/plain" && mkdir "$DIR/plain"
-for f in corrections.jsonl identifiers names rows state; do ln "$DIR/ledger.db.scoring/$f" "$DIR/plain/$f"; done
+plain_store "$DIR/ledger.db.scoring" "$DIR/plain"
 for t in 1 2; do
     /usr/bin/time -a -o "$steps" -f "score-store-threads-$t %e %M" "$BIN/tally-score" --store "$DIR/ledger.db.scoring" --persons "$DIR/persons.bin" \
         --rules "$RULES" --as-of "$last" --threads "$t" > "$DIR/steps-scores-$t.jsonl" 2>/dev/null

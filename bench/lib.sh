@@ -26,6 +26,13 @@ hyperfine_medians() {
     python3 "$ROOT/bench/medians.py" "$1"
 }
 
+# plain_store STORE DIR: DIR made again as the scoring store STORE without its copy in person
+# order (hard links to its files), so that tally-score reads its rows in ledger order.
+plain_store() {
+    rm -rf "$2" && mkdir "$2"
+    for f in corrections.jsonl identifiers names rows state; do ln "$1/$f" "$2/$f"; done
+}
+
 machine_line() {
     echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/{print $2}') GiB; $(swift --version 2>&1 | head -1); measured $(date -u +%Y-%m-%d)."
 }

@@ -38,8 +38,7 @@ for p in $SIZES; do
         /usr/bin/time -o "$d/order.time" -f "%e %M" "$BIN/tally-store" order-scoring "$d/ledger.db" --persons "$d/persons.bin" 2>/dev/null
     fi
     echo "$p $(cat "$d/order.time" 2>/dev/null || echo "- -")" >> "$orders"
-    rm -rf "$d/plain" && mkdir "$d/plain"
-    for f in corrections.jsonl identifiers names rows state; do ln "$d/ledger.db.scoring/$f" "$d/plain/$f"; done
+    plain_store "$d/ledger.db.scoring" "$d/plain"
     for t in 1 2; do
         for where in plain ledger.db.scoring; do
             commands+=("'$BIN/tally-score' --store '$d/$where' --persons '$d/persons.bin' --rules '$RULES' --as-of 2026-11-28 --threads $t --stats '$d/stats.json' > '$d/out-$where-$t.jsonl'")

@@ -169,9 +169,9 @@ public final class LinkStage {
     public func runStore(store: String, output: String) throws -> Int32 {
         do {
             // Each crosswalk file's identity, for the file written (and the next night's --previous).
-            var files: [ScoringStore.Persons.CrosswalkFile]? = []
-            for path in options.crosswalkPaths where path != "/dev/null" {
-                if let file = try ScoringStore.Persons.crosswalkFile(path) { files?.append(file) } else { files = nil }
+            var files: [(index: Int, path: String, file: ScoringStore.Persons.CrosswalkFile)]? = []
+            for (index, path) in options.crosswalkPaths.enumerated() where path != "/dev/null" {
+                if let file = try ScoringStore.Persons.crosswalkFile(path) { files?.append((index, path, file)) } else { files = nil }
             }
             let keyCheck = linker.keyCheck
             let usable = usablePrevious(files, keyCheck: keyCheck)
@@ -181,7 +181,7 @@ public final class LinkStage {
             linker.crosswalkLoaded()
             // A file that changed after it was hashed: its hash may not be what was read, so no
             // file's hash is written (the next night links every identifier) and none is trusted.
-            if let given = files, !zip(options.crosswalkPaths.filter { $0 != "/dev/null" }, given).allSatisfy({ ScoringStore.Persons.unchanged($0, since: $1) }) {
+            if let given = files, !given.allSatisfy({ ScoringStore.Persons.unchanged($0.path, since: $0.file) }) {
                 Stage.report(name, "a crosswalk file changed while it was read: every identifier is linked, and the persons file names no crosswalk")
                 previous = nil
                 files = nil
@@ -204,7 +204,7 @@ public final class LinkStage {
                 }
             }
             try ScoringStore.Persons.write(output, identifiersSHA256: reader.state.identifiersSHA256, keyCheck: keyCheck,
-                                           crosswalks: files.map { $0.map(\.identity) }, entries: entries)
+                                           crosswalks: files.map { $0.map(\.file.identity) }, entries: entries)
             let c = counts, l = linker.counts
             let kept = options.previousPath == nil ? "" : "; \(c.kept) kept from \(options.previousPath!)"
             Stage.report(name, "\(store): \(c.read) identifiers linked into \(output) (direct \(l.direct), crosswalk \(l.crosswalk), unlinked \(l.unlinked)\(kept)); crosswalk \(c.crosswalkIdentifiers) identifiers from \(c.crosswalkLines) lines, \(c.conflicts) in conflict")
@@ -216,13 +216,12 @@ public final class LinkStage {
         }
     }
 
-
     /// Last night's persons file (`--previous`) when it can stand in for tonight's links, with
     /// the indices of the crosswalk paths new since it was made; nil (and why, on stderr) when it
     /// cannot: it is only ever a shortcut, so a file that cannot be read costs only the time.
-    func usablePrevious(_ files: [ScoringStore.Persons.CrosswalkFile]?, keyCheck: String) -> (ScoringStore.Persons.Previous?, Set<Int>)? {
+    func usablePrevious(_ files: [(index: Int, path: String, file: ScoringStore.Persons.CrosswalkFile)]?, keyCheck: String) -> (ScoringStore.Persons.Previous, Set<Int>)? {
         guard let path = options.previousPath else { return nil }
-        func no(_ why: String) -> (ScoringStore.Persons.Previous?, Set<Int>)? {
+        func no(_ why: String) -> (ScoringStore.Persons.Previous, Set<Int>)? {
             Stage.report(name, "\(why): every identifier is linked")
             return nil
         }
@@ -230,16 +229,10 @@ public final class LinkStage {
         do { previous = try ScoringStore.Persons.Previous(path) } catch let fault as ScoringStore.Fault { return no(fault.description) } catch { return no("\(path): \(error)") }
         guard previous.keyCheck == keyCheck else { return no("\(path): made with another secret (or by an older tally)") }
         guard let files else { return no("a crosswalk is a stream, so which entries are new cannot be known") }
-        guard let before = previous.crosswalks, before.isSubset(of: Set(files.map(\.identity))) else {
+        guard let before = previous.crosswalks, before.isSubset(of: Set(files.map(\.file.identity))) else {
             return no("\(path): linked with crosswalk files not given now (or not known)")
         }
-        var newFiles = Set<Int>()
-        var i = 0
-        for (index, path) in options.crosswalkPaths.enumerated() where path != "/dev/null" {
-            if !before.contains(files[i].identity) { newFiles.insert(index) }
-            i += 1
-        }
-        return (previous, newFiles)
+        return (previous, Set(files.filter { !before.contains($0.file.identity) }.map(\.index)))
     }
 
     /// Loads every crosswalk file; a conflict is reported with every line that takes part in it.

@@ -171,19 +171,18 @@ public final class ScoreStage {
                 scorers.append(other)
             }
             let rows = Int(reader.state.rows)
+            func unknown(_ row: ScoringStore.Row) -> StageFailure {
+                StageFailure("\(store): ledger row \(row.seq) names an identifier or name the store's tables and persons file lack: make the store again (tally-store rebuild-scoring), then tally-link --store", status: ExitStatus.data)
+            }
             @inline(__always) func person(_ row: ScoringStore.Row) throws -> (hi: UInt64, lo: UInt64) {
-                guard let person = persons.person(row.identifier) else {
-                    throw StageFailure("\(store): ledger row \(row.seq) names an identifier or name the store's tables and persons file lack: make the store again (tally-store rebuild-scoring), then tally-link --store", status: ExitStatus.data)
-                }
+                guard let person = persons.person(row.identifier) else { throw unknown(row) }
                 return person
             }
             @inline(__always) func partOf(_ person: (hi: UInt64, lo: UInt64)) -> Int {
                 parts == 1 ? 0 : Int(person.hi.multipliedFullWidth(by: UInt64(parts)).high)
             }
             @inline(__always) func add(_ row: ScoringStore.Row, _ person: (hi: UInt64, lo: UInt64), to target: Scorer, inOrder: Bool = false) throws {
-                guard let s = sourceHashes.firstIndex(of: row.source), let k = kindHashes.firstIndex(of: row.kind) else {
-                    throw StageFailure("\(store): ledger row \(row.seq) names an identifier or name the store's tables and persons file lack: make the store again (tally-store rebuild-scoring), then tally-link --store", status: ExitStatus.data)
-                }
+                guard let s = sourceHashes.firstIndex(of: row.source), let k = kindHashes.firstIndex(of: row.kind) else { throw unknown(row) }
                 let key = RecordKey(hi: row.id.hi, lo: row.id.lo, source: sourceNumbers[s])
                 let at = Timestamp(seconds: row.at), amount = row.amountFen < 0 ? nil : row.amountFen as Int64?
                 if inOrder {
@@ -217,16 +216,13 @@ public final class ScoreStage {
                     var other: [(ScoringStore.Row, (hi: UInt64, lo: UInt64))] = []
                     // A person's rows are together, and so, mostly, are an identifier's: its
                     // person is looked up once for its run of rows.
-                    var last = ScoringStore.Hash128(hi: 0, lo: 0), lastPerson: (hi: UInt64, lo: UInt64) = (0, 0)
+                    var last: (identifier: ScoringStore.Hash128, person: (hi: UInt64, lo: UInt64))?
                     try copy.forEachRowBlock(ranges[part]) { block, n in
                         for i in 0..<n {
                             let row = ScoringStore.Row(block + i * ScoringStore.rowBytes)
                             if copy.isChanged(row.seq) { continue }
-                            if row.identifier != last || (lastPerson.hi | lastPerson.lo) == 0 {
-                                lastPerson = try person(row)
-                                last = row.identifier
-                            }
-                            let p = lastPerson
+                            if last?.identifier != row.identifier { last = (row.identifier, try person(row)) }
+                            let p = last!.person
                             if partOf(p) == part { try add(row, p, to: target, inOrder: true) } else { other.append((row, p)) }
                         }
                     }

@@ -331,19 +331,12 @@ extension ScoringStore.Reader {
         let fd = try Files.open(path + "/rows", write: false)
         defer { close(fd) }
         var bytes = [UInt8](repeating: 0, count: ScoringStore.rowBytes)
-        func row(_ i: Int) throws -> ScoringStore.Row {
+        return try seqs.map { seq in
+            guard let i = try ScoringStore.rowIndex(of: seq, fd: fd, within: within, path: path + "/rows") else {
+                throw ScoringStore.Fault.data("\(path)/rows: no row for ledger row \(seq), which the ordered copy's log names: make the store again with tally-store rebuild-scoring")
+            }
             try Files.read(fd, into: &bytes, at: off_t(i * ScoringStore.rowBytes), what: path + "/rows")
             return bytes.withUnsafeBytes { ScoringStore.Row($0.baseAddress!) }
-        }
-        return try seqs.map { seq in
-            var low = 0, high = within
-            while low < high {
-                let mid = (low + high) / 2
-                let r = try row(mid)
-                if r.seq == seq { return r }
-                if r.seq < seq { low = mid + 1 } else { high = mid }
-            }
-            throw ScoringStore.Fault.data("\(path)/rows: no row for ledger row \(seq), which the ordered copy's log names: make the store again with tally-store rebuild-scoring")
         }
     }
 

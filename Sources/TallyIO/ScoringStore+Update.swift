@@ -192,16 +192,10 @@ extension ScoringStore {
 
         /// Where the row of the record `seq` is (rows are in sequence order).
         func position(of seq: Int64) throws -> off_t {
-            var low: Int64 = 0, high = state.rows
-            var cell = [UInt8](repeating: 0, count: 8)
-            while low < high {
-                let mid = (low + high) / 2
-                try Files.read(rows, into: &cell, at: off_t(mid) * off_t(rowBytes), what: "\(path)/rows")
-                let found = cell.withUnsafeBytes { Int64(littleEndian: $0.loadUnaligned(as: Int64.self)) }
-                if found == seq { return off_t(mid) * off_t(rowBytes) }
-                if found < seq { low = mid + 1 } else { high = mid }
+            guard let i = try ScoringStore.rowIndex(of: seq, fd: rows, within: Int(state.rows), path: path + "/rows") else {
+                throw Fault.data("\(path)/rows: no row for ledger row \(seq), which the store should hold: make it again with tally-store rebuild-scoring")
             }
-            throw Fault.data("\(path)/rows: no row for ledger row \(seq), which the store should hold: make it again with tally-store rebuild-scoring")
+            return off_t(i) * off_t(rowBytes)
         }
 
         /// Reads the tables; false when the identifiers file is not the one the state names
@@ -371,6 +365,21 @@ extension ScoringStore {
                 i += n
             }
         }
+    }
+
+    /// The index of the row of the record `seq` among the first `within` rows of an open rows
+    /// file (rows are in sequence order), or nil when there is none.
+    static func rowIndex(of seq: Int64, fd: Int32, within: Int, path: String) throws -> Int? {
+        var low = 0, high = within
+        var cell = [UInt8](repeating: 0, count: 8)
+        while low < high {
+            let mid = (low + high) / 2
+            try Files.read(fd, into: &cell, at: off_t(mid) * off_t(rowBytes), what: path)
+            let found = cell.withUnsafeBytes { Int64(littleEndian: $0.loadUnaligned(as: Int64.self)) }
+            if found == seq { return mid }
+            if found < seq { low = mid + 1 } else { high = mid }
+        }
+        return nil
     }
 
     /// Reads `count` rows of an open rows file from its start, a block at a time.

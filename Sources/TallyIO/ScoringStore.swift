@@ -247,9 +247,9 @@ extension ScoringStore {
     /// little-endian), in the order of the store's identifiers (by hash). KEY-CHECK is the key
     /// the secret gives a fixed name (which secret made the keys, without saying it); CROSSWALKS
     /// the identity (CRC-64 and size) of each crosswalk file linked with, sorted and joined by
-    /// commas (`-` when one was a stream or changed while read, `none` when there were none): what the next night needs to take the keys of the identifiers its new
-    /// crosswalk files do not name from this file (`tally-link --previous`). Format 1 had
-    /// neither; it is still read.
+    /// commas (`-` when one was a stream or changed while read, `none` when there were none):
+    /// what the next night needs to take the keys of the identifiers its new crosswalk files do
+    /// not name from this file (`tally-link --previous`). Format 1 had neither; it is still read.
     public final class Persons {
         static let header = "tally-persons 2"
         /// Open addressing on the identifier hash (already uniform), at most half full.
@@ -304,20 +304,27 @@ extension ScoringStore {
             try Files.replace(path, with: out.bytes)
         }
 
-        /// Reads a persons file made for the store whose identifiers have SHA-256 `digest`.
-        public static func load(_ path: String, identifiersSHA256 digest: String) throws -> Persons {
+        /// A persons file's bytes, its header's fields (4 in format 1, 6 in format 2), where its
+        /// entries start and how many there are.
+        static func readFile(_ path: String) throws -> (bytes: [UInt8], fields: [Substring], start: Int, count: Int) {
             guard let bytes = try Files.readAll(path) else { throw Fault(description: "\(path): no such persons file (tally-link --store writes it)", code: 66) }
             guard let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) else { throw Fault.data("\(path): not a persons file") }
             let fields = String(decoding: bytes[0..<newline], as: UTF8.self).split(separator: " ")
             guard (fields.count == 4 && "\(fields[0]) \(fields[1])" == "tally-persons 1") || (fields.count == 6 && "\(fields[0]) \(fields[1])" == header),
                   let n = Int(fields[3]), n >= 0, bytes.count - newline - 1 == n * 32 else { throw Fault.data("\(path): not a persons file, or cut short") }
+            return (bytes, fields, newline + 1, n)
+        }
+
+        /// Reads a persons file made for the store whose identifiers have SHA-256 `digest`.
+        public static func load(_ path: String, identifiersSHA256 digest: String) throws -> Persons {
+            let (bytes, fields, start, n) = try readFile(path)
             guard fields[2] == digest else {
                 throw Fault.data("\(path): made for other identifiers than the scoring store's (the store was updated since): run tally-link --store again")
             }
             let table = Persons(capacityFor: n)
             bytes.withUnsafeBytes { b in
                 for i in 0..<n {
-                    let o = newline + 1 + 32 * i
+                    let o = start + 32 * i
                     func u(_ k: Int) -> UInt64 { UInt64(littleEndian: b.loadUnaligned(fromByteOffset: o + 8 * k, as: UInt64.self)) }
                     table.insert(Hash128(hi: u(0), lo: u(1)), u(2), u(3))
                 }
@@ -341,17 +348,11 @@ extension ScoringStore.Persons {
         var next = 0
 
         public init(_ path: String) throws {
-            guard let bytes = try Files.readAll(path) else { throw ScoringStore.Fault(description: "\(path): no such persons file", code: 66) }
-            guard let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) else { throw ScoringStore.Fault.data("\(path): not a persons file") }
-            let fields = String(decoding: bytes[0..<newline], as: UTF8.self).split(separator: " ")
-            guard fields.count >= 4, let n = Int(fields[3]), n >= 0, bytes.count - newline - 1 == n * 32,
-                  fields.count == 6 || "\(fields[0]) \(fields[1])" == "tally-persons 1" else {
-                throw ScoringStore.Fault.data("\(path): not a persons file, or cut short")
-            }
+            let (bytes, fields, start, n) = try ScoringStore.Persons.readFile(path)
             keyCheck = fields.count == 6 ? String(fields[4]) : ""
             crosswalks = fields.count == 6 && fields[5] != "-" ? Set(fields[5] == "none" ? [] : fields[5].split(separator: ",").map(String.init)) : nil
             self.bytes = bytes
-            start = newline + 1
+            self.start = start
             count = n
         }
 
