@@ -165,7 +165,8 @@ public final class ParseStage {
                 throw InputError(.data, file: display, line: 1, "header does not match the \(options.feed.spec.name) feed: \(header.summary)")
             }
         }
-        while let row = try rows.next() {
+        let row = rows.row
+        while try rows.advance() {
             try handle(row, display: display, counts: &counts) { rows.rawText(row) }
         }
     }
@@ -188,32 +189,30 @@ public final class ParseStage {
             }
             counts.rejected += 1
             try reject(fault, line: row.line, display: display, context: context, raw: raw())
-        } else {
-            switch mapper.map(row, file: { context }) {
-            case .record(let record):
-                let start = out.buffer.count
-                let digestAt = record.encode(into: out.buffer)
-                let length = out.buffer.count - start
-                if length > Self.longestRecord {
-                    // A record the stages after this one would refuse as a line too long: it would
-                    // hold its whole file out of the ledger night after night.
-                    out.buffer.truncate(to: start)
-                    counts.rejected += 1
-                    let fault = RowFault(code: "constraint-error", field: "", fieldNumber: 0,
-                                         reason: "the row's record would be \(length) bytes, more than the \(Self.longestRecord) that the stages after tally-parse read")
-                    try reject(fault, line: row.line, display: display, context: context, raw: raw())
-                    return
-                }
-                counts.written += 1
-                if pending != nil {
-                    pending?.places.append(digestAt)
-                    if out.isFull, try settleDigest(wait: out.buffer.count >= Self.heldBytes, counts: &counts) != nil { try out.flush() }
-                } else {
-                    try out.flushIfFull()
-                }
-            case .filtered:
-                counts.filtered += 1
+        } else if let kind = mapper.kind(of: row) {
+            let record = mapper.record(row, kind: kind, file: context)
+            let start = out.buffer.count
+            let digestAt = record.encode(into: out.buffer)
+            let length = out.buffer.count - start
+            if length > Self.longestRecord {
+                // A record the stages after this one would refuse as a line too long: it would
+                // hold its whole file out of the ledger night after night.
+                out.buffer.truncate(to: start)
+                counts.rejected += 1
+                let fault = RowFault(code: "constraint-error", field: "", fieldNumber: 0,
+                                     reason: "the row's record would be \(length) bytes, more than the \(Self.longestRecord) that the stages after tally-parse read")
+                try reject(fault, line: row.line, display: display, context: context, raw: raw())
+                return
             }
+            counts.written += 1
+            if pending != nil {
+                pending?.places.append(digestAt)
+                if out.isFull, try settleDigest(wait: out.buffer.count >= Self.heldBytes, counts: &counts) != nil { try out.flush() }
+            } else {
+                try out.flushIfFull()
+            }
+        } else {
+            counts.filtered += 1
         }
     }
 

@@ -111,7 +111,8 @@ public final class ValidateStage {
             }
             expectedCells = header.labels.count
         }
-        while let row = try rows.next() {
+        let row = rows.row
+        while try rows.advance() {
             report.rows += 1
             let rowNumber = expectedCells == nil ? report.rows : report.rows + 1
             progress?.advance()

@@ -47,6 +47,13 @@ public final class FeedRows {
     @inline(__always)
     public func next() throws(InputError) -> Row? { try pipeline.next() }
 
+    /// The one row that `advance()` refills (after the header), for loops over every row.
+    public var row: Row { pipeline.row }
+
+    /// Moves `row` to the next row (after the header); false at the end.
+    @inline(__always)
+    public func advance() throws(InputError) -> Bool { try pipeline.advance() }
+
     /// Ends the reading thread; call it before touching the input again.
     public func stop() { pipeline.stop() }
 

@@ -82,6 +82,71 @@ static inline __attribute__((always_inline)) const unsigned char *tally_csv_cell
     return p;
 }
 
+/* A plain CSV record at `p`: the bytes up to the first LF before `end`, when none of them is a
+ * quote, a NUL, a byte with its high bit set, or a CR other than one just before the LF. Such a
+ * record's cells are the bytes between its commas, all ASCII: nothing to unquote, and no UTF-8,
+ * NUL, byte-order mark or stray CR to look for. Writes each comma's offset from `p` to `commas`
+ * and their number to `*count`, and returns the LF's offset; returns -1 when the record is not
+ * plain, has more than `max` commas, or no LF comes before `end` (the caller then reads it the
+ * general way). One pass, sixteen bytes a step with SSE2, where the reader made seven passes
+ * over a transit row (memchr for the LF, the quote, the CR, the NUL and a byte-order mark, the
+ * comma split, the UTF-8 check). Never reads at or past `end`. */
+static inline __attribute__((always_inline)) long tally_csv_plain_record(const unsigned char *p, const unsigned char *end,
+                                                                        unsigned *commas, unsigned max, unsigned *count) {
+    const unsigned char *q = p;
+    unsigned n = 0;
+    long cr = -1;
+#if defined(__SSE2__)
+    const __m128i lf = _mm_set1_epi8('\n'), comma = _mm_set1_epi8(','), quote = _mm_set1_epi8('"'), carriage = _mm_set1_epi8('\r'),
+                  zero = _mm_setzero_si128();
+    while (end - q >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)q);
+        unsigned l = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, lf));
+        /* Only the bytes before the LF, if there is one here, count. */
+        unsigned before = l ? (1u << __builtin_ctz(l)) - 1u : 0xFFFFu;
+        unsigned bad = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, zero)), x)) & before;
+        if (bad) return -1;
+        unsigned c = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, carriage)) & before;
+        if (c) {
+            if (cr >= 0) return -1;
+            cr = (q - p) + __builtin_ctz(c);
+            if (c & (c - 1)) return -1;
+        }
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, comma)) & before;
+        if (n + (unsigned)__builtin_popcount(m) > max) return -1;
+        while (m) {
+            commas[n++] = (unsigned)(q - p) + (unsigned)__builtin_ctz(m);
+            m &= m - 1;
+        }
+        if (l) {
+            long at = (q - p) + __builtin_ctz(l);
+            if (cr >= 0 && cr != at - 1) return -1;
+            *count = n;
+            return at;
+        }
+        q += 16;
+    }
+#endif
+    for (; q < end; q++) {
+        unsigned char b = *q;
+        if (b == '\n') {
+            long at = q - p;
+            if (cr >= 0 && cr != at - 1) return -1;
+            *count = n;
+            return at;
+        }
+        if (b == '"' || b == 0 || b >= 0x80) return -1;
+        if (b == '\r') {
+            if (cr >= 0) return -1;
+            cr = q - p;
+        } else if (b == ',') {
+            if (n == max) return -1;
+            commas[n++] = (unsigned)(q - p);
+        }
+    }
+    return -1;
+}
+
 /* `n` bytes from `in` as lower-case hex, two digits a byte, written to `out` (2n bytes): a table
  * of the 256 digit pairs, one load and one two-byte store a byte. Person keys are 32 digits a
  * record in tally-link. */

@@ -232,6 +232,27 @@ public final class Row {
         }
     }
 
+    /// Stores a record whose cells are the bytes between the separators at offsets `cuts`
+    /// (`count` of them, ascending, from the record's start), as `tally_csv_plain_record`
+    /// found them: the bytes are copied once and each cell is a span of them.
+    @inline(__always)
+    public func setCells(_ record: UnsafeRawBufferPointer, cutAt cuts: UnsafePointer<UInt32>, count k: Int) {
+        let base = storage.count
+        cellsAreVerbatim = fieldCount == 0 && base == origin
+        storage.append(record)
+        while capacity < fieldCount &+ k &+ 1 { grow() }
+        var cellStart = base
+        for j in 0..<k {
+            let cut = base &+ Int(cuts[j])
+            starts[fieldCount &+ j] = cellStart
+            ends[fieldCount &+ j] = cut
+            cellStart = cut &+ 1
+        }
+        starts[fieldCount &+ k] = cellStart
+        ends[fieldCount &+ k] = base &+ record.count
+        fieldCount &+= k &+ 1
+    }
+
     /// Appends a whole field.
     @inline(__always)
     public func appendField(_ bytes: UnsafeRawBufferPointer) {
