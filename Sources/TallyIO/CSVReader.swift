@@ -397,7 +397,7 @@ public final class CSVReader {
             row.replaceFields(converted)
             return
         }
-        if UTF8Check.isValid(all) { return }
+        if UTF8Check.isValid(all) && (row.cellsAreVerbatim || !Self.splitsASequence(row)) { return }
         for i in 0..<row.count {
             let cell = row.field(i)
             if !UTF8Check.isValid(UnsafeBufferPointer(start: cell.baseAddress?.assumingMemoryBound(to: UInt8.self), count: cell.count)) {
@@ -405,6 +405,21 @@ public final class CSVReader {
                 return
             }
         }
+    }
+
+    /// Whether a cell after the first begins with a UTF-8 continuation byte (10xxxxxx). Quoted
+    /// cells lie back to back in the row, with no comma between them, so the bytes of one
+    /// character cut in two (`"…\xE9\xBE","\x99…"`) join into a valid whole although neither
+    /// cell is valid: the whole's check passed them, and they went on into records. In a valid
+    /// whole, a cell that begins on a character's boundary (a byte that is not a continuation)
+    /// ends the cell before it on one too, so every cell is valid when no cell begins inside a
+    /// character.
+    static func splitsASequence(_ row: Row) -> Bool {
+        for i in 1..<max(row.count, 1) {
+            let cell = row.field(i)
+            if let first = cell.first, first & 0xC0 == 0x80 { return true }
+        }
+        return false
     }
 
     @discardableResult
