@@ -58,7 +58,7 @@ public final class ParseStage {
     let validator: RowValidator
     let mapper: RecordMapper
     /// The file's keys so far: a row that repeats one is rejected, as tally-validate faults it.
-    var keys: RepeatedKeys
+    let keys: RepeatedKeys
     var faults: [RowFault] = []
     var total = ParseCounts()
     var fileReports: [(file: String, sha256: String?, counts: ParseCounts, error: String?)] = []

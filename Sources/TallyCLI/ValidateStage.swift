@@ -94,7 +94,7 @@ public final class ValidateStage {
 
     func check(_ input: InputFile, into report: inout Report) throws {
         let spec = options.feed.spec
-        var keys = RepeatedKeys(spec: spec)
+        let keys = RepeatedKeys(spec: spec)
         progress?.reading(input.name)
         let rows = try FeedRows(input, feed: options.feed)
         defer { rows.stop() }

@@ -245,10 +245,8 @@ public final class CSVReader {
     /// read buffer (each cell is at the same offset there): hashed from the row's copy, the
     /// reads waited behind this thread's stores into the batch (perf).
     private func printKey(_ row: Row, recordStart: Int) {
-        // `keys?.` and not `guard let keys`: the binding copied the struct (and retained all it
-        // holds) on every row, which made tally-parse twice as slow.
-        guard keys != nil, row.count >= keyFieldCount, let cells = row.cellBytes.baseAddress else { return }
-        row.keyPrint = keys?.fingerprint(csvCells: { i in
+        guard let keys, row.count >= keyFieldCount, let cells = row.cellBytes.baseAddress else { return }
+        row.keyPrint = keys.fingerprint(csvCells: { i in
             let v = row.field(i)
             return UnsafeRawBufferPointer(start: buffer + recordStart + (v.baseAddress.map { $0 - cells } ?? 0), count: v.count)
         })

@@ -15,7 +15,7 @@ import CTally
 /// open-addressing table of its own: two of Swift's `Hasher` and a `Set` hashed the key three
 /// times, a third of the main thread's time on a wide export (perf; BENCHMARKS.md, "tally-parse
 /// on a wide export").
-public struct RepeatedKeys {
+public final class RepeatedKeys {
     /// What a row's key says.
     public enum Verdict: Equatable, Sendable {
         case fresh
@@ -43,14 +43,14 @@ public struct RepeatedKeys {
     /// Hashes `row`'s key and asks for its slot's cache line, for `checkPrepared` after the
     /// row's other checks: 2M keys make random accesses into a 64 MB table, and the validator's
     /// work in between hides the wait (perf put the misses at most of the key check's cost).
-    public mutating func prepare(_ row: Row) {
+    public func prepare(_ row: Row) {
         prepared = row.keyPrint ?? fingerprint(row)
         if case .key(let a, _) = prepared { seen.prefetch(a) }
     }
 
     /// The verdict on the row last given to `prepare`, or nil when its key is not checked (its
     /// cells could not be read, or, in XML, it has another fault: `faultFree`).
-    public mutating func checkPrepared(faultFree: Bool) -> Verdict? {
+    public func checkPrepared(faultFree: Bool) -> Verdict? {
         defer { prepared = .unchecked }
         return verdict(prepared, faultFree: faultFree)
     }
@@ -77,8 +77,8 @@ public struct RepeatedKeys {
     /// the row, had the most work of the two threads, and the reader hashing them from the
     /// row's copy read back bytes just stored into lines the other core held, and waited
     /// (perf; BENCHMARKS.md "tally-parse on a wide export").
-    /// The key's bytes are each cell's length in decimal, a colon and the cell (so that no two
-    /// lists of cells make the same bytes), hashed as they are read (`SipHash128.Stream`).
+    /// Each cell is hashed as it is read, as its length and then its bytes in whole words
+    /// (`SipHash128.Stream.feedWords`), so that no two lists of cells hash the same words.
     @inline(__always)
     public func fingerprint(csvCells cell: (Int) -> UnsafeRawBufferPointer) -> Prepared {
         var allEmpty = true
@@ -86,9 +86,7 @@ public struct RepeatedKeys {
         for i in spec.primaryKey {
             let v = cell(i)
             if !v.isEmpty { allEmpty = false }
-            stream.feedDecimal(v.count)
-            stream.feed(UInt8(ascii: ":"))
-            stream.feed(v)
+            stream.feedWords(v)
         }
         if allEmpty { return .empty }
         let (a, b) = stream.finish()
@@ -116,7 +114,7 @@ public struct RepeatedKeys {
     }
 
     /// Forgets every key (for the next file).
-    public mutating func removeAll() { seen.removeAll() }
+    public func removeAll() { seen.removeAll() }
 }
 
 /// A set of 128-bit fingerprints (already uniformly random), with linear probing at most half

@@ -22,4 +22,23 @@ import Testing
         #expect(set.count == 0)
         for pair in kept.prefix(1000) { #expect(set.insert(pair.0, pair.1)) }
     }
+
+    /// A key of two cells: the same cells give the same fingerprint, and lists that put the same
+    /// bytes in other cells, or differ only by zero bytes at a word's end, do not.
+    @Test func aKeysCellsAreTakenApartByTheirCounts() throws {
+        let spec = try NaturalKeyTests.spec()
+        let keys = RepeatedKeys(spec: spec)
+        func print(_ cells: [String]) -> String {
+            let bytes = cells.map { Array($0.utf8) }
+            return bytes[0].withUnsafeBytes { a in bytes[1].withUnsafeBytes { b in
+                String(describing: keys.fingerprint(csvCells: { [a, b, a][$0] }))
+            } }
+        }
+        let lists: [[String]] = [["ab", "c"], ["a", "bc"], ["abc", ""], ["", "abc"], ["a\u{0}", ""], ["a", "\u{0}"],
+                                 ["a", ""], ["12345678", "9"], ["1234567", "89"], ["123456789", ""], ["1234567\u{0}", ""]]
+        let prints = lists.map(print)
+        #expect(Set(prints).count == lists.count, "\(prints)")
+        #expect(prints == lists.map(print), "the same cells, the same fingerprint")
+        #expect(print(["", ""]) == "empty")
+    }
 }
