@@ -46,16 +46,41 @@ public final class CSVReader {
     private let keys: RepeatedKeys?
     private let keyFieldCount: Int
 
-    /// Where a plain record's commas are (`tally_csv_plain_record`); how many rows to read the
-    /// general way before trying the plain way again (-1: never, without `fastPaths`); and how
-    /// many tries in a row found a record that was not plain. The pause doubles with each such
-    /// try, up to 1,024 rows: a feed whose rows all carry quotes (the wide export) would
-    /// otherwise scan each row twice (3% slower with a pause of 16 rows), and a feed of plain
-    /// rows with a few bad ones goes back to the plain way at once.
+    /// Where a plain or simply quoted record's commas or cells are (`tally_csv_plain_record`,
+    /// `tally_csv_simple_record`).
     private let commas = UnsafeMutablePointer<UInt32>.allocate(capacity: CSVReader.plainCommas)
     private static let plainCommas = 1024
-    private var plainPause = 0
-    private var plainMisses = 0
+    /// When the reader tries each short cut: the plain record's one pass first, then the
+    /// simply quoted record's.
+    private var plain: ShortCut, simple: ShortCut
+
+    /// How many rows to read the general way before trying a short cut again (-1: never,
+    /// without `fastPaths`), and how many tries in a row found a record it does not take. The
+    /// pause doubles with each such try, up to 1,024 rows: a feed whose rows all carry quotes
+    /// (the wide export) would otherwise scan each row twice (3% slower with a pause of 16 rows),
+    /// and a feed of plain rows with a few bad ones goes back to the short cut at once.
+    struct ShortCut {
+        var pause: Int
+        var misses = 0
+
+        init(on: Bool) { pause = on ? 0 : -1 }
+
+        /// Whether `read` read the row, when it is this short cut's turn to try.
+        @inline(__always)
+        mutating func tries(_ read: () -> Bool) -> Bool {
+            if pause != 0 {
+                if pause > 0 { pause -= 1 }
+                return false
+            }
+            if read() {
+                misses = 0
+                return true
+            }
+            pause = 1 << min(misses, 10)
+            misses += 1
+            return false
+        }
+    }
 
     /// - Parameter encoding: the feed's declared encoding; a BOM overrides it with UTF-8.
     /// - Parameter keys: hashes each row's primary key from the bytes read (`Row.keyPrint`).
@@ -63,7 +88,8 @@ public final class CSVReader {
                 keys: RepeatedKeys? = nil) {
         self.input = input
         self.fastPaths = fastPaths
-        plainPause = fastPaths ? 0 : -1
+        plain = ShortCut(on: fastPaths)
+        simple = ShortCut(on: fastPaths)
         let fields = keys?.csvKeyFields ?? []
         self.keys = fields.isEmpty ? nil : keys
         keyFieldCount = (fields.max() ?? -1) + 1
@@ -79,16 +105,7 @@ public final class CSVReader {
     /// Reads the next record into `row`; false at the end of the input.
     public func next(into row: Row) throws(InputError) -> Bool {
         if !checkedBOM { try checkBOM() }
-        if plainPause == 0 {
-            if nextPlain(into: row) {
-                plainMisses = 0
-                return true
-            }
-            plainPause = 1 << min(plainMisses, 10)
-            plainMisses += 1
-        } else if plainPause > 0 {
-            plainPause -= 1
-        }
+        if plain.tries({ nextPlain(into: row) }) || simple.tries({ nextSimple(into: row) }) { return true }
         // Find where the record ends: the first LF outside a quoted field. Quotes count only
         // where RFC 4180 gives them meaning (a field's first byte, and inside a quoted field);
         // a stray quote elsewhere is the row's fault, not a reason to swallow the next lines.
@@ -176,7 +193,7 @@ public final class CSVReader {
         // the consumer: hashing their keys here made the wide export 11% slower (perf showed
         // the reading thread's time grow by twice the hashing's own), where hashing unquoted
         // keys made transit 9% faster.
-        if row.consumerBehind, row.cellsAreVerbatim, row.readFault == nil { printKey(row, recordStart: recordStart) }
+        if row.consumerBehind, row.cellsAreVerbatim, row.readFault == nil { printKey(row, record: buffer + recordStart) }
         // The record as it stands in the file, for reject reports: an unquoted record's cells
         // are its bytes already. (The window still holds them: it moves only on the next fill.)
         row.setRaw(UnsafeRawBufferPointer(start: buffer + recordStart, count: stop - recordStart))
@@ -190,21 +207,47 @@ public final class CSVReader {
     private func nextPlain(into row: Row) -> Bool {
         var count: UInt32 = 0
         let lf = tally_csv_plain_record(buffer + start, buffer + end, commas, UInt32(Self.plainCommas), &count)
+        guard lf > 0, let record = takeRecord(endingAt: lf, into: row) else { return false }
+        row.setCells(record, cutAt: commas, count: Int(count))
+        if row.consumerBehind { printKey(row, record: record.baseAddress!) }
+        row.setRaw(record)
+        return true
+    }
+
+    /// Reads the next record into `row` when it is simply quoted (`tally_csv_simple_record`:
+    /// quotes only around whole fields, none doubled, no line break or CR inside them, no NUL,
+    /// whole in the buffer), exactly as the general way reads such a record; false, with nothing
+    /// read, otherwise. A record with bytes above 0x7F has them checked as the general way does
+    /// (UTF-8, or the general way itself for a GB18030 feed, whose cells are converted).
+    @inline(__always)
+    private func nextSimple(into row: Row) -> Bool {
+        var count: UInt32 = 0, flags: UInt32 = 0
+        let lf = tally_csv_simple_record(buffer + start, buffer + end, commas, UInt32(Self.plainCommas / 2), &count, &flags)
         guard lf > 0 else { return false }
+        let high = flags & 1 != 0, quoted = flags & 2 != 0
+        guard !high || gb18030 == nil, let record = takeRecord(endingAt: lf, into: row) else { return false }
+        row.setSpans(record, spans: commas, count: Int(count), quoted: quoted)
+        if high { decode(row) }
+        if row.consumerBehind, !quoted, row.readFault == nil { printKey(row, record: record.baseAddress!) }
+        if !quoted { row.setRaw(record) }
+        return true
+    }
+
+    /// Starts `row` on the record a short cut found, whose LF is `lf` bytes on, and moves past
+    /// it: the record's bytes without a CR before the LF. Nil, with nothing read, for a line
+    /// that is only a CR: a blank row, which the general way reports.
+    @inline(__always)
+    private func takeRecord(endingAt lf: Int, into row: Row) -> UnsafeRawBufferPointer? {
         let recordStart = start
         var stop = recordStart + lf
         if buffer[stop - 1] == 0x0D { stop -= 1 }
-        // A line that is only a CR is a blank row, which the general way reports.
-        guard stop > recordStart else { return false }
+        guard stop > recordStart else { return nil }
         row.reset()
         row.rawIsUTF8 = gb18030 == nil
         row.line = nextLine
         nextLine += 1
         start = recordStart + lf + 1
-        row.setCells(UnsafeRawBufferPointer(start: buffer + recordStart, count: stop - recordStart), cutAt: commas, count: Int(count))
-        if row.consumerBehind { printKey(row, recordStart: recordStart) }
-        row.setRaw(UnsafeRawBufferPointer(start: buffer + recordStart, count: stop - recordStart))
-        return true
+        return UnsafeRawBufferPointer(start: buffer + recordStart, count: stop - recordStart)
     }
 
     enum QuoteState { case fieldStart, unquoted, quoted, quoteInQuoted }
@@ -244,11 +287,11 @@ public final class CSVReader {
     /// Hashes the key of a row whose cells are the record's bytes as is, from the bytes in the
     /// read buffer (each cell is at the same offset there): hashed from the row's copy, the
     /// reads waited behind this thread's stores into the batch (perf).
-    private func printKey(_ row: Row, recordStart: Int) {
+    private func printKey(_ row: Row, record: UnsafeRawPointer) {
         guard let keys, row.count >= keyFieldCount, let cells = row.cellBytes.baseAddress else { return }
         row.keyPrint = keys.fingerprint(csvCells: { i in
             let v = row.field(i)
-            return UnsafeRawBufferPointer(start: buffer + recordStart + (v.baseAddress.map { $0 - cells } ?? 0), count: v.count)
+            return UnsafeRawBufferPointer(start: record + (v.baseAddress.map { $0 - cells } ?? 0), count: v.count)
         })
     }
 

@@ -253,6 +253,27 @@ public final class Row {
         fieldCount &+= k &+ 1
     }
 
+    /// Stores a record whose cells are spans of its bytes (`count` pairs of start and end at
+    /// `spans`, offsets from the record's start), as `tally_csv_simple_record` found them: the
+    /// bytes are copied once. When `quoted`, the cells leave out their quotes and the record
+    /// is the row's raw text as well; otherwise the cells are the record as is.
+    @inline(__always)
+    public func setSpans(_ record: UnsafeRawBufferPointer, spans: UnsafePointer<UInt32>, count k: Int, quoted: Bool) {
+        let base = storage.count
+        cellsAreVerbatim = !quoted && fieldCount == 0 && base == origin
+        storage.append(record)
+        while capacity < fieldCount &+ k { grow() }
+        for j in 0..<k {
+            starts[fieldCount &+ j] = base &+ Int(spans[2 &* j])
+            ends[fieldCount &+ j] = base &+ Int(spans[2 &* j &+ 1])
+        }
+        fieldCount &+= k
+        if quoted {
+            rawStart = base
+            rawCount = record.count
+        }
+    }
+
     /// Appends a whole field.
     @inline(__always)
     public func appendField(_ bytes: UnsafeRawBufferPointer) {
