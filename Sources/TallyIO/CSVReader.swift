@@ -187,7 +187,7 @@ public final class CSVReader {
             return true
         }
         if !split { splitFields(recordStart, stop, quoted: sawQuote, unterminated: inQuotes, into: row) }
-        if row.readFault == nil { decode(row) }
+        if row.readFault == nil { decode(row, cellsApart: row.cellsAreVerbatim) }
         // The key is hashed here when the consumer is behind (it has more to do per row than
         // this thread) and the row's cells are its bytes as is. Rows with quotes are left to
         // the consumer: hashing their keys here made the wide export 11% slower (perf showed
@@ -227,7 +227,7 @@ public final class CSVReader {
         let high = flags & 1 != 0, quoted = flags & 2 != 0
         guard !high || gb18030 == nil, let record = takeRecord(endingAt: lf, into: row) else { return false }
         row.setSpans(record, spans: commas, count: Int(count), quoted: quoted)
-        if high { decode(row) }
+        if high { decode(row, cellsApart: true) }
         if row.consumerBehind, !quoted, row.readFault == nil { printKey(row, record: record.baseAddress!) }
         if !quoted { row.setRaw(record) }
         return true
@@ -361,8 +361,11 @@ public final class CSVReader {
 
     /// Checks cells are valid in the file's encoding and leaves them as UTF-8; a NUL byte, or a
     /// byte-order mark anywhere but the file's start, is an encoding error of its cell.
-    private func decode(_ row: Row) {
-        convert(row)
+    ///
+    /// `cellsApart`: the row's cells stand in its storage with a byte between each two (a comma
+    /// or a quote: the record as is), so that no character can run from one cell into the next.
+    private func decode(_ row: Row, cellsApart: Bool) {
+        convert(row, cellsApart: cellsApart)
         if row.readFault == nil { findStrayBytes(row) }
     }
 
@@ -408,7 +411,7 @@ public final class CSVReader {
         return UTF8Check.isValid(UnsafeBufferPointer(start: cell.baseAddress?.assumingMemoryBound(to: UInt8.self), count: cell.count))
     }
 
-    private func convert(_ row: Row) {
+    private func convert(_ row: Row, cellsApart: Bool) {
         let all = row.cellBytes.assumingMemoryBound(to: UInt8.self)
         if let gb18030 {
             // GB18030 never uses bytes below 0x80 inside a multi-byte character, so an ASCII row
@@ -438,7 +441,7 @@ public final class CSVReader {
             row.replaceFields(converted)
             return
         }
-        if UTF8Check.isValid(all) && (row.cellsAreVerbatim || !Self.splitsASequence(row)) { return }
+        if UTF8Check.isValid(all) && (cellsApart || !Self.splitsASequence(row)) { return }
         for i in 0..<row.count {
             let cell = row.field(i)
             if !UTF8Check.isValid(UnsafeBufferPointer(start: cell.baseAddress?.assumingMemoryBound(to: UInt8.self), count: cell.count)) {
