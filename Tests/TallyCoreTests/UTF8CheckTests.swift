@@ -43,7 +43,7 @@ import TallyCore
         }
         let pieces: [[UInt8]] = [
             Array("a".utf8), Array("0123456789".utf8), Array("é".utf8), Array("中".utf8), Array("龥".utf8),
-            Array("😀".utf8), [0xED, 0x9F, 0xBF], [0xEF, 0xBF, 0xBD],
+            Array("😀".utf8), [0xED, 0x9F, 0xBF], [0xEF, 0xBF, 0xBD], [0xE0, 0xA0, 0x80], Array("龙阳路".utf8),
         ]
         var valid = 0
         for _ in 0..<20_000 {
