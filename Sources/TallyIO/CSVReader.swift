@@ -215,8 +215,8 @@ public final class CSVReader {
     }
 
     /// Reads the next record into `row` when it is simply quoted (`tally_csv_simple_record`:
-    /// quotes only around whole fields, none doubled, no line break or CR inside them, no NUL,
-    /// whole in the buffer), exactly as the general way reads such a record; false, with nothing
+    /// quotes only around whole fields or doubled inside them, no line break or CR inside them,
+    /// no NUL, whole in the buffer), exactly as the general way reads such a record; false, with nothing
     /// read, otherwise. A record with bytes above 0x7F has them checked as the general way does
     /// (UTF-8, or the general way itself for a GB18030 feed, whose cells are converted).
     @inline(__always)
@@ -227,9 +227,11 @@ public final class CSVReader {
         let high = flags & 1 != 0, quoted = flags & 2 != 0
         guard !high || gb18030 == nil, let record = takeRecord(endingAt: lf, into: row) else { return false }
         row.setSpans(record, spans: commas, count: Int(count), quoted: quoted)
+        let doubled = flags & 4 != 0
+        if doubled { row.undoubleQuotes(spans: commas) }
         if high { decode(row, cellsApart: true) }
         if row.consumerBehind, !quoted, row.readFault == nil { printKey(row, record: record.baseAddress!) }
-        if !quoted { row.setRaw(record) }
+        if !quoted || doubled { row.setRaw(record) }
         return true
     }
 

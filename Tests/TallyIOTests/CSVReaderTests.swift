@@ -33,6 +33,7 @@ import TallyIO
         "a,b\nno,final newline",
         "a,b\n" + String(repeating: ",", count: 1500) + "\n" + String(repeating: "x,", count: 1024) + "y\n1,2\n",
         "a,b\n中文,1\nplain,2\n\"q\",3\nplain,4\n",
+        "a,b\n\"x\"\"y\",\"龙\"\"阳\"\r\n\"\"\"\",\"\"\"\"\"\"\"\"\"\n\"a\"\"\",\"\"\"b\"\n\"中\"\"\",x\"\n",
     ]
 
     static func read(_ path: String, fast: Bool) throws -> [String] {

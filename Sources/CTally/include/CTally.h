@@ -148,12 +148,13 @@ static inline __attribute__((always_inline)) long tally_csv_plain_record(const u
 }
 
 /* A simply quoted CSV record at `p`: the bytes up to the first LF outside quotes before `end`,
- * when every quote opens a field or closes it (followed by a comma, the LF or CR LF), no quoted
- * field holds a doubled quote, an LF or a CR, no byte is NUL, and no CR stands anywhere but just
- * before the LF. Commas may stand inside quotes. Writes each cell's start and end (offsets from
- * `p`, without its quotes) to `cells` (two numbers a cell, at most `max` cells) and their number
- * to `*count`, sets bit 0 of `*flags` when a byte before the LF has its high bit set and bit 1
- * when a field is quoted, and returns the LF's offset; returns -1 when the record is not so
+ * when every quote opens a field, closes it (followed by a comma, the LF or CR LF) or is doubled
+ * inside it, no quoted field holds an LF or a CR, no byte is NUL, and no CR stands anywhere but
+ * just before the LF. Commas may stand inside quotes. Writes each cell's start and end (offsets
+ * from `p`, without its outer quotes; doubled quotes are still doubled, and the start has its top
+ * bit set when the cell holds one) to `cells` (two numbers a cell, at most `max` cells) and their number to `*count`, sets bit 0 of `*flags` when a byte
+ * before the LF has its high bit set, bit 1 when a field is quoted and bit 2 when a quote is
+ * doubled, and returns the LF's offset; returns -1 when the record is not so
  * simple or no LF comes before `end` (the caller then reads it the general way, which also
  * reports what is wrong). One pass, sixteen bytes a step with SSE2, stopping only at commas,
  * quotes, CRs and LFs: the wide export's rows carry four quoted names each, and were split a
@@ -167,24 +168,31 @@ static inline __attribute__((always_inline)) long tally_csv_simple_record(const 
     long cellStart = 0;    /* where its value begins (after an opening quote) */
     long closed = -1;      /* where a quoted field's closing quote stands, once closed */
     int quoted = 0;        /* inside a quoted field */
-    unsigned k = 0, high = 0, anyQuoted = 0;
+    long skip = 0;         /* structural bytes before this were taken already (a doubled quote's second) */
+    unsigned k = 0, high = 0, anyQuoted = 0, doubled = 0, cellDoubled = 0;
     long base = 0;
     /* TALLY_STRUCTURAL handles the comma, quote, CR or LF at `o`: it goes on, returns the LF's
      * offset at the record's end, or returns -1. A macro, so that the state stays in registers. */
 #define TALLY_CELL_END(at)                                                                    \
     do {                                                                                      \
         if (k == max) return -1;                                                              \
-        cells[2 * k] = (unsigned)cellStart;                                                   \
+        cells[2 * k] = (unsigned)cellStart | (cellDoubled ? 0x80000000u : 0u);                \
         cells[2 * k + 1] = (unsigned)(closed >= 0 ? closed : (at));                           \
         k++;                                                                                  \
     } while (0)
 #define TALLY_STRUCTURAL(o)                                                                   \
     do {                                                                                      \
         unsigned char c = p[o];                                                               \
-        if (quoted) {                                                                         \
+        if ((o) < skip) {                                                                     \
+        } else if (quoted) {                                                                  \
             if (c == '"') {                                                                   \
                 if ((o) + 1 >= n) return -1;                                                  \
                 unsigned char after = p[(o) + 1];                                             \
+                if (after == '"') {                                                           \
+                    doubled = cellDoubled = 1;                                                \
+                    skip = (o) + 2;                                                           \
+                    break;                                                                    \
+                }                                                                             \
                 if (after != ',' && after != '\n' && after != '\r') return -1;                \
                 quoted = 0;                                                                   \
                 closed = (o);                                                                 \
@@ -195,6 +203,7 @@ static inline __attribute__((always_inline)) long tally_csv_simple_record(const 
             TALLY_CELL_END(o);                                                                \
             field = cellStart = (o) + 1;                                                      \
             closed = -1;                                                                      \
+            cellDoubled = 0;                                                                  \
         } else if (c == '"') {                                                                \
             if ((o) != field || closed >= 0) return -1;                                       \
             quoted = 1;                                                                       \
@@ -204,13 +213,13 @@ static inline __attribute__((always_inline)) long tally_csv_simple_record(const 
             if ((o) == 0) return -1;                                                          \
             TALLY_CELL_END(o);                                                                \
             *count = k;                                                                       \
-            *flags = (high ? 1u : 0u) | (anyQuoted ? 2u : 0u);                                \
+            *flags = (high ? 1u : 0u) | (anyQuoted ? 2u : 0u) | (doubled ? 4u : 0u);           \
             return (o);                                                                       \
         } else { /* CR: only just before the LF */                                            \
             if ((o) + 1 >= n || p[(o) + 1] != '\n' || (o) == 0) return -1;                   \
             TALLY_CELL_END(o);                                                                \
             *count = k;                                                                       \
-            *flags = (high ? 1u : 0u) | (anyQuoted ? 2u : 0u);                                \
+            *flags = (high ? 1u : 0u) | (anyQuoted ? 2u : 0u) | (doubled ? 4u : 0u);           \
             return (o) + 1;                                                                   \
         }                                                                                     \
     } while (0)

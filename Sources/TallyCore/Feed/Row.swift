@@ -254,8 +254,8 @@ public final class Row {
     }
 
     /// Stores a record whose cells are spans of its bytes (`count` pairs of start and end at
-    /// `spans`, offsets from the record's start), as `tally_csv_simple_record` found them: the
-    /// bytes are copied once. When `quoted`, the cells leave out their quotes and the record
+    /// `spans`, offsets from the record's start; a start's top bit marks a cell with doubled
+    /// quotes), as `tally_csv_simple_record` found them: the bytes are copied once. When `quoted`, the cells leave out their quotes and the record
     /// is the row's raw text as well; otherwise the cells are the record as is.
     @inline(__always)
     public func setSpans(_ record: UnsafeRawBufferPointer, spans: UnsafePointer<UInt32>, count k: Int, quoted: Bool) {
@@ -264,7 +264,7 @@ public final class Row {
         storage.append(record)
         while capacity < fieldCount &+ k { grow() }
         for j in 0..<k {
-            starts[fieldCount &+ j] = base &+ Int(spans[2 &* j])
+            starts[fieldCount &+ j] = base &+ Int(spans[2 &* j] & 0x7FFF_FFFF)
             ends[fieldCount &+ j] = base &+ Int(spans[2 &* j &+ 1])
         }
         fieldCount &+= k
@@ -272,6 +272,28 @@ public final class Row {
             rawStart = base
             rawCount = record.count
         }
+    }
+
+    /// Makes each doubled quote one, in place, in the cells whose start in `spans` (as given to
+    /// `setSpans`) has its top bit set. The bytes a cell gives up are set to quotes, so that the
+    /// cells still stand apart in the storage, ASCII between them (`CSVReader` checks their UTF-8
+    /// as one run). The record's raw text is then no longer the cells' bytes: `setRaw` copies it.
+    public func undoubleQuotes(spans: UnsafePointer<UInt32>) {
+        let base = storage.base
+        cellsAreVerbatim = false
+        for j in 0..<fieldCount where spans[2 &* j] & 0x8000_0000 != 0 {
+            let end = ends[j]
+            var from = starts[j], to = from
+            while from < end {
+                let b = base[from]
+                base[to] = b
+                to &+= 1
+                from &+= b == 0x22 ? 2 : 1
+            }
+            (base + to).update(repeating: 0x22, count: end &- to)
+            ends[j] = to
+        }
+        rawCount = 0
     }
 
     /// Appends a whole field.
