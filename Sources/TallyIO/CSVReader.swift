@@ -34,11 +34,11 @@ public final class CSVReader {
     /// Whether the file began with a UTF-8 byte-order mark.
     public private(set) var hadBOM = false
 
-    /// Whether the reader takes its two short cuts: a plain record read in one pass
-    /// (`nextPlain`), and a first line with quotes split directly when its fields are well
-    /// formed. False reads every record the general way (the quote automaton on every quoted
-    /// record), as the fuzz target and the tests do to check that both read every input the
-    /// same.
+    /// Whether the reader takes its short cuts: a plain record, or a simply quoted one, read in
+    /// one pass (`nextPlain`, `nextSimple`), and a first line with quotes split directly when
+    /// its fields are well formed. False reads every record the general way (the quote
+    /// automaton on every quoted record), as the fuzz target and the tests do to check that both
+    /// read every input the same.
     let fastPaths: Bool
 
     /// The hasher of row keys, when the reader hashes them (`Row.keyPrint`), and the number of
@@ -216,9 +216,10 @@ public final class CSVReader {
 
     /// Reads the next record into `row` when it is simply quoted (`tally_csv_simple_record`:
     /// quotes only around whole fields or doubled inside them, no line break or CR inside them,
-    /// no NUL, whole in the buffer), exactly as the general way reads such a record; false, with nothing
-    /// read, otherwise. A record with bytes above 0x7F has them checked as the general way does
-    /// (UTF-8, or the general way itself for a GB18030 feed, whose cells are converted).
+    /// no NUL, whole in the buffer), exactly as the general way reads such a record; false,
+    /// with nothing read, otherwise. A record with bytes above 0x7F has them checked as the
+    /// general way does (UTF-8, or the general way itself for a GB18030 feed, whose cells are
+    /// converted). Cells with doubled quotes are undoubled in place, and the raw text copied.
     @inline(__always)
     private func nextSimple(into row: Row) -> Bool {
         var count: UInt32 = 0, flags: UInt32 = 0
