@@ -215,8 +215,8 @@ public final class CSVReader {
     }
 
     /// Reads the next record into `row` when it is simply quoted (`tally_csv_simple_record`:
-    /// quotes only around whole fields or doubled inside them, no line break or CR inside them,
-    /// no NUL, whole in the buffer), exactly as the general way reads such a record; false,
+    /// quotes only around whole fields or doubled inside them, no NUL, no CR outside quotes but
+    /// before the LF, whole in the buffer; line breaks may stand inside quotes), exactly as the general way reads such a record; false,
     /// with nothing read, otherwise. A record with bytes above 0x7F has them checked as the
     /// general way does (UTF-8, or the general way itself for a GB18030 feed, whose cells are
     /// converted). Cells with doubled quotes are undoubled in place, and the raw text copied.
@@ -227,6 +227,7 @@ public final class CSVReader {
         guard lf > 0 else { return false }
         let high = flags & 1 != 0, quoted = flags & 2 != 0
         guard !high || gb18030 == nil, let record = takeRecord(endingAt: lf, into: row) else { return false }
+        nextLine += Int(flags >> 8)
         row.setSpans(record, spans: commas, count: Int(count), quoted: quoted)
         let doubled = flags & 4 != 0
         if doubled { row.undoubleQuotes(spans: commas) }

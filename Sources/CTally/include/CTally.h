@@ -149,17 +149,17 @@ static inline __attribute__((always_inline)) long tally_csv_plain_record(const u
 
 /* A simply quoted CSV record at `p`: the bytes up to the first LF outside quotes before `end`,
  * when every quote opens a field, closes it (followed by a comma, the LF or CR LF) or is doubled
- * inside it, no quoted field holds an LF or a CR, no byte is NUL, and no CR stands anywhere but
- * just before the LF. Commas may stand inside quotes. Writes each cell's start and end (offsets
- * from `p`, without its outer quotes; doubled quotes are still doubled, and the start has its top
- * bit set when the cell holds one) to `cells` (two numbers a cell, at most `max` cells) and their number to `*count`, sets bit 0 of `*flags` when a byte
- * before the LF has its high bit set, bit 1 when a field is quoted and bit 2 when a quote is
- * doubled, and returns the LF's offset; returns -1 when the record is not so
- * simple or no LF comes before `end` (the caller then reads it the general way, which also
- * reports what is wrong). One pass, sixteen bytes a step with SSE2, stopping only at commas,
- * quotes, CRs and LFs: the wide export's rows carry four quoted names each, and were split a
- * field at a time with a memchr for each closing quote and a copy of each cell. Never reads at or
- * past `end`. */
+ * inside it, no byte is NUL, and no CR stands outside quotes but just before the LF. Commas,
+ * CRs and line breaks may stand inside quotes. Writes each cell's start and end (offsets from
+ * `p`, without its outer quotes; doubled quotes are still doubled, and the start has its top bit
+ * set when the cell holds one) to `cells` (two numbers a cell, at most `max` cells) and their
+ * number to `*count`. Sets bit 0 of `*flags` when a byte before the LF has its high bit set, bit
+ * 1 when a field is quoted, bit 2 when a quote is doubled, and bits 8 and up to the number of
+ * line breaks inside quotes. Returns the LF's offset; returns -1 when the record is not so simple
+ * or no LF comes before `end` (the caller then reads it the general way, which also reports what
+ * is wrong). One pass, sixteen bytes a step with SSE2, stopping only at commas, quotes, CRs and
+ * LFs: the wide export's rows carry four quoted names each, and were split a field at a time with
+ * a memchr for each closing quote and a copy of each cell. Never reads at or past `end`. */
 static inline __attribute__((always_inline)) long tally_csv_simple_record(const unsigned char *p, const unsigned char *end,
                                                                          unsigned *cells, unsigned max, unsigned *count,
                                                                          unsigned *flags) {
@@ -169,7 +169,7 @@ static inline __attribute__((always_inline)) long tally_csv_simple_record(const 
     long closed = -1;      /* where a quoted field's closing quote stands, once closed */
     int quoted = 0;        /* inside a quoted field */
     long skip = 0;         /* structural bytes before this were taken already (a doubled quote's second) */
-    unsigned k = 0, high = 0, anyQuoted = 0, doubled = 0, cellDoubled = 0;
+    unsigned k = 0, high = 0, anyQuoted = 0, doubled = 0, cellDoubled = 0, lines = 0;
     long base = 0;
     /* TALLY_STRUCTURAL handles the comma, quote, CR or LF at `o`: it goes on, returns the LF's
      * offset at the record's end, or returns -1. A macro, so that the state stays in registers. */
@@ -196,8 +196,8 @@ static inline __attribute__((always_inline)) long tally_csv_simple_record(const 
                 if (after != ',' && after != '\n' && after != '\r') return -1;                \
                 quoted = 0;                                                                   \
                 closed = (o);                                                                 \
-            } else if (c != ',') {                                                            \
-                return -1;                                                                    \
+            } else if (c == '\n') {                                                           \
+                lines++;                                                                      \
             }                                                                                 \
         } else if (c == ',') {                                                                \
             TALLY_CELL_END(o);                                                                \
@@ -213,13 +213,13 @@ static inline __attribute__((always_inline)) long tally_csv_simple_record(const 
             if ((o) == 0) return -1;                                                          \
             TALLY_CELL_END(o);                                                                \
             *count = k;                                                                       \
-            *flags = (high ? 1u : 0u) | (anyQuoted ? 2u : 0u) | (doubled ? 4u : 0u);           \
+            *flags = (high ? 1u : 0u) | (anyQuoted ? 2u : 0u) | (doubled ? 4u : 0u) | lines << 8; \
             return (o);                                                                       \
         } else { /* CR: only just before the LF */                                            \
             if ((o) + 1 >= n || p[(o) + 1] != '\n' || (o) == 0) return -1;                   \
             TALLY_CELL_END(o);                                                                \
             *count = k;                                                                       \
-            *flags = (high ? 1u : 0u) | (anyQuoted ? 2u : 0u) | (doubled ? 4u : 0u);           \
+            *flags = (high ? 1u : 0u) | (anyQuoted ? 2u : 0u) | (doubled ? 4u : 0u) | lines << 8; \
             return (o) + 1;                                                                   \
         }                                                                                     \
     } while (0)
