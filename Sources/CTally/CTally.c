@@ -64,3 +64,97 @@ void *tally_map_zeroed(size_t bytes) {
 }
 
 void tally_unmap(void *p, size_t bytes) { munmap(p, bytes); }
+
+/* UTF-8 validation sixteen bytes at a time (the lookup method of Keiser and Lemire, "Validating
+ * UTF-8 In Less Than One Instruction Per Byte", 2021): each byte pair is classified by three
+ * table lookups, on the high and low nibbles of the first byte and the high nibble of the second,
+ * whose AND is non-zero exactly where the pair cannot stand in valid UTF-8; the third and fourth
+ * bytes of longer sequences are checked by a saturating subtraction two and three bytes back. The
+ * lookups need SSSE3 (pshufb), which the x86-64 baseline lacks: the function is built for it and
+ * used only where the processor has it (tally_utf8_simd_ready), else the caller checks in Swift.
+ * The CSV reader checks every row with high bytes this way; the wide export's Chinese names took
+ * a tenth of its reading thread one character at a time. */
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+enum {
+    U8_TOO_SHORT = 1 << 0, U8_TOO_LONG = 1 << 1, U8_OVERLONG_3 = 1 << 2, U8_TOO_LARGE = 1 << 3,
+    U8_SURROGATE = 1 << 4, U8_OVERLONG_2 = 1 << 5, U8_TOO_LARGE_1000 = 1 << 6, U8_OVERLONG_4 = 1 << 6,
+    U8_TWO_CONTS = 1 << 7, U8_CARRY = U8_TOO_SHORT | U8_TOO_LONG | U8_TWO_CONTS,
+};
+
+__attribute__((target("ssse3")))
+static inline __m128i tally_utf8_block(__m128i input, __m128i prev) {
+    const __m128i byte1High = _mm_setr_epi8(
+        U8_TOO_LONG, U8_TOO_LONG, U8_TOO_LONG, U8_TOO_LONG, U8_TOO_LONG, U8_TOO_LONG, U8_TOO_LONG, U8_TOO_LONG,
+        U8_TWO_CONTS, U8_TWO_CONTS, U8_TWO_CONTS, U8_TWO_CONTS,
+        U8_TOO_SHORT | U8_OVERLONG_2, U8_TOO_SHORT, U8_TOO_SHORT | U8_OVERLONG_3 | U8_SURROGATE,
+        U8_TOO_SHORT | U8_TOO_LARGE | U8_TOO_LARGE_1000 | U8_OVERLONG_4);
+    const __m128i byte1Low = _mm_setr_epi8(
+        U8_CARRY | U8_OVERLONG_3 | U8_OVERLONG_2 | U8_OVERLONG_4, U8_CARRY | U8_OVERLONG_2, U8_CARRY, U8_CARRY,
+        U8_CARRY | U8_TOO_LARGE, U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000, U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000,
+        U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000, U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000,
+        U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000, U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000,
+        U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000, U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000,
+        U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000 | U8_SURROGATE, U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000,
+        U8_CARRY | U8_TOO_LARGE | U8_TOO_LARGE_1000);
+    const __m128i byte2High = _mm_setr_epi8(
+        U8_TOO_SHORT, U8_TOO_SHORT, U8_TOO_SHORT, U8_TOO_SHORT, U8_TOO_SHORT, U8_TOO_SHORT, U8_TOO_SHORT, U8_TOO_SHORT,
+        U8_TOO_LONG | U8_OVERLONG_2 | U8_TWO_CONTS | U8_OVERLONG_3 | U8_TOO_LARGE_1000 | U8_OVERLONG_4,
+        U8_TOO_LONG | U8_OVERLONG_2 | U8_TWO_CONTS | U8_OVERLONG_3 | U8_TOO_LARGE,
+        U8_TOO_LONG | U8_OVERLONG_2 | U8_TWO_CONTS | U8_SURROGATE | U8_TOO_LARGE,
+        U8_TOO_LONG | U8_OVERLONG_2 | U8_TWO_CONTS | U8_SURROGATE | U8_TOO_LARGE,
+        U8_TOO_SHORT, U8_TOO_SHORT, U8_TOO_SHORT, U8_TOO_SHORT);
+    const __m128i nibble = _mm_set1_epi8(0x0F);
+    __m128i prev1 = _mm_alignr_epi8(input, prev, 15);
+    __m128i sc = _mm_and_si128(
+        _mm_and_si128(_mm_shuffle_epi8(byte1High, _mm_and_si128(_mm_srli_epi16(prev1, 4), nibble)),
+                      _mm_shuffle_epi8(byte1Low, _mm_and_si128(prev1, nibble))),
+        _mm_shuffle_epi8(byte2High, _mm_and_si128(_mm_srli_epi16(input, 4), nibble)));
+    __m128i prev2 = _mm_alignr_epi8(input, prev, 14), prev3 = _mm_alignr_epi8(input, prev, 13);
+    __m128i third = _mm_subs_epu8(prev2, _mm_set1_epi8((char)(0xE0 - 1)));
+    __m128i fourth = _mm_subs_epu8(prev3, _mm_set1_epi8((char)(0xF0 - 1)));
+    /* 0x80 where a byte must be a continuation as the third or fourth of a sequence. */
+    __m128i must = _mm_and_si128(_mm_cmpgt_epi8(_mm_or_si128(third, fourth), _mm_setzero_si128()), _mm_set1_epi8((char)0x80));
+    return _mm_xor_si128(must, sc);
+}
+
+__attribute__((target("ssse3")))
+static int tally_utf8_valid_ssse3(const unsigned char *p, size_t n) {
+    __m128i prev = _mm_setzero_si128(), error = _mm_setzero_si128();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m128i input = _mm_loadu_si128((const __m128i *)(p + i));
+        /* An ASCII block after a block that ended on a sequence's boundary needs no lookups. */
+        if (_mm_movemask_epi8(_mm_or_si128(input, prev)) == 0) {
+            prev = input;
+            continue;
+        }
+        error = _mm_or_si128(error, tally_utf8_block(input, prev));
+        prev = input;
+    }
+    /* The rest, then a block of zeros: ASCII after the end, so that a sequence cut short there
+     * shows as one. */
+    unsigned char last[16] = {0};
+    memcpy(last, p + i, n - i);
+    __m128i input = _mm_loadu_si128((const __m128i *)last);
+    error = _mm_or_si128(error, tally_utf8_block(input, prev));
+    error = _mm_or_si128(error, tally_utf8_block(_mm_setzero_si128(), input));
+    return _mm_movemask_epi8(_mm_cmpeq_epi8(error, _mm_setzero_si128())) == 0xFFFF;
+}
+
+int tally_utf8_simd_ready(void) {
+    static int ready = -1;
+    int r = __atomic_load_n(&ready, __ATOMIC_RELAXED);
+    if (r < 0) {
+        r = __builtin_cpu_supports("ssse3") ? 1 : 0;
+        __atomic_store_n(&ready, r, __ATOMIC_RELAXED);
+    }
+    return r;
+}
+
+int tally_utf8_valid(const unsigned char *p, size_t n) { return tally_utf8_valid_ssse3(p, n); }
+#else
+int tally_utf8_simd_ready(void) { return 0; }
+int tally_utf8_valid(const unsigned char *p, size_t n) { (void)p; (void)n; return 0; }
+#endif

@@ -312,6 +312,12 @@ static inline __attribute__((always_inline)) int tally_lower_hex32(const unsigne
 #endif
 }
 
+/* Whether `n` bytes at `p` are valid UTF-8 (RFC 3629), sixteen bytes a step (CTally.c); only
+ * where tally_utf8_simd_ready() says the processor can (SSSE3), else UTF8Check's own loop. */
+#include <stddef.h>
+int tally_utf8_simd_ready(void);
+int tally_utf8_valid(const unsigned char *p, size_t n);
+
 /* Registers a temporary spool file to be removed at exit and on SIGINT, SIGTERM and SIGHUP
  * (CTally.c); returns 0 when it could not be (too many, or the path too long). */
 int tally_spool_register(const char *path);
