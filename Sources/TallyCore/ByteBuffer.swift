@@ -55,6 +55,16 @@ public final class ByteBuffer {
         capacity = newCapacity
     }
 
+    /// Appends what `write` writes into room for at most `n` bytes at the end; it returns how
+    /// many it wrote. For producers that write straight into a buffer (iconv).
+    @inline(__always)
+    public func append(atMost n: Int, _ write: (UnsafeMutableRawBufferPointer) -> Int) {
+        reserve(n)
+        let written = write(UnsafeMutableRawBufferPointer(start: base + count, count: n))
+        precondition(written >= 0 && written <= n)
+        count &+= written
+    }
+
     /// Appends one byte.
     @inline(__always)
     public func append(_ byte: UInt8) {

@@ -27,7 +27,9 @@ public final class CSVReader {
     @inline(__always) private var ended: Bool { window.ended }
     private var checkedBOM = false
     private var gb18030: Transcoder?
+    /// A GB18030 row's cells, converted, and where each ends (`convert`).
     private let spare = ByteBuffer(capacity: 1 << 12)
+    private var cellEnds: [Int] = []
 
     /// The line where the next record starts.
     public private(set) var nextLine = 1
@@ -421,8 +423,9 @@ public final class CSVReader {
             // GB18030 never uses bytes below 0x80 inside a multi-byte character, so an ASCII row
             // is the same in UTF-8.
             guard all.contains(where: { $0 >= 0x80 }) else { return }
+            // Every cell, converted or as is, back to back in `spare`, then back into the row.
             spare.removeAll()
-            var converted: [[UInt8]] = []
+            cellEnds.removeAll(keepingCapacity: true)
             for i in 0..<row.count {
                 let cell = row.field(i)
                 if cell.contains(where: { $0 >= 0x80 }) {
@@ -432,17 +435,18 @@ public final class CSVReader {
                         return
                     }
                     do {
-                        converted.append(try gb18030.convert(cell))
+                        try gb18030.convert(cell, appendingTo: spare)
                     } catch {
                         row.readFault = RowFault(code: "encoding-error", field: "", fieldNumber: i + 1,
                                                  reason: "field \(i + 1) is not valid GB18030 (byte \(error.offset + 1) of the field)")
                         return
                     }
                 } else {
-                    converted.append(Array(cell))
+                    spare.append(cell)
                 }
+                cellEnds.append(spare.count)
             }
-            row.replaceFields(converted)
+            cellEnds.withUnsafeBufferPointer { row.replaceCells(spare.contents, ends: $0) }
             return
         }
         if UTF8Check.isValid(all) && (cellsApart || !Self.splitsASequence(row)) { return }

@@ -304,6 +304,24 @@ public final class Row {
         endField()
     }
 
+    /// Replaces every field's value with the cells in `bytes`, back to back, the i-th ending at
+    /// `ends[i]` (offsets into `bytes`), keeping the line; the raw text is set after this.
+    public func replaceCells(_ bytes: UnsafeRawBufferPointer, ends cellEnds: UnsafeBufferPointer<Int>) {
+        storage.truncate(to: origin)
+        cellsAreVerbatim = false
+        let base = storage.count
+        storage.append(bytes)
+        fieldCount = 0
+        while capacity < cellEnds.count { grow() }
+        var start = base
+        for (i, end) in cellEnds.enumerated() {
+            starts[i] = start
+            ends[i] = base &+ end
+            start = base &+ end
+        }
+        fieldCount = cellEnds.count
+    }
+
     /// Replaces every field's value, keeping the raw text and line.
     public func replaceFields(_ values: [[UInt8]]) {
         storage.truncate(to: origin)
