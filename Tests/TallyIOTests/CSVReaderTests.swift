@@ -48,23 +48,35 @@ import TallyIO
         return rows
     }
 
+    /// Reads `bytes` both ways and expects the same rows; returns them.
+    @discardableResult
+    static func readBothWays(_ bytes: [UInt8], in scratch: Scratch, as name: String) throws -> [String] {
+        let path = scratch.write(name, bytes)
+        let fast = try read(path, fast: true), slow = try read(path, fast: false)
+        #expect(fast == slow, "\(bytes)")
+        return fast
+    }
+
+    /// A fixed-seed generator of numbers below `n`, for the random files.
+    struct Seeded {
+        var state: UInt64
+        mutating func next(_ n: Int) -> Int {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Int((state >> 33) % UInt64(n))
+        }
+    }
+
     @Test(arguments: cases.indices) func theShortCutsReadAsTheGeneralWayDoes(_ i: Int) throws {
-        let scratch = Scratch()
-        let path = scratch.write("case.csv", Array(Self.cases[i].utf8))
-        let fast = try Self.read(path, fast: true), slow = try Self.read(path, fast: false)
-        #expect(fast == slow, "\(Self.cases[i].debugDescription)")
-        #expect(!fast.isEmpty)
+        let rows = try Self.readBothWays(Array(Self.cases[i].utf8), in: Scratch(), as: "case.csv")
+        #expect(!rows.isEmpty)
     }
 
     /// Random files of the bytes that decide between the two ways, in rows of random length
     /// (so that LFs, CRs and commas fall on every place of a 16-byte step). A fixed seed.
     @Test func randomBytesReadTheSameBothWays() throws {
         let scratch = Scratch()
-        var seed: UInt64 = 0x0C5F_5EED
-        func next(_ n: Int) -> Int {
-            seed = seed &* 6364136223846793005 &+ 1442695040888963407
-            return Int((seed >> 33) % UInt64(n))
-        }
+        var random = Seeded(state: 0x0C5F_5EED)
+        func next(_ n: Int) -> Int { random.next(n) }
         let rare: [[UInt8]] = [[0x22], [0x0D], [0x0D, 0x0A], [0x00], [0xEF, 0xBB, 0xBF], [0xC3, 0xA9], [0xFF], [0x0A]]
         for file in 0..<300 {
             var bytes = Array("h,i\n".utf8)
@@ -74,9 +86,7 @@ import TallyIO
                 }
                 if next(10) > 0 { bytes.append(0x0A) }
             }
-            let path = scratch.write("r\(file).csv", bytes)
-            let fast = try Self.read(path, fast: true), slow = try Self.read(path, fast: false)
-            #expect(fast == slow, "\(bytes)")
+            try Self.readBothWays(bytes, in: scratch, as: "r\(file).csv")
         }
     }
 
@@ -86,11 +96,8 @@ import TallyIO
     /// CR LF. The simply quoted record's one pass and the general way must read them the same.
     @Test func quotedFieldsReadTheSameBothWays() throws {
         let scratch = Scratch()
-        var seed: UInt64 = 0x0000_0071_0BE5
-        func next(_ n: Int) -> Int {
-            seed = seed &* 6364136223846793005 &+ 1442695040888963407
-            return Int((seed >> 33) % UInt64(n))
-        }
+        var random = Seeded(state: 0x0000_0071_0BE5)
+        func next(_ n: Int) -> Int { random.next(n) }
         let text: [[UInt8]] = [Array("龙阳路".utf8), Array("a,b".utf8), Array("plain".utf8), [], Array("12.50".utf8), Array("é".utf8)]
         let odd: [[UInt8]] = [[0x22, 0x22], [0x0A], [0x0D], [0x00], [0xE9, 0xBE], [0x99], Array("\u{FEFF}".utf8)]
         for file in 0..<300 {
@@ -109,9 +116,7 @@ import TallyIO
                 }
                 bytes += next(4) == 0 ? [0x0D, 0x0A] : [0x0A]
             }
-            let path = scratch.write("q\(file).csv", bytes)
-            let fast = try Self.read(path, fast: true), slow = try Self.read(path, fast: false)
-            #expect(fast == slow, "\(bytes)")
+            try Self.readBothWays(bytes, in: scratch, as: "q\(file).csv")
         }
     }
 

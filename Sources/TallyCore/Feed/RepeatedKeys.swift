@@ -137,7 +137,8 @@ final class FingerprintSet {
 
     static let partBits = 8
     private let parts: UnsafeMutablePointer<Part>
-    private(set) var count = 0
+    /// How many fingerprints the set holds (the tables' counts added up).
+    var count: Int { (0..<(1 << Self.partBits)).reduce(0) { $0 + parts[$1].count } }
 
     /// `capacity`: the slots each table starts with (a power of two).
     init(capacity: Int = 16) {
@@ -173,11 +174,7 @@ final class FingerprintSet {
     func insert(_ a: UInt64, _ b: UInt64) -> Bool {
         let p = part(a)
         if 2 * (p.pointee.count + 1) > p.pointee.mask + 1 { Self.grow(p) }
-        if Self.insert(a, a == 0 && b == 0 ? 1 : b, into: p) {
-            count += 1
-            return true
-        }
-        return false
+        return Self.insert(a, a == 0 && b == 0 ? 1 : b, into: p)
     }
 
     @inline(__always)
@@ -216,6 +213,5 @@ final class FingerprintSet {
             parts[i].table.update(repeating: 0, count: 2 * (parts[i].mask + 1))
             parts[i].count = 0
         }
-        count = 0
     }
 }

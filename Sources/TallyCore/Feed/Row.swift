@@ -255,8 +255,9 @@ public final class Row {
 
     /// Stores a record whose cells are spans of its bytes (`count` pairs of start and end at
     /// `spans`, offsets from the record's start; a start's top bit marks a cell with doubled
-    /// quotes), as `tally_csv_simple_record` found them: the bytes are copied once. When `quoted`, the cells leave out their quotes and the record
-    /// is the row's raw text as well; otherwise the cells are the record as is.
+    /// quotes), as `tally_csv_simple_record` found them: the bytes are copied once. When
+    /// `quoted`, the cells leave out their quotes and the record is the row's raw text as well;
+    /// otherwise the cells are the record as is.
     @inline(__always)
     public func setSpans(_ record: UnsafeRawBufferPointer, spans: UnsafePointer<UInt32>, count k: Int, quoted: Bool) {
         let base = storage.count
