@@ -158,3 +158,125 @@ int tally_utf8_valid(const unsigned char *p, size_t n) { return tally_utf8_valid
 int tally_utf8_simd_ready(void) { return 0; }
 int tally_utf8_valid(const unsigned char *p, size_t n) { (void)p; (void)n; return 0; }
 #endif
+
+int tally_utf8_wide(const unsigned char *p, size_t n) {
+    int wide = 0;
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = p[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c < 0xC2) return 0;
+        if (c < 0xE0) {
+            if (i + 1 >= n || (p[i + 1] & 0xC0) != 0x80) return 0;
+            i += 2;
+            continue;
+        }
+        wide = 1;
+        if (i + 2 >= n) return 0;
+        unsigned c1 = p[i + 1];
+        if ((c1 & 0xC0) != 0x80 || (p[i + 2] & 0xC0) != 0x80) return 0;
+        if (c < 0xF0) {
+            if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0)) return 0;
+            i += 3;
+            continue;
+        }
+        if (c > 0xF4 || i + 3 >= n || (p[i + 3] & 0xC0) != 0x80) return 0;
+        if ((c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 >= 0x90)) return 0;
+        i += 4;
+    }
+    return wide;
+}
+
+/* GB18030 → UTF-8 through a table of the two-byte codes (tally_gb18030_decode in CTally.h). With
+ * `utf8_stop`, -2 where the text from its first byte above 0x7F on is UTF-8 with a character of
+ * three or four bytes (tally_utf8_wide; the bytes before it are ASCII). GB18030 text mostly fails
+ * that at its first character (its lead bytes 0x81–0xBF are continuation bytes in UTF-8; its
+ * trail bytes 0xC0–0xFE are not). */
+static inline __attribute__((always_inline)) long tally_gb18030_run(const unsigned char *in, size_t n, unsigned char *out,
+                                                                    const uint32_t *two, int utf8_stop,
+                                                                    const unsigned char *limit) {
+    unsigned char *o = out;
+    size_t i = 0;
+    while (i < n) {
+#if defined(__x86_64__)
+        /* ASCII sixteen bytes at a time, copied as they are, up to the first byte above 0x7F.
+         * The load may read past the text, up to `limit`; the store may write past its UTF-8,
+         * into room the caller gives. */
+        if (in + i + 16 <= limit) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(in + i));
+            unsigned m = (unsigned)_mm_movemask_epi8(v);
+            _mm_storeu_si128((__m128i *)o, v);
+            size_t k = m ? (size_t)__builtin_ctz(m) : 16;
+            if (k >= n - i) {
+                o += n - i;
+                break;
+            }
+            i += k;
+            o += k;
+            if (k == 16) continue;
+        }
+#endif
+        unsigned c = in[i];
+        if (c < 0x80) {
+            *o++ = (unsigned char)c;
+            i++;
+            continue;
+        }
+        if (utf8_stop) {
+            utf8_stop = 0;
+            if (tally_utf8_wide(in + i, n - i)) return -2;
+        }
+        /* A run of two-byte codes, one after the other. Where the lead byte says every code
+         * under it is three bytes of UTF-8 (all of the hanzi), the output moves on by three
+         * without waiting for the table's answer: so the codes' look-ups overlap. */
+        const unsigned char *three = (const unsigned char *)(two + TALLY_GB18030_CODES) - 0x80;
+        do {
+            if (i + 1 >= n || c == 0x80 || c == 0xFF) return -1;
+            unsigned t = in[i + 1];
+            if (t < 0x40) return -1;
+            uint32_t u = two[(c - 0x81) * 192 + (t - 0x40)];
+            if (u == 0) return -1;
+            memcpy(o, &u, 4);
+            if (three[c]) {
+                o += 3;
+            } else {
+                unsigned lead = u & 0xFF;
+                o += lead < 0xE0 ? 2 : (lead < 0xF0 ? 3 : 4);
+            }
+            i += 2;
+        } while (i < n && (c = in[i]) >= 0x80);
+    }
+    return (long)(o - out);
+}
+
+long tally_gb18030_decode(const unsigned char *in, size_t n, unsigned char *out, const uint32_t *two) {
+    return tally_gb18030_run(in, n, out, two, 0, in + n);
+}
+
+long tally_gb18030_cells(const unsigned char *base, const long *starts, const long *ends, long count, long limit,
+                         unsigned char *out, long *cell_ends, long offset, const uint32_t *two) {
+    long o = 0;
+    for (long i = 0; i < count; i++) {
+        long w = tally_gb18030_run(base + starts[i], (size_t)(ends[i] - starts[i]), out + o, two, 1, base + limit);
+        if (w < 0) return i;
+        o += w;
+        cell_ends[i] = offset + o;
+    }
+    return count;
+}
+
+void tally_gb18030_prepare(uint32_t *two) {
+    unsigned char *three = (unsigned char *)(two + TALLY_GB18030_CODES);
+    memset(three, 0, 128);
+    for (unsigned c = 0x81; c <= 0xFE; c++) {
+        int all = 1;
+        for (unsigned t = 0x40; t <= 0xFF; t++) {
+            uint32_t u = two[(c - 0x81) * 192 + (t - 0x40)];
+            if (u != 0 && ((u & 0xF0) != 0xE0)) all = 0;
+        }
+        three[c - 0x80] = (unsigned char)all;
+    }
+}

@@ -26,10 +26,15 @@ public final class CSVReader {
     @inline(__always) private var end: Int { window.end }
     @inline(__always) private var ended: Bool { window.ended }
     private var checkedBOM = false
-    private var gb18030: Transcoder?
+    private var gb18030: GB18030Decoder?
+    /// The decoder's table, apart: the rows that it converts touch no object's reference count
+    /// (retaining the decoder for each row took a tenth of the reading thread in perf, the
+    /// object's cache line shared, it seems, with something the other thread writes).
+    private var gbTable: UnsafePointer<UInt32>?
     /// A GB18030 row's cells, converted, and where each ends (`convert`).
     private let spare = ByteBuffer(capacity: 1 << 12)
-    private var cellEnds: [Int] = []
+    private var cellEnds = UnsafeMutablePointer<Int>.allocate(capacity: 64)
+    private var cellEndsRoom = 64
 
     /// The line where the next record starts.
     public private(set) var nextLine = 1
@@ -96,12 +101,16 @@ public final class CSVReader {
         self.keys = fields.isEmpty ? nil : keys
         keyFieldCount = (fields.max() ?? -1) + 1
         self.window = ReadWindow(bufferSize: bufferSize, maxSpan: input.limits.maxLineBytes)
-        if encoding == .gb18030 { gb18030 = Transcoder(from: "GB18030", to: "UTF-8") }
+        if encoding == .gb18030 {
+            gb18030 = GB18030Decoder()
+            gbTable = gb18030?.two
+        }
     }
 
     deinit {
         window.deallocate()
         commas.deallocate()
+        cellEnds.deallocate()
     }
 
     /// Reads the next record into `row`; false at the end of the input.
@@ -178,7 +187,7 @@ public final class CSVReader {
         var stop = recordEnd
         if stop > start, buffer[stop - 1] == 0x0D, !inQuotes { stop -= 1 }
         if !split { row.reset() }
-        row.rawIsUTF8 = gb18030 == nil
+        row.rawIsUTF8 = gbTable == nil
         row.line = nextLine
         nextLine += 1 + newlines
         let recordStart = start
@@ -220,22 +229,26 @@ public final class CSVReader {
     /// quotes only around whole fields or doubled inside them, no NUL, no CR outside quotes but
     /// before the LF, whole in the buffer; line breaks may stand inside quotes), exactly as the general way reads such a record; false,
     /// with nothing read, otherwise. A record with bytes above 0x7F has them checked as the
-    /// general way does (UTF-8, or the general way itself for a GB18030 feed, whose cells are
-    /// converted). Cells with doubled quotes are undoubled in place, and the raw text copied.
+    /// general way does (UTF-8), or its cells converted (GB18030: the bytes that close a field
+    /// or a record, a quote, comma, CR or LF, never stand inside a GB18030 character). Cells with
+    /// doubled quotes are undoubled in place, and the raw text copied.
     @inline(__always)
     private func nextSimple(into row: Row) -> Bool {
         var count: UInt32 = 0, flags: UInt32 = 0
         let lf = tally_csv_simple_record(buffer + start, buffer + end, commas, UInt32(Self.plainCommas / 2), &count, &flags)
         guard lf > 0 else { return false }
         let high = flags & 1 != 0, quoted = flags & 2 != 0
-        guard !high || gb18030 == nil, let record = takeRecord(endingAt: lf, into: row) else { return false }
+        guard let record = takeRecord(endingAt: lf, into: row) else { return false }
         nextLine += Int(flags >> 8)
         row.setSpans(record, spans: commas, count: Int(count), quoted: quoted)
         let doubled = flags & 4 != 0
         if doubled { row.undoubleQuotes(spans: commas) }
-        if high { decode(row, cellsApart: true) }
-        if row.consumerBehind, !quoted, row.readFault == nil { printKey(row, record: record.baseAddress!) }
-        if !quoted || doubled { row.setRaw(record) }
+        // A GB18030 row's cells are converted into new bytes: neither its key nor its raw text
+        // can be taken from them.
+        let converted = high && gbTable != nil
+        if high { decode(row, cellsApart: true, high: true) }
+        if row.consumerBehind, !quoted, !converted, row.readFault == nil { printKey(row, record: record.baseAddress!) }
+        if !quoted || doubled || converted { row.setRaw(record) }
         return true
     }
 
@@ -249,7 +262,7 @@ public final class CSVReader {
         if buffer[stop - 1] == 0x0D { stop -= 1 }
         guard stop > recordStart else { return nil }
         row.reset()
-        row.rawIsUTF8 = gb18030 == nil
+        row.rawIsUTF8 = gbTable == nil
         row.line = nextLine
         nextLine += 1
         start = recordStart + lf + 1
@@ -287,6 +300,7 @@ public final class CSVReader {
             start += 3
             hadBOM = true
             gb18030 = nil
+            gbTable = nil
         }
     }
 
@@ -370,8 +384,9 @@ public final class CSVReader {
     ///
     /// `cellsApart`: the row's cells stand in its storage with a byte between each two (a comma
     /// or a quote: the record as is), so that no character can run from one cell into the next.
-    private func decode(_ row: Row, cellsApart: Bool) {
-        convert(row, cellsApart: cellsApart)
+    /// `high`: the caller saw a byte above 0x7F in the row, so none is looked for.
+    private func decode(_ row: Row, cellsApart: Bool, high: Bool = false) {
+        convert(row, cellsApart: cellsApart, high: high)
         if row.readFault == nil { findStrayBytes(row) }
     }
 
@@ -408,45 +423,23 @@ public final class CSVReader {
     }
 
     /// Whether a field of a GB18030 feed is really UTF-8: valid UTF-8 with at least one sequence
-    /// of three or four bytes (CJK text in UTF-8 is all such sequences). Read as GB18030, such
-    /// bytes mostly decode without error into other characters, a name nobody could recognise or
-    /// contest. Genuine GB18030 text is valid UTF-8 of that shape only by a rare coincidence of
-    /// every byte (its two-byte characters would have to line up as UTF-8 sequences throughout).
+    /// of three or four bytes (CJK text in UTF-8 is all such sequences; `tally_utf8_wide`). Read
+    /// as GB18030, such bytes mostly decode without error into other characters, a name nobody
+    /// could recognise or contest. Genuine GB18030 text is valid UTF-8 of that shape only by a
+    /// rare coincidence of every byte (its two-byte characters would have to line up as UTF-8
+    /// sequences throughout).
     static func looksLikeUTF8(_ cell: UnsafeRawBufferPointer) -> Bool {
-        guard cell.contains(where: { $0 >= 0xE0 }) else { return false }
-        return UTF8Check.isValid(UnsafeBufferPointer(start: cell.baseAddress?.assumingMemoryBound(to: UInt8.self), count: cell.count))
+        guard let p = cell.baseAddress else { return false }
+        return tally_utf8_wide(p.assumingMemoryBound(to: UInt8.self), cell.count) != 0
     }
 
-    private func convert(_ row: Row, cellsApart: Bool) {
+    private func convert(_ row: Row, cellsApart: Bool, high: Bool) {
         let all = row.cellBytes.assumingMemoryBound(to: UInt8.self)
-        if let gb18030 {
+        if let two = gbTable {
             // GB18030 never uses bytes below 0x80 inside a multi-byte character, so an ASCII row
-            // is the same in UTF-8.
-            guard all.contains(where: { $0 >= 0x80 }) else { return }
-            // Every cell, converted or as is, back to back in `spare`, then back into the row.
-            spare.removeAll()
-            cellEnds.removeAll(keepingCapacity: true)
-            for i in 0..<row.count {
-                let cell = row.field(i)
-                if cell.contains(where: { $0 >= 0x80 }) {
-                    if Self.looksLikeUTF8(cell) {
-                        row.readFault = RowFault(code: "encoding-error", field: "", fieldNumber: i + 1,
-                                                 reason: "field \(i + 1) is UTF-8 text in a feed declared GB18030: read as GB18030 it would become other characters")
-                        return
-                    }
-                    do {
-                        try gb18030.convert(cell, appendingTo: spare)
-                    } catch {
-                        row.readFault = RowFault(code: "encoding-error", field: "", fieldNumber: i + 1,
-                                                 reason: "field \(i + 1) is not valid GB18030 (byte \(error.offset + 1) of the field)")
-                        return
-                    }
-                } else {
-                    spare.append(cell)
-                }
-                cellEnds.append(spare.count)
-            }
-            cellEnds.withUnsafeBufferPointer { row.replaceCells(spare.contents, ends: $0) }
+            // is the same in UTF-8 (`high`: the caller saw a byte above 0x7F).
+            guard high || all.contains(where: { $0 >= 0x80 }) else { return }
+            convert(row, gb18030: two)
             return
         }
         if UTF8Check.isValid(all) && (cellsApart || !Self.splitsASequence(row)) { return }
@@ -457,6 +450,51 @@ public final class CSVReader {
                 return
             }
         }
+    }
+
+    /// Converts a GB18030 row's cells into `spare`, back to back, then back into the row; a cell
+    /// that is UTF-8 (`looksLikeUTF8`) or not valid GB18030 is the row's fault. The table does
+    /// the cells it can (`tally_gb18030_cells`); the one it stops at goes the exact way, then the
+    /// table goes on from the next.
+    private func convert(_ row: Row, gb18030 two: UnsafePointer<UInt32>) {
+        let n = row.count
+        if cellEndsRoom < n {
+            cellEnds.deallocate()
+            cellEndsRoom = max(n, 2 * cellEndsRoom)
+            cellEnds = .allocate(capacity: cellEndsRoom)
+        }
+        let room = 2 * row.cellBytes.count + 16
+        let base = row.storage.base, limit = row.storage.count, starts = row.cellStarts, ends = row.cellEnds
+        let cellEnds = cellEnds
+        spare.removeAll()
+        var from = 0
+        while from < n {
+            let before = spare.count
+            var done = 0
+            spare.append(atMost: room) { out in
+                done = tally_gb18030_cells(base, starts + from, ends + from, n - from, limit,
+                                           out.baseAddress!.assumingMemoryBound(to: UInt8.self), cellEnds + from, before, two)
+                return done > 0 ? cellEnds[from + done - 1] - before : 0
+            }
+            from += done
+            guard from < n else { break }
+            let cell = row.field(from)
+            if Self.looksLikeUTF8(cell) {
+                row.readFault = RowFault(code: "encoding-error", field: "", fieldNumber: from + 1,
+                                         reason: "field \(from + 1) is UTF-8 text in a feed declared GB18030: read as GB18030 it would become other characters")
+                return
+            }
+            do {
+                try gb18030!.convert(cell, appendingTo: spare)
+            } catch {
+                row.readFault = RowFault(code: "encoding-error", field: "", fieldNumber: from + 1,
+                                         reason: "field \(from + 1) is not valid GB18030 (byte \(error.offset + 1) of the field)")
+                return
+            }
+            cellEnds[from] = spare.count
+            from += 1
+        }
+        row.replaceCells(spare.contents, ends: UnsafeBufferPointer(start: cellEnds, count: n))
     }
 
     /// Whether a cell after the first begins with a UTF-8 continuation byte (10xxxxxx). Quoted

@@ -59,9 +59,11 @@ enum Fuzz {
     // MARK: Targets
 
     /// The CSV reader and the row validator, on the transit feed (UTF-8) or, when the first byte
-    /// is odd, the tax feed (GB18030).
+    /// is odd, the tax feed (GB18030); then the input as GB18030 text, converted by the table of
+    /// two-byte codes and by iconv alone, which must agree (the bytes, or where they stop).
     static func csv(_ data: UnsafeRawBufferPointer) {
         let feed = feeds[(data.first ?? 0) & 1 == 0 ? "transit" : "tax"]!
+        if (data.first ?? 0) & 1 == 1 { gb18030(data) }
         guard case .csv(let encoding) = feed.spec.format, let input = file(data) else { return }
         let reader = CSVReader(input, encoding: encoding)
         let validator = RowValidator(spec: feed.spec, today: CivilDate(year: 2026, month: 12, day: 4)!)
@@ -85,6 +87,20 @@ enum Fuzz {
             i += 1
         }
         if i != seen.count { fatalError("the short cuts read \(seen.count) rows, the general way \(i)") }
+    }
+
+    nonisolated(unsafe) static let decoder = GB18030Decoder()!
+
+    static func gb18030(_ data: UnsafeRawBufferPointer) {
+        let table = ByteBuffer(capacity: 64)
+        var tableStop: Int?
+        do { try decoder.convert(data, appendingTo: table) } catch { tableStop = error.offset }
+        let iconv = ByteBuffer(capacity: 64)
+        var iconvStop: Int?
+        do { try Transcoder(from: "GB18030", to: "UTF-8")!.convert(data, appendingTo: iconv) } catch { iconvStop = error.offset }
+        if tableStop != iconvStop || (tableStop == nil && table.bytes != iconv.bytes) {
+            fatalError("GB18030: the table gives \(tableStop.map { "a stop at \($0)" } ?? "\(table.bytes)"), iconv \(iconvStop.map { "a stop at \($0)" } ?? "\(iconv.bytes)")")
+        }
     }
 
     /// A row's line, cells, raw text and read fault, for comparing two readings.

@@ -318,6 +318,31 @@ static inline __attribute__((always_inline)) int tally_lower_hex32(const unsigne
 int tally_utf8_simd_ready(void);
 int tally_utf8_valid(const unsigned char *p, size_t n);
 
+/* Converts `n` bytes of GB18030 at `in` to UTF-8 at `out` when they are ASCII and two-byte codes
+ * only, each two-byte code looked up in `two`: TALLY_GB18030_CODES entries, 126 rows of 192
+ * (lead byte 0x81–0xFE, trail byte 0x40–0xFF), each the code's UTF-8 bytes packed little-endian
+ * (the first byte in the low eight bits; the lead byte tells how many), 0 where the table does
+ * not speak for the code; then 128 bytes that tally_gb18030_prepare sets from the entries.
+ * Returns the number of bytes written, or -1 at the first byte it cannot convert so (a four-byte
+ * code, a code not in the table, an invalid or cut sequence): the caller converts such text some
+ * other way. `out` needs room for 2n + 4 bytes (CTally.c). */
+#include <stdint.h>
+#define TALLY_GB18030_CODES (126 * 192)
+void tally_gb18030_prepare(uint32_t *two);
+long tally_gb18030_decode(const unsigned char *in, size_t n, unsigned char *out, const uint32_t *two);
+
+/* Whether `n` bytes at `p` are valid UTF-8 (RFC 3629) with a character of three or four bytes:
+ * what CJK text in UTF-8 is, and GB18030 text is only by a rare coincidence of every byte. */
+int tally_utf8_wide(const unsigned char *p, size_t n);
+
+/* Converts a GB18030 row's cells, `count` of them at base[starts[i]..<ends[i]], back to back to
+ * `out` as tally_gb18030_decode does, writing where each ends into cell_ends (offset + the bytes
+ * written so far). Stops at the first cell that decode cannot convert, or that is UTF-8 by
+ * tally_utf8_wide (which the caller must reject), and returns how many cells it converted. It may read any byte below base[limit], and
+ * `out` needs room for twice the cells' bytes and 16. */
+long tally_gb18030_cells(const unsigned char *base, const long *starts, const long *ends, long count, long limit,
+                         unsigned char *out, long *cell_ends, long offset, const uint32_t *two);
+
 /* Registers a temporary spool file to be removed at exit and on SIGINT, SIGTERM and SIGHUP
  * (CTally.c); returns 0 when it could not be (too many, or the path too long). */
 int tally_spool_register(const char *path);

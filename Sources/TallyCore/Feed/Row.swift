@@ -355,6 +355,10 @@ public final class Row {
         ends[i] = storage.count
     }
 
+    /// Where each cell starts and ends in `storage` (the C code that converts a row's cells).
+    public var cellStarts: UnsafePointer<Int> { UnsafePointer(starts) }
+    public var cellEnds: UnsafePointer<Int> { UnsafePointer(ends) }
+
     /// The bytes of field `i`; valid until the row changes.
     @inline(__always)
     public func field(_ i: Int) -> UnsafeRawBufferPointer {
