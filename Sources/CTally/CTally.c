@@ -229,10 +229,7 @@ static inline __attribute__((always_inline)) long tally_gb18030_run(const unsign
             utf8_stop = 0;
             if (tally_utf8_wide(in + i, n - i)) return -2;
         }
-        /* A run of two-byte codes, one after the other. Where the lead byte says every code
-         * under it is three bytes of UTF-8 (all of the hanzi), the output moves on by three
-         * without waiting for the table's answer: so the codes' look-ups overlap. */
-        const unsigned char *three = (const unsigned char *)(two + TALLY_GB18030_CODES) - 0x80;
+        /* A run of two-byte codes, one after the other. */
         do {
             if (i + 1 >= n || c == 0x80 || c == 0xFF) return -1;
             unsigned t = in[i + 1];
@@ -240,12 +237,8 @@ static inline __attribute__((always_inline)) long tally_gb18030_run(const unsign
             uint32_t u = two[(c - 0x81) * 192 + (t - 0x40)];
             if (u == 0) return -1;
             memcpy(o, &u, 4);
-            if (three[c]) {
-                o += 3;
-            } else {
-                unsigned lead = u & 0xFF;
-                o += lead < 0xE0 ? 2 : (lead < 0xF0 ? 3 : 4);
-            }
+            unsigned lead = u & 0xFF;
+            o += lead < 0xE0 ? 2 : (lead < 0xF0 ? 3 : 4);
             i += 2;
         } while (i < n && (c = in[i]) >= 0x80);
     }
@@ -268,15 +261,3 @@ long tally_gb18030_cells(const unsigned char *base, const long *starts, const lo
     return count;
 }
 
-void tally_gb18030_prepare(uint32_t *two) {
-    unsigned char *three = (unsigned char *)(two + TALLY_GB18030_CODES);
-    memset(three, 0, 128);
-    for (unsigned c = 0x81; c <= 0xFE; c++) {
-        int all = 1;
-        for (unsigned t = 0x40; t <= 0xFF; t++) {
-            uint32_t u = two[(c - 0x81) * 192 + (t - 0x40)];
-            if (u != 0 && ((u & 0xF0) != 0xE0)) all = 0;
-        }
-        three[c - 0x80] = (unsigned char)all;
-    }
-}

@@ -91,8 +91,8 @@ public final class GB18030Decoder {
     nonisolated(unsafe) static let twoByteCodes: UnsafePointer<UInt32>? = {
         guard let iconv = Transcoder(from: "GB18030", to: "UTF-8") else { return nil }
         let codes = Int(TALLY_GB18030_CODES)
-        let table = UnsafeMutablePointer<UInt32>.allocate(capacity: codes + 32)
-        table.initialize(repeating: 0, count: codes + 32)
+        let table = UnsafeMutablePointer<UInt32>.allocate(capacity: codes)
+        table.initialize(repeating: 0, count: codes)
         let out = ByteBuffer(capacity: 16)
         for lead in 0x81...0xFE {
             for trail in 0x40...0xFF {
@@ -110,7 +110,6 @@ public final class GB18030Decoder {
                 table[(lead - 0x81) * 192 + (trail - 0x40)] = packed
             }
         }
-        tally_gb18030_prepare(table)
         return UnsafePointer(table)
     }()
 

@@ -322,13 +322,12 @@ int tally_utf8_valid(const unsigned char *p, size_t n);
  * only, each two-byte code looked up in `two`: TALLY_GB18030_CODES entries, 126 rows of 192
  * (lead byte 0x81–0xFE, trail byte 0x40–0xFF), each the code's UTF-8 bytes packed little-endian
  * (the first byte in the low eight bits; the lead byte tells how many), 0 where the table does
- * not speak for the code; then 128 bytes that tally_gb18030_prepare sets from the entries.
+ * not speak for the code.
  * Returns the number of bytes written, or -1 at the first byte it cannot convert so (a four-byte
  * code, a code not in the table, an invalid or cut sequence): the caller converts such text some
  * other way. `out` needs room for 2n + 4 bytes (CTally.c). */
 #include <stdint.h>
 #define TALLY_GB18030_CODES (126 * 192)
-void tally_gb18030_prepare(uint32_t *two);
 long tally_gb18030_decode(const unsigned char *in, size_t n, unsigned char *out, const uint32_t *two);
 
 /* Whether `n` bytes at `p` are valid UTF-8 (RFC 3629) with a character of three or four bytes:
