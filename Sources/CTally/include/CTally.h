@@ -342,6 +342,15 @@ int tally_utf8_wide(const unsigned char *p, size_t n);
 long tally_gb18030_cells(const unsigned char *base, const long *starts, const long *ends, long count, long limit,
                          unsigned char *out, long *cell_ends, long offset, const uint32_t *two);
 
+/* Compares two byte strings as memcmp does, a shorter one that begins the other first: <0, 0, >0
+ * (RepeatedKeys, for keys that come in ascending order). */
+#include <string.h>
+static inline int tally_compare_bytes(const void *a, size_t na, const void *b, size_t nb) {
+    int c = memcmp(a, b, na < nb ? na : nb);
+    if (c != 0) return c;
+    return na < nb ? -1 : (na > nb ? 1 : 0);
+}
+
 /* Registers a temporary spool file to be removed at exit and on SIGINT, SIGTERM and SIGHUP
  * (CTally.c); returns 0 when it could not be (too many, or the path too long). */
 int tally_spool_register(const char *path);

@@ -14,7 +14,8 @@ import CTally
 /// odds far below one in 10^20. One pass of `SipHash128` over the key's bytes indexes an
 /// open-addressing table of its own: two of Swift's `Hasher` and a `Set` hashed the key three
 /// times, a third of the main thread's time on a wide export (perf; BENCHMARKS.md, "tally-parse
-/// on a wide export").
+/// on a wide export"). While a CSV file's keys come in ascending order, no key is looked up at
+/// all (`greatest`).
 public final class RepeatedKeys {
     /// What a row's key says.
     public enum Verdict: Equatable, Sendable {
@@ -27,31 +28,77 @@ public final class RepeatedKeys {
 
     let seen = FingerprintSet()
     let spec: FeedSpec
-    /// An XML record's key, gathered here before it is hashed.
+    /// An XML record's key, gathered here before it is hashed; a CSV row's key cells laid out
+    /// for comparing (`laidOut`).
     let key = ByteBuffer(capacity: 256)
     let naturalKey: NaturalKey
+
+    /// While a CSV file's keys come in ascending order (`laidOut`, compared as bytes), the
+    /// greatest key so far, laid out. A key above it repeats no earlier one, so its fingerprint
+    /// is only written down (`run`), in order, with no look-up; a key equal to it repeats it. A
+    /// key below it sends the fingerprints written down into the set first, then is looked up
+    /// there. Exported files mostly list rows by their key: then the set's random reads (8% of
+    /// tally-parse's samples on the wide export, and 2% growing it; perf) are never made.
+    let greatest = ByteBuffer(capacity: 256)
+    /// The fingerprints of the keys above the set's, in the order they came.
+    let run = FingerprintRun()
+    /// Whether keys are still taken in order: false for XML, and for the rest of a file whose
+    /// keys come out of order (`checkPrepared`).
+    var ordered: Bool
+    /// The keys of the file checked in order, and how many of them came below the greatest.
+    var checked = 0, below = 0
+    /// Where the key last prepared stands against `greatest`.
+    var order = Order.above
+    enum Order { case above, equal, below }
 
     public init(spec: FeedSpec) {
         self.spec = spec
         naturalKey = NaturalKey(spec: spec)
+        if case .csv = spec.format { ordered = true } else { ordered = false }
     }
 
     /// A row's key, hashed.
     public enum Prepared: Sendable { case unchecked, empty, key(UInt64, UInt64) }
     var prepared = Prepared.unchecked
 
-    /// Hashes `row`'s key and asks for its slot's cache line, for `checkPrepared` after the
-    /// row's other checks: 2M keys make random accesses into a 64 MB table, and the validator's
-    /// work in between hides the wait (perf put the misses at most of the key check's cost).
+    /// Hashes `row`'s key and, when it must be looked up in the set, asks for its slot's cache
+    /// line, for `checkPrepared` after the row's other checks: 2M keys make random accesses into
+    /// a 64 MB table, and the validator's work in between hides part of the wait.
     public func prepare(_ row: Row) {
         prepared = row.keyPrint ?? fingerprint(row)
-        if case .key(let a, _) = prepared { seen.prefetch(a) }
+        guard case .key(let a, _) = prepared else { return }
+        if ordered {
+            layOut(row)
+            let c = greatest.count == 0 ? 1 : Int(tally_compare_bytes(key.base, key.count, greatest.base, greatest.count))
+            order = c > 0 ? .above : (c == 0 ? .equal : .below)
+            if order != .below { return }
+        }
+        seen.prefetch(a)
     }
 
     /// The verdict on the row last given to `prepare`, or nil when its key is not checked (its
     /// cells could not be read, or, in XML, it has another fault: `faultFree`).
     public func checkPrepared(faultFree: Bool) -> Verdict? {
         defer { prepared = .unchecked }
+        if ordered, case .key(let a, let b) = prepared {
+            switch order {
+            case .above:
+                checked += 1
+                run.append(a, b)
+                greatest.exchange(with: key)
+                return .fresh
+            case .equal:
+                checked += 1
+                return .repeated
+            case .below:
+                checked += 1
+                run.flush(into: seen)
+                // When a quarter of the keys come out of order, the file is not in key order:
+                // every key goes to the set from here on, and no key is laid out to compare.
+                below += 1
+                if checked >= 256 && 4 * below > checked { ordered = false }
+            }
+        }
         return verdict(prepared, faultFree: faultFree)
     }
 
@@ -61,6 +108,24 @@ public final class RepeatedKeys {
         case .unchecked: return nil
         case .empty: return .empty
         case .key(let a, let b): return seen.insert(a, b) ? .fresh : .repeated
+        }
+    }
+
+    /// Lays out `row`'s key cells in `key` for comparing as bytes: each cell's length as four
+    /// bytes, most significant first, then the cell. No layout is the start of another's, so
+    /// two keys lay out the same exactly when their cells are the same; and keys of one width
+    /// that count up (row numbers, ids) lay out in ascending order.
+    @inline(__always)
+    func layOut(_ row: Row) {
+        key.removeAll()
+        for i in spec.primaryKey {
+            let v = i < row.count ? row.field(i) : UnsafeRawBufferPointer(start: nil, count: 0)
+            let n = UInt32(truncatingIfNeeded: v.count)
+            key.append(UInt8(truncatingIfNeeded: n >> 24))
+            key.append(UInt8(truncatingIfNeeded: n >> 16))
+            key.append(UInt8(truncatingIfNeeded: n >> 8))
+            key.append(UInt8(truncatingIfNeeded: n))
+            key.append(v)
         }
     }
 
@@ -114,7 +179,51 @@ public final class RepeatedKeys {
     }
 
     /// Forgets every key (for the next file).
-    public func removeAll() { seen.removeAll() }
+    public func removeAll() {
+        seen.removeAll()
+        run.removeAll()
+        greatest.removeAll()
+        checked = 0
+        below = 0
+        if case .csv = spec.format { ordered = true }
+    }
+}
+
+/// Fingerprints written down in order, in blocks of 64K (a megabyte each), so that growing
+/// never copies them; `flush` adds them all to a set.
+final class FingerprintRun {
+    private var blocks: [UnsafeMutablePointer<UInt64>] = []
+    private static let blockPairs = 1 << 16
+    /// How many fingerprints are written down.
+    private(set) var count = 0
+
+    deinit { for b in blocks { b.deallocate() } }
+
+    @inline(__always)
+    func append(_ a: UInt64, _ b: UInt64) {
+        let slot = count & (Self.blockPairs - 1)
+        if slot == 0 && count >> 16 == blocks.count { blocks.append(.allocate(capacity: 2 * Self.blockPairs)) }
+        let p = blocks[count >> 16] + 2 * slot
+        p[0] = a
+        p[1] = b
+        count += 1
+    }
+
+    /// Adds every fingerprint to `set` and forgets them (keeping the blocks).
+    func flush(into set: FingerprintSet) {
+        for i in 0..<count {
+            let p = blocks[i >> 16] + 2 * (i & (Self.blockPairs - 1))
+            _ = set.insert(p[0], p[1])
+        }
+        count = 0
+    }
+
+    /// Forgets every fingerprint, and all but the first block.
+    func removeAll() {
+        count = 0
+        for b in blocks.dropFirst() { b.deallocate() }
+        blocks = Array(blocks.prefix(1))
+    }
 }
 
 /// A set of 128-bit fingerprints (already uniformly random), with linear probing at most half

@@ -41,4 +41,61 @@ import Testing
         #expect(prints == lists.map(print), "the same cells, the same fingerprint")
         #expect(print(["", ""]) == "empty")
     }
+
+    /// The verdicts of `RepeatedKeys` against a set of the keys themselves, over files whose keys
+    /// come in order with now and then a repeat of the greatest key, a repeat of an older one, a
+    /// fresh key below the greatest, an empty key, a row that cannot be read, two cells that put
+    /// the same bytes apart differently, and shorter keys; files in order throughout, in
+    /// order with a shuffled stretch, and shuffled; each file after the last on the same keys
+    /// (`removeAll`). Files whose keys are shuffled must leave the ordered reading, files in
+    /// order must keep it.
+    @Test func verdictsInOrderAndOutOfOrderAreThoseOfASetOfTheKeys() throws {
+        let keys = RepeatedKeys(spec: try NaturalKeyTests.spec())
+        var random = Seeded(state: 0x0DE5_0E7E)
+        for file in 0..<60 {
+            let shape = file % 3  // 0: in order; 1: in order with a shuffled stretch; 2: shuffled
+            var cells: [[String]] = []
+            for i in 0..<2000 {
+                var rid = String(format: "R%08d", i), ref = "x"
+                switch random.next(40) {
+                case 0 where !cells.isEmpty: (rid, ref) = (cells[cells.count - 1][0], cells[cells.count - 1][1])
+                case 1 where !cells.isEmpty: let old = cells[random.next(cells.count)]; (rid, ref) = (old[0], old[1])
+                case 2 where i > 0: (rid, ref) = (String(format: "R%08d", random.next(i)), "y")
+                case 3: (rid, ref) = ("", "")
+                case 4 where !cells.isEmpty && !cells[cells.count - 1][0].isEmpty:
+                    // The last key's bytes, cut between its cells one byte earlier.
+                    let last = cells[cells.count - 1]
+                    (rid, ref) = (String(last[0].dropLast()), String(last[0].last!) + last[1])
+                case 5: rid = "R\(i)"
+                default: break
+                }
+                cells.append([rid, ref])
+            }
+            if shape == 2 { cells.shuffle(using: &random) }
+            if shape == 1 { cells[800..<900].shuffle(using: &random) }
+            var seen = Set<[String]>()
+            let before = keys.ordered
+            #expect(before, "each file starts in the ordered reading")
+            for (i, c) in cells.enumerated() {
+                let row = NaturalKeyTests.row(c + ["a"])
+                let unreadable = random.next(50) == 0
+                if unreadable { row.readFault = RowFault(code: "structure-error", field: "", fieldNumber: 1, reason: "test") }
+                keys.prepare(row)
+                let verdict = keys.checkPrepared(faultFree: true)
+                let expected: RepeatedKeys.Verdict? = unreadable ? nil : (c == ["", ""] ? .empty : (seen.insert(c).inserted ? .fresh : .repeated))
+                #expect(verdict == expected, "file \(file) row \(i) \(c)")
+            }
+            #expect(keys.ordered == (shape != 2), "file \(file)")
+            keys.removeAll()
+        }
+    }
+
+    struct Seeded: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return state ^ (state >> 29)
+        }
+        mutating func next(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+    }
 }
