@@ -26,15 +26,8 @@ public final class CSVReader {
     @inline(__always) private var end: Int { window.end }
     @inline(__always) private var ended: Bool { window.ended }
     private var checkedBOM = false
-    private var gb18030: GB18030Decoder?
-    /// The decoder's table, apart: the rows that it converts touch no object's reference count
-    /// (retaining the decoder for each row took a tenth of the reading thread in perf, the
-    /// object's cache line shared, it seems, with something the other thread writes).
-    private var gbTable: UnsafePointer<UInt32>?
-    /// A GB18030 row's cells, converted, and where each ends (`convert`).
-    private let spare = ByteBuffer(capacity: 1 << 12)
-    private var cellEnds = UnsafeMutablePointer<Int>.allocate(capacity: 64)
-    private var cellEndsRoom = 64
+    /// A GB18030 feed's converter (nil for UTF-8, and once a byte-order mark says UTF-8).
+    private var gb18030: GB18030Cells?
 
     /// The line where the next record starts.
     public private(set) var nextLine = 1
@@ -101,16 +94,12 @@ public final class CSVReader {
         self.keys = fields.isEmpty ? nil : keys
         keyFieldCount = (fields.max() ?? -1) + 1
         self.window = ReadWindow(bufferSize: bufferSize, maxSpan: input.limits.maxLineBytes)
-        if encoding == .gb18030 {
-            gb18030 = GB18030Decoder()
-            gbTable = gb18030?.two
-        }
+        if encoding == .gb18030 { gb18030 = GB18030Cells() }
     }
 
     deinit {
         window.deallocate()
         commas.deallocate()
-        cellEnds.deallocate()
     }
 
     /// Reads the next record into `row`; false at the end of the input.
@@ -187,7 +176,7 @@ public final class CSVReader {
         var stop = recordEnd
         if stop > start, buffer[stop - 1] == 0x0D, !inQuotes { stop -= 1 }
         if !split { row.reset() }
-        row.rawIsUTF8 = gbTable == nil
+        row.rawIsUTF8 = gb18030 == nil
         row.line = nextLine
         nextLine += 1 + newlines
         let recordStart = start
@@ -240,15 +229,22 @@ public final class CSVReader {
         let high = flags & 1 != 0, quoted = flags & 2 != 0
         guard let record = takeRecord(endingAt: lf, into: row) else { return false }
         nextLine += Int(flags >> 8)
+        let recordBase = row.storage.count
         row.setSpans(record, spans: commas, count: Int(count), quoted: quoted)
         let doubled = flags & 4 != 0
         if doubled { row.undoubleQuotes(spans: commas) }
-        // A GB18030 row's cells are converted into new bytes: neither its key nor its raw text
-        // can be taken from them.
-        let converted = high && gbTable != nil
+        // A GB18030 row's cells are converted into new bytes after the record's copy (or later,
+        // by the consumer): its key is not hashed from the record, and the copy stays its raw
+        // text.
+        let converted = high && gb18030 != nil
         if high { decode(row, cellsApart: true, high: true) }
         if row.consumerBehind, !quoted, !converted, row.readFault == nil { printKey(row, record: record.baseAddress!) }
-        if !quoted || doubled || converted { row.setRaw(record) }
+        if doubled || (!quoted && !converted) {
+            row.setRaw(record)
+        } else if !quoted {
+            row.rawStart = recordBase
+            row.rawCount = record.count
+        }
         return true
     }
 
@@ -262,7 +258,7 @@ public final class CSVReader {
         if buffer[stop - 1] == 0x0D { stop -= 1 }
         guard stop > recordStart else { return nil }
         row.reset()
-        row.rawIsUTF8 = gbTable == nil
+        row.rawIsUTF8 = gb18030 == nil
         row.line = nextLine
         nextLine += 1
         start = recordStart + lf + 1
@@ -300,7 +296,6 @@ public final class CSVReader {
             start += 3
             hadBOM = true
             gb18030 = nil
-            gbTable = nil
         }
     }
 
@@ -308,7 +303,7 @@ public final class CSVReader {
     /// read buffer (each cell is at the same offset there): hashed from the row's copy, the
     /// reads waited behind this thread's stores into the batch (perf).
     private func printKey(_ row: Row, record: UnsafeRawPointer) {
-        guard let keys, row.count >= keyFieldCount, let cells = row.cellBytes.baseAddress else { return }
+        guard let keys, !row.convertLater, row.count >= keyFieldCount, let cells = row.cellBytes.baseAddress else { return }
         row.keyPrint = keys.fingerprint(csvCells: { i in
             let v = row.field(i)
             return UnsafeRawBufferPointer(start: record + (v.baseAddress.map { $0 - cells } ?? 0), count: v.count)
@@ -385,15 +380,28 @@ public final class CSVReader {
     /// `cellsApart`: the row's cells stand in its storage with a byte between each two (a comma
     /// or a quote: the record as is), so that no character can run from one cell into the next.
     /// `high`: the caller saw a byte above 0x7F in the row, so none is looked for.
+    ///
+    /// A GB18030 row with a byte above 0x7F is converted (`GB18030Cells`), here or, when the row
+    /// pipeline's consumer finishes rows and is not behind, by the consumer (`Row.convertLater`):
+    /// on a GB18030 feed the reading thread had the more work of the two.
     private func decode(_ row: Row, cellsApart: Bool, high: Bool = false) {
-        convert(row, cellsApart: cellsApart, high: high)
-        if row.readFault == nil { findStrayBytes(row) }
+        if let gb18030 {
+            // GB18030 never uses bytes below 0x80 inside a multi-byte character, so an ASCII row
+            // is the same in UTF-8 (`high`: the caller saw a byte above 0x7F).
+            if high || row.cellBytes.contains(where: { $0 >= 0x80 }) {
+                if row.consumerFinishes && !row.consumerBehind { row.convertLater = true } else { gb18030.convert(row) }
+                return
+            }
+        } else {
+            checkUTF8(row, cellsApart: cellsApart)
+        }
+        if row.readFault == nil { Self.findStrayBytes(row, in: row.cellBytes) }
     }
 
     /// A NUL byte, or U+FEFF (a byte-order mark where none belongs: a file glued onto another),
     /// in a cell: such a value cannot be what the agency meant, and would travel on invisibly.
-    private func findStrayBytes(_ row: Row) {
-        let all = row.cellBytes
+    /// `all`: the bytes of `row`'s storage that hold its cells, looked through first.
+    static func findStrayBytes(_ row: Row, in all: UnsafeRawBufferPointer) {
         let n = all.count
         guard n > 0, let base = all.baseAddress else { return }
         guard memchr(base, 0, n) != nil || Self.holdsBOM(base, n) else { return }
@@ -433,15 +441,8 @@ public final class CSVReader {
         return tally_utf8_wide(p.assumingMemoryBound(to: UInt8.self), cell.count) != 0
     }
 
-    private func convert(_ row: Row, cellsApart: Bool, high: Bool) {
+    private func checkUTF8(_ row: Row, cellsApart: Bool) {
         let all = row.cellBytes.assumingMemoryBound(to: UInt8.self)
-        if let two = gbTable {
-            // GB18030 never uses bytes below 0x80 inside a multi-byte character, so an ASCII row
-            // is the same in UTF-8 (`high`: the caller saw a byte above 0x7F).
-            guard high || all.contains(where: { $0 >= 0x80 }) else { return }
-            convert(row, gb18030: two)
-            return
-        }
         if UTF8Check.isValid(all) && (cellsApart || !Self.splitsASequence(row)) { return }
         for i in 0..<row.count {
             let cell = row.field(i)
@@ -450,51 +451,6 @@ public final class CSVReader {
                 return
             }
         }
-    }
-
-    /// Converts a GB18030 row's cells into `spare`, back to back, then back into the row; a cell
-    /// that is UTF-8 (`looksLikeUTF8`) or not valid GB18030 is the row's fault. The table does
-    /// the cells it can (`tally_gb18030_cells`); the one it stops at goes the exact way, then the
-    /// table goes on from the next.
-    private func convert(_ row: Row, gb18030 two: UnsafePointer<UInt32>) {
-        let n = row.count
-        if cellEndsRoom < n {
-            cellEnds.deallocate()
-            cellEndsRoom = max(n, 2 * cellEndsRoom)
-            cellEnds = .allocate(capacity: cellEndsRoom)
-        }
-        let room = 2 * row.cellBytes.count + 16
-        let base = row.storage.base, limit = row.storage.count, starts = row.cellStarts, ends = row.cellEnds
-        let cellEnds = cellEnds
-        spare.removeAll()
-        var from = 0
-        while from < n {
-            let before = spare.count
-            var done = 0
-            spare.append(atMost: room) { out in
-                done = tally_gb18030_cells(base, starts + from, ends + from, n - from, limit,
-                                           out.baseAddress!.assumingMemoryBound(to: UInt8.self), cellEnds + from, before, two)
-                return done > 0 ? cellEnds[from + done - 1] - before : 0
-            }
-            from += done
-            guard from < n else { break }
-            let cell = row.field(from)
-            if Self.looksLikeUTF8(cell) {
-                row.readFault = RowFault(code: "encoding-error", field: "", fieldNumber: from + 1,
-                                         reason: "field \(from + 1) is UTF-8 text in a feed declared GB18030: read as GB18030 it would become other characters")
-                return
-            }
-            do {
-                try gb18030!.convert(cell, appendingTo: spare)
-            } catch {
-                row.readFault = RowFault(code: "encoding-error", field: "", fieldNumber: from + 1,
-                                         reason: "field \(from + 1) is not valid GB18030 (byte \(error.offset + 1) of the field)")
-                return
-            }
-            cellEnds[from] = spare.count
-            from += 1
-        }
-        row.replaceCells(spare.contents, ends: UnsafeBufferPointer(start: cellEnds, count: n))
     }
 
     /// Whether a cell after the first begins with a UTF-8 continuation byte (10xxxxxx). Quoted

@@ -54,6 +54,10 @@ public final class FeedRows {
     @inline(__always)
     public func advance() throws(InputError) -> Bool { try pipeline.advance() }
 
+    /// How many rows the consumer's side converted from GB18030 (`Row.convertLater`), for the
+    /// tests.
+    var rowsConvertedLater: Int { pipeline.convertedLater }
+
     /// Ends the reading thread; call it before touching the input again.
     public func stop() { pipeline.stop() }
 

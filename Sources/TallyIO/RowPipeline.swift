@@ -30,6 +30,7 @@ public final class RowPipeline: @unchecked Sendable {
             var keyA: UInt64
             var keyB: UInt64
             var keyKind: UInt8
+            var convertLater: Bool
         }
         let bytes = ByteBuffer(capacity: 1 << 16)
         var cells: UnsafeMutablePointer<UInt32>
@@ -61,7 +62,8 @@ public final class RowPipeline: @unchecked Sendable {
             error = nil
             done = false
             if !faults.isEmpty { faults.removeAll(keepingCapacity: true) }
-            bytes.removeAll(shrinkingPast: 2 * RowPipeline.batchBytes, to: 1 << 16)
+            // (A batch also holds the cells its consumer converted: `Row.convertLater`.)
+            bytes.removeAll(shrinkingPast: 4 * RowPipeline.batchBytes, to: 1 << 16)
             if cellCapacity > 1 << 16 {
                 cells.deallocate()
                 cellCapacity = 1 << 12
@@ -94,7 +96,8 @@ public final class RowPipeline: @unchecked Sendable {
             }
             (kept + count).initialize(to: Kept(origin: row.origin, cells: cellCount, count: n, line: row.line,
                                               rawStart: row.rawStart, rawCount: row.rawCount, fault: fault,
-                                              rawIsUTF8: row.rawIsUTF8, keyA: row.keyA, keyB: row.keyB, keyKind: row.keyKind))
+                                              rawIsUTF8: row.rawIsUTF8, keyA: row.keyA, keyB: row.keyB, keyKind: row.keyKind,
+                                              convertLater: row.convertLater))
             cellCount += 2 * n
             count += 1
             row.keep()
@@ -119,6 +122,19 @@ public final class RowPipeline: @unchecked Sendable {
     private var finished = false
     /// The row the consumer is given: it looks into the current batch.
     private let shown = Row()
+    /// The consumer's converter of rows the reader left in GB18030 (`Row.convertLater`), made
+    /// on the consumer's thread at the first such row: iconv's state is not shared.
+    private var gb18030: GB18030Cells?
+
+    /// Converts a row's GB18030 cells on the consumer's thread, after the batch's bytes (the
+    /// batch is the consumer's until it is handed back).
+    private func convertLater(_ row: Row) {
+        if gb18030 == nil { gb18030 = GB18030Cells() }
+        gb18030!.convert(row)
+        convertedLater += 1
+    }
+    /// How many rows the consumer converted (for the tests).
+    private(set) var convertedLater = 0
     /// Set by the consumer, read by the producer before each batch: an atomic, since the two
     /// threads touch it without a semaphore between them (ThreadSanitizer's data race).
     private let stopRequested = Atomic<Bool>(false)
@@ -154,6 +170,7 @@ public final class RowPipeline: @unchecked Sendable {
             batch.clear()
             row.storage.exchange(with: batch.bytes)
             row.startWriting()
+            row.consumerFinishes = true
             row.consumerBehind = waiting.load(ordering: .relaxed) >= batches.count / 2
             do throws(InputError) {
                 if read == nil { read = try open() }
@@ -213,6 +230,7 @@ public final class RowPipeline: @unchecked Sendable {
                     row.readFault = nil
                     row.moreReadFaults = []
                 }
+                if k.convertLater { convertLater(row) }
                 return true
             }
             if let batch = current {

@@ -6,7 +6,8 @@ import TallyCore
 /// GB18030 cells converted through the table of two-byte codes (`GB18030Decoder`, with iconv for
 /// the rest) against iconv alone, which converted every cell before; the check that a GB18030
 /// cell is really UTF-8 against the standard library's validation; and GB18030 files read by the
-/// CSV reader, both ways, against the cells and faults iconv gives cell by cell.
+/// CSV reader, both ways, against the cells and faults iconv gives cell by cell and the records'
+/// own bytes as their raw text.
 @Suite struct GB18030Tests {
     static func gb(_ text: String) -> [UInt8] { try! Transcoder(from: "UTF-8", to: "GB18030")!.convert(text) }
 
@@ -110,6 +111,8 @@ import TallyCore
         var line: Int
         var fault: String?
         var cells: [[UInt8]]
+        /// The record as it stands in the file, without its line ending.
+        var raw: [UInt8]
     }
 
     static func readRows(_ path: String, fast: Bool) throws -> [ReadRow] {
@@ -118,26 +121,27 @@ import TallyCore
         var rows: [ReadRow] = []
         while try reader.next(into: row) {
             let fault = row.readFault.map { "\($0.code) \($0.fieldNumber) \($0.reason)" }
-            rows.append(ReadRow(line: row.line, fault: fault, cells: fault == nil ? (0..<row.count).map { Array(row.field($0)) } : []))
+            rows.append(ReadRow(line: row.line, fault: fault, cells: fault == nil ? (0..<row.count).map { Array(row.field($0)) } : [],
+                                raw: Array(row.rawBytes)))
         }
         return rows
     }
 
     /// What the rows must be: each cell converted by iconv, the first that is UTF-8 or not valid
     /// GB18030 the row's fault.
-    static func expectedRow(_ cells: [[UInt8]], line: Int, _ iconv: Transcoder) -> ReadRow {
+    static func expectedRow(_ cells: [[UInt8]], line: Int, raw: [UInt8], _ iconv: Transcoder) -> ReadRow {
         var converted: [[UInt8]] = []
         for (i, cell) in cells.enumerated() {
             if wideUTF8(cell) {
-                return ReadRow(line: line, fault: "encoding-error \(i + 1) field \(i + 1) is UTF-8 text in a feed declared GB18030: read as GB18030 it would become other characters", cells: [])
+                return ReadRow(line: line, fault: "encoding-error \(i + 1) field \(i + 1) is UTF-8 text in a feed declared GB18030: read as GB18030 it would become other characters", cells: [], raw: raw)
             }
             switch viaIconv(cell, iconv) {
             case .success(let utf8): converted.append(utf8)
             case .failure(let e):
-                return ReadRow(line: line, fault: "encoding-error \(i + 1) field \(i + 1) is not valid GB18030 (byte \(e.offset + 1) of the field)", cells: [])
+                return ReadRow(line: line, fault: "encoding-error \(i + 1) field \(i + 1) is not valid GB18030 (byte \(e.offset + 1) of the field)", cells: [], raw: raw)
             }
         }
-        return ReadRow(line: line, fault: nil, cells: converted)
+        return ReadRow(line: line, fault: nil, cells: converted, raw: raw)
     }
 
     /// Random GB18030 files of the pieces, fields quoted or not (quoted ones holding commas and
@@ -149,9 +153,10 @@ import TallyCore
         var good = 0, bad = 0
         for file in 0..<200 {
             var bytes = Array("h,i,j\n".utf8)
-            var expected = [ReadRow(line: 1, fault: nil, cells: ["h", "i", "j"].map { Array($0.utf8) })]
+            var expected = [ReadRow(line: 1, fault: nil, cells: ["h", "i", "j"].map { Array($0.utf8) }, raw: Array("h,i,j".utf8))]
             for r in 0..<(1 + random.next(20)) {
                 var cells: [[UInt8]] = []
+                let rowStart = bytes.count
                 let fields = 1 + random.next(6)
                 for f in 0..<fields {
                     if f > 0 { bytes.append(0x2C) }
@@ -167,8 +172,9 @@ import TallyCore
                     }
                     cells.append(value)
                 }
+                let raw = Array(bytes[rowStart...])
                 bytes += random.next(4) == 0 ? [0x0D, 0x0A] : [0x0A]
-                let row = Self.expectedRow(cells, line: r + 2, iconv)
+                let row = Self.expectedRow(cells, line: r + 2, raw: raw, iconv)
                 if row.fault == nil { good += 1 } else { bad += 1 }
                 expected.append(row)
             }

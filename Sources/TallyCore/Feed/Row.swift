@@ -17,6 +17,13 @@ public final class Row {
     /// then hashes row keys). Which thread is the slower one depends on the feed's shape:
     /// hashing keys on the reader made transit 6% faster and the wide export 11% slower.
     public var consumerBehind = false
+    /// Set by a row pipeline on its reading row: the consumer finishes what the reader leaves to
+    /// it (`convertLater`).
+    public var consumerFinishes = false
+    /// The row's cells are still in the feed's legacy encoding (GB18030), left by the reader for
+    /// the consumer to convert when the consumer is not behind: the pipeline converts them before
+    /// it shows the row.
+    public var convertLater = false
     /// Whether `storage` holds a batch's rows, others before `origin`.
     var sharesStorage = false
     // Cell boundaries (offsets into `storage`) in plain buffers: Swift arrays cost uniqueness
@@ -123,6 +130,7 @@ public final class Row {
         rawCount = 0
         cellsAreVerbatim = false
         readFault = nil
+        convertLater = false
         keyKind = 0
         if !moreReadFaults.isEmpty { moreReadFaults.removeAll() }
     }
@@ -305,22 +313,17 @@ public final class Row {
         endField()
     }
 
-    /// Replaces every field's value with the cells in `bytes`, back to back, the i-th ending at
-    /// `ends[i]` (offsets into `bytes`), keeping the line; the raw text is set after this.
-    public func replaceCells(_ bytes: UnsafeRawBufferPointer, ends cellEnds: UnsafeBufferPointer<Int>) {
-        storage.truncate(to: origin)
+    /// Points every cell at bytes written after the row's own, back to back from offset `first`
+    /// of the storage, the i-th ending at `ends[i]` (offsets too), keeping the line and the raw
+    /// text; the bytes the cells stood in before stay as they are.
+    public func relocateCells(startingAt first: Int, ends cellEnds: UnsafePointer<Int>) {
         cellsAreVerbatim = false
-        let base = storage.count
-        storage.append(bytes)
-        fieldCount = 0
-        while capacity < cellEnds.count { grow() }
-        var start = base
-        for (i, end) in cellEnds.enumerated() {
+        var start = first
+        for i in 0..<fieldCount {
             starts[i] = start
-            ends[i] = base &+ end
-            start = base &+ end
+            ends[i] = cellEnds[i]
+            start = cellEnds[i]
         }
-        fieldCount = cellEnds.count
     }
 
     /// Replaces every field's value, keeping the raw text and line.
