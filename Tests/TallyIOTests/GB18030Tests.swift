@@ -21,7 +21,7 @@ import TallyCore
 
     static func viaDecoder(_ decoder: GB18030Decoder, _ bytes: [UInt8]) -> Result<[UInt8], Transcoder.Invalid> {
         let out = ByteBuffer(capacity: 16)
-        out.append(Array("kept".utf8).withUnsafeBytes { $0 })
+        Array("kept".utf8).withUnsafeBytes { out.append($0) }
         return bytes.withUnsafeBytes { b in
             do throws(Transcoder.Invalid) {
                 try decoder.convert(b, appendingTo: out)
