@@ -35,7 +35,6 @@ public enum UTF8Check {
         return true
     }
 
-
     @inline(never)
     static func validateTail(_ p: UnsafePointer<UInt8>, from start: Int, count n: Int) -> Bool {
         var i = start

@@ -216,8 +216,8 @@ public final class CSVReader {
 
     /// Reads the next record into `row` when it is simply quoted (`tally_csv_simple_record`:
     /// quotes only around whole fields or doubled inside them, no NUL, no CR outside quotes but
-    /// before the LF, whole in the buffer; line breaks may stand inside quotes), exactly as the general way reads such a record; false,
-    /// with nothing read, otherwise. A record with bytes above 0x7F has them checked as the
+    /// before the LF, whole in the buffer; line breaks may stand inside quotes), exactly as the
+    /// general way reads such a record; false, with nothing read, otherwise. A record with bytes above 0x7F has them checked as the
     /// general way does (UTF-8), or its cells converted (GB18030: the bytes that close a field
     /// or a record, a quote, comma, CR or LF, never stand inside a GB18030 character). Cells with
     /// doubled quotes are undoubled in place, and the raw text copied.

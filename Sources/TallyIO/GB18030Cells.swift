@@ -57,8 +57,9 @@ final class GB18030Cells {
                 if CSVReader.looksLikeUTF8(cell) {
                     return "field \(from + 1) is UTF-8 text in a feed declared GB18030: read as GB18030 it would become other characters"
                 }
+                // Not UTF-8, so the table stopped at something it does not speak for: iconv.
                 do throws(Transcoder.Invalid) {
-                    try decoder.convert(cell, appendingTo: row.storage)
+                    try decoder.iconv.convert(cell, appendingTo: row.storage)
                     return nil
                 } catch {
                     return "field \(from + 1) is not valid GB18030 (byte \(error.offset + 1) of the field)"

@@ -74,7 +74,8 @@ public final class Transcoder {
 /// an invalid or cut sequence) goes to iconv whole, which also gives the offset of a fault. Cell
 /// by cell through iconv, gconv was 13% of parsing the wide export in GB18030 (perf).
 public final class GB18030Decoder {
-    private let iconv: Transcoder
+    /// iconv itself, for what the table does not speak for.
+    let iconv: Transcoder
     /// `twoByteCodes`, for `tally_gb18030_decode` and `tally_gb18030_cells`.
     let two: UnsafePointer<UInt32>
 

@@ -89,17 +89,17 @@ enum Fuzz {
         if i != seen.count { fatalError("the short cuts read \(seen.count) rows, the general way \(i)") }
     }
 
-    nonisolated(unsafe) static let decoder = GB18030Decoder()!
+    nonisolated(unsafe) static let decoder = GB18030Decoder()!, iconv = Transcoder(from: "GB18030", to: "UTF-8")!
 
     static func gb18030(_ data: UnsafeRawBufferPointer) {
-        let table = ByteBuffer(capacity: 64)
+        let byTable = ByteBuffer(capacity: 64)
         var tableStop: Int?
-        do { try decoder.convert(data, appendingTo: table) } catch { tableStop = error.offset }
-        let iconv = ByteBuffer(capacity: 64)
+        do { try decoder.convert(data, appendingTo: byTable) } catch { tableStop = error.offset }
+        let byIconv = ByteBuffer(capacity: 64)
         var iconvStop: Int?
-        do { try Transcoder(from: "GB18030", to: "UTF-8")!.convert(data, appendingTo: iconv) } catch { iconvStop = error.offset }
-        if tableStop != iconvStop || (tableStop == nil && table.bytes != iconv.bytes) {
-            fatalError("GB18030: the table gives \(tableStop.map { "a stop at \($0)" } ?? "\(table.bytes)"), iconv \(iconvStop.map { "a stop at \($0)" } ?? "\(iconv.bytes)")")
+        do { try iconv.convert(data, appendingTo: byIconv) } catch { iconvStop = error.offset }
+        if tableStop != iconvStop || (tableStop == nil && byTable.bytes != byIconv.bytes) {
+            fatalError("GB18030: the table gives \(tableStop.map { "a stop at \($0)" } ?? "\(byTable.bytes)"), iconv \(iconvStop.map { "a stop at \($0)" } ?? "\(byIconv.bytes)")")
         }
     }
 

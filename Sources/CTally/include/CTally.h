@@ -337,8 +337,8 @@ int tally_utf8_wide(const unsigned char *p, size_t n);
 /* Converts a GB18030 row's cells, `count` of them at base[starts[i]..<ends[i]], back to back to
  * `out` as tally_gb18030_decode does, writing where each ends into cell_ends (offset + the bytes
  * written so far). Stops at the first cell that decode cannot convert, or that is UTF-8 by
- * tally_utf8_wide (which the caller must reject), and returns how many cells it converted. It may read any byte below base[limit], and
- * `out` needs room for twice the cells' bytes and 16. */
+ * tally_utf8_wide (which the caller must reject), and returns how many cells it converted. It
+ * may read any byte below base[limit], and `out` needs room for twice the cells' bytes and 16. */
 long tally_gb18030_cells(const unsigned char *base, const long *starts, const long *ends, long count, long limit,
                          unsigned char *out, long *cell_ends, long offset, const uint32_t *two);
 

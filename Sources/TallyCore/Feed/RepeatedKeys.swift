@@ -81,17 +81,15 @@ public final class RepeatedKeys {
     public func checkPrepared(faultFree: Bool) -> Verdict? {
         defer { prepared = .unchecked }
         if ordered, case .key(let a, let b) = prepared {
+            checked += 1
             switch order {
             case .above:
-                checked += 1
                 run.append(a, b)
                 greatest.exchange(with: key)
                 return .fresh
             case .equal:
-                checked += 1
                 return .repeated
             case .below:
-                checked += 1
                 run.flush(into: seen)
                 // When a quarter of the keys come out of order, the file is not in key order:
                 // every key goes to the set from here on, and no key is laid out to compare.
