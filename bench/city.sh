@@ -49,6 +49,9 @@ if [ ! -e "$DIR/ledger.db.scoring/ordered" ]; then
     timed store-order "$BIN/tally-store" order-scoring "$DIR/ledger.db" --persons "$DIR/persons.bin"
     rm -f "$DIR/persons.bin"
 fi
+# SETUP_ONLY=1: the data made (or found) and nothing more, so that the nights can run later (on
+# another build) from the same starting point.
+if [ -n "${SETUP_ONLY:-}" ]; then echo "bench/city.sh: $DIR is ready for its nights"; exit 0; fi
 # A night run earlier moved its feeds: the nights start again only from fresh data.
 if [ -e "$DIR/nights-done" ]; then
     echo "bench/city.sh: $DIR has already run its nights; remove $DIR/.size to make the data again" >&2

@@ -23,7 +23,9 @@
 #    kept in OUTDIR/rejects/).
 # 5. Each admitted file (crosswalk files first, then the rest by name): validate (report in
 #    OUTDIR/reports/), parse (rejects in OUTDIR/rejects/FILE.jsonl); then the records of all of
-#    them are linked by one tally-link (which loads the crosswalks once; its messages go to
+#    them are linked by one tally-link (which loads the crosswalks once, from the crosswalk's fold
+#    OUTDIR/work/crosswalk.fold and the crosswalk files it does not hold yet: a night parses its
+#    own crosswalk file, not every one since the first; its messages go to
 #    OUTDIR/logs/RUN-ID/link.log, and should it fail each file is linked alone), and each file's
 #    are ingested into the SQLite ledger DB; then the file goes to OUTDIR/done/. Then the scoring store beside the ledger (DB.scoring,
 #    or TALLY_SCORING_STORE) takes the records stored since the last night (tally-store
@@ -237,8 +239,14 @@ if ! flock -n 9; then
     shout "another run holds $DB.lock; this one exits without doing anything"
     exit 75
 fi
-# Persons files of a run killed before it could remove its own (this run holds the lock).
-rm -f "$OUT"/work/persons-*.bin
+# Persons files of a run killed before it could remove its own, and the fold's temporary files
+# (this run holds the lock).
+rm -f "$OUT"/work/persons-*.bin "$OUT"/work/crosswalk.fold.tmp-*
+# The crosswalk folded into one file (tally-link --fold), brought up to date by each tally-link
+# with the night's crosswalk files: derived from OUTDIR/crosswalk/ alone, and made again from it
+# whenever it is missing, damaged or does not match (tally-link --fold FILE --fold-only
+# --crosswalk OUTDIR/crosswalk/*.jsonl makes it at once, the same bytes).
+FOLD=$OUT/work/crosswalk.fold
 
 # 2. Admission: what in INCOMING (and released/) is a settled feed file; the rest is reported.
 feed_alternatives=$(IFS='|'; echo "${FEEDS[*]}")
@@ -356,7 +364,7 @@ if [ ${#linkable[@]} -gt 0 ]; then
     inputs=()
     for file in "${linkable[@]}"; do inputs+=("$OUT/work/$(basename "$file").records.jsonl"); done
     rm -rf "$OUT/work/linked" && mkdir -p "$OUT/work/linked"
-    if tool tally-link --crosswalk "${cw[@]}" --secret-file "$SECRET" --output-dir "$OUT/work/linked" "${inputs[@]}" 2>> "$OUT/logs/$RUN_ID/link.log"; then
+    if tool tally-link --crosswalk "${cw[@]}" --fold "$FOLD" --secret-file "$SECRET" --output-dir "$OUT/work/linked" "${inputs[@]}" 2>> "$OUT/logs/$RUN_ID/link.log"; then
         together=1
     else
         say "linking the night's files together failed (OUTDIR/logs/$RUN_ID/link.log); linking them one by one"
@@ -374,7 +382,7 @@ for file in "${linkable[@]}"; do
     parse_counts "$work.parse.json"
     if [ $together -eq 1 ]; then
         mv "$OUT/work/linked/$name.records.jsonl" "$work.linked.jsonl"
-    elif ! tool tally-link --crosswalk "${cw[@]}" --secret-file "$SECRET" "$work.records.jsonl" > "$work.linked.jsonl" 2>> "$log"; then
+    elif ! tool tally-link --crosswalk "${cw[@]}" --fold "$FOLD" --secret-file "$SECRET" "$work.records.jsonl" > "$work.linked.jsonl" 2>> "$log"; then
         fail "$name" linking "$log"; record_file "$name" failed feed "$feed" stage linking "${counts[@]}"; rm -f "$work".*; continue
     fi
     if ! tool tally-store ingest --stats "$work.store.json" "$DB" "$work.linked.jsonl" 2>> "$log"; then
@@ -415,7 +423,7 @@ if [ ! -e "$DB" ]; then
     say "the ledger $DB has taken nothing yet; no scores written"
 else
     if tool tally-store update-scoring --store "$STORE" "$DB" 2>> "$log" \
-        && tool tally-link --store "$STORE" --output "$persons" "${previous_arg[@]}" --crosswalk "${cw[@]}" --secret-file "$SECRET" 2>> "$log" \
+        && tool tally-link --store "$STORE" --output "$persons" "${previous_arg[@]}" --fold "$FOLD" --crosswalk "${cw[@]}" --secret-file "$SECRET" 2>> "$log" \
         && tool tally-score --store "$STORE" --persons "$persons" --schemas "$SCHEMAS" --rules "$RULES" --as-of "$AS_OF" --stats "$OUT/logs/score-$AS_OF.json" > "$tmp" 2>> "$log"; then
         mv "$tmp" "$scores"
         people=$(stat_of "$OUT/logs/score-$AS_OF.json" people)

@@ -28,6 +28,14 @@ public final class LinkStage {
         /// Write each input's records to this directory, under the input's base name, instead
         /// of all of them to standard output: one crosswalk load for a night's files.
         public var outputDirectory: String?
+        /// The crosswalk's folded file (`CrosswalkFold`): read with the crosswalk files it does not
+        /// hold yet, instead of every file, and brought up to date.
+        public var foldPath: String?
+        /// With `foldPath`: bring the fold up to date and link nothing.
+        public var foldOnly = false
+        /// With `foldPath`: search the fold (true), put it in one table (false), or choose by how
+        /// many identifiers are to be linked (nil).
+        public var searchFold: Bool?
         public var paths: [String]
         public var limits: InputLimits
         public var rejectsPath: String?
@@ -50,6 +58,8 @@ public final class LinkStage {
     public struct Counts {
         public var read = 0, rejected = 0
         public var crosswalkLines = 0, crosswalkIdentifiers = 0, conflicts = 0
+        /// With a fold: the crosswalk lines read from files it did not hold (the others are in it).
+        public var crosswalkRead: Int?
         /// With --previous: identifiers whose keys were kept from it.
         public var kept = 0
     }
@@ -75,7 +85,20 @@ public final class LinkStage {
                 }
             }
         }
-        var status = try loadCrosswalk()
+        var status: Int32
+        if let foldPath = options.foldPath, let plan = try planFold(foldPath) {
+            var none = Set<ScoringStore.Hash128>()
+            status = try loadCrosswalk(through: plan, manyLookups: manyRecords(against: plan), naming: [], into: &none)
+        } else {
+            status = try loadCrosswalk()
+        }
+        if options.foldOnly {
+            let c = counts
+            let how = c.crosswalkRead.map { "\($0) read from files now, the rest held" } ?? "all read from files; no fold written"
+            Stage.report(name, "\(options.foldPath ?? "-"): crosswalk \(c.crosswalkIdentifiers) identifiers from \(c.crosswalkLines) lines (\(how)), \(c.conflicts) in conflict")
+            if let path = options.statsPath { try writeStats(path) }
+            return options.strict && c.conflicts > 0 ? ExitStatus.worst(status, ExitStatus.data) : status
+        }
         linker.crosswalkLoaded()
         let rejects = try RejectLog(stage: name, path: options.rejectsPath)
         var scanner = RecordViewScanner()
@@ -89,11 +112,38 @@ public final class LinkStage {
         try rejects.finish()
         counts.rejected = rejects.count
         let c = counts, l = linker.counts
-        Stage.report(name, "read \(c.read), written \(l.written), rejected \(c.rejected) (direct \(l.direct), crosswalk \(l.crosswalk), unlinked \(l.unlinked), corrections \(l.corrections)); crosswalk \(c.crosswalkIdentifiers) identifiers from \(c.crosswalkLines) lines, \(c.conflicts) in conflict")
+        Stage.report(name, "read \(c.read), written \(l.written), rejected \(c.rejected) (direct \(l.direct), crosswalk \(l.crosswalk), unlinked \(l.unlinked), corrections \(l.corrections)); crosswalk \(c.crosswalkIdentifiers) identifiers from \(c.crosswalkLines) lines\(foldNote), \(c.conflicts) in conflict")
         if let path = options.statsPath { try writeStats(path) }
         if (c.rejected > 0 && !options.keepGoing) || (options.strict && c.conflicts > 0) { status = ExitStatus.worst(status, ExitStatus.data) }
         return status
     }
+
+    /// How much of the crosswalk was read from its files, when a fold held the rest.
+    var foldNote: String {
+        guard let read = counts.crosswalkRead, let fold = options.foldPath else { return "" }
+        return " (\(read) read from files, the rest from \(fold))"
+    }
+
+    /// Whether the records to link are many against the fold's entries: then one hash table of
+    /// them all is built (a lookup there is a few tens of nanoseconds, a binary search in the fold
+    /// about a microsecond, and building the table about thirty nanoseconds an entry).
+    func manyRecords(against plan: FoldPlan) -> Bool {
+        if options.foldOnly { return false }
+        if let search = options.searchFold { return !search }
+        guard let fold = plan.fold else { return true }
+        var bytes = 0
+        for path in options.paths {
+            guard path != "-", let stamp = CrosswalkFold.stamp(path) else { return true }
+            bytes += Int(stamp[2])
+        }
+        if options.paths.isEmpty { return true }
+        return bytes / Self.bytesPerRecord > fold.entries.count / Self.searchesPerEntry
+    }
+    /// The smallest a record line is, about: the estimate errs towards more records.
+    static let bytesPerRecord = 256
+    /// How many binary searches cost as much as putting one entry in the table (measured:
+    /// BENCHMARKS.md, "The crosswalk folded").
+    static let searchesPerEntry = 32
 
     /// `--output-dir DIR`: one input's records into DIR/BASENAME, through a temporary file
     /// beside it and a rename once the input is read to its end. An input that could not be
@@ -168,20 +218,39 @@ public final class LinkStage {
     /// The file written is the same bytes either way.
     public func runStore(store: String, output: String) throws -> Int32 {
         do {
-            // Each crosswalk file's identity, for the file written (and the next night's --previous).
-            var files: [(index: Int, path: String, file: ScoringStore.Persons.CrosswalkFile)]? = []
-            for (index, path) in options.crosswalkPaths.enumerated() where path != "/dev/null" {
-                if let file = try ScoringStore.Persons.crosswalkFile(path) { files?.append((index, path, file)) } else { files = nil }
+            // Each crosswalk file's identity, for the file written (and the next night's --previous):
+            // from the fold for the files it holds, else read whole for its CRC.
+            let plan = try options.foldPath.flatMap { try planFold($0) }
+            var files: [(index: Int, path: String, identity: String)]? = []
+            var read: [(path: String, file: ScoringStore.Persons.CrosswalkFile)] = []
+            if let plan {
+                files = plan.given.map { ($0.index, $0.path, $0.identity) }
+            } else {
+                for (index, path) in options.crosswalkPaths.enumerated() where path != "/dev/null" {
+                    if let file = try ScoringStore.Persons.crosswalkFile(path) {
+                        files?.append((index, path, file.identity))
+                        read.append((path, file))
+                    } else {
+                        files = nil
+                    }
+                }
             }
             let keyCheck = linker.keyCheck
-            let usable = usablePrevious(files, keyCheck: keyCheck)
+            let usable = usablePrevious(files?.map { ($0.index, $0.identity) }, keyCheck: keyCheck)
             var previous = usable?.0
             var named = Set<ScoringStore.Hash128>()
-            let status = try loadCrosswalk(naming: usable?.1 ?? [], into: &named)
+            let status: Int32
+            if let plan {
+                status = try loadCrosswalk(through: plan, manyLookups: options.searchFold.map { !$0 } ?? (usable == nil), naming: usable?.1 ?? [], into: &named)
+            } else {
+                status = try loadCrosswalk(naming: usable?.1 ?? [], into: &named)
+            }
             linker.crosswalkLoaded()
             // A file that changed after it was hashed: its hash may not be what was read, so no
             // file's hash is written (the next night links every identifier) and none is trusted.
-            if let given = files, !given.allSatisfy({ ScoringStore.Persons.unchanged($0.path, since: $0.file) }) {
+            let changed = plan.map { p in p.given.contains { p.unread.contains($0.index) && CrosswalkFold.stamp($0.path) != $0.stamp } }
+                ?? !read.allSatisfy({ ScoringStore.Persons.unchanged($0.path, since: $0.file) })
+            if changed && files != nil {
                 Stage.report(name, "a crosswalk file changed while it was read: every identifier is linked, and the persons file names no crosswalk")
                 previous = nil
                 files = nil
@@ -204,10 +273,10 @@ public final class LinkStage {
                 }
             }
             try ScoringStore.Persons.write(output, identifiersSHA256: reader.state.identifiersSHA256, keyCheck: keyCheck,
-                                           crosswalks: files.map { $0.map(\.file.identity) }, entries: entries)
+                                           crosswalks: files.map { $0.map(\.identity) }, entries: entries)
             let c = counts, l = linker.counts
             let kept = options.previousPath == nil ? "" : "; \(c.kept) kept from \(options.previousPath!)"
-            Stage.report(name, "\(store): \(c.read) identifiers linked into \(output) (direct \(l.direct), crosswalk \(l.crosswalk), unlinked \(l.unlinked)\(kept)); crosswalk \(c.crosswalkIdentifiers) identifiers from \(c.crosswalkLines) lines, \(c.conflicts) in conflict")
+            Stage.report(name, "\(store): \(c.read) identifiers linked into \(output) (direct \(l.direct), crosswalk \(l.crosswalk), unlinked \(l.unlinked)\(kept)); crosswalk \(c.crosswalkIdentifiers) identifiers from \(c.crosswalkLines) lines\(foldNote), \(c.conflicts) in conflict")
             if let path = options.statsPath { try writeStats(path) }
             if options.strict && c.conflicts > 0 { return ExitStatus.worst(status, ExitStatus.data) }
             return status
@@ -219,7 +288,7 @@ public final class LinkStage {
     /// Last night's persons file (`--previous`) when it can stand in for tonight's links, with
     /// the indices of the crosswalk paths new since it was made; nil (and why, on stderr) when it
     /// cannot: it is only ever a shortcut, so a file that cannot be read costs only the time.
-    func usablePrevious(_ files: [(index: Int, path: String, file: ScoringStore.Persons.CrosswalkFile)]?, keyCheck: String) -> (ScoringStore.Persons.Previous, Set<Int>)? {
+    func usablePrevious(_ files: [(index: Int, identity: String)]?, keyCheck: String) -> (ScoringStore.Persons.Previous, Set<Int>)? {
         guard let path = options.previousPath else { return nil }
         func no(_ why: String) -> (ScoringStore.Persons.Previous, Set<Int>)? {
             Stage.report(name, "\(why): every identifier is linked")
@@ -229,10 +298,10 @@ public final class LinkStage {
         do { previous = try ScoringStore.Persons.Previous(path) } catch let fault as ScoringStore.Fault { return no(fault.description) } catch { return no("\(path): \(error)") }
         guard previous.keyCheck == keyCheck else { return no("\(path): made with another secret (or by an older tally)") }
         guard let files else { return no("a crosswalk is a stream, so which entries are new cannot be known") }
-        guard let before = previous.crosswalks, before.isSubset(of: Set(files.map(\.file.identity))) else {
+        guard let before = previous.crosswalks, before.isSubset(of: Set(files.map(\.identity))) else {
             return no("\(path): linked with crosswalk files not given now (or not known)")
         }
-        return (previous, Set(files.filter { !before.contains($0.file.identity) }.map(\.index)))
+        return (previous, Set(files.filter { !before.contains($0.identity) }.map(\.index)))
     }
 
     /// Loads every crosswalk file; a conflict is reported with every line that takes part in it.
@@ -320,7 +389,7 @@ public final class LinkStage {
         let c = counts, l = linker.counts
         try StatsFile.write(path, counts: [("read", c.read), ("written", l.written), ("rejected", c.rejected), ("direct", l.direct),
                                            ("crosswalk", l.crosswalk), ("unlinked", l.unlinked), ("corrections", l.corrections),
-                                           ("crosswalk_lines", c.crosswalkLines), ("crosswalk_identifiers", c.crosswalkIdentifiers),
+                                           ("crosswalk_lines", c.crosswalkLines), ("crosswalk_lines_read", c.crosswalkRead ?? c.crosswalkLines), ("crosswalk_identifiers", c.crosswalkIdentifiers),
                                            ("conflicts", c.conflicts), ("keys_made", l.keysMade)]) { o in
             o.member("conflict_reports", conflictReports)
         }

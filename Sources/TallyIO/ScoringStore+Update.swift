@@ -485,11 +485,17 @@ enum Files {
 
     /// Replaces `path` with `bytes` whole: a temporary file beside it, synced, then renamed.
     static func replace(_ path: String, with bytes: [UInt8]) throws {
-        let temporary = path + ".tmp"
+        try replace(path, temporary: path + ".tmp") { fd, temporary in try write(fd, bytes, at: 0, what: temporary) }
+    }
+
+    /// Replaces `path` with what `body` writes to the descriptor of `temporary` (mode 0600),
+    /// which is then synced and renamed over it; on any failure the temporary file is removed
+    /// and `path` is left as it was.
+    static func replace(_ path: String, temporary: String, _ body: (Int32, String) throws -> Void) throws {
         let fd = POSIX.open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode: 0o600)
         guard fd >= 0 else { throw ScoringStore.Fault.io("\(temporary): cannot create: \(POSIX.errorText(errno))") }
         do {
-            try write(fd, bytes, at: 0, what: temporary)
+            try body(fd, temporary)
             guard fsync(fd) == 0 else { throw ScoringStore.Fault.io("\(temporary): cannot sync: \(POSIX.errorText(errno))") }
         } catch {
             close(fd)

@@ -20,7 +20,10 @@ struct LinkCommand: TallyCommand {
 
         The crosswalk is tally-parse --feed crosswalk output (crosswalk.link records, plain or \
         gzip), all of it, every day's; it is loaded once into memory (16 bytes per identifier \
-        slot). An identifier mapped to two persons is a conflict: every crosswalk line behind it \
+        slot). With --fold FILE, the crosswalk as folded on earlier runs is read from FILE (16 \
+        bytes per identifier) and only the --crosswalk files it does not hold are parsed; FILE is \
+        then brought up to date with them (the nightly pipeline keeps one, so a night reads its \
+        own crosswalk file, not every one since the first). An identifier mapped to two persons is a conflict: every crosswalk line behind it \
         is reported on stderr and in --stats, and it stays unlinked.
 
         person = "p_" + the first 32 hex digits of HMAC-SHA256(secret, "SCHEME:ID"), where the \
@@ -42,8 +45,19 @@ struct LinkCommand: TallyCommand {
     @Option(parsing: .upToNextOption, help: ArgumentHelp("Crosswalk records (tally-parse --feed crosswalk output), one or more files.", valueName: "file"))
     var crosswalk: [String] = []
 
-    @Option(help: ArgumentHelp("The file holding the secret for person keys (mode 0600, at least 16 bytes).", valueName: "file"))
-    var secretFile: String
+    @Option(help: ArgumentHelp("The file holding the secret for person keys (mode 0600, at least 16 bytes). Not needed with --fold-only.", valueName: "file"))
+    var secretFile: String?
+
+    @Option(help: ArgumentHelp("The crosswalk folded into this binary file (mode 0600): the --crosswalk files it holds (known by their stamp, or by CRC-64 and size) are not read again, only the others, and it is brought up to date with them. Made from every file when missing, damaged, or holding a file not given now. The links are the same as without it.", valueName: "file"))
+    var fold: String?
+
+    @Option(help: ArgumentHelp("With --fold: how its identifiers are found. auto: by binary search when the identifiers to link are few against the fold (as a night's are), else from one table built of it all; search and table force one way (for measuring; the links are the same).", valueName: "auto|search|table"))
+    var foldLookups: FoldLookups = .auto
+
+    enum FoldLookups: String, ExpressibleByArgument { case auto, search, table }
+
+    @Flag(help: "With --fold: only bring the fold up to date with the --crosswalk files (or make it), linking nothing. Deleting the fold and running this makes it again, the same bytes.")
+    var foldOnly = false
 
     @Flag(help: "Drop subject.id (keep its scheme), so later stages never see raw identifiers.")
     var redact = false
@@ -81,6 +95,12 @@ struct LinkCommand: TallyCommand {
 
     func validate() throws {
         guard !crosswalk.isEmpty else { throw ValidationError("give the crosswalk with --crosswalk FILE... (tally-parse --feed crosswalk output)") }
+        guard !foldOnly || fold != nil else { throw ValidationError("--fold-only goes with --fold FILE") }
+        guard !foldOnly || (store == nil && outputDir == nil && input.files.isEmpty && !relink && !redact) else {
+            throw ValidationError("--fold-only links nothing: no input files, --store, --output-dir, --relink or --redact with it")
+        }
+        guard foldOnly || secretFile != nil else { throw ValidationError("give the secret with --secret-file FILE") }
+        guard fold == nil || !crosswalk.contains(fold!) else { throw ValidationError("--fold names one of the --crosswalk files") }
         guard (store == nil) == (output == nil) else { throw ValidationError("--store and --output go together") }
         guard previous == nil || store != nil else { throw ValidationError("--previous goes with --store") }
         guard previous == nil || previous != output else { throw ValidationError("--previous and --output must be two files") }
@@ -96,13 +116,16 @@ struct LinkCommand: TallyCommand {
 
     func run() throws {
         try Stage.run("tally-link", progress: progress) {
-            let secret = try Stage.readSecret(secretFile)
+            let secret = try secretFile.map { try Stage.readSecret($0) } ?? []
             var options = LinkStage.Options(crosswalkPaths: crosswalk, secret: secret, redact: redact, paths: input.paths, limits: input.limits,
                                             rejectsPath: rejects, statsPath: stats, strict: strict)
             options.relink = relink
             options.keepGoing = keepGoing
             options.outputDirectory = outputDir
             options.previousPath = previous
+            options.foldPath = fold
+            options.foldOnly = foldOnly
+            options.searchFold = foldLookups == .auto ? nil : foldLookups == .search
             let stage = LinkStage(options)
             if let store, let output { return try stage.runStore(store: store, output: output) }
             return try stage.run()

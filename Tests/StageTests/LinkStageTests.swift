@@ -282,4 +282,173 @@ struct ParsedRun {
         let stdin = try Harness.run("tally-link", ["--crosswalk", run.crosswalk, "--secret-file", secret, "--output-dir", again])
         #expect(stdin.status == 64 && stdin.stderr.contains("not standard input"), "\(stdin.stderr)")
     }
+
+    /// `--fold`: the crosswalk folded into one file on earlier runs, and only the files it does
+    /// not hold read. The links, the counts and the conflict reports are those of reading every
+    /// file; the fold is the same bytes as one made at once from all of them; a fold that cannot
+    /// be trusted (damaged, cut short, holding a file not given or changed since) is made again.
+    @Test func aFoldedCrosswalkLinksAsEveryFileDoesAndIsMadeAgainWhenItCannotBeTrusted() throws {
+        let run = try ParsedRun(people: 2500, days: 3, seed: 11)
+        defer { run.remove() }
+        let secret = try run.secret()
+        let days = try Harness.files(in: run.feeds).filter { $0.hasPrefix("crosswalk-") }.sorted().map { name -> String in
+            let parsed = try Harness.run("tally-parse", ["--feed", "crosswalk", run.feeds + "/" + name])
+            let path = run.dir + "/" + name.replacingOccurrences(of: ".csv", with: ".jsonl")
+            try parsed.stdout.write(to: URL(fileURLWithPath: path))
+            return path
+        }
+        #expect(days.count == 3)
+        // Two more files: a card of the first day's given to another person (a conflict with an
+        // entry the fold holds), and a new card given to two persons by the two files (a conflict
+        // between files read on the same run).
+        let day1 = try String(contentsOfFile: run.feeds + "/crosswalk-20261101.csv", encoding: .utf8).split(separator: "\n").dropFirst().map { $0.split(separator: ",").map(String.init) }
+        let card = day1.first { $0[0] == "transit-card" }!
+        let stranger = day1.first { $0[2] != card[2] }![2]
+        func crosswalkFile(_ name: String, _ rows: String) throws -> String {
+            try ("scheme,id,person\n" + rows).write(toFile: run.dir + "/" + name + ".csv", atomically: true, encoding: .utf8)
+            let parsed = try Harness.run("tally-parse", ["--feed", "crosswalk", run.dir + "/" + name + ".csv"])
+            #expect(parsed.status == 0, "\(parsed.stderr)")
+            try parsed.stdout.write(to: URL(fileURLWithPath: run.dir + "/" + name + ".jsonl"))
+            return run.dir + "/" + name + ".jsonl"
+        }
+        let forged = try crosswalkFile("crosswalk-20261104", "transit-card,\(card[1]),\(stranger)\ntransit-card,8999000011112222,\(card[2])\n")
+        let forged2 = try crosswalkFile("crosswalk-20261105", "transit-card,8999000011112222,\(stranger)\n")
+        let fold = run.dir + "/crosswalk.fold"
+
+        func link(_ crosswalk: [String], fold: String? = nil, lookups: String = "auto", stats: String = "st") throws -> (Harness.Result, [String: Any]) {
+            var arguments = ["--crosswalk"] + crosswalk + ["--secret-file", secret, "--stats", run.dir + "/" + stats + ".json", run.records]
+            if let fold { arguments += ["--fold", fold, "--fold-lookups", lookups] }
+            let r = try Harness.run("tally-link", arguments)
+            #expect(r.status == 0, "\(r.stderr)")
+            let counts = try JSONSerialization.jsonObject(with: FileManager.default.contents(atPath: run.dir + "/" + stats + ".json")!) as! [String: Any]
+            return (r, counts)
+        }
+        func conflictLines(_ r: Harness.Result) -> [Substring] { r.stderr.split(separator: "\n").filter { $0.contains("crosswalk conflict:") } }
+        /// The fold made at once from `files` is the incremental one's bytes.
+        func expectFoldIsMadeAgainTheSame(_ files: [String]) throws {
+            let again = run.dir + "/again.fold"
+            try? FileManager.default.removeItem(atPath: again)
+            let made = try Harness.run("tally-link", ["--crosswalk"] + files + ["--fold", again, "--fold-only"])
+            #expect(made.status == 0 && made.stdout.isEmpty, "\(made.stderr)")
+            #expect(FileManager.default.contents(atPath: fold) == FileManager.default.contents(atPath: again), "the fold is the bytes of one made from \(files.count) files at once")
+        }
+
+        var given: [String] = []
+        for (night, added) in [[days[0]], [days[1], days[2]], [forged, forged2]].enumerated() {
+            given += added
+            let (plain, plainCounts) = try link(given)
+            let before = FileManager.default.contents(atPath: fold)
+            // Searched in the fold, and from one table of it, each from the fold as the night
+            // found it: the same lines either way.
+            for lookups in ["search", "table"] {
+                try? FileManager.default.removeItem(atPath: fold)
+                if let before { try before.write(to: URL(fileURLWithPath: fold)) }
+                let (folded, counts) = try link(given, fold: fold, lookups: lookups, stats: "fold")
+                #expect(folded.stdout == plain.stdout && !plain.stdout.isEmpty, "night \(night), \(lookups): the links of reading every file")
+                #expect(conflictLines(folded) == conflictLines(plain), "night \(night): \(folded.stderr)")
+                for key in ["read", "written", "direct", "crosswalk", "unlinked", "crosswalk_lines", "crosswalk_identifiers", "conflicts"] {
+                    #expect(counts[key] as? Int == plainCounts[key] as? Int, "night \(night) \(lookups): \(key)")
+                }
+                let lines = try added.reduce(0) { $0 + (try String(contentsOfFile: $1, encoding: .utf8)).split(separator: "\n").count }
+                #expect(counts["crosswalk_lines_read"] as? Int == lines, "night \(night): only the files the fold did not hold are read")
+            }
+            try expectFoldIsMadeAgainTheSame(given)
+        }
+        let (plain, plainCounts) = try link(given)
+        #expect(plainCounts["conflicts"] as? Int == 2 && conflictLines(plain).count == 2)
+        let good = try #require(FileManager.default.contents(atPath: fold))
+
+        // Nothing new: nothing read from files, and the fold left as it is.
+        let (quiet, quietCounts) = try link(given, fold: fold, stats: "fold")
+        #expect(quiet.stdout == plain.stdout && quietCounts["crosswalk_lines_read"] as? Int == 0 && conflictLines(quiet) == conflictLines(plain))
+        #expect(FileManager.default.contents(atPath: fold) == good)
+
+        // Faults in the fold itself: it is not used, the links are those of every file, and it
+        // is made again, the same bytes.
+        var damaged = good
+        damaged[damaged.count / 2] ^= 0x40
+        let swapped = try Self.foldWithFirstTwoIdentifiersSwapped(good)   // the CRC made to match: refused for its order
+        let cut = good.prefix(good.count - 5)
+        for (what, bytes, message) in [("damaged", damaged, "its CRC does not match its contents (damaged)"), ("cut short", Data(cut), "cut short"),
+                                       ("not a fold", Data("tally-persons 2 x\n".utf8), "not a crosswalk fold"), ("empty", Data(), "not a crosswalk fold"),
+                                       ("out of order", swapped, "its identifiers are not in ascending order")] {
+            try bytes.write(to: URL(fileURLWithPath: fold))
+            let (r, counts) = try link(given, fold: fold, stats: "fold")
+            #expect(r.stdout == plain.stdout && r.stderr.contains(message) && r.stderr.contains("it is made again from every crosswalk file"), "\(what): \(r.stderr)")
+            #expect(counts["crosswalk_lines_read"] as? Int == plainCounts["crosswalk_lines"] as? Int, "\(what)")
+            #expect(FileManager.default.contents(atPath: fold) == good, "\(what): made again")
+        }
+
+        // A file the fold holds, touched (a new stamp, the same bytes): known by its CRC, not read,
+        // and stamped anew in the fold.
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -3600)], ofItemAtPath: days[1])
+        let (touched, touchedCounts) = try link(given, fold: fold, stats: "fold")
+        #expect(touched.stdout == plain.stdout && touchedCounts["crosswalk_lines_read"] as? Int == 0, "\(touched.stderr)")
+        #expect(FileManager.default.contents(atPath: fold) != good, "the new stamp is written")
+        try expectFoldIsMadeAgainTheSame(given)
+
+        // A file the fold holds, changed (a line taken away) or no longer given: the fold holds a
+        // file not given now, so it is made again from the files given.
+        var lines = try String(contentsOfFile: days[1], encoding: .utf8).split(separator: "\n")
+        let gone = lines.removeFirst()
+        try (lines.joined(separator: "\n") + "\n").write(toFile: days[1], atomically: false, encoding: .utf8)
+        for files in [given, given.filter { $0 != forged2 }] {
+            let (expected, _) = try link(files)
+            let (r, counts) = try link(files, fold: fold, stats: "fold")
+            #expect(r.stdout == expected.stdout && conflictLines(r) == conflictLines(expected), "\(r.stderr)")
+            #expect(r.stderr.contains("holds a crosswalk file not given now (one changed or was taken away); it is made again from every crosswalk file"), "\(r.stderr)")
+            #expect(counts["crosswalk_lines_read"] as? Int == counts["crosswalk_lines"] as? Int)
+            try expectFoldIsMadeAgainTheSame(files)
+        }
+        #expect(gone.contains("crosswalk"))
+
+        // A crosswalk from a stream: the fold is neither used nor written.
+        let before = FileManager.default.contents(atPath: fold)
+        let stream = try Harness.run("tally-link", ["--crosswalk", "-", "--fold", fold, "--secret-file", secret, run.records],
+                                     stdin: try Data(contentsOf: URL(fileURLWithPath: days[0])))
+        #expect(stream.stderr.contains("--fold: - is not a regular file, so the crosswalk is read whole"), "\(stream.stderr)")
+        #expect(FileManager.default.contents(atPath: fold) == before)
+        // Refused before anything is read.
+        let noFold = try Harness.run("tally-link", ["--crosswalk", days[0], "--fold-only"])
+        #expect(noFold.status == 64 && noFold.stderr.contains("--fold-only goes with --fold"), "\(noFold.stderr)")
+        let onIt = try Harness.run("tally-link", ["--crosswalk", days[0], "--fold", days[0], "--fold-only"])
+        #expect(onIt.status == 64 && onIt.stderr.contains("--fold names one of the --crosswalk files"), "\(onIt.stderr)")
+        let noSecret = try Harness.run("tally-link", ["--crosswalk", days[0], "--fold", fold, run.records])
+        #expect(noSecret.status == 64 && noSecret.stderr.contains("--secret-file"), "\(noSecret.stderr)")
+    }
+
+    /// CRC-64/XZ (ECMA-182, reflected), as ISA-L's crc64_ecma_refl with seed 0 computes it.
+    static func crc64(_ bytes: Data) -> UInt64 {
+        var crc = UInt64.max
+        for b in bytes {
+            crc ^= UInt64(b)
+            for _ in 0..<8 { crc = crc & 1 != 0 ? (crc >> 1) ^ 0xC96C_5795_D787_0F42 : crc >> 1 }
+        }
+        return ~crc
+    }
+
+    /// A fold file (format 1) with its first two packed identifiers (and their values) swapped,
+    /// and its CRC made again to match: only the order can tell it is wrong.
+    static func foldWithFirstTwoIdentifiersSwapped(_ fold: Data) throws -> Data {
+        var b = [UInt8](fold)
+        func u64(_ o: Int) -> Int { (0..<8).reduce(0) { $0 | Int(b[o + $1]) << (8 * $1) } }
+        func u32(_ o: Int) -> Int { (0..<4).reduce(0) { $0 | Int(b[o + $1]) << (8 * $1) } }
+        #expect(CrosswalkFoldCheck.stored(b) == crc64(Data(b.dropLast(8))), "the test's CRC is the tool's")
+        var o = "tally-crosswalk-fold 1\n".utf8.count
+        let files = u64(o), packed = u64(o + 8)
+        o += 32
+        for _ in 0..<files { o += 4 + u32(o) + 7 * 8 + 8 }
+        try #require(packed >= 2)
+        let keys = o, values = o + 8 * packed
+        for base in [keys, values] {
+            for k in 0..<8 { b.swapAt(base + k, base + 8 + k) }
+        }
+        let crc = crc64(Data(b.dropLast(8)))
+        for k in 0..<8 { b[b.count - 8 + k] = UInt8(truncatingIfNeeded: crc >> (8 * UInt64(k))) }
+        return Data(b)
+    }
+}
+
+enum CrosswalkFoldCheck {
+    static func stored(_ b: [UInt8]) -> UInt64 { (0..<8).reduce(UInt64(0)) { $0 | UInt64(b[b.count - 8 + $1]) << (8 * UInt64($1)) } }
 }

@@ -81,6 +81,17 @@ func lastRun(_ out: String) throws -> [String: Any] {
         #expect(mode == 0o600, "persons.previous is mode \(String(mode, radix: 8))")
         let logs = Harness.files(in: dir + "/out/logs").compactMap { try? String(contentsOfFile: dir + "/out/logs/\($0)/scores.log", encoding: .utf8) }
         #expect(logs.filter { $0.contains("kept from \(previous)") }.count == 2, "\(logs)")
+        // Each night after the first read only its own crosswalk file: the others came from the
+        // crosswalk's fold (private too), which is the bytes of one made from every file at once.
+        let fold = dir + "/out/work/crosswalk.fold"
+        let foldMode = (try FileManager.default.attributesOfItem(atPath: fold)[.posixPermissions] as! NSNumber).intValue
+        #expect(foldMode == 0o600, "crosswalk.fold is mode \(String(foldMode, radix: 8))")
+        let linkLogs = Harness.files(in: dir + "/out/logs").compactMap { try? String(contentsOfFile: dir + "/out/logs/\($0)/link.log", encoding: .utf8) }
+        let fromFold = linkLogs.compactMap { $0.firstMatch(of: #/from ([0-9]+) lines \(([0-9]+) read from files, the rest from /#) }.map { (Int($0.1)!, Int($0.2)!) }
+        #expect(fromFold.count == 3 && fromFold.filter { $0.1 < $0.0 / 2 }.count == 2, "\(linkLogs)")
+        let crosswalkFiles = Harness.files(in: dir + "/out/crosswalk").sorted().map { dir + "/out/crosswalk/" + $0 }
+        #expect(try Harness.run("tally-link", ["--fold", dir + "/again.fold", "--fold-only", "--crosswalk"] + crosswalkFiles).status == 0)
+        #expect(FileManager.default.contents(atPath: dir + "/again.fold") == FileManager.default.contents(atPath: fold))
         #expect(!Harness.files(in: dir + "/out").contains { $0.hasSuffix(".tmp") })
 
         // The same night again: nothing new, the same scores.

@@ -44,6 +44,7 @@ enum Lines {
     var db: String { dir + "/ledger.db" }
     var store: String { dir + "/ledger.db.scoring" }
     var secret: String { dir + "/tally.secret" }
+    var fold: String { dir + "/crosswalk.fold" }
     var crosswalks: [String] { Harness.files(in: dir).filter { $0.hasPrefix("crosswalk-") }.map { dir + "/" + $0 } }
 
     /// How many keys each night's link from the night before's persons file kept.
@@ -74,6 +75,9 @@ enum Lines {
         let linked = try Harness.run("tally-link", arguments)
         #expect(linked.status == 0, "\(linked.stderr)")
         try linked.stdout.write(to: URL(fileURLWithPath: input + ".linked"))
+        // Through the crosswalk's fold, as nightly.sh links: the same lines, only tonight's file read.
+        let folded = try Harness.run("tally-link", ["--fold", fold] + arguments)
+        #expect(folded.status == 0 && folded.stdout == linked.stdout, "\(folded.stderr)")
         let ingest = try Harness.run("tally-store", ["ingest", db, input + ".linked"])
         #expect(ingest.status == 0, "\(ingest.stderr)")
     }
@@ -99,6 +103,15 @@ enum Lines {
             let again = try Harness.run("tally-link", ["--store", store, "--output", dir + "/persons-again.bin", "--previous", previous, "--crosswalk"] + cw + ["--secret-file", secret])
             #expect(again.status == 0, "\(again.stderr)")
             let kept = Int(again.stderr.firstMatch(of: /; ([0-9]+) kept from/)?.1 ?? "") ?? -1
+            // And with the crosswalk's fold, searched for what is to be linked: the same bytes.
+            let folded = try Harness.run("tally-link", ["--store", store, "--output", dir + "/persons-folded.bin", "--previous", previous, "--fold", fold, "--crosswalk"] + cw + ["--secret-file", secret])
+            #expect(folded.status == 0 && folded.stderr.contains("0 read from files, the rest from \(fold)"), "\(folded.stderr)")
+            #expect(FileManager.default.contents(atPath: dir + "/persons-folded.bin") == FileManager.default.contents(atPath: persons), "\(folded.stderr)")
+            // A fold made again from the files alone is the bytes of the one kept night by night.
+            let remade = dir + "/again.fold"
+            #expect(try Harness.run("tally-link", ["--fold", remade, "--fold-only", "--crosswalk"] + cw).status == 0)
+            #expect(FileManager.default.contents(atPath: remade) == FileManager.default.contents(atPath: fold))
+            try FileManager.default.removeItem(atPath: remade)
             #expect(kept > 0, "keys kept from the night before: \(again.stderr)")
             #expect(FileManager.default.contents(atPath: dir + "/persons-again.bin") == FileManager.default.contents(atPath: persons),
                     "linking from the night before's persons file gives the same bytes: \(again.stderr)")

@@ -35,7 +35,8 @@ public struct CrosswalkTable: ~Copyable {
     /// How many identifiers the table holds (conflicts included).
     public private(set) var count = 0
     private var others: [String: UInt64] = [:]
-    private static let conflictMark = UInt64.max
+    /// The value an identifier in conflict holds (no packed resident number is this large).
+    public static let conflictMark = UInt64.max
 
     public init(expected: Int = 1 << 16) {
         var c = 1 << 10
@@ -53,18 +54,49 @@ public struct CrosswalkTable: ~Copyable {
     /// Maps `id` of `scheme` to `person` (a resident number's 18 characters).
     public mutating func insert(scheme: UnsafeRawBufferPointer, id: UnsafeRawBufferPointer, person: UInt64) -> Insertion {
         guard let key = Self.packIdentifier(scheme: scheme, id: id) else {
-            let name = String(decoding: scheme, as: UTF8.self) + ":" + String(decoding: id, as: UTF8.self)
-            if let existing = others[name] {
-                if existing == person { return .repeated }
-                others[name] = Self.conflictMark
-                return .conflict
-            }
-            others[name] = person
-            count += 1
-            return .added
+            return insert(otherName: String(decoding: scheme, as: UTF8.self) + ":" + String(decoding: id, as: UTF8.self), value: person)
         }
         return insert(packed: key, person: person)
     }
+
+    /// Maps the identifier named `name` ("SCHEME:ID", one `packIdentifier` cannot pack) to
+    /// `value`: a packed person, or `conflictMark` for an identifier already known to be in conflict.
+    @discardableResult
+    public mutating func insert(otherName name: String, value: UInt64) -> Insertion {
+        if let existing = others[name] {
+            if existing == value { return .repeated }
+            others[name] = Self.conflictMark
+            return .conflict
+        }
+        others[name] = value
+        count += 1
+        return value == Self.conflictMark ? .conflict : .added
+    }
+
+    /// Every identifier packed into the table and its value (a packed person or `conflictMark`),
+    /// in no particular order.
+    public func forEachPacked(_ body: (UInt64, UInt64) throws -> Void) rethrows {
+        for j in 0..<capacity where slots[2 * j] != 0 { try body(slots[2 * j], slots[2 * j + 1]) }
+    }
+
+    /// How many identifiers it holds packed.
+    public var packedCount: Int { count - others.count }
+
+    /// Every identifier the table could not pack, by name ("SCHEME:ID"), and its value.
+    public var otherEntries: [String: UInt64] { others }
+
+    /// What the crosswalk says of an identifier with `older` entries in one part of it and
+    /// `newer` in another: the one that exists, the same person from both, or a conflict.
+    @inline(__always)
+    public static func combine(_ older: Entry?, _ newer: Entry?) -> Entry? {
+        guard let older else { return newer }
+        guard let newer else { return older }
+        return older == newer ? older : .conflict
+    }
+
+    /// The same on stored values (a packed person or `conflictMark`).
+    @inline(__always)
+    public static func combine(_ older: UInt64, _ newer: UInt64) -> UInt64 { older == newer ? older : conflictMark }
 
     /// Maps an identifier packed by `packIdentifier` to `person`.
     @inline(__always)
@@ -152,6 +184,21 @@ public struct CrosswalkTable: ~Copyable {
             return 2 << 60 | (high &* 100 &+ low &* 10 &+ last)
         }
         return nil
+    }
+
+    /// The scheme and id an identifier packed by `packIdentifier` came from, as "SCHEME:ID".
+    public static func unpackIdentifier(_ key: UInt64) -> String {
+        let value = key & ((1 << 60) - 1)
+        switch key >> 60 {
+        case 1:
+            let digits = String(value)
+            return "transit-card:" + String(repeating: "0", count: max(0, 16 - digits.count)) + digits
+        case 2:
+            let digits = String(value)
+            return "shop-account:A" + String(repeating: "0", count: max(0, 10 - digits.count)) + digits
+        default:
+            return "?:\(key)"
+        }
     }
 
     /// Packs a resident identity number (17 digits and a check digit or `X`): digits × 11 + check.

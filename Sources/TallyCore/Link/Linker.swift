@@ -26,6 +26,9 @@ public final class Linker {
     }
 
     public var table: CrosswalkTable
+    /// The crosswalk folded on earlier runs (`SortedCrosswalk`), asked beside `table`, which then
+    /// holds only the entries of files new since: an identifier's entry is both parts combined.
+    public var base: SortedCrosswalk?
     public private(set) var counts = Counts()
     let keyer: PersonKeyer
     let redact: Bool
@@ -56,7 +59,7 @@ public final class Linker {
     /// Sizes the key memo for the crosswalk loaded: about one key per crosswalk identifier
     /// (people hold one or more identifiers, and identifiers nobody claims take places of their own).
     public func crosswalkLoaded() {
-        memo = KeyMemo(entries: min(table.count, 1 << 23))
+        memo = KeyMemo(entries: min(table.count + (base?.count ?? 0), 1 << 23))
     }
 
     // MARK: The policy
@@ -84,9 +87,11 @@ public final class Linker {
     @inline(__always)
     func settle(_ how: How, _ identity: UInt64, scheme: UnsafeRawBufferPointer, id: UnsafeRawBufferPointer)
         -> (how: How, identity: UInt64, conflict: Bool) {
-        let found: CrosswalkTable.Entry?
+        var found: CrosswalkTable.Entry?
         switch how {
-        case .packed: found = table.lookup(packed: identity)
+        case .packed:
+            found = table.lookup(packed: identity)
+            if let base { found = CrosswalkTable.combine(base.lookup(packed: identity), found) }
         case .other: found = table.lookupOther(scheme: scheme, id: id)
         default: return (how, identity, false)
         }
