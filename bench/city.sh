@@ -83,6 +83,16 @@ mapfile -t cw < <(ls "$DIR"/out/crosswalk/*.jsonl)
 /usr/bin/time -a -o "$steps" -f "update-scoring %e %M" "$BIN/tally-store" update-scoring "$DIR/ledger.db" 2>/dev/null
 /usr/bin/time -a -o "$steps" -f "link-store %e %M" "$BIN/tally-link" --store "$DIR/ledger.db.scoring" --output "$DIR/persons.bin" \
     --crosswalk "${cw[@]}" --secret-file "$DIR/tally.secret" 2>/dev/null
+# The same from the nights' crosswalk fold (every identifier linked: one table made of the fold),
+# and as a night does it, from the fold and last night's persons file; the same bytes each time.
+/usr/bin/time -a -o "$steps" -f "link-store-fold %e %M" "$BIN/tally-link" --store "$DIR/ledger.db.scoring" --output "$DIR/persons-fold.bin" \
+    --fold "$DIR/out/work/crosswalk.fold" --crosswalk "${cw[@]}" --secret-file "$DIR/tally.secret" 2>/dev/null
+/usr/bin/time -a -o "$steps" -f "link-store-fold-previous %e %M" "$BIN/tally-link" --store "$DIR/ledger.db.scoring" --output "$DIR/persons-previous.bin" \
+    --previous "$DIR/out/work/persons.previous" --fold "$DIR/out/work/crosswalk.fold" --crosswalk "${cw[@]}" --secret-file "$DIR/tally.secret" 2>/dev/null
+for f in persons-fold.bin persons-previous.bin; do
+    cmp -s "$DIR/persons.bin" "$DIR/$f" || { echo "bench/city.sh: $f is not the bytes of linking every identifier from the crosswalk files" >&2; exit 1; }
+done
+rm -f "$DIR/persons-fold.bin" "$DIR/persons-previous.bin"
 # From the copy in person order, and from the rows in ledger order (a directory of hard links to
 # the store's files without the copy).
 plain_store "$DIR/ledger.db.scoring" "$DIR/plain"
@@ -155,7 +165,8 @@ if steps:
     print()
     print("| step | wall (s) | peak RSS (MB) | rate |")
     print("|---|---|---|---|")
-    for name, label in [("update-scoring", "tally-store update-scoring"), ("link-store", "tally-link --store (every identifier)"),
+    for name, label in [("update-scoring", "tally-store update-scoring"), ("link-store", "tally-link --store (every identifier, the crosswalk files parsed)"),
+                        ("link-store-fold", "tally-link --store --fold (every identifier, from the fold)"), ("link-store-fold-previous", "tally-link --store --fold --previous (as a night links)"),
                         ("score-store-threads-1", "tally-score --store --threads 1, the copy in person order"), ("score-store-threads-2", "tally-score --store --threads 2, the copy in person order"),
                         ("score-plain-threads-1", "tally-score --store --threads 1, the rows in ledger order"), ("score-plain-threads-2", "tally-score --store --threads 2, the rows in ledger order")]:
         if name in steps:

@@ -129,6 +129,7 @@ extension LinkStage {
                 for i in 0..<merged.count { _ = linker.table.insert(packed: merged.keyBuffer[i], person: merged.valueBuffer[i]) }
             } else {
                 linker.base = merged
+                counts.foldSearched = true
             }
         }
         var files: [CrosswalkFold.File] = []

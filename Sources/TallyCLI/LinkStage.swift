@@ -60,6 +60,8 @@ public final class LinkStage {
         public var crosswalkLines = 0, crosswalkIdentifiers = 0, conflicts = 0
         /// With a fold: the crosswalk lines read from files it did not hold (the others are in it).
         public var crosswalkRead: Int?
+        /// With a fold: whether its identifiers were searched in it (rather than put in one table).
+        public var foldSearched = false
         /// With --previous: identifiers whose keys were kept from it.
         public var kept = 0
     }
@@ -121,12 +123,14 @@ public final class LinkStage {
     /// How much of the crosswalk was read from its files, when a fold held the rest.
     var foldNote: String {
         guard let read = counts.crosswalkRead, let fold = options.foldPath else { return "" }
-        return " (\(read) read from files, the rest from \(fold))"
+        return " (\(read) read from files, the rest from \(fold), \(counts.foldSearched ? "searched" : "in one table"))"
     }
 
     /// Whether the records to link are many against the fold's entries: then one hash table of
-    /// them all is built (a lookup there is a few tens of nanoseconds, a binary search in the fold
-    /// about a microsecond, and building the table about thirty nanoseconds an entry).
+    /// them all is built, else each identifier is searched for in the fold. Measured at a tenth of
+    /// the city (BENCHMARKS.md, "The crosswalk folded"): building the table of 3.5M entries cost
+    /// about 0.14 s, 40 ns an entry, and a binary search of an identifier not met before costs
+    /// about what a dozen entries do.
     func manyRecords(against plan: FoldPlan) -> Bool {
         if options.foldOnly { return false }
         if let search = options.searchFold { return !search }
@@ -137,13 +141,13 @@ public final class LinkStage {
             bytes += Int(stamp[2])
         }
         if options.paths.isEmpty { return true }
-        return bytes / Self.bytesPerRecord > fold.entries.count / Self.searchesPerEntry
+        return bytes / Self.bytesPerRecord * Self.entriesPerSearch > fold.entries.count
     }
-    /// The smallest a record line is, about: the estimate errs towards more records.
+    /// Fewer bytes than a record line takes (about 440 in a night's files): the estimate errs
+    /// towards more records.
     static let bytesPerRecord = 256
-    /// How many binary searches cost as much as putting one entry in the table (measured:
-    /// BENCHMARKS.md, "The crosswalk folded").
-    static let searchesPerEntry = 32
+    /// How many entries put in the table cost as much as one binary search in the fold.
+    static let entriesPerSearch = 12
 
     /// `--output-dir DIR`: one input's records into DIR/BASENAME, through a temporary file
     /// beside it and a rename once the input is read to its end. An input that could not be

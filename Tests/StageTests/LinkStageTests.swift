@@ -345,6 +345,8 @@ struct ParsedRun {
                 if let before { try before.write(to: URL(fileURLWithPath: fold)) }
                 let (folded, counts) = try link(given, fold: fold, lookups: lookups, stats: "fold")
                 #expect(folded.stdout == plain.stdout && !plain.stdout.isEmpty, "night \(night), \(lookups): the links of reading every file")
+                // (The first night has no fold yet: every entry is read into the table.)
+                #expect(folded.stderr.contains(lookups == "search" && night > 0 ? ", searched)" : ", in one table)"), "\(folded.stderr)")
                 #expect(conflictLines(folded) == conflictLines(plain), "night \(night): \(folded.stderr)")
                 for key in ["read", "written", "direct", "crosswalk", "unlinked", "crosswalk_lines", "crosswalk_identifiers", "conflicts"] {
                     #expect(counts[key] as? Int == plainCounts[key] as? Int, "night \(night) \(lookups): \(key)")
