@@ -68,6 +68,13 @@ public enum ScoringStore {
             kind = UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 60, as: UInt32.self))
         }
 
+        /// The identifier of the row at `p`, alone.
+        @inlinable @inline(__always)
+        public static func identifier(at p: UnsafeRawPointer) -> Hash128 {
+            Hash128(hi: UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 8, as: UInt64.self)),
+                    lo: UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 16, as: UInt64.self)))
+        }
+
         init(seq: Int64, identifier: Hash128, id: Hash128, at: Int64, amountFen: Int64, source: UInt32, kind: UInt32) {
             self.seq = seq; self.identifier = identifier; self.id = id; self.at = at
             self.amountFen = amountFen; self.source = source; self.kind = kind
@@ -280,7 +287,7 @@ extension ScoringStore {
             }
         }
 
-        @inline(__always)
+        @inlinable @inline(__always)
         public func prefetch(_ h: Hash128) {
             tally_prefetch(UnsafeRawPointer(slots + 4 * (Int(truncatingIfNeeded: h.hi) & mask)))
         }
