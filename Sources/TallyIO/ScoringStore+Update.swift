@@ -444,6 +444,10 @@ enum Files {
         return fd
     }
 
+    /// The whole file at `path`, or nil when there is none. Read straight into an array of the
+    /// file's size (appending chunks to a growing array copied the store's 170 MB identifier file
+    /// over and over: a fifth of tally-link --store's time, perf); a file that grows meanwhile is
+    /// read to its end all the same.
     static func readAll(_ path: String) throws -> [UInt8]? {
         let fd = POSIX.open(path, flags: O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
@@ -451,8 +455,20 @@ enum Files {
             throw ScoringStore.Fault.io("\(path): cannot open: \(POSIX.errorText(errno))")
         }
         defer { close(fd) }
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        var info = stat()
+        let size = fstat(fd, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG ? Int(info.st_size) : 0
+        var failure: Int32 = 0
+        var out = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+            initialized = 0
+            while initialized < size {
+                let n = POSIX.read(fd, buffer.baseAddress! + initialized, size - initialized)
+                if n < 0 { failure = errno; return }
+                if n == 0 { return }
+                initialized += n
+            }
+        }
+        guard failure == 0 else { throw ScoringStore.Fault.io("\(path): cannot read: \(POSIX.errorText(failure))") }
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
             let n = chunk.withUnsafeMutableBytes { POSIX.read(fd, $0.baseAddress!, $0.count) }
             guard n >= 0 else { throw ScoringStore.Fault.io("\(path): cannot read: \(POSIX.errorText(errno))") }

@@ -103,7 +103,21 @@ public enum ScoringStore {
 
     /// The hash rows keep of an identifier: over its scheme's length, the scheme and the id.
     public static func hash(scheme: UnsafeRawBufferPointer, id: UnsafeRawBufferPointer) -> Hash128 {
-        withUnsafeTemporaryAllocation(byteCount: scheme.count + id.count + 4, alignment: 8) { b in
+        // Identifiers are short: laid out in a buffer on the stack byte by byte (two memmove calls
+        // an identifier were a seventh of tally-link --store's time, perf).
+        let n = 4 + scheme.count + id.count
+        if n <= 64 {
+            var buffer: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
+            return withUnsafeMutableBytes(of: &buffer) { b in
+                b.storeBytes(of: UInt32(scheme.count).littleEndian, toByteOffset: 0, as: UInt32.self)
+                var o = 4
+                for byte in scheme { b[o] = byte; o += 1 }
+                for byte in id { b[o] = byte; o += 1 }
+                let (hi, lo) = hasher.hash(UnsafeRawBufferPointer(rebasing: b[0..<n]))
+                return Hash128(hi: hi, lo: lo)
+            }
+        }
+        return withUnsafeTemporaryAllocation(byteCount: scheme.count + id.count + 4, alignment: 8) { b in
             b.storeBytes(of: UInt32(scheme.count).littleEndian, toByteOffset: 0, as: UInt32.self)
             UnsafeMutableRawBufferPointer(rebasing: b[4..<(4 + scheme.count)]).copyMemory(from: scheme)
             UnsafeMutableRawBufferPointer(rebasing: b[(4 + scheme.count)...]).copyMemory(from: id)
@@ -308,7 +322,9 @@ extension ScoringStore {
                 Files.append(h.hi, to: out); Files.append(h.lo, to: out)
                 Files.append(hi, to: out); Files.append(lo, to: out)
             }
-            try Files.replace(path, with: out.bytes)
+            try Files.replace(path, temporary: path + ".tmp") { fd, temporary in
+                try out.withBytes { try Files.write(fd, $0, at: 0, what: temporary) }
+            }
         }
 
         /// A persons file's bytes, its header's fields (4 in format 1, 6 in format 2), where its
@@ -344,7 +360,9 @@ extension ScoringStore {
 extension ScoringStore.Persons {
     /// A persons file made on an earlier night, read in order to take the keys of identifiers
     /// whose crosswalk entries have not changed since (`tally-link --previous`).
-    public struct Previous {
+    /// (A class: a struct holding the file's bytes, advanced through an optional in the caller's
+    /// loop, cost a copy of them per identifier.)
+    public final class Previous {
         public let keyCheck: String
         /// The identities of the crosswalk files it was linked with; nil when unknown (a stream,
         /// or format 1).
@@ -365,7 +383,7 @@ extension ScoringStore.Persons {
 
         /// The key kept for `hash`, if this file has one. Calls must come in increasing order of
         /// hash (the order of a store's identifiers, and of this file's entries).
-        public mutating func key(for hash: ScoringStore.Hash128) -> (hi: UInt64, lo: UInt64)? {
+        public func key(for hash: ScoringStore.Hash128) -> (hi: UInt64, lo: UInt64)? {
             bytes.withUnsafeBytes { b in
                 func u(_ i: Int, _ k: Int) -> UInt64 { UInt64(littleEndian: b.loadUnaligned(fromByteOffset: start + 32 * i + 8 * k, as: UInt64.self)) }
                 while next < count {
