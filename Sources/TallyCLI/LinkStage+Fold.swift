@@ -27,7 +27,7 @@ extension LinkStage {
     }
 
     /// Reads the fold and sorts the crosswalk files given into those it holds (known by their
-    /// stamp, or failing that by their CRC-64 and size) and those it does not. A fold that cannot
+    /// stamp) and those it does not (read now). A fold that cannot
     /// be read, or that holds a file not given now, is not used: every file is read, and the fold
     /// made again. Nil when a crosswalk is not a regular file: then no fold is used or written.
     func planFold(_ path: String) throws -> FoldPlan? {
@@ -43,8 +43,7 @@ extension LinkStage {
         do { fold = try CrosswalkFold.read(path) } catch { Stage.report(name, "\(error); it is made again from every crosswalk file") }
         var rewrite = fold == nil
         var byStamp: [[Int64]: CrosswalkFold.File] = [:]
-        var byIdentity: [String: CrosswalkFold.File] = [:]
-        for f in fold?.files ?? [] { byStamp[f.stamp] = f; byIdentity[f.identity] = f }
+        for f in fold?.files ?? [] { byStamp[f.stamp] = f }
         for i in given.indices {
             if let known = byStamp[given[i].stamp] {
                 given[i].identity = known.identity
@@ -58,8 +57,9 @@ extension LinkStage {
                 }
                 given[i].identity = file.identity
             } catch let fault as ScoringStore.Fault { throw StageFailure(fault.description, status: fault.code) }
-            // The same bytes under another stamp (copied, or touched): held, and stamped anew.
-            if let known = byIdentity[given[i].identity] { given[i].lines = known.lines }
+            // Under another stamp (copied, touched, or changed) a file is read again, whatever its
+            // CRC says: a CRC can be made to match, a stamp (whose change time no one sets back
+            // without the clock) cannot. Its identity still tells whether the fold's files are all given.
             rewrite = true
         }
         if let held = fold?.files, !Set(held.map(\.identity)).isSubset(of: Set(given.map(\.identity))) {

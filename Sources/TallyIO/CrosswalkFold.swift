@@ -31,7 +31,8 @@ public struct CrosswalkFold {
         /// CRC-64 and size, as `ScoringStore.Persons.CrosswalkFile.identity`.
         public var identity: String
         /// Device, inode, size, modification and change time (seconds, nanoseconds): while these are
-        /// the same, so are the bytes. The change time cannot be set back without the clock.
+        /// the same, so are the bytes, and only while they are the same is a file held (the
+        /// change time cannot be set back without the clock; a CRC could be made to match).
         public var stamp: [Int64]
         public var lines: Int
         public init(identity: String, stamp: [Int64], lines: Int) {

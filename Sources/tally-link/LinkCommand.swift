@@ -48,7 +48,7 @@ struct LinkCommand: TallyCommand {
     @Option(help: ArgumentHelp("The file holding the secret for person keys (mode 0600, at least 16 bytes). Not needed with --fold-only.", valueName: "file"))
     var secretFile: String?
 
-    @Option(help: ArgumentHelp("The crosswalk folded into this binary file (mode 0600): the --crosswalk files it holds (known by their stamp, or by CRC-64 and size) are not read again, only the others, and it is brought up to date with them. Made from every file when missing, damaged, or holding a file not given now. The links are the same as without it.", valueName: "file"))
+    @Option(help: ArgumentHelp("The crosswalk folded into this binary file (mode 0600): the --crosswalk files it holds (known by their stamp: device, inode, size, modification and change time) are not read again, only the others, and it is brought up to date with them. Made from every file when missing, damaged, or holding a file not given now. The links are the same as without it.", valueName: "file"))
     var fold: String?
 
     @Option(help: ArgumentHelp("With --fold: how its identifiers are found. auto: by binary search when the identifiers to link are few against the fold (as a night's are), else from one table built of it all; search and table force one way (for measuring; the links are the same).", valueName: "auto|search|table"))
