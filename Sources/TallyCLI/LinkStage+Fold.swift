@@ -165,7 +165,13 @@ extension LinkStage {
         var scanner = RecordViewScanner()
         var found: [String: [(String, Int, String)]] = [:]
         var input = LineInput(paths: options.crosswalkPaths, limits: options.limits, stage: name)
+        // A line naming one of them holds its id as written (a crosswalk's ids are plain), and so
+        // the name's tail after its last colon: lines holding none of the tails are passed over
+        // unparsed (parsing every line of every file was most of a night whose new lines
+        // conflicted with the fold's).
+        let ids = names.map { name in Array((name.lastIndex(of: ":").map { name[name.index(after: $0)...] } ?? name[...]).utf8) }
         try input.forEachLine(skipping: Set(options.crosswalkPaths.indices).subtracting(indices)) { _, file, lineNumber, line in
+            guard ids.contains(where: { $0.isEmpty || line.firstIndex(of: $0, from: 0) != nil }) else { return }
             let (scheme, id, _, view) = try crosswalkEntry(&scanner, file: file, lineNumber: lineNumber, line: line)
             let key = scheme.text + ":" + id.text
             guard names.contains(key) else { return }

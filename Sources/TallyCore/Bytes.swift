@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The byte helpers every hot path shares, in one place: comparing runs of bytes, testing eight
 /// ASCII bytes at a time as one little-endian word, and hex digits both ways. (Hex digits of ids
 /// and keys are also checked sixteen bytes a step with SSE2: `tally_lower_hex32` in CTally, and
@@ -135,5 +141,24 @@ extension UnsafeRawBufferPointer {
     public func equals(text string: String) -> Bool {
         var s = string
         return s.withUTF8 { u in u.count == count && (u.isEmpty || memcmpEqual(baseAddress!.assumingMemoryBound(to: UInt8.self), u.baseAddress!, u.count)) }
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    /// Where `needle` first stands in these bytes at or after `from`: memchr for its first byte,
+    /// then memcmp. The generic `firstRange(of:)` on a byte slice cost 150 µs a score line (perf:
+    /// 9 s of tally-report for 60,000 people).
+    public func firstIndex(of needle: [UInt8], from: Int) -> Int? {
+        guard from <= count, !needle.isEmpty, let base = baseAddress else { return nil }
+        return needle.withUnsafeBytes { n -> Int? in
+            var i = from
+            while count - i >= n.count {
+                guard let hit = memchr(base + i, Int32(n[0]), count - i - n.count + 1) else { return nil }
+                let at = UnsafeRawPointer(hit) - base
+                if memcmp(base + at, n.baseAddress!, n.count) == 0 { return at }
+                i = at + 1
+            }
+            return nil
+        }
     }
 }

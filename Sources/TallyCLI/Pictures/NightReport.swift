@@ -94,7 +94,7 @@ public struct NightReport {
     /// The string value after `marker` (which ends with the opening quote), from byte `from`.
     static func string(after marker: String, in line: UnsafeRawBufferPointer, from: Int) -> (text: String, end: Int)? {
         let m = Array(marker.utf8)
-        guard let start = find(m, in: line, from: from) else { return nil }
+        guard let start = line.firstIndex(of: m, from: from) else { return nil }
         var i = start + m.count
         while i < line.count && line[i] != UInt8(ascii: "\"") { i += 1 }
         guard i < line.count else { return nil }
@@ -104,7 +104,7 @@ public struct NightReport {
     /// Where the string value after `marker` (which ends with the opening quote) lies, from byte
     /// `from`: its bytes without the quotes.
     static func value(after marker: [UInt8], in line: UnsafeRawBufferPointer, from: Int) -> Range<Int>? {
-        guard let start = find(marker, in: line, from: from) else { return nil }
+        guard let start = line.firstIndex(of: marker, from: from) else { return nil }
         var i = start + marker.count
         while i < line.count && line[i] != UInt8(ascii: "\"") { i += 1 }
         guard i < line.count else { return nil }
@@ -113,27 +113,10 @@ public struct NightReport {
 
     static func int(after marker: String, in line: UnsafeRawBufferPointer) -> Int? {
         let m = Array(marker.utf8)
-        guard let start = find(m, in: line, from: 0) else { return nil }
+        guard let start = line.firstIndex(of: m, from: 0) else { return nil }
         var i = start + m.count, v = 0, digits = 0
         while i < line.count, line[i] >= 0x30, line[i] <= 0x39, digits < 9 { v = v * 10 + Int(line[i] - 0x30); i += 1; digits += 1 }
         return digits > 0 ? v : nil
-    }
-
-    /// Where `needle` first stands in `line` at or after `from`: memchr for its first byte, then
-    /// memcmp. The generic `firstRange(of:)` on a byte slice cost 150 µs a score line (perf),
-    /// 9 s for 60,000 people.
-    static func find(_ needle: [UInt8], in line: UnsafeRawBufferPointer, from: Int) -> Int? {
-        guard from <= line.count, !needle.isEmpty, let base = line.baseAddress else { return nil }
-        return needle.withUnsafeBytes { n -> Int? in
-            var i = from
-            while line.count - i >= n.count {
-                guard let hit = memchr(base + i, Int32(n[0]), line.count - i - n.count + 1) else { return nil }
-                let at = UnsafeRawPointer(hit) - base
-                if memcmp(base + at, n.baseAddress!, n.count) == 0 { return at }
-                i = at + 1
-            }
-            return nil
-        }
     }
 
     static func json(_ path: String) -> [String: Any]? {
