@@ -94,6 +94,11 @@ public enum Examples {
                 "    | tally-link --redact --stats link.json --crosswalk crosswalk.jsonl \\",
                 "      --secret-file tally.secret > court.jsonl",
                 "cat link.json"),
+        Example("The crosswalk kept folded, so that later runs parse only the crosswalk files it does not hold yet",
+                "tally-link --fold crosswalk.fold --fold-only --crosswalk crosswalk.jsonl",
+                "tally-parse --feed tax feeds/tax-* \\",
+                "    | tally-link --fold crosswalk.fold --crosswalk crosswalk.jsonl \\",
+                "      --secret-file tally.secret > tax.jsonl"),
     ])
 
     public static let store = section([
