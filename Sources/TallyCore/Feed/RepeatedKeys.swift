@@ -41,7 +41,9 @@ public final class RepeatedKeys {
     /// tally-parse's samples on the wide export, and 2% growing it; perf) are never made.
     let greatest = ByteBuffer(capacity: 256)
     /// The fingerprints of the keys above the set's, in the order they came.
-    let run = FingerprintRun()
+    var run = PagedArray<(UInt64, UInt64)>()
+    /// Whether a file's keys are taken in order while they come so: a CSV file's.
+    let checksOrder: Bool
     /// Whether keys are still taken in order: false for XML, and for the rest of a file whose
     /// keys come out of order (`checkPrepared`).
     var ordered: Bool
@@ -54,8 +56,11 @@ public final class RepeatedKeys {
     public init(spec: FeedSpec) {
         self.spec = spec
         naturalKey = NaturalKey(spec: spec)
-        if case .csv = spec.format { ordered = true } else { ordered = false }
+        if case .csv = spec.format { checksOrder = true } else { checksOrder = false }
+        ordered = checksOrder
     }
+
+    deinit { run.deallocate() }
 
     /// A row's key, hashed.
     public enum Prepared: Sendable { case unchecked, empty, key(UInt64, UInt64) }
@@ -84,13 +89,15 @@ public final class RepeatedKeys {
             checked += 1
             switch order {
             case .above:
-                run.append(a, b)
+                run.append((a, b))
                 greatest.exchange(with: key)
                 return .fresh
             case .equal:
                 return .repeated
             case .below:
-                run.flush(into: seen)
+                // The keys written down go to the set first.
+                for i in 0..<run.count { _ = seen.insert(run[i].0, run[i].1) }
+                run.removeAll()
                 // When a quarter of the keys come out of order, the file is not in key order:
                 // every key goes to the set from here on, and no key is laid out to compare.
                 below += 1
@@ -179,48 +186,11 @@ public final class RepeatedKeys {
     /// Forgets every key (for the next file).
     public func removeAll() {
         seen.removeAll()
-        run.removeAll()
+        run.deallocate()
         greatest.removeAll()
         checked = 0
         below = 0
-        if case .csv = spec.format { ordered = true }
-    }
-}
-
-/// Fingerprints written down in order, in blocks of 64K (a megabyte each), so that growing
-/// never copies them; `flush` adds them all to a set.
-final class FingerprintRun {
-    private var blocks: [UnsafeMutablePointer<UInt64>] = []
-    private static let blockPairs = 1 << 16
-    /// How many fingerprints are written down.
-    private(set) var count = 0
-
-    deinit { for b in blocks { b.deallocate() } }
-
-    @inline(__always)
-    func append(_ a: UInt64, _ b: UInt64) {
-        let slot = count & (Self.blockPairs - 1)
-        if slot == 0 && count >> 16 == blocks.count { blocks.append(.allocate(capacity: 2 * Self.blockPairs)) }
-        let p = blocks[count >> 16] + 2 * slot
-        p[0] = a
-        p[1] = b
-        count += 1
-    }
-
-    /// Adds every fingerprint to `set` and forgets them (keeping the blocks).
-    func flush(into set: FingerprintSet) {
-        for i in 0..<count {
-            let p = blocks[i >> 16] + 2 * (i & (Self.blockPairs - 1))
-            _ = set.insert(p[0], p[1])
-        }
-        count = 0
-    }
-
-    /// Forgets every fingerprint, and all but the first block.
-    func removeAll() {
-        count = 0
-        for b in blocks.dropFirst() { b.deallocate() }
-        blocks = Array(blocks.prefix(1))
+        ordered = checksOrder
     }
 }
 

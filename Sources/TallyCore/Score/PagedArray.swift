@@ -1,5 +1,5 @@
 /// An append-only array kept in fixed pages of 2 MiB (on huge pages where the kernel gives
-/// them: see `LargeMemory`), for the scorer's largest tables.
+/// them: see `LargeMemory`), for the scorer's largest tables and the keys a feed lists in order.
 ///
 /// A Swift array doubles its storage when full and copies everything across: the scorer's peak
 /// memory then held the old storage, the new one and its unused half at once (and glibc kept the
@@ -23,13 +23,22 @@ struct PagedArray<Element> {
     mutating func deallocate() {
         for i in 0..<pageCount {
             let used = min(Self.pageSize, count - i * Self.pageSize)
-            pages![i].deinitialize(count: used)
+            if used > 0 { pages![i].deinitialize(count: used) }
             LargeMemory.deallocate(pages![i], count: Self.pageSize)
         }
         pages?.deallocate()
         pages = nil
         pageCount = 0
         pageCapacity = 0
+        count = 0
+    }
+
+    /// Forgets every element, keeping the pages for the next ones.
+    mutating func removeAll() {
+        for i in 0..<pageCount {
+            let used = min(Self.pageSize, count - i * Self.pageSize)
+            if used > 0 { pages![i].deinitialize(count: used) }
+        }
         count = 0
     }
 
