@@ -24,6 +24,12 @@ extension LinkStage {
         var unread: Set<Int>
         /// Whether the fold file is to be written (something new, a stamp changed, or no fold).
         var rewrite: Bool
+
+        /// The files read now whose stamp is no longer the one they were planned with: what was
+        /// read of them may not be what their identity says.
+        var changedSinceRead: [GivenFile] {
+            given.filter { unread.contains($0.index) && FileStatus.stamp(path: $0.path) != $0.stamp }
+        }
     }
 
     /// Reads the fold and sorts the crosswalk files given into those it holds (known by their
@@ -33,7 +39,7 @@ extension LinkStage {
     func planFold(_ path: String) throws -> FoldPlan? {
         var given: [GivenFile] = []
         for (index, file) in options.crosswalkPaths.enumerated() where file != "/dev/null" {
-            guard let stamp = CrosswalkFold.stamp(file) else {
+            guard let stamp = FileStatus.stamp(path: file) else {
                 Stage.report(name, "--fold: \(file) is not a regular file, so the crosswalk is read whole and \(path) is left as it is")
                 return nil
             }
@@ -118,9 +124,13 @@ extension LinkStage {
         let merged = base.map { linker.table.packedCount == 0 ? $0 : $0.merged(with: linker.table) } ?? SortedCrosswalk.sorted(linker.table)
         var conflictLines = plan.fold?.conflictLines ?? [:]
         if !touched.isEmpty {
-            // An identifier the fold already named may have lines in any file; one new tonight only in the new files.
+            // An identifier the fold already named may have lines in any file; one new tonight
+            // only in the new files. Its lines are kept in the order of file path and line, so
+            // that the fold is the same bytes whatever order the files were given in.
             let scan = plan.fold == nil || touchesFold ? Set(options.crosswalkPaths.indices) : plan.unread
-            for (name, lines) in try self.linesBehind(touched, in: scan) { conflictLines[name] = lines }
+            for (name, lines) in try linesBehind(touched, in: scan) {
+                conflictLines[name] = lines.sorted { $0.file != $1.file ? CrosswalkFold.byBytes($0.file, $1.file) : $0.line < $1.line }.map(\.text)
+            }
         }
         // Lookups: a few searched in the fold, or many in one table holding it all.
         // (Without a fold to start from, the table already holds every entry.)
@@ -143,14 +153,10 @@ extension LinkStage {
         counts.crosswalkRead = linesOf.values.reduce(0, +)
         counts.crosswalkIdentifiers = updated.identifiers
         counts.conflicts = updated.conflicts
-        for key in conflictLines.keys.sorted() {
-            let report = "crosswalk conflict: \(key) is mapped to more than one person, so it stays unlinked: " + conflictLines[key]!.joined(separator: "; ")
-            Stage.report(name, report)
-            conflictReports.append(report)
-        }
+        reportConflicts(conflictLines)
         // A file that changed while it was read may not be what its identity says: the fold is
         // not written (the next run reads it again).
-        let changed = plan.given.filter { plan.unread.contains($0.index) && CrosswalkFold.stamp($0.path) != $0.stamp }
+        let changed = plan.changedSinceRead
         if !changed.isEmpty {
             Stage.report(name, "\(changed[0].path) changed while it was read; \(plan.path) is left as it was")
         } else if plan.rewrite {
@@ -160,10 +166,10 @@ extension LinkStage {
     }
 
     /// Every crosswalk line, in the files at `indices`, naming one of `names` ("SCHEME:ID"),
-    /// as the conflict report writes it; in the order of file and line.
-    func linesBehind(_ names: Set<String>, in indices: Set<Int>) throws -> [String: [String]] {
+    /// as the conflict report writes it, in the order read, with the file and line it stands at.
+    func linesBehind(_ names: Set<String>, in indices: Set<Int>) throws -> [String: [(file: String, line: Int, text: String)]] {
         var scanner = RecordViewScanner()
-        var found: [String: [(String, Int, String)]] = [:]
+        var found: [String: [(file: String, line: Int, text: String)]] = [:]
         var input = LineInput(paths: options.crosswalkPaths, limits: options.limits, stage: name)
         // A line naming one of them holds its id as written (a crosswalk's ids are plain), and so
         // the name's tail after its last colon: lines holding none of the tails are passed over
@@ -178,12 +184,6 @@ extension LinkStage {
             let person = view.attrs.first { $0.key.equals("person") }?.value.string ?? "?"
             found[key, default: []].append((file, lineNumber, "\(view.file.string):\(view.line) (\(file):\(lineNumber)) says person \(person)"))
         }
-        return found.mapValues { lines in
-            lines.sorted { $0.0 != $1.0 ? CrosswalkFoldOrder.bytes($0.0, $1.0) : $0.1 < $1.1 }.map(\.2)
-        }
+        return found
     }
-}
-
-enum CrosswalkFoldOrder {
-    static func bytes(_ a: String, _ b: String) -> Bool { a.utf8.lexicographicallyPrecedes(b.utf8) }
 }

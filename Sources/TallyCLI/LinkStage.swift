@@ -90,7 +90,7 @@ public final class LinkStage {
         var status: Int32
         if let foldPath = options.foldPath, let plan = try planFold(foldPath) {
             var none = Set<ScoringStore.Hash128>()
-            status = try loadCrosswalk(through: plan, manyLookups: manyRecords(against: plan), naming: [], into: &none)
+            status = try loadCrosswalk(through: plan, manyLookups: manyLookups(manyRecords(against: plan)), naming: [], into: &none)
         } else {
             status = try loadCrosswalk()
         }
@@ -132,17 +132,22 @@ public final class LinkStage {
     /// about 0.14 s, 40 ns an entry, and a binary search of an identifier not met before costs
     /// about what a dozen entries do.
     func manyRecords(against plan: FoldPlan) -> Bool {
-        if options.foldOnly { return false }
-        if let search = options.searchFold { return !search }
         guard let fold = plan.fold else { return true }
         var bytes = 0
         for path in options.paths {
-            guard path != "-", let stamp = CrosswalkFold.stamp(path) else { return true }
+            guard path != "-", let stamp = FileStatus.stamp(path: path) else { return true }
             bytes += Int(stamp[2])
         }
         if options.paths.isEmpty { return true }
         return bytes / Self.bytesPerRecord * Self.entriesPerSearch > fold.entries.count
     }
+    /// Whether the fold goes into one table: never with --fold-only (nothing is looked up), else
+    /// as --fold-lookups says, else as `auto` says.
+    func manyLookups(_ auto: @autoclosure () -> Bool) -> Bool {
+        if options.foldOnly { return false }
+        return options.searchFold.map { !$0 } ?? auto()
+    }
+
     /// Fewer bytes than a record line takes (about 440 in a night's files): the estimate errs
     /// towards more records.
     static let bytesPerRecord = 256
@@ -245,15 +250,14 @@ public final class LinkStage {
             var named = Set<ScoringStore.Hash128>()
             let status: Int32
             if let plan {
-                status = try loadCrosswalk(through: plan, manyLookups: options.searchFold.map { !$0 } ?? (usable == nil), naming: usable?.1 ?? [], into: &named)
+                status = try loadCrosswalk(through: plan, manyLookups: manyLookups(usable == nil), naming: usable?.1 ?? [], into: &named)
             } else {
                 status = try loadCrosswalk(naming: usable?.1 ?? [], into: &named)
             }
             linker.crosswalkLoaded()
             // A file that changed after it was hashed: its hash may not be what was read, so no
             // file's hash is written (the next night links every identifier) and none is trusted.
-            let changed = plan.map { p in p.given.contains { p.unread.contains($0.index) && CrosswalkFold.stamp($0.path) != $0.stamp } }
-                ?? !read.allSatisfy({ ScoringStore.Persons.unchanged($0.path, since: $0.file) })
+            let changed = plan.map { !$0.changedSinceRead.isEmpty } ?? !read.allSatisfy({ ScoringStore.Persons.unchanged($0.path, since: $0.file) })
             if changed && files != nil {
                 Stage.report(name, "a crosswalk file changed while it was read: every identifier is linked, and the persons file names no crosswalk")
                 previous = nil
@@ -318,7 +322,7 @@ public final class LinkStage {
     /// indices `naming` (of the crosswalk paths) name.
     func loadCrosswalk(naming: Set<Int>, into named: inout Set<ScoringStore.Hash128>) throws -> Int32 {
         var scanner = RecordViewScanner()
-        var conflicted: [String: [String]] = [:]
+        var conflicted = Set<String>()
         var input = LineInput(paths: options.crosswalkPaths, limits: options.limits, stage: name)
         // Inserted in batches, as records are linked: each identifier's slot is prefetched as its
         // line is read, and the batch is inserted when full. The order of insertion changes
@@ -328,7 +332,7 @@ public final class LinkStage {
         func insertBatch() {
             names.withBytes { bytes in
                 for e in batch where linker.table.insert(packed: e.key, person: e.person) == .conflict {
-                    conflicted[String(decoding: bytes[e.name], as: UTF8.self)] = []
+                    conflicted.insert(String(decoding: bytes[e.name], as: UTF8.self))
                 }
             }
             batch.removeAll(keepingCapacity: true)
@@ -339,7 +343,7 @@ public final class LinkStage {
             counts.crosswalkLines += 1
             if naming.contains(index) { named.insert(ScoringStore.hash(scheme: scheme, id: id)) }
             guard let key = CrosswalkTable.packIdentifier(scheme: scheme, id: id) else {
-                if linker.table.insert(scheme: scheme, id: id, person: person) == .conflict { conflicted[scheme.text + ":" + id.text] = [] }
+                if linker.table.insert(scheme: scheme, id: id, person: person) == .conflict { conflicted.insert(scheme.text + ":" + id.text) }
                 return
             }
             linker.table.prefetch(packed: key)
@@ -359,21 +363,19 @@ public final class LinkStage {
         if !conflicted.isEmpty {
             // A second pass finds every line behind each conflict, so the report names them all
             // without the table having to remember where each identifier came from.
-            var again = LineInput(paths: options.crosswalkPaths, limits: options.limits, stage: name)
-            try again.forEachLine { file, lineNumber, line in
-                let (scheme, id, _, view) = try crosswalkEntry(&scanner, file: file, lineNumber: lineNumber, line: line)
-                let key = scheme.text + ":" + id.text
-                guard conflicted[key] != nil else { return }
-                let person = view.attrs.first { $0.key.equals("person") }?.value.string ?? "?"
-                conflicted[key]!.append("\(view.file.string):\(view.line) (\(file):\(lineNumber)) says person \(person)")
-            }
-            for key in conflicted.keys.sorted() {
-                let report = "crosswalk conflict: \(key) is mapped to more than one person, so it stays unlinked: " + conflicted[key]!.joined(separator: "; ")
-                Stage.report(name, report)
-                conflictReports.append(report)
-            }
+            reportConflicts(try linesBehind(conflicted, in: Set(options.crosswalkPaths.indices)).mapValues { $0.map(\.text) })
         }
         return ExitStatus.ok
+    }
+
+    /// Reports each conflict ("SCHEME:ID") with the crosswalk lines behind it, in the order of
+    /// the names, on stderr and for --stats.
+    func reportConflicts(_ lines: [String: [String]]) {
+        for key in lines.keys.sorted() {
+            let report = "crosswalk conflict: \(key) is mapped to more than one person, so it stays unlinked: " + lines[key]!.joined(separator: "; ")
+            Stage.report(name, report)
+            conflictReports.append(report)
+        }
     }
 
     func crosswalkEntry(_ scanner: inout RecordViewScanner, file: String, lineNumber: Int, line: UnsafeRawBufferPointer)

@@ -30,9 +30,8 @@ public struct CrosswalkFold {
     public struct File: Equatable, Sendable {
         /// CRC-64 and size, as `ScoringStore.Persons.CrosswalkFile.identity`.
         public var identity: String
-        /// Device, inode, size, modification and change time (seconds, nanoseconds): while these are
-        /// the same, so are the bytes, and only while they are the same is a file held (the
-        /// change time cannot be set back without the clock; a CRC could be made to match).
+        /// `FileStatus.stamp`: only while it is the same is a file held (a CRC could be made to
+        /// match; the stamp's change time cannot be set back without the clock).
         public var stamp: [Int64]
         public var lines: Int
         public init(identity: String, stamp: [Int64], lines: Int) {
@@ -61,14 +60,6 @@ public struct CrosswalkFold {
     /// Why a fold file cannot be used.
     public struct Unusable: Error, CustomStringConvertible {
         public var description: String
-    }
-
-    /// The stamp of the regular file at `path` (see `File.stamp`); nil for anything else.
-    public static func stamp(_ path: String) -> [Int64]? {
-        var info = stat()
-        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
-        return [Int64(info.st_dev), Int64(info.st_ino), Int64(info.st_size), Int64(info.st_mtim.tv_sec), Int64(info.st_mtim.tv_nsec),
-                Int64(info.st_ctim.tv_sec), Int64(info.st_ctim.tv_nsec)]
     }
 
     /// Reads the fold at `path`; nil when there is none. Throws `Unusable` (saying why) for a file
@@ -118,7 +109,7 @@ public struct CrosswalkFold {
     }
 
     /// Names in the order of their UTF-8 bytes, whatever the platform's string order.
-    static func byBytes(_ a: String, _ b: String) -> Bool { a.utf8.lexicographicallyPrecedes(b.utf8) }
+    public static func byBytes(_ a: String, _ b: String) -> Bool { a.utf8.lexicographicallyPrecedes(b.utf8) }
 
     /// How many identifiers it holds, and how many of them are in conflict.
     public var identifiers: Int { entries.count + others.count }

@@ -12,6 +12,29 @@ public enum FileStatus {
         return lstat(path, &info) == 0
     }
 
+    /// What tells a regular file's bytes from any it held before: device, inode, size, and the
+    /// modification and change times (seconds, nanoseconds). While these are the same, so are the
+    /// bytes; the change time cannot be set back without the clock. Nil for anything but a
+    /// regular file.
+    public static func stamp(path: String) -> [Int64]? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return stamp(info)
+    }
+
+    /// The same, of an open descriptor.
+    public static func stamp(fd: Int32) -> [Int64]? {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return nil }
+        return stamp(info)
+    }
+
+    private static func stamp(_ info: stat) -> [Int64]? {
+        guard (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return [Int64(info.st_dev), Int64(info.st_ino), Int64(info.st_size), Int64(info.st_mtim.tv_sec), Int64(info.st_mtim.tv_nsec),
+                Int64(info.st_ctim.tv_sec), Int64(info.st_ctim.tv_nsec)]
+    }
+
     /// Whether `path` (or, when it does not exist, its directory) is on a read-only file system.
     public static func isOnReadOnlyFileSystem(_ path: String) -> Bool {
         var info = statvfs()

@@ -103,27 +103,21 @@ public enum ScoringStore {
 
     /// The hash rows keep of an identifier: over its scheme's length, the scheme and the id.
     public static func hash(scheme: UnsafeRawBufferPointer, id: UnsafeRawBufferPointer) -> Hash128 {
-        // Identifiers are short: laid out in a buffer on the stack byte by byte (two memmove calls
-        // an identifier were a seventh of tally-link --store's time, perf).
-        let n = 4 + scheme.count + id.count
-        if n <= 64 {
-            var buffer: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
-            return withUnsafeMutableBytes(of: &buffer) { b in
-                b.storeBytes(of: UInt32(scheme.count).littleEndian, toByteOffset: 0, as: UInt32.self)
-                var o = 4
-                for byte in scheme { b[o] = byte; o += 1 }
-                for byte in id { b[o] = byte; o += 1 }
-                let (hi, lo) = hasher.hash(UnsafeRawBufferPointer(rebasing: b[0..<n]))
-                return Hash128(hi: hi, lo: lo)
-            }
-        }
-        return withUnsafeTemporaryAllocation(byteCount: scheme.count + id.count + 4, alignment: 8) { b in
+        // Laid out byte by byte: two memmove calls an identifier were a seventh of tally-link
+        // --store's time (perf). Identifiers are short, so the bytes are mostly on the stack.
+        func layOut(_ b: UnsafeMutableRawBufferPointer) -> Hash128 {
             b.storeBytes(of: UInt32(scheme.count).littleEndian, toByteOffset: 0, as: UInt32.self)
-            UnsafeMutableRawBufferPointer(rebasing: b[4..<(4 + scheme.count)]).copyMemory(from: scheme)
-            UnsafeMutableRawBufferPointer(rebasing: b[(4 + scheme.count)...]).copyMemory(from: id)
-            let (hi, lo) = hasher.hash(UnsafeRawBufferPointer(b))
+            var o = 4
+            for byte in scheme { b[o] = byte; o += 1 }
+            for byte in id { b[o] = byte; o += 1 }
+            let (hi, lo) = hasher.hash(UnsafeRawBufferPointer(rebasing: b[0..<o]))
             return Hash128(hi: hi, lo: lo)
         }
+        guard 4 + scheme.count + id.count <= 64 else {
+            return withUnsafeTemporaryAllocation(byteCount: 4 + scheme.count + id.count, alignment: 8) { layOut($0) }
+        }
+        var buffer: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
+        return withUnsafeMutableBytes(of: &buffer) { layOut($0) }
     }
 
     /// The 32-bit hash rows keep of a source or kind name.
@@ -360,9 +354,7 @@ extension ScoringStore {
 extension ScoringStore.Persons {
     /// A persons file made on an earlier night, read in order to take the keys of identifiers
     /// whose crosswalk entries have not changed since (`tally-link --previous`).
-    /// (A class: a struct holding the file's bytes, advanced through an optional in the caller's
-    /// loop, cost a copy of them per identifier.)
-    public final class Previous {
+    public struct Previous {
         public let keyCheck: String
         /// The identities of the crosswalk files it was linked with; nil when unknown (a stream,
         /// or format 1).
@@ -383,7 +375,7 @@ extension ScoringStore.Persons {
 
         /// The key kept for `hash`, if this file has one. Calls must come in increasing order of
         /// hash (the order of a store's identifiers, and of this file's entries).
-        public func key(for hash: ScoringStore.Hash128) -> (hi: UInt64, lo: UInt64)? {
+        public mutating func key(for hash: ScoringStore.Hash128) -> (hi: UInt64, lo: UInt64)? {
             bytes.withUnsafeBytes { b in
                 func u(_ i: Int, _ k: Int) -> UInt64 { UInt64(littleEndian: b.loadUnaligned(fromByteOffset: start + 32 * i + 8 * k, as: UInt64.self)) }
                 while next < count {
@@ -400,8 +392,7 @@ extension ScoringStore.Persons {
 
 extension ScoringStore.Persons {
     /// What a crosswalk file was when it was read: what tells it from any other (its CRC-64 and
-    /// size, as `CRC-SIZE`), and what says whether it changed since (device, inode, size,
-    /// modification time).
+    /// size, as `CRC-SIZE`), and what says whether it changed since (`FileStatus.stamp`).
     ///
     /// A CRC, not a cryptographic hash: it tells last night's files from new and changed ones,
     /// and whoever could forge one could write the crosswalk itself. SHA-256 of the city's 1.25 GB
@@ -417,7 +408,7 @@ extension ScoringStore.Persons {
         let fd = POSIX.open(path, flags: O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw ScoringStore.Fault(description: "\(path): cannot open: \(POSIX.errorText(errno))", code: 66) }
         defer { close(fd) }
-        guard let before = stamp(fd) else { return nil }
+        guard let before = FileStatus.stamp(fd: fd) else { return nil }
         var crc: UInt64 = 0
         var total = 0
         let size = 1 << 20
@@ -442,12 +433,7 @@ extension ScoringStore.Persons {
         let fd = POSIX.open(path, flags: O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return false }
         defer { close(fd) }
-        return stamp(fd) == file.stamp
+        return FileStatus.stamp(fd: fd) == file.stamp
     }
 
-    static func stamp(_ fd: Int32) -> [Int64]? {
-        var info = stat()
-        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
-        return [Int64(info.st_dev), Int64(info.st_ino), Int64(info.st_size), Int64(info.st_mtim.tv_sec), Int64(info.st_mtim.tv_nsec)]
-    }
 }

@@ -67,7 +67,7 @@ public struct NightReport {
                 fault = "\(file):\(number): score \(score) or tier \(String(decoding: name, as: UTF8.self)) is not of these rules (\(rules.digest))"
                 return
             }
-            if s.rulesDigest == nil { s.rulesDigest = Self.string(after: "\"rules\":\"", in: line, from: 0)?.text }
+            if s.rulesDigest == nil { s.rulesDigest = Self.string(after: "\"rules\":\"", in: line, from: 0) }
             s.people += 1
             s.tiers[t] += 1
             s.bins[(score - rules.minimum) / Self.binWidth] += 1
@@ -92,13 +92,8 @@ public struct NightReport {
     }
 
     /// The string value after `marker` (which ends with the opening quote), from byte `from`.
-    static func string(after marker: String, in line: UnsafeRawBufferPointer, from: Int) -> (text: String, end: Int)? {
-        let m = Array(marker.utf8)
-        guard let start = line.firstIndex(of: m, from: from) else { return nil }
-        var i = start + m.count
-        while i < line.count && line[i] != UInt8(ascii: "\"") { i += 1 }
-        guard i < line.count else { return nil }
-        return (String(decoding: UnsafeRawBufferPointer(rebasing: line[(start + m.count)..<i]), as: UTF8.self), i)
+    static func string(after marker: String, in line: UnsafeRawBufferPointer, from: Int) -> String? {
+        value(after: Array(marker.utf8), in: line, from: from).map { String(decoding: UnsafeRawBufferPointer(rebasing: line[$0]), as: UTF8.self) }
     }
 
     /// Where the string value after `marker` (which ends with the opening quote) lies, from byte
