@@ -2,7 +2,7 @@
 # usage: scripts/fuzz.sh TARGET SECONDS
 # Builds tally-fuzz with libFuzzer and AddressSanitizer (its own build folder, .build-fuzz; linked
 # with lld, since gold fails on it) and
-# fuzzes TARGET (csv, record, xml, gzip, rules, pattern) for SECONDS, starting from the committed
+# fuzzes TARGET (csv, record, xml, gzip, rules, pattern, fold) for SECONDS, starting from the committed
 # seeds in Tests/Fuzz/corpus/TARGET. New inputs go to out/fuzz/corpus-TARGET (kept between runs);
 # a crash is written to out/fuzz/TARGET-crash-… and the script exits non-zero. The last line
 # gives executions, coverage and the corpus size.

@@ -230,6 +230,9 @@ public struct CrosswalkFold {
             return String(decoding: try bytes(n), as: UTF8.self)
         }
         mutating func bytes(_ n: Int) throws(Unusable) -> [UInt8] {
+            // A length is checked against what is left before anything is allocated for it: a
+            // damaged length must not ask for gigabytes (the fold fuzz target's first find).
+            guard n <= size - 8 - offset else { throw bad("cut short, or not a crosswalk fold") }
             let p = UnsafeMutableRawPointer.allocate(byteCount: max(n, 1), alignment: 8)
             defer { p.deallocate() }
             try read(p, n)

@@ -7,7 +7,7 @@ import TallyIO
 /// The fuzz targets: each takes one input and must neither trap nor break its invariants (a
 /// broken invariant is a `fatalError`, which libFuzzer reports like a crash).
 enum Fuzz {
-    static let names = ["csv", "record", "xml", "gzip", "rules", "pattern"]
+    static let names = ["csv", "record", "xml", "gzip", "rules", "pattern", "fold"]
 
     /// The target in use (set once, before the first input).
     nonisolated(unsafe) static var target = ""
@@ -20,6 +20,7 @@ enum Fuzz {
         case "gzip": gzip(data)
         case "rules": rules(data)
         case "pattern": pattern(data)
+        case "fold": fold(data)
         default: fatalError("unknown fuzz target \(target)")
         }
     }
@@ -139,6 +140,49 @@ enum Fuzz {
     /// The input layer: gzip detection, inflation, the ratio and line bounds.
     /// Both inflate engines on the same bytes: they must agree on whether the stream is good
     /// and, when it is, on every byte it holds (a fatalError if not).
+    /// A crosswalk fold file (`tally-link --fold`): refused with a reason, or read into entries in
+    /// strictly ascending order that every lookup finds; written back and read again it is the
+    /// same fold, and written again the same bytes.
+    static func fold(_ data: UnsafeRawBufferPointer) {
+        guard file(data) != nil else { return }
+        let fold: CrosswalkFold?
+        do { fold = try CrosswalkFold.read(scratch) } catch { return }
+        guard let fold else { fatalError("fold: a file that exists read as none") }
+        guard fold.entries.isStrictlyAscending else { fatalError("fold: entries out of order were accepted") }
+        for i in 0..<fold.entries.count {
+            let value = fold.entries.valueBuffer[i]
+            let expected: CrosswalkTable.Entry = value == CrosswalkTable.conflictMark ? .conflict : .person(value)
+            guard fold.entries.lookup(packed: fold.entries.keyBuffer[i]) == expected else { fatalError("fold: entry \(i) is not found as it stands") }
+        }
+        let again = scratch + ".again"
+        defer { unlink(again) }
+        func written(_ f: CrosswalkFold) -> [UInt8] {
+            do { try f.write(again) } catch { fatalError("fold: cannot write \(again): \(error)") }
+            let fd = open(again, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { fatalError("fold: cannot read \(again)") }
+            defer { close(fd) }
+            var bytes: [UInt8] = [], chunk = [UInt8](repeating: 0, count: 1 << 16)
+            while true {
+                let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+                guard n >= 0 else { fatalError("fold: cannot read \(again)") }
+                if n == 0 { return bytes }
+                bytes += chunk[0..<n]
+            }
+        }
+        let first = written(fold)
+        let reread: CrosswalkFold
+        do {
+            guard let r = try CrosswalkFold.read(again) else { fatalError("fold: the fold written is not there") }
+            reread = r
+        } catch { fatalError("fold: the fold written back is refused: \(error)") }
+        guard reread.files == fold.files.sorted(by: { $0.identity != $1.identity ? CrosswalkFold.byBytes($0.identity, $1.identity) : $0.stamp.lexicographicallyPrecedes($1.stamp) }),
+              reread.others == fold.others, reread.conflictLines == fold.conflictLines,
+              Array(reread.entries.keyBuffer) == Array(fold.entries.keyBuffer), Array(reread.entries.valueBuffer) == Array(fold.entries.valueBuffer) else {
+            fatalError("fold: written back and read again, it is another fold")
+        }
+        guard written(reread) == first else { fatalError("fold: written twice, two different files") }
+    }
+
     static func gzip(_ data: UnsafeRawBufferPointer) {
         let isal = inflated(data, .isal), zlib = inflated(data, .zlib)
         switch (isal, zlib) {

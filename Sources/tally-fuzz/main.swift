@@ -6,7 +6,7 @@ import CTally
 // tally-fuzz TARGET [libFuzzer flags] [corpus directories]  (built by scripts/fuzz.sh)
 // tally-fuzz TARGET FILE|DIR ...                             (any other build: replays inputs)
 //
-// Targets: csv, record, xml, gzip, rules, pattern (see Targets.swift).
+// Targets: csv, record, xml, gzip, rules, pattern, fold (see Targets.swift).
 func complain(_ text: String) { _ = text.withCString { write(2, $0, strlen($0)) } }
 
 var arguments = CommandLine.arguments

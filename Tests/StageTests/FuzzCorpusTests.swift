@@ -5,7 +5,7 @@ import Testing
 /// runs the same targets under libFuzzer; this keeps the harness and its seeds working in every
 /// build).
 @Suite struct FuzzCorpusTests {
-    @Test(arguments: ["csv", "record", "xml", "gzip", "rules", "pattern"])
+    @Test(arguments: ["csv", "record", "xml", "gzip", "rules", "pattern", "fold"])
     func theSeedsReplayWithoutACrash(target: String) throws {
         let corpus = Harness.root + "/Tests/Fuzz/corpus/" + target
         let seeds = Harness.files(in: corpus)
