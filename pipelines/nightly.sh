@@ -27,7 +27,10 @@
 #    OUTDIR/work/crosswalk.fold and the crosswalk files it does not hold yet: a night parses its
 #    own crosswalk file, not every one since the first; its messages go to
 #    OUTDIR/logs/RUN-ID/link.log, and should it fail each file is linked alone), and each file's
-#    are ingested into the SQLite ledger DB; then the file goes to OUTDIR/done/. Then the scoring store beside the ledger (DB.scoring,
+#    are ingested into the SQLite ledger DB; then the file goes to OUTDIR/done/. The ingests leave
+#    their pages in the ledger's write-ahead log (DB-wal, as safe there from a killed run); one
+#    tally-store checkpoint copies the night's into DB beside the scoring, and the run waits for
+#    it before it ends (a failed one makes the night "attention"). Then the scoring store beside the ledger (DB.scoring,
 #    or TALLY_SCORING_STORE) takes the records stored since the last night (tally-store
 #    update-scoring); every identifier it holds is linked with every crosswalk so far (tally-link
 #    --store; an identifier no crosswalk file new since last night names keeps last night's key,
@@ -166,6 +169,15 @@ write_summary() { # write_summary EXIT STATUS
 
 finish() { # finish EXIT: the closing line, the summary, the exit
     local code=$1 status=ok
+    # The ledger's checkpoint, begun after the ingests: a failed one loses nothing (the night's
+    # records stay in DB-wal, read as ever, and the next night's checkpoint copies them), but
+    # DB alone is then not the whole ledger, which needs a look.
+    if [ -n "${CHECKPOINT_PID:-}" ] && ! wait "$CHECKPOINT_PID"; then
+        shout "the ledger's checkpoint failed; the night's records are in $DB-wal, safe, until one succeeds (tally-store checkpoint $DB). Its messages:"
+        tail -n 5 "$OUT/logs/$RUN_ID/checkpoint.log" | sed 's/^/    /' >&2
+        [ "$code" -eq 0 ] && code=2
+    fi
+    CHECKPOINT_PID=
     [ "$code" -eq 2 ] && status=attention
     [ "$code" -ne 0 ] && [ "$code" -ne 2 ] && status=failed
     write_summary "$code" "$status"
@@ -385,7 +397,7 @@ for file in "${linkable[@]}"; do
     elif ! tool tally-link --crosswalk "${cw[@]}" --fold "$FOLD" --secret-file "$SECRET" "$work.records.jsonl" > "$work.linked.jsonl" 2>> "$log"; then
         fail "$name" linking "$log"; record_file "$name" failed feed "$feed" stage linking "${counts[@]}"; rm -f "$work".*; continue
     fi
-    if ! tool tally-store ingest --stats "$work.store.json" "$DB" "$work.linked.jsonl" 2>> "$log"; then
+    if ! tool tally-store ingest --no-checkpoint --stats "$work.store.json" "$DB" "$work.linked.jsonl" 2>> "$log"; then
         fail "$name" ingesting "$log"; record_file "$name" failed feed "$feed" stage ingesting "${counts[@]}"; rm -f "$work".*; continue
     fi
     store=(inserted "$(stat_of "$work.store.json" inserted)" skipped "$(stat_of "$work.store.json" skipped)"
@@ -405,6 +417,17 @@ for file in "${linkable[@]}"; do
     record_file "$name" ingested feed "$feed" sha256 "$sha" "${counts[@]}" "${store[@]}" seconds $(( $(date +%s) - began ))
 done
 rm -rf "$OUT/work/linked"
+
+# The night's ingests left their pages in the ledger's write-ahead log (--no-checkpoint), where
+# they are as safe from a killed run as in the ledger's file: copied into it once, here, beside
+# the scoring, instead of once a file in each ingest's critical path. The run waits for it
+# before it ends (finish); it still holds the ledger's lock (descriptor 9).
+CHECKPOINT_PID=
+if [ -e "$DB-wal" ]; then
+    current=ledger
+    tool tally-store checkpoint "$DB" 2>> "$OUT/logs/$RUN_ID/checkpoint.log" &
+    CHECKPOINT_PID=$!
+fi
 
 # Scores: the scoring store brought up to the ledger, its identifiers linked with every
 # crosswalk so far, its corrections and rows scored.

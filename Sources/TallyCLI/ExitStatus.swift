@@ -12,6 +12,8 @@ public enum ExitStatus {
     public static let software: Int32 = 70
     /// A read or write failed (EX_IOERR).
     public static let ioError: Int32 = 74
+    /// Try again later: something else held what was needed (EX_TEMPFAIL).
+    public static let tempFail: Int32 = 75
 
     /// The status to exit with when a run has met both `a` and `b`: a failed write outranks a
     /// missing input, which outranks bad data, which outranks success. Stages that go on past a

@@ -36,9 +36,13 @@ public enum StoreStage {
     }
 
     /// `ingest DB [FILE...]`: records and corrections into the ledger; prints the counts.
-    public static func ingest(database: String, paths: [String], limits: InputLimits, rejectsPath: String?, statsPath: String?, keepGoing: Bool) throws -> Int32 {
+    /// `checkpoint: false` leaves what it commits in the write-ahead log for `checkpoint DB`.
+    public static func ingest(database: String, paths: [String], limits: InputLimits, rejectsPath: String?, statsPath: String?, keepGoing: Bool, checkpoint: Bool = true) throws -> Int32 {
         let existed = FileStatus.exists(database)
         let ledger = try open(database, create: true)
+        if !checkpoint {
+            do { try ledger.deferCheckpoints() } catch { throw StageFailure(error.message, status: status(of: error)) }
+        }
         let rejects = try RejectLog(stage: name, path: rejectsPath)
         let ingest = try ledger.ingest(now: Timestamp.now.description)
         var scanner = RecordViewScanner()
@@ -71,6 +75,24 @@ public enum StoreStage {
                                                     ("amended", c.amended), ("stale", c.stale), ("rejected", c.rejected)])
         }
         return ExitStatus.ok
+    }
+
+    /// `checkpoint DB`: the write-ahead log copied into the ledger's file, synced and emptied;
+    /// 75 when a writer or readers kept it from copying everything (what was not copied stays in
+    /// the log, read as ever).
+    public static func checkpoint(database: String) throws -> Int32 {
+        guard FileStatus.exists(database) else { throw StageFailure("\(database): no such ledger (tally-store ingest creates one)", status: ExitStatus.noInput) }
+        let ledger = try open(database, create: false)
+        do {
+            let (frames, copied, emptied) = try ledger.checkpoint()
+            let then = emptied ? "and the log emptied" : "and synced; a reader kept the log from being emptied (the next ingest starts it again from its beginning)"
+            Stage.report(name, frames == 0 ? "\(database): checkpoint: the write-ahead log was empty" : "\(database): checkpointed: \(copied) of the write-ahead log's \(frames) pages copied into the ledger's file, \(then)")
+            return ExitStatus.ok
+        } catch where error.code & 0xFF == 5 {
+            throw StageFailure("\(database): the checkpoint waited 10 s for another writer or for readers of an older snapshot, and stopped; what it did not copy stays in the write-ahead log, safe and read as ever: run it again", status: ExitStatus.tempFail)
+        } catch {
+            throw StageFailure(error.message, status: status(of: error))
+        }
     }
 
     /// `dump DB`: every record line, corrections first.

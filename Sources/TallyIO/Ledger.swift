@@ -82,6 +82,12 @@ public final class Ledger {
             throw DatabaseError(message: "\(path): not a tally ledger (\(error.message))", code: 26)
         } catch {
             // A WAL ledger on a read-only file system: SQLite cannot make its shared memory.
+            // Opened as immutable, SQLite would not read the write-ahead log at all: committed
+            // records still in it (an ingest with --no-checkpoint) would be silently missing.
+            var wal = stat()
+            if stat(path + "-wal", &wal) == 0, wal.st_size > 0 {
+                throw DatabaseError(message: "\(path): the ledger's write-ahead log \(path)-wal holds records not yet copied into it, which cannot be read where SQLite cannot write its shared memory (a read-only file system): run tally-store checkpoint where it is writable", code: 8)
+            }
             do {
                 opened = try SQLiteDatabase(path: path, create: false, readOnly: true, immutable: true)
                 version = try probe(opened)
@@ -312,6 +318,16 @@ public final class Ledger {
 
     /// Closes the ledger and removes its files (the database, its WAL and shared memory): for a
     /// ledger that this run created and then kept nothing in.
+    /// Leaves this connection's commits in the write-ahead log (DB-wal) for a later
+    /// `checkpoint`, where they are as safe from a killed process as in the ledger's file: an
+    /// ingest then writes each page once, and its fsyncs wait for the checkpoint.
+    public func deferCheckpoints() throws(DatabaseError) { try db.deferCheckpoints() }
+
+    /// Copies the write-ahead log into the ledger's file, syncs it and empties the log (`tally-store
+    /// checkpoint`): the frames the log held, those copied, and whether the log was emptied (a
+    /// reader still in it keeps it; the next writer starts it again from its beginning).
+    public func checkpoint() throws(DatabaseError) -> (frames: Int, copied: Int, emptied: Bool) { try db.checkpoint() }
+
     public func removeFiles() {
         db.close()
         for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) }

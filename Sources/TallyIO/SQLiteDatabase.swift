@@ -82,6 +82,28 @@ final class SQLiteDatabase {
         return Statement(stmt, database: self)
     }
 
+    /// Leaves the write-ahead log to a later `checkpoint`: no checkpoint as the log grows, and
+    /// none when this connection closes (the last one to close would otherwise copy it).
+    func deferCheckpoints() throws(DatabaseError) {
+        try execute("PRAGMA wal_autocheckpoint=0")
+        let rc = csqlite_no_checkpoint_on_close(handle)
+        guard rc == SQLITE_OK else { throw error(rc, "cannot defer checkpoints") }
+    }
+
+    /// Copies every page of the write-ahead log into the database file and syncs it (waiting,
+    /// up to the busy timeout, for a writer to finish and for readers to reach the newest
+    /// snapshot), then empties the log unless a reader is still in it. The frames the log held,
+    /// those copied (all, or SQLITE_BUSY is thrown; what was not copied stays in the log, safe),
+    /// and whether the log was emptied.
+    func checkpoint() throws(DatabaseError) -> (frames: Int, copied: Int, emptied: Bool) {
+        var frames: Int32 = 0, copied: Int32 = 0, log: Int32 = 0, done: Int32 = 0
+        // FULL copies and tells how much; TRUNCATE then empties the log (and reports zeros).
+        let rc = sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_FULL, &frames, &copied)
+        guard rc == SQLITE_OK else { throw error(rc, "checkpoint") }
+        let emptied = sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_TRUNCATE, &log, &done)
+        return (Int(max(frames, 0)), Int(max(copied, 0)), emptied == SQLITE_OK)
+    }
+
     /// Rows the last statement changed.
     var changes: Int { Int(sqlite3_changes(handle)) }
 

@@ -20,15 +20,18 @@ struct StoreCommand: TallyCommand {
         same_as. Every stored line is verified when read (dump, check): a line that no longer \
         hashes to its stored content, or a damaged page, is an error naming the row (65). dump, \
         files and check work on a ledger on a read-only file system; ingest into one is 74. A \
-        ledger written by a newer tally is refused; an older one is migrated.
+        ledger written by a newer tally is refused; an older one is migrated. An ingest \
+        copies what it wrote from the write-ahead log into the ledger's file before it exits; \
+        with --no-checkpoint it leaves that to tally-store checkpoint.
 
         Exit status: 0; 65 for a file that is not a ledger or a newer one, or when ingest \
         rejected any line (then nothing of that ingest is kept, unless --keep-going: the input \
-        is tally's own output, so a bad line means corruption upstream); 66 for a missing ledger or input; 74 for a failed write; files \
-        --sha256 exits 1 when the file is not in the manifest.
+        is tally's own output, so a bad line means corruption upstream); 66 for a missing ledger or input; 74 for a failed write; 75 \
+        when a checkpoint was kept from finishing by readers; files --sha256 exits 1 when the \
+        file is not in the manifest.
         """,
         version: Stage.version,
-        subcommands: [Ingest.self, Dump.self, Files.self, Check.self, UpdateScoring.self, RebuildScoring.self, OrderScoring.self])
+        subcommands: [Ingest.self, Checkpoint.self, Dump.self, Files.self, Check.self, UpdateScoring.self, RebuildScoring.self, OrderScoring.self])
 
     struct Ingest: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -44,10 +47,26 @@ struct StoreCommand: TallyCommand {
 
         @OptionGroup var progress: ProgressOptions
 
+        @Flag(help: ArgumentHelp("Leave what this ingest commits in the ledger's write-ahead log (DB-wal) for a later `tally-store checkpoint DB`, instead of copying it into DB before exiting. It is as safe there from a killed process, and read as ever; but until the checkpoint the ledger is DB with DB-wal: copy both, or neither. nightly.sh ingests so and checkpoints once, beside the scoring."))
+        var noCheckpoint = false
+
         func run() throws {
             try Stage.run("tally-store", progress: progress, streams: false) {
-                try StoreStage.ingest(database: database, paths: input.paths, limits: input.limits, rejectsPath: report.rejects, statsPath: report.stats, keepGoing: report.keepGoing)
+                try StoreStage.ingest(database: database, paths: input.paths, limits: input.limits, rejectsPath: report.rejects, statsPath: report.stats, keepGoing: report.keepGoing, checkpoint: !noCheckpoint)
             }
+        }
+    }
+
+    struct Checkpoint: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Copy the ledger's write-ahead log (DB-wal) into DB and empty it.",
+            discussion: "What ingest --no-checkpoint left in the log: copied into the ledger's file, synced, and the log truncated, so that DB alone is the whole ledger again. It waits up to 10 s for readers of an older snapshot; a checkpoint killed or stopped at any point loses nothing (the log is emptied only after the copy is synced). Exit 0 when the log is empty; 75 when readers kept it from finishing (run it again); 66 for a missing ledger.")
+
+        @Argument(help: ArgumentHelp("The ledger.", valueName: "db"))
+        var database: String
+
+        func run() throws {
+            try Stage.run("tally-store") { try StoreStage.checkpoint(database: database) }
         }
     }
 

@@ -126,5 +126,25 @@ import Testing
         #expect(out.text == "dump 0\nfiles 0\ncheck 0\ningest 74\n", "\(out.text) \(out.stderr)")
         #expect(out.stderr.contains("read-only file system"))
         #expect(FileManager.default.contents(atPath: r.run.dir + "/dump.jsonl") == expected)
+
+        // Records an ingest left in the write-ahead log (--no-checkpoint) are read there too, or
+        // the dump is refused; never a dump without them.
+        let late = r.run.dir + "/late"
+        try FileManager.default.createDirectory(atPath: late, withIntermediateDirectories: true)
+        let lines = try String(contentsOfFile: r.linked, encoding: .utf8).split(separator: "\n")
+        try (lines.prefix(lines.count / 2).joined(separator: "\n") + "\n").write(toFile: r.run.dir + "/first.jsonl", atomically: true, encoding: .utf8)
+        #expect(try Harness.run("tally-store", ["ingest", late + "/ledger.db", r.run.dir + "/first.jsonl"]).status == 0)
+        #expect(try Harness.run("tally-store", ["ingest", "--no-checkpoint", late + "/ledger.db", r.linked]).status == 0)
+        let readOnly = """
+            mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" || exit 99
+            "$0/tally-store" dump "$1/ledger.db" > "$2/late.jsonl"; echo "dump $?"
+            """
+        let inLog = try Harness.run("/usr/bin/unshare", ["-m", "/bin/sh", "-c", readOnly, Harness.binaries, late, r.run.dir])
+        if inLog.text == "dump 0\n" {
+            #expect(FileManager.default.contents(atPath: r.run.dir + "/late.jsonl") == expected)
+        } else {
+            #expect(inLog.text == "dump 74\n" && inLog.stderr.contains("write-ahead log"), "\(inLog.text) \(inLog.stderr)")
+        }
     }
 }
+

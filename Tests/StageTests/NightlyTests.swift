@@ -59,6 +59,13 @@ func lastRun(_ out: String) throws -> [String: Any] {
             let files = run["files"] as! [[String: Any]]
             #expect(files.count == 6 && files.allSatisfy { $0["status"] as? String == "ingested" && $0["read"] != nil && $0["seconds"] != nil }, "\(files)")
             #expect((run["scores"] as? [String: Any])?["file"] as? String == "scores-2026-11-0\(i + 1).jsonl")
+            // The ingests left their pages in the ledger's log; the night's one checkpoint copied
+            // them into the ledger's file and emptied it before the run ended.
+            let wal = (try? FileManager.default.attributesOfItem(atPath: dir + "/ledger.db-wal")[.size] as? Int) ?? 0
+            #expect(wal == 0, "the ledger's write-ahead log holds \(wal) bytes after the night")
+            let runID = try #require(run["run"] as? String)
+            let checkpoint = try String(contentsOfFile: dir + "/out/logs/\(runID)/checkpoint.log", encoding: .utf8)
+            #expect(checkpoint.contains("checkpointed: ") && checkpoint.contains("and the log emptied"), "\(checkpoint)")
         }
         #expect(Harness.files(in: dir + "/in").isEmpty)
         // What holds identifiers is private to the owner.

@@ -135,4 +135,60 @@ func sqlite(_ db: String, _ code: String) throws -> String {
         print("tally-store ingest of 400,000 records killed with SIGKILL \(kills) times at random points, then run again: every record present once")
         #expect(kills >= 3, "the ingest ran long enough to be killed mid-way")
     }
+
+    /// `ingest --no-checkpoint` leaves its commits in the write-ahead log, where every reader
+    /// sees them and a killed process loses none; `checkpoint` copies them into the ledger's file
+    /// and empties the log, and a checkpoint killed at any point loses nothing either.
+    @Test func aCheckpointLeftForLaterLosesNothingAndAKilledOneNeither() throws {
+        let dir = Harness.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let records = dir + "/records.jsonl"
+        #expect(try Harness.run("tally-bench", ["score-data", "--people", "20000", "--records", "300000", "--out", records, "--corrections", dir + "/c.jsonl"]).status == 0)
+        let lines = try String(contentsOfFile: records, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: true)
+        try (lines[..<100_000].joined(separator: "\n") + "\n").write(toFile: dir + "/a.jsonl", atomically: true, encoding: .utf8)
+        try (lines[100_000...].joined(separator: "\n") + "\n").write(toFile: dir + "/b.jsonl", atomically: true, encoding: .utf8)
+        let db = dir + "/ledger.db", wal = db + "-wal"
+        func walBytes() -> Int { (try? FileManager.default.attributesOfItem(atPath: wal)[.size] as? Int) ?? 0 }
+        func count() throws -> String { try sqlite(db, "print(db.execute('select count(*), count(distinct id) from records').fetchone())") }
+
+        #expect(try Harness.run("tally-store", ["ingest", db, dir + "/a.jsonl"]).status == 0)
+        #expect(walBytes() == 0, "a plain ingest copies its log into the ledger's file before it exits")
+        let deferred = try Harness.run("tally-store", ["ingest", "--no-checkpoint", db, dir + "/b.jsonl"])
+        #expect(deferred.status == 0, "\(deferred.stderr)")
+        let logged = walBytes()
+        #expect(logged > 20_000_000, "the second ingest's pages are still in the log: \(logged) bytes")
+        // Read as ever, by tally and by SQLite itself, with the log beside the file.
+        #expect(try count() == "(300000, 300000)")
+        #expect(try Harness.run("tally-store", ["dump", db]).text.split(separator: "\n").count == 300_000)
+
+        // A checkpoint killed at random points: every record still there, the ledger whole.
+        var kills = 0
+        var rng = TestRandom.seeded("StoreStageTests checkpoint kill points")
+        for _ in 0..<5 {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: Harness.binaries + "/tally-store")
+            p.arguments = ["checkpoint", db]
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            usleep(UInt32.random(in: 1_000...60_000, using: &rng))
+            if p.isRunning {
+                kill(p.processIdentifier, SIGKILL)
+                kills += 1
+            }
+            p.waitUntilExit()
+            #expect(try count() == "(300000, 300000)")
+            #expect(try sqlite(db, "print(db.execute('pragma integrity_check').fetchone()[0])") == "ok")
+        }
+        let done = try Harness.run("tally-store", ["checkpoint", db])
+        #expect(done.status == 0, "\(done.stderr)")
+        #expect(done.stderr.contains("checkpointed:") || done.stderr.contains("was empty"), "\(done.stderr)")
+        #expect(walBytes() == 0, "the log is emptied")
+        #expect(try count() == "(300000, 300000)")
+        #expect(try Harness.run("tally-store", ["check", db]).status == 0)
+        let again = try Harness.run("tally-store", ["checkpoint", db])
+        #expect(again.status == 0 && again.stderr.contains("the write-ahead log was empty"), "\(again.stderr)")
+        #expect(try Harness.run("tally-store", ["checkpoint", dir + "/missing.db"]).status == 66)
+        #expect(kills >= 1, "a checkpoint was killed mid-way")
+        print("tally-store checkpoint of \(logged) bytes of log killed with SIGKILL \(kills) times at random points: every record present once, the ledger whole")
+    }
 }
