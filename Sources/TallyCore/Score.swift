@@ -112,11 +112,16 @@ enum ScoreLine {
     @inline(__always)
     static func reason(_ out: ByteBuffer, index: Int, code: String, points: Int) {
         if index > 0 { out.append(UInt8(ascii: ",")) }
+        reasonHead(out, code: code)
+        out.appendDecimal(Int64(points))
+        out.append(",\"records\":")
+    }
+
+    /// A reason up to its points: the same for every reason of a kind.
+    static func reasonHead(_ out: ByteBuffer, code: String) {
         out.append("{\"code\":")
         out.appendJSONString(code)
         out.append(",\"points\":")
-        out.appendDecimal(Int64(points))
-        out.append(",\"records\":")
     }
 
     @inline(__always)

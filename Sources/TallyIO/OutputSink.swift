@@ -69,13 +69,23 @@ public final class OutputSink {
     /// Writes everything buffered.
     public func flush() throws(OutputError) {
         guard buffer.count > 0 else { return }
-        let bytes = buffer.contents
+        try emit(buffer.contents)
+        buffer.removeAll()
+    }
+
+    /// Writes what is buffered, then the bytes of `other` (a buffer made on another thread).
+    public func put(_ other: ByteBuffer) throws(OutputError) {
+        try flush()
+        if other.count > 0 { try emit(other.contents) }
+    }
+
+    /// Bytes out, through the gzip member if there is one.
+    private func emit(_ bytes: UnsafeRawBufferPointer) throws(OutputError) {
         if let deflater {
             try deflater.compress(bytes, finish: false) { (chunk) throws(OutputError) in try writeAll(chunk) }
         } else {
             try writeAll(bytes)
         }
-        buffer.removeAll()
     }
 
     /// Flushes, ends the gzip member if any, and closes a file the sink created.

@@ -323,3 +323,51 @@ private final class JoinedThread: @unchecked Sendable {
 
     func join() { pthread_join(thread, nil) }
 }
+
+/// Turns in a fixed order for threads that each make some of a sequence of pieces and must hand
+/// them on in sequence (tally-score's two threads writing score lines a chunk each in turn):
+/// `wait(for: n)` returns once pieces 0..<n have been handed on (`done`), or throws
+/// `TakingTurns.Abandoned` once any taker has given up (`abandon`), so that an error on one
+/// thread never leaves the other waiting for ever.
+public final class TakingTurns: @unchecked Sendable {
+    public struct Abandoned: Error {}
+    private var mutex = pthread_mutex_t()
+    private var changed = pthread_cond_t()
+    private var next = 0
+    private var abandoned = false
+
+    public init() {
+        pthread_mutex_init(&mutex, nil)
+        pthread_cond_init(&changed, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(&changed)
+        pthread_mutex_destroy(&mutex)
+    }
+
+    /// Blocks until it is piece `n`'s turn.
+    public func wait(for n: Int) throws(Abandoned) {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        while next != n && !abandoned { pthread_cond_wait(&changed, &mutex) }
+        if abandoned { throw Abandoned() }
+    }
+
+    /// Piece `n` has been handed on: the next one's turn.
+    public func done(_ n: Int) {
+        pthread_mutex_lock(&mutex)
+        precondition(next == n, "turns are taken in order")
+        next = n + 1
+        pthread_cond_broadcast(&changed)
+        pthread_mutex_unlock(&mutex)
+    }
+
+    /// A taker has given up: every wait, now and later, throws.
+    public func abandon() {
+        pthread_mutex_lock(&mutex)
+        abandoned = true
+        pthread_cond_broadcast(&changed)
+        pthread_mutex_unlock(&mutex)
+    }
+}

@@ -281,58 +281,97 @@ public final class Scorer {
 
     /// Hands out the scores one by one, ordered by person key, without holding them all.
     public func finish(_ body: (Score) throws -> Void) rethrows {
-        try forEachInKeyOrder { who in try body(score(who)) }
+        let order = keyOrder()
+        try forEach(order, 0..<order.count) { who in try body(score(who)) }
     }
 
     /// Appends every score line to `out`, ordered by person key, calling `each` with the tier
-    /// of each line once it is appended (the caller counts tiers and flushes `out`). The lines
-    /// are those `Score.encode` writes, made without a `Score` (its strings and arrays were a
-    /// tenth of tally-score's time): keys and ids go out as hex straight from their numbers.
+    /// of each line once it is appended (the caller counts tiers and flushes `out`).
     public func finish(into out: ByteBuffer, each: (_ tier: Int) throws -> Void) rethrows {
-        let tierText = rules.tiers.map { tier in
-            let b = ByteBuffer(capacity: 128)
-            ScoreLine.middle(b, tier: tier.name, asOf: asOf, rules: rules.digest)
-            return b.bytes
-        }
-        // Each source's ids open with `"SOURCE:`, escaped as JSON once.
-        let idHeads = sources.names.map { name in
-            let b = ByteBuffer(capacity: 64)
-            b.appendJSONString(name + ":")
-            b.removeLast(1)
-            return b.bytes
-        }
-        try forEachInKeyOrder { who in
-            let (value, tier) = assess(who)
-            let row = people_[who]
-            ScoreLine.open(out)
-            out.append("\"p_")
-            out.appendHex32(row.hi, row.lo)
-            out.append(UInt8(ascii: "\""))
-            ScoreLine.score(out, value)
-            tierText[tier].withUnsafeBytes { out.append($0) }
-            ScoreLine.records(out, row.records)
-            for (i, h) in principal.enumerated() {
-                ScoreLine.reason(out, index: i, code: rules.kinds[h.kind].kind, points: Rules.points(h.micro))
-                out.append(UInt8(ascii: "["))
-                func id(_ slot: Int) {
-                    idHeads[Int(topSource[slot])].withUnsafeBytes { out.append($0) }
-                    out.appendHex32(topHi[slot], topLo[slot])
-                    out.append(UInt8(ascii: "\""))
+        let lines = finishLines()
+        try appendLines(lines, 0..<lines.count, into: out, each: each)
+    }
+
+    /// A finished scorer's people in key order, and the bytes their lines share, for
+    /// `appendLines`: ranges of it can be written on several threads at once.
+    public final class Lines: @unchecked Sendable {
+        /// How many people, so lines.
+        public let count: Int
+        let order: [UInt32]
+        /// Each tier's middle (tier, day, rules), each source's id head (`"SOURCE:`, escaped as
+        /// JSON once) and each kind's reason head (`{"code":"KIND","points":`), one after another
+        /// in one array, read through one pointer a range: a line then retains nothing (the
+        /// arrays of arrays this was, and each reason's code escaped anew, were a tenth of
+        /// writing the lines, perf).
+        let bytes: [UInt8]
+        let tiers: [Range<Int>], idHeads: [Range<Int>], reasonHeads: [Range<Int>]
+
+        init(order: [UInt32], scorer: Scorer) {
+            self.order = order
+            count = order.count
+            let b = ByteBuffer(capacity: 4096)
+            func part(_ write: () -> Void) -> Range<Int> { let start = b.count; write(); return start..<b.count }
+            let rules = scorer.rules
+            tiers = rules.tiers.map { tier in part { ScoreLine.middle(b, tier: tier.name, asOf: scorer.asOf, rules: rules.digest) } }
+            idHeads = scorer.sources.names.map { name in
+                part {
+                    b.appendJSONString(name + ":")
+                    b.removeLast(1)
                 }
-                let (first, second) = keptSlots(h.entry)
-                if first >= 0 { id(first) }
-                if second >= 0 { out.append(UInt8(ascii: ",")); id(second) }
-                out.append(UInt8(ascii: "]"))
-                ScoreLine.reasonEnd(out)
             }
-            let (disputed, lapsed, retracted) = setApart(row)
-            ScoreLine.close(out, disputed: disputed, lapsed: lapsed, retracted: retracted)
-            try each(tier)
+            reasonHeads = rules.kinds.map { kind in part { ScoreLine.reasonHead(b, code: kind.kind) } }
+            bytes = b.bytes
         }
     }
 
-    /// Calls `body` with every person's row, ordered by person key.
-    func forEachInKeyOrder(_ body: (Int) throws -> Void) rethrows {
+    /// Sums what is left and orders the people by key: the scorer takes no more records.
+    public func finishLines() -> Lines { Lines(order: keyOrder(), scorer: self) }
+
+    /// Appends the lines of the people at `range` of `lines` (positions in key order) to `out`,
+    /// calling `each` with each line's tier once it is appended. The lines are those
+    /// `Score.encode` writes, made without a `Score` (its strings and arrays were a tenth of
+    /// tally-score's time): keys and ids go out as hex straight from their numbers. Ranges may be
+    /// written on several threads at once, each into its own `out`: nothing here is changed.
+    public func appendLines(_ lines: Lines, _ range: Range<Int>, into out: ByteBuffer, each: (_ tier: Int) throws -> Void) rethrows {
+        var principal: [(kind: Int, micro: Int64, entry: Int)] = []
+        principal.reserveCapacity(8)
+        try lines.bytes.withUnsafeBytes { shared in
+            @inline(__always) func put(_ r: Range<Int>) { out.append(UnsafeRawBufferPointer(rebasing: shared[r])) }
+            try forEach(lines.order, range) { who in
+                let (value, tier) = assess(who, into: &principal)
+                let row = people_[who]
+                ScoreLine.open(out)
+                out.append("\"p_")
+                out.appendHex32(row.hi, row.lo)
+                out.append(UInt8(ascii: "\""))
+                ScoreLine.score(out, value)
+                put(lines.tiers[tier])
+                ScoreLine.records(out, row.records)
+                for (i, h) in principal.enumerated() {
+                    if i > 0 { out.append(UInt8(ascii: ",")) }
+                    put(lines.reasonHeads[h.kind])
+                    out.appendDecimal(Int64(Rules.points(h.micro)))
+                    out.append(",\"records\":[")
+                    func id(_ slot: Int) {
+                        put(lines.idHeads[Int(topSource[slot])])
+                        out.appendHex32(topHi[slot], topLo[slot])
+                        out.append(UInt8(ascii: "\""))
+                    }
+                    let (first, second) = keptSlots(h.entry)
+                    if first >= 0 { id(first) }
+                    if second >= 0 { out.append(UInt8(ascii: ",")); id(second) }
+                    out.append(UInt8(ascii: "]"))
+                    ScoreLine.reasonEnd(out)
+                }
+                let (disputed, lapsed, retracted) = setApart(row)
+                ScoreLine.close(out, disputed: disputed, lapsed: lapsed, retracted: retracted)
+                try each(tier)
+            }
+        }
+    }
+
+    /// Sums every record, lets the corrections go, and gives every person's row ordered by key.
+    func keyOrder() -> [UInt32] {
         drain()
         // Every record is summed: the corrections have done their work, and their memory goes
         // back before the ordering takes its own (the run's peak is here).
@@ -341,18 +380,23 @@ public final class Scorer {
         corrections = CorrectionBook()
         pending = []
         claimed = []
-        let order = rowsInKeyOrder()
+        return rowsInKeyOrder()
+    }
+
+    /// Calls `body` with the rows at `range` of `order`, one by one.
+    func forEach(_ order: [UInt32], _ range: Range<Int>, _ body: (Int) throws -> Void) rethrows {
+        let end = range.upperBound
         // Rows come in key order, so each is a random place in the table, and so are the entries
         // and kept records behind it. Prefetch them in steps, each from what the last brought:
         // the row 16 people ahead, the first entry 8 ahead, and 4 ahead the second entry and the
         // first entry's kept records, so their misses overlap with this person's work.
-        for k in 0..<order.count {
-            if k + 16 < order.count { tally_prefetch(people_ + Int(order[k + 16])) }
-            if k + 8 < order.count {
+        for k in range {
+            if k + 16 < end { tally_prefetch(people_ + Int(order[k + 16])) }
+            if k + 8 < end {
                 let first = people_[Int(order[k + 8])].firstEntry
                 if first != Self.none { tally_prefetch(entries.address(Int(first))) }
             }
-            if k + 4 < order.count {
+            if k + 4 < end {
                 let first = people_[Int(order[k + 4])].firstEntry
                 if first != Self.none {
                     let entry = entries[Int(first)]
@@ -400,13 +444,10 @@ public final class Scorer {
         return order
     }
 
-    /// The principal reasons of the person last assessed: at most four harmful kinds whose
-    /// points round below zero, most harmful first (equal ones by kind name).
-    var principal: [(kind: Int, micro: Int64, entry: Int)] = []
-
-    /// A person's score and tier, with their principal reasons left in `principal`: what both
-    /// forms of the score line are made from.
-    func assess(_ who: Int) -> (value: Int, tier: Int) {
+    /// A person's score and tier, with their principal reasons left in `principal`: at most four
+    /// harmful kinds whose points round below zero, most harmful first (equal ones by kind name).
+    /// What both forms of the score line are made from.
+    func assess(_ who: Int, into principal: inout [(kind: Int, micro: Int64, entry: Int)]) -> (value: Int, tier: Int) {
         var sum: Int64 = 0
         principal.removeAll(keepingCapacity: true)
         let row = people_[who]
@@ -434,7 +475,8 @@ public final class Scorer {
 
     /// One person's score.
     func score(_ who: Int) -> Score {
-        let (value, tier) = assess(who)
+        var principal: [(kind: Int, micro: Int64, entry: Int)] = []
+        let (value, tier) = assess(who, into: &principal)
         let row = people_[who]
         let reasons = principal.map { h in
             let (first, second) = keptSlots(h.entry)

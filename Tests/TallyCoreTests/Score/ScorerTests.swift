@@ -1,3 +1,4 @@
+import Dispatch
 import Testing
 import TallyCore
 
@@ -243,6 +244,26 @@ func viewing(_ r: Record, with scanner: inout RecordViewScanner, _ body: (Record
             try fed(rules, stream, corrections: corrections).finish(into: written) { tiers.append($0) }
             #expect(written.string == expected.string)
             #expect(tiers.map { rules.tiers[$0].name } == scores.map(\.tier))
+
+            // The same lines written as ranges cut at random, on two threads at once, each into
+            // a buffer of its own, and put back in order.
+            let scorer = try fed(rules, stream, corrections: corrections)
+            let lines = scorer.finishLines()
+            var cuts = [0, lines.count]
+            for _ in 0..<Int.random(in: 0..<6, using: &rng) { cuts.append(Int.random(in: 0...lines.count, using: &rng)) }
+            cuts.sort()
+            let ranges = zip(cuts, cuts.dropFirst()).map { $0..<$1 }
+            let pieces = ranges.map { _ in ByteBuffer() }
+            let pieceTiers = UnsafeMutableBufferPointer<[Int]>.allocate(capacity: ranges.count)
+            pieceTiers.initialize(repeating: [])
+            defer { pieceTiers.deinitialize().deallocate() }
+            nonisolated(unsafe) let shared = (scorer, lines, ranges, pieces, pieceTiers)
+            DispatchQueue.concurrentPerform(iterations: ranges.count) { i in
+                let (scorer, lines, ranges, pieces, pieceTiers) = shared
+                scorer.appendLines(lines, ranges[i], into: pieces[i]) { pieceTiers[i].append($0) }
+            }
+            #expect(pieces.map(\.string).joined() == expected.string)
+            #expect(pieceTiers.flatMap { $0 } == tiers)
         }
     }
 
