@@ -167,11 +167,38 @@ write_summary() { # write_summary EXIT STATUS
     ln -sfn "runs/$RUN_ID.json" "$OUT/.last-run.json.tmp" && mv -T "$OUT/.last-run.json.tmp" "$OUT/last-run.json"
 }
 
+# The night's ingests leave their pages in the ledger's write-ahead log (--no-checkpoint), where
+# they are as safe from a killed run as in the ledger's file. One tally-store checkpoint --follow,
+# started with the ingests, copies each ingest's pages into the ledger's file as it commits (on
+# the core the ingests leave idle) and holds the ledger open, so that no ingest and no later
+# reader has SQLite read the whole log again on opening; once its input is closed after the
+# ingests, it copies the rest and empties the log. The run waits for it before it ends (finish);
+# it holds the ledger's lock (descriptor 9) as the run does.
+CHECKPOINT_PID=
+CHECKPOINT_IN=
+LOCKED=0
+start_checkpoint() { # start_checkpoint [--follow]: the ledger's checkpoint, once, in the background
+    [ -z "$CHECKPOINT_PID" ] && [ -e "$DB" ] || return 0
+    local current=ledger
+    if [ "${1:-}" = --follow ]; then
+        exec {CHECKPOINT_IN}> >(tool tally-store checkpoint --follow "$DB" 2>> "$OUT/logs/$RUN_ID/checkpoint.log")
+        CHECKPOINT_PID=$!
+    elif [ -e "$DB-wal" ]; then
+        tool tally-store checkpoint "$DB" 2>> "$OUT/logs/$RUN_ID/checkpoint.log" < /dev/null &
+        CHECKPOINT_PID=$!
+    fi
+}
+stop_following() { # the checkpoint's input closed: it copies the rest and ends
+    if [ -n "$CHECKPOINT_IN" ]; then exec {CHECKPOINT_IN}>&-; CHECKPOINT_IN=; fi
+}
+
 finish() { # finish EXIT: the closing line, the summary, the exit
     local code=$1 status=ok
-    # The ledger's checkpoint, begun after the ingests: a failed one loses nothing (the night's
-    # records stay in DB-wal, read as ever, and the next night's checkpoint copies them), but
-    # DB alone is then not the whole ledger, which needs a look.
+    [ "$LOCKED" -eq 1 ] && start_checkpoint
+    stop_following
+    # The ledger's checkpoint: a failed one loses nothing (the night's records stay in DB-wal,
+    # read as ever, and the next night's checkpoint copies them), but DB alone is then not the
+    # whole ledger, which needs a look.
     if [ -n "${CHECKPOINT_PID:-}" ] && ! wait "$CHECKPOINT_PID"; then
         shout "the ledger's checkpoint failed; the night's records are in $DB-wal, safe, until one succeeds (tally-store checkpoint $DB). Its messages:"
         tail -n 5 "$OUT/logs/$RUN_ID/checkpoint.log" | sed 's/^/    /' >&2
@@ -251,6 +278,7 @@ if ! flock -n 9; then
     shout "another run holds $DB.lock; this one exits without doing anything"
     exit 75
 fi
+LOCKED=1
 # Persons files of a run killed before it could remove its own, and the fold's temporary files
 # (this run holds the lock).
 rm -f "$OUT"/work/persons-*.bin "$OUT"/work/crosswalk.fold.tmp-*
@@ -383,6 +411,7 @@ if [ ${#linkable[@]} -gt 0 ]; then
     fi
 fi
 
+[ ${#linkable[@]} -gt 0 ] && start_checkpoint --follow
 for file in "${linkable[@]}"; do
     name=$(basename "$file")
     current=$name
@@ -417,17 +446,7 @@ for file in "${linkable[@]}"; do
     record_file "$name" ingested feed "$feed" sha256 "$sha" "${counts[@]}" "${store[@]}" seconds $(( $(date +%s) - began ))
 done
 rm -rf "$OUT/work/linked"
-
-# The night's ingests left their pages in the ledger's write-ahead log (--no-checkpoint), where
-# they are as safe from a killed run as in the ledger's file: copied into it once, here, beside
-# the scoring, instead of once a file in each ingest's critical path. The run waits for it
-# before it ends (finish); it still holds the ledger's lock (descriptor 9).
-CHECKPOINT_PID=
-if [ -e "$DB-wal" ]; then
-    current=ledger
-    tool tally-store checkpoint "$DB" 2>> "$OUT/logs/$RUN_ID/checkpoint.log" &
-    CHECKPOINT_PID=$!
-fi
+stop_following
 
 # Scores: the scoring store brought up to the ledger, its identifiers linked with every
 # crosswalk so far, its corrections and rows scored.

@@ -80,10 +80,17 @@ public enum StoreStage {
     /// `checkpoint DB`: the write-ahead log copied into the ledger's file, synced and emptied;
     /// 75 when a writer or readers kept it from copying everything (what was not copied stays in
     /// the log, read as ever).
-    public static func checkpoint(database: String) throws -> Int32 {
+    /// `follow`: first, until standard input ends, what other processes commit is copied as they
+    /// commit it (ten times a second), and the ledger is held open meanwhile, so that each of
+    /// them opens it without reading the whole log again (SQLite does that for the first
+    /// connection to a ledger whose log holds pages).
+    public static func checkpoint(database: String, follow: Bool = false) throws -> Int32 {
         guard FileStatus.exists(database) else { throw StageFailure("\(database): no such ledger (tally-store ingest creates one)", status: ExitStatus.noInput) }
         let ledger = try open(database, create: false)
         do {
+            if follow {
+                try StandardInput.untilEnd(every: 100) { () throws(DatabaseError) in _ = try ledger.checkpointWhatIsCommitted() }
+            }
             let (frames, copied, emptied) = try ledger.checkpoint()
             let then = emptied ? "and the log emptied" : "and synced; a reader kept the log from being emptied (the next ingest starts it again from its beginning)"
             Stage.report(name, frames == 0 ? "\(database): checkpoint: the write-ahead log was empty" : "\(database): checkpointed: \(copied) of the write-ahead log's \(frames) pages copied into the ledger's file, \(then)")

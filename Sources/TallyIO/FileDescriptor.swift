@@ -35,3 +35,25 @@ private func openFile(_ path: UnsafePointer<CChar>, _ flags: Int32, _ mode: mode
     return Darwin.open(path, flags, mode)
     #endif
 }
+
+/// Waiting on standard input as a signal: a parent that holds its write end open for as long as
+/// something should go on, and closes it (or dies) to say stop.
+public enum StandardInput {
+    /// Calls `tick` at once and then every `milliseconds` until standard input ends (its bytes,
+    /// if any, are read and dropped) or cannot be read.
+    public static func untilEnd<E: Error>(every milliseconds: Int32, _ tick: () throws(E) -> Void) throws(E) {
+        var watch = pollfd(fd: 0, events: Int16(POLLIN), revents: 0)
+        var scratch = [UInt8](repeating: 0, count: 4096)
+        while true {
+            try tick()
+            let ready = poll(&watch, 1, milliseconds)
+            if ready < 0 {
+                if errno == EINTR { continue }
+                return
+            }
+            guard ready > 0 else { continue }
+            let n = read(0, &scratch, scratch.count)
+            if n == 0 || (n < 0 && errno != EINTR) { return }
+        }
+    }
+}

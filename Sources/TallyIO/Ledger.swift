@@ -328,6 +328,10 @@ public final class Ledger {
     /// reader still in it keeps it; the next writer starts it again from its beginning).
     public func checkpoint() throws(DatabaseError) -> (frames: Int, copied: Int, emptied: Bool) { try db.checkpoint() }
 
+    /// Copies what it can of the write-ahead log without waiting for writers or readers: for a
+    /// checkpoint that follows a night's ingests as they commit.
+    public func checkpointWhatIsCommitted() throws(DatabaseError) -> (frames: Int, copied: Int) { try db.checkpointPassive() }
+
     public func removeFiles() {
         db.close()
         for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) }

@@ -90,6 +90,16 @@ final class SQLiteDatabase {
         guard rc == SQLITE_OK else { throw error(rc, "cannot defer checkpoints") }
     }
 
+    /// Copies what it can of the write-ahead log into the database file without waiting for
+    /// anyone (what writers commit meanwhile stays for the next one): the log's frames, and
+    /// those copied so far.
+    func checkpointPassive() throws(DatabaseError) -> (frames: Int, copied: Int) {
+        var frames: Int32 = 0, copied: Int32 = 0
+        let rc = sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied)
+        guard rc == SQLITE_OK || rc == SQLITE_BUSY else { throw error(rc, "checkpoint") }
+        return (Int(max(frames, 0)), Int(max(copied, 0)))
+    }
+
     /// Copies every page of the write-ahead log into the database file and syncs it (waiting,
     /// up to the busy timeout, for a writer to finish and for readers to reach the newest
     /// snapshot), then empties the log unless a reader is still in it. The frames the log held,

@@ -60,13 +60,16 @@ struct StoreCommand: TallyCommand {
     struct Checkpoint: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Copy the ledger's write-ahead log (DB-wal) into DB and empty it.",
-            discussion: "What ingest --no-checkpoint left in the log: copied into the ledger's file, synced, and the log truncated, so that DB alone is the whole ledger again. It waits up to 10 s for readers of an older snapshot; a checkpoint killed or stopped at any point loses nothing (the log is emptied only after the copy is synced). Exit 0 when the log is empty; 75 when readers kept it from finishing (run it again); 66 for a missing ledger.")
+            discussion: "What ingest --no-checkpoint left in the log: copied into the ledger's file, synced, and the log truncated, so that DB alone is the whole ledger again. It waits up to 10 s for another writer, and for readers of an older snapshot; a checkpoint killed or stopped at any point loses nothing (the log is emptied only after the copy is synced). With --follow it first holds the ledger open, copying what ingests commit as they commit it, until its standard input ends (nightly.sh runs it so beside its ingests). Exit 0 when everything was copied; 75 when another writer or readers kept it from finishing (run it again); 66 for a missing ledger.")
 
         @Argument(help: ArgumentHelp("The ledger.", valueName: "db"))
         var database: String
 
+        @Flag(help: ArgumentHelp("Until standard input ends, hold the ledger open and copy what other processes commit as they commit it (ten times a second); then checkpoint as without it. Held open, the ledger is opened by each ingest without SQLite reading its whole log again."))
+        var follow = false
+
         func run() throws {
-            try Stage.run("tally-store") { try StoreStage.checkpoint(database: database) }
+            try Stage.run("tally-store") { try StoreStage.checkpoint(database: database, follow: follow) }
         }
     }
 

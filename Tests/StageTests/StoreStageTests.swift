@@ -191,4 +191,46 @@ func sqlite(_ db: String, _ code: String) throws -> String {
         #expect(kills >= 1, "a checkpoint was killed mid-way")
         print("tally-store checkpoint of \(logged) bytes of log killed with SIGKILL \(kills) times at random points: every record present once, the ledger whole")
     }
+
+    /// `checkpoint --follow` copies what ingests commit while they run, holding the ledger open,
+    /// and once its input ends copies the rest and empties the log.
+    @Test func aFollowingCheckpointCopiesWhatIngestsCommitUntilItsInputEnds() throws {
+        let dir = Harness.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let records = dir + "/records.jsonl"
+        #expect(try Harness.run("tally-bench", ["score-data", "--people", "5000", "--records", "60000", "--out", records, "--corrections", dir + "/c.jsonl"]).status == 0)
+        let lines = try String(contentsOfFile: records, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: true)
+        for (i, part) in [lines[..<20_000], lines[20_000..<40_000], lines[40_000...]].enumerated() {
+            try (part.joined(separator: "\n") + "\n").write(toFile: dir + "/part\(i).jsonl", atomically: true, encoding: .utf8)
+        }
+        let db = dir + "/ledger.db"
+        #expect(try Harness.run("tally-store", ["ingest", db, dir + "/part0.jsonl"]).status == 0)
+        let before = (try FileManager.default.attributesOfItem(atPath: db)[.size] as? Int) ?? 0
+        let follower = Process()
+        follower.executableURL = URL(fileURLWithPath: Harness.binaries + "/tally-store")
+        follower.arguments = ["checkpoint", "--follow", db]
+        let input = Pipe(), errors = Pipe()
+        follower.standardInput = input
+        follower.standardError = errors
+        try follower.run()
+        for i in 1...2 {
+            let r = try Harness.run("tally-store", ["ingest", "--no-checkpoint", db, dir + "/part\(i).jsonl"])
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        usleep(300_000)
+        #expect(follower.isRunning, "it follows until its input ends")
+        // What the ingests committed has been copied already (ingests with --no-checkpoint
+        // write only to the log): the ledger's file has grown.
+        let grown = (try FileManager.default.attributesOfItem(atPath: db)[.size] as? Int) ?? 0
+        try input.fileHandleForWriting.close()
+        follower.waitUntilExit()
+        let said = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(follower.terminationStatus == 0, "\(said)")
+        #expect(said.contains("and the log emptied"), "\(said)")
+        #expect(((try? FileManager.default.attributesOfItem(atPath: db + "-wal")[.size] as? Int) ?? 0) == 0)
+        let final = (try FileManager.default.attributesOfItem(atPath: db)[.size] as? Int) ?? 0
+        #expect(grown > before && final >= grown, "\(before) \(grown) \(final)")
+        #expect(try sqlite(db, "print(db.execute('select count(*), count(distinct id) from records').fetchone())") == "(60000, 60000)")
+        #expect(try Harness.run("tally-store", ["check", db]).status == 0)
+    }
 }
