@@ -4,7 +4,8 @@
 #   UndefinedBehaviorSanitizer too, in .build-asan and runs the whole test suite against those
 #   binaries (TALLY_BIN), so every stage a test runs is checked too.
 # thread: builds with ThreadSanitizer in .build-tsan and runs the suites that drive the threaded
-#   parts: the two-thread row pipeline (in process, and in parse and validate), and link and score.
+#   parts: the two-thread row pipeline (in process, and in parse and validate), link, and score
+#   (the store scored on two threads, and score lines written from several at once).
 # Exits non-zero on any sanitizer report or test failure. docs/RELIABILITY.md has the last result.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +20,7 @@ case $kind in
     address) dir=.build-asan; flags=(--sanitize=address -Xcc -fsanitize=undefined -Xswiftc -Xclang-linker -Xswiftc -fsanitize=undefined)
              suites=(--skip "SparkTests|hugeRowsDoNotPileUpInThePool") ;;
     thread) dir=.build-tsan; flags=(--sanitize=thread)
-            suites=(--filter "FeedRowsTests|aFileIsHashedInTheBackground|ParseStageTests|ValidateOracleTests|ParseFixtureTests|LinkStageTests|ScoreStageTests|NoticeTests") ;;
+            suites=(--filter "FeedRowsTests|aFileIsHashedInTheBackground|ParseStageTests|ValidateOracleTests|ParseFixtureTests|LinkStageTests|ScoreStageTests|ScoringStoreTests|theWrittenLinesAreTheScoresEncoded|NoticeTests") ;;
     *) echo "usage: scripts/sanitize.sh address|thread" >&2; exit 64 ;;
 esac
 start=$(date +%s)

@@ -104,6 +104,11 @@ public enum Examples {
     public static let store = section([
         secret,
         crosswalk,
+        Example("The tax feed's records kept, the ingest left in the write-ahead log, copied into the ledger's file later",
+                "tally-parse --feed tax feeds/tax-* \\",
+                "    | tally-link --crosswalk crosswalk.jsonl --secret-file tally.secret \\",
+                "    | tally-store ingest --no-checkpoint ledger.db",
+                "tally-store checkpoint ledger.db"),
         Example("Every feed parsed, linked and kept in the ledger",
                 "for f in court tax transit commerce corrections; do",
                 "    tally-parse --feed $f feeds/$f-*; done \\",
