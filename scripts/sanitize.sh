@@ -27,6 +27,8 @@ start=$(date +%s)
 swift build --build-tests --scratch-path "$dir" "${flags[@]}" 2>&1 | grep -v "Cannot export local symbol" | tail -n 1
 # Swift's crash backtracer trips ASan; LeakSanitizer reports leaks inside the test runner itself.
 export TALLY_BIN=$PWD/$dir/debug SWIFT_BACKTRACE=enable=no
+# The oracles (frictionless, jsonschema) some suites run live in the project's .venv.
+[ -d .venv/bin ] && export PATH=$PWD/.venv/bin:$PATH
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 status=0
 swift test --skip-build --scratch-path "$dir" "${flags[@]}" "${suites[@]}" "$@" > "$dir/sanitize.log" 2>&1 || status=$?
