@@ -377,8 +377,10 @@ for file in "${admitted[@]}"; do
         held=1
         continue
     fi
-    # The bytes parse read (and hashed) must still be the file's, or nothing of it is taken.
-    if [ "$(stat -c %s "$file")" != "$size" ] || [ "$(sha256sum "$file" | cut -d' ' -f1)" != "$sha" ]; then
+    # The bytes parse read must be the bytes hashed before it, or nothing of the file is taken:
+    # tally-parse hashed what it read (its --stats), which is exact where hashing the file again
+    # afterwards was not, and saves reading it a third time.
+    if [ "$(sed -n 's/.*"sha256":"\([0-9a-f]\{64\}\)".*/\1/p' "$work.parse.json")" != "$sha" ]; then
         shout "$name: changed while it was read; left in INCOMING for the next night"
         record_file "$name" changed feed "$feed" sha256 "$sha"
         rm -f "$work".*

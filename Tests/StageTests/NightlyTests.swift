@@ -25,6 +25,18 @@ func lastRun(_ out: String) throws -> [String: Any] {
     try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/last-run.json"))) as! [String: Any]
 }
 
+/// A directory of the stages for TALLY_BIN: links to the real ones, but `tool`, which runs the
+/// shell `script` (its arguments are the stage's).
+func binariesWrapping(_ tool: String, in dir: String, script: String) throws -> String {
+    let wrapped = dir + "/bin"
+    try FileManager.default.createDirectory(atPath: wrapped, withIntermediateDirectories: true)
+    for t in ["tally-validate", "tally-parse", "tally-link", "tally-store", "tally-score", "tally-report", "tally-explain"] where t != tool {
+        try FileManager.default.createSymbolicLink(atPath: wrapped + "/" + t, withDestinationPath: Harness.binaries + "/" + t)
+    }
+    _ = FileManager.default.createFile(atPath: wrapped + "/" + tool, contents: Data(("#!/bin/sh\n" + script).utf8), attributes: [.posixPermissions: 0o755])
+    return wrapped
+}
+
 @Suite(.serialized) struct NightlyTests {
     func setUp(people: Int = 1500, days: Int = 3, dirty: String = "0.01") throws -> (dir: String, secret: String) {
         let dir = Harness.scratch()
@@ -171,13 +183,7 @@ extension NightlyTests {
         let (dir, secret) = try setUp(people: 600, days: 1, dirty: "0")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try deliver(dir, day: "20261101")
-        let bin = dir + "/bin"
-        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
-        for tool in ["tally-validate", "tally-parse", "tally-store", "tally-score", "tally-report", "tally-explain"] {
-            try FileManager.default.createSymbolicLink(atPath: bin + "/" + tool, withDestinationPath: Harness.binaries + "/" + tool)
-        }
         let wrapper = """
-        #!/bin/sh
         for a in "$@"; do
             case "$a" in
                 --output-dir) echo "tally-link: injected failure of the night's files together" >&2; exit 70 ;;
@@ -187,7 +193,7 @@ extension NightlyTests {
         exec '\(Harness.binaries)/tally-link' "$@"
 
         """
-        _ = FileManager.default.createFile(atPath: bin + "/tally-link", contents: Data(wrapper.utf8), attributes: [.posixPermissions: 0o755])
+        let bin = try binariesWrapping("tally-link", in: dir, script: wrapper)
         let r = try nightly(dir + "/in", dir + "/ledger.db", dir + "/out", asOf: "2026-11-01", secret: secret, env: ["TALLY_BIN": bin])
         #expect(r.status == 1, "\(r.stderr)")
         #expect(r.text.contains("linking the night's files together failed") && r.text.contains("linking them one by one"), "\(r.text)")
@@ -289,14 +295,8 @@ extension NightlyTests {
         #expect((try lastRun(dir + "/out")["files"] as! [[String: Any]]).contains { $0["file"] as? String == "commerce-20261101.csv" && $0["status"] as? String == "unsettled" })
 
         // Now it grows while the night runs: tally-store is wrapped to append a row after ingest.
-        let wrapped = dir + "/bin"
-        try FileManager.default.createDirectory(atPath: wrapped, withIntermediateDirectories: true)
-        for t in ["tally-validate", "tally-parse", "tally-link", "tally-score", "tally-report"] {
-            try FileManager.default.createSymbolicLink(atPath: wrapped + "/" + t, withDestinationPath: Harness.binaries + "/" + t)
-        }
         let row = "O2026110199999999,A0269440587,,2026-11-01T20:44:42+08:00,Home,12.00,late,web"
-        let script = "#!/bin/sh\n\"\(Harness.binaries)/tally-store\" \"$@\"; s=$?\nif [ \"$1\" = ingest ]; then printf '%s\\n' '\(row)' >> '\(commerce)'; fi\nexit $s\n"
-        _ = FileManager.default.createFile(atPath: wrapped + "/tally-store", contents: Data(script.utf8), attributes: [.posixPermissions: 0o755])
+        let wrapped = try binariesWrapping("tally-store", in: dir, script: "\"\(Harness.binaries)/tally-store\" \"$@\"; s=$?\nif [ \"$1\" = ingest ]; then printf '%s\\n' '\(row)' >> '\(commerce)'; fi\nexit $s\n")
         let grew = try nightly(dir + "/in", dir + "/ledger.db", dir + "/out", asOf: "2026-11-01", secret: secret, env: ["TALLY_BIN": wrapped])
         #expect(grew.status == 2 && grew.stderr.contains("commerce-20261101.csv") && grew.stderr.contains("changed during the night"), "\(grew.stderr)")
         #expect(FileManager.default.fileExists(atPath: commerce), "left in INCOMING")
@@ -309,6 +309,23 @@ extension NightlyTests {
 
     /// A file above its feed's tolerated share of rejected rows is quarantined, not ingested;
     /// once released by moving it to OUTDIR/released/, the next night takes it.
+    /// A file that changes between its hash and tally-parse's reading of it is not taken: the
+    /// hash tally-parse made of the bytes it read is not the one made before.
+    @Test func aFileChangedBeforeItIsReadIsNotTaken() throws {
+        let (dir, secret) = try setUp()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let commerce = dir + "/in/commerce-20261101.csv"
+        // tally-parse wrapped to add a row to the commerce file just before it reads it.
+        let row = "O2026110199999998,A0269440587,,2026-11-01T20:44:42+08:00,Home,12.00,late,web"
+        let wrapped = try binariesWrapping("tally-parse", in: dir, script: "for a in \"$@\"; do if [ \"$a\" = '\(commerce)' ]; then printf '%s\\n' '\(row)' >> '\(commerce)'; fi; done\nexec \"\(Harness.binaries)/tally-parse\" \"$@\"\n")
+        let r = try nightly(dir + "/in", dir + "/ledger.db", dir + "/out", asOf: "2026-11-01", secret: secret, env: ["TALLY_BIN": wrapped])
+        #expect(r.status == 2 && r.stderr.contains("commerce-20261101.csv: changed while it was read"), "\(r.stderr)")
+        #expect(FileManager.default.fileExists(atPath: commerce), "left in INCOMING")
+        #expect((try lastRun(dir + "/out")["files"] as! [[String: Any]]).contains { $0["file"] as? String == "commerce-20261101.csv" && $0["status"] as? String == "changed" })
+        let dump = try Harness.run("tally-store", ["dump", dir + "/ledger.db"]).text
+        #expect(!dump.contains("\"source\":\"commerce\"") && dump.contains("\"source\":\"tax\""), "nothing of the file is taken, the rest is")
+    }
+
     @Test func aFileOfRejectsIsQuarantinedUntilReleased() throws {
         let (dir, secret) = try setUp()
         defer { try? FileManager.default.removeItem(atPath: dir) }
