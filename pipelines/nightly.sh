@@ -29,8 +29,9 @@
 #    OUTDIR/logs/RUN-ID/link.log, and should it fail each file is linked alone), and each file's
 #    are ingested into the SQLite ledger DB; then the file goes to OUTDIR/done/. The ingests leave
 #    their pages in the ledger's write-ahead log (DB-wal, as safe there from a killed run); one
-#    tally-store checkpoint copies the night's into DB beside the scoring, and the run waits for
-#    it before it ends (a failed one makes the night "attention"). Then the scoring store beside the ledger (DB.scoring,
+#    tally-store checkpoint --follow, started with them, copies each one's into DB as it commits,
+#    and the rest once they are done; the run waits for it before it ends (a failed one makes the
+#    night "attention"). Then the scoring store beside the ledger (DB.scoring,
 #    or TALLY_SCORING_STORE) takes the records stored since the last night (tally-store
 #    update-scoring); every identifier it holds is linked with every crosswalk so far (tally-link
 #    --store; an identifier no crosswalk file new since last night names keeps last night's key,

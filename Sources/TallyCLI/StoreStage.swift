@@ -85,7 +85,6 @@ public enum StoreStage {
     /// them opens it without reading the whole log again (SQLite does that for the first
     /// connection to a ledger whose log holds pages).
     public static func checkpoint(database: String, follow: Bool = false) throws -> Int32 {
-        guard FileStatus.exists(database) else { throw StageFailure("\(database): no such ledger (tally-store ingest creates one)", status: ExitStatus.noInput) }
         let ledger = try open(database, create: false)
         do {
             if follow {

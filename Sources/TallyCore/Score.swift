@@ -113,8 +113,7 @@ enum ScoreLine {
     static func reason(_ out: ByteBuffer, index: Int, code: String, points: Int) {
         if index > 0 { out.append(UInt8(ascii: ",")) }
         reasonHead(out, code: code)
-        out.appendDecimal(Int64(points))
-        out.append(",\"records\":")
+        reasonTail(out, points: points)
     }
 
     /// A reason up to its points: the same for every reason of a kind.
@@ -122,6 +121,13 @@ enum ScoreLine {
         out.append("{\"code\":")
         out.appendJSONString(code)
         out.append(",\"points\":")
+    }
+
+    /// A reason's points, up to its array of record ids.
+    @inline(__always)
+    static func reasonTail(_ out: ByteBuffer, points: Int) {
+        out.appendDecimal(Int64(points))
+        out.append(",\"records\":")
     }
 
     @inline(__always)

@@ -316,8 +316,6 @@ public final class Ledger {
     /// Starts an ingest; `now` is the time written into the manifest and amendments.
     public func ingest(now: String) throws(DatabaseError) -> Ingest { try Ingest(self, now: now) }
 
-    /// Closes the ledger and removes its files (the database, its WAL and shared memory): for a
-    /// ledger that this run created and then kept nothing in.
     /// Leaves this connection's commits in the write-ahead log (DB-wal) for a later
     /// `checkpoint`, where they are as safe from a killed process as in the ledger's file: an
     /// ingest then writes each page once, and its fsyncs wait for the checkpoint.
@@ -332,6 +330,8 @@ public final class Ledger {
     /// checkpoint that follows a night's ingests as they commit.
     public func checkpointWhatIsCommitted() throws(DatabaseError) -> (frames: Int, copied: Int) { try db.checkpointPassive() }
 
+    /// Closes the ledger and removes its files (the database, its WAL and shared memory): for a
+    /// ledger that this run created and then kept nothing in.
     public func removeFiles() {
         db.close()
         for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) }

@@ -94,10 +94,9 @@ final class SQLiteDatabase {
     /// anyone (what writers commit meanwhile stays for the next one): the log's frames, and
     /// those copied so far.
     func checkpointPassive() throws(DatabaseError) -> (frames: Int, copied: Int) {
-        var frames: Int32 = 0, copied: Int32 = 0
-        let rc = sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied)
+        let (rc, frames, copied) = walCheckpoint(SQLITE_CHECKPOINT_PASSIVE)
         guard rc == SQLITE_OK || rc == SQLITE_BUSY else { throw error(rc, "checkpoint") }
-        return (Int(max(frames, 0)), Int(max(copied, 0)))
+        return (frames, copied)
     }
 
     /// Copies every page of the write-ahead log into the database file and syncs it (waiting,
@@ -106,12 +105,18 @@ final class SQLiteDatabase {
     /// those copied (all, or SQLITE_BUSY is thrown; what was not copied stays in the log, safe),
     /// and whether the log was emptied.
     func checkpoint() throws(DatabaseError) -> (frames: Int, copied: Int, emptied: Bool) {
-        var frames: Int32 = 0, copied: Int32 = 0, log: Int32 = 0, done: Int32 = 0
         // FULL copies and tells how much; TRUNCATE then empties the log (and reports zeros).
-        let rc = sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_FULL, &frames, &copied)
+        let (rc, frames, copied) = walCheckpoint(SQLITE_CHECKPOINT_FULL)
         guard rc == SQLITE_OK else { throw error(rc, "checkpoint") }
-        let emptied = sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_TRUNCATE, &log, &done)
-        return (Int(max(frames, 0)), Int(max(copied, 0)), emptied == SQLITE_OK)
+        return (frames, copied, walCheckpoint(SQLITE_CHECKPOINT_TRUNCATE).rc == SQLITE_OK)
+    }
+
+    /// One checkpoint of the write-ahead log in `mode`: SQLite's result, the log's frames and
+    /// those copied (-1, when the ledger is not in WAL mode, as 0).
+    private func walCheckpoint(_ mode: Int32) -> (rc: Int32, frames: Int, copied: Int) {
+        var frames: Int32 = 0, copied: Int32 = 0
+        let rc = sqlite3_wal_checkpoint_v2(handle, nil, mode, &frames, &copied)
+        return (rc, Int(max(frames, 0)), Int(max(copied, 0)))
     }
 
     /// Rows the last statement changed.

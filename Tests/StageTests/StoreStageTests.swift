@@ -8,6 +8,21 @@ func sqlite(_ db: String, _ code: String) throws -> String {
     return r.text.trimmingCharacters(in: .whitespacesAndNewlines)
 }
 
+/// `tally-bench score-data` records for `people`, cut at `cuts` into files `dir/part0.jsonl`,
+/// `part1.jsonl`, …; their paths.
+func recordParts(_ dir: String, people: Int, records: Int, cuts: [Int]) throws -> [String] {
+    let all = dir + "/records.jsonl"
+    let made = try Harness.run("tally-bench", ["score-data", "--people", "\(people)", "--records", "\(records)", "--out", all, "--corrections", dir + "/c.jsonl"])
+    precondition(made.status == 0, made.stderr)
+    let lines = try String(contentsOfFile: all, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: true)
+    let bounds = [0] + cuts + [lines.count]
+    return try zip(bounds, bounds.dropFirst()).enumerated().map { i, range in
+        let path = dir + "/part\(i).jsonl"
+        try (lines[range.0..<range.1].joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+}
+
 @Suite(.serialized) struct StoreStageTests {
     @Test func ingestIsIdempotentKeepsAmendmentsAndDumpsCorrectionsFirst() throws {
         let r = try LinkedRun(people: 2000, days: 3)
@@ -142,11 +157,7 @@ func sqlite(_ db: String, _ code: String) throws -> String {
     @Test func aCheckpointLeftForLaterLosesNothingAndAKilledOneNeither() throws {
         let dir = Harness.scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let records = dir + "/records.jsonl"
-        #expect(try Harness.run("tally-bench", ["score-data", "--people", "20000", "--records", "300000", "--out", records, "--corrections", dir + "/c.jsonl"]).status == 0)
-        let lines = try String(contentsOfFile: records, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: true)
-        try (lines[..<100_000].joined(separator: "\n") + "\n").write(toFile: dir + "/a.jsonl", atomically: true, encoding: .utf8)
-        try (lines[100_000...].joined(separator: "\n") + "\n").write(toFile: dir + "/b.jsonl", atomically: true, encoding: .utf8)
+        let parts = try recordParts(dir, people: 20_000, records: 300_000, cuts: [100_000])
         let db = dir + "/ledger.db", wal = db + "-wal"
         func walBytes() -> Int { (try? FileManager.default.attributesOfItem(atPath: wal)[.size] as? Int) ?? 0 }
         // Python's sqlite3 is the oracle, read-only: a connection that may write would copy the
@@ -158,9 +169,9 @@ func sqlite(_ db: String, _ code: String) throws -> String {
         }
         func count() throws -> String { try readOnly("print(db.execute('select count(*), count(distinct id) from records').fetchone())") }
 
-        #expect(try Harness.run("tally-store", ["ingest", db, dir + "/a.jsonl"]).status == 0)
+        #expect(try Harness.run("tally-store", ["ingest", db, parts[0]]).status == 0)
         #expect(walBytes() == 0, "a plain ingest copies its log into the ledger's file before it exits")
-        let deferred = try Harness.run("tally-store", ["ingest", "--no-checkpoint", db, dir + "/b.jsonl"])
+        let deferred = try Harness.run("tally-store", ["ingest", "--no-checkpoint", db, parts[1]])
         #expect(deferred.status == 0, "\(deferred.stderr)")
         let logged = walBytes()
         #expect(logged > 20_000_000, "the second ingest's pages are still in the log: \(logged) bytes")
@@ -212,14 +223,9 @@ func sqlite(_ db: String, _ code: String) throws -> String {
     @Test func aFollowingCheckpointCopiesWhatIngestsCommitUntilItsInputEnds() throws {
         let dir = Harness.scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let records = dir + "/records.jsonl"
-        #expect(try Harness.run("tally-bench", ["score-data", "--people", "5000", "--records", "60000", "--out", records, "--corrections", dir + "/c.jsonl"]).status == 0)
-        let lines = try String(contentsOfFile: records, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: true)
-        for (i, part) in [lines[..<20_000], lines[20_000..<40_000], lines[40_000...]].enumerated() {
-            try (part.joined(separator: "\n") + "\n").write(toFile: dir + "/part\(i).jsonl", atomically: true, encoding: .utf8)
-        }
+        let parts = try recordParts(dir, people: 5_000, records: 60_000, cuts: [20_000, 40_000])
         let db = dir + "/ledger.db"
-        #expect(try Harness.run("tally-store", ["ingest", db, dir + "/part0.jsonl"]).status == 0)
+        #expect(try Harness.run("tally-store", ["ingest", db, parts[0]]).status == 0)
         let before = (try FileManager.default.attributesOfItem(atPath: db)[.size] as? Int) ?? 0
         let follower = Process()
         follower.executableURL = URL(fileURLWithPath: Harness.binaries + "/tally-store")
@@ -229,7 +235,7 @@ func sqlite(_ db: String, _ code: String) throws -> String {
         follower.standardError = errors
         try follower.run()
         for i in 1...2 {
-            let r = try Harness.run("tally-store", ["ingest", "--no-checkpoint", db, dir + "/part\(i).jsonl"])
+            let r = try Harness.run("tally-store", ["ingest", "--no-checkpoint", db, parts[i]])
             #expect(r.status == 0, "\(r.stderr)")
         }
         usleep(300_000)

@@ -296,7 +296,7 @@ public final class Scorer {
     /// `appendLines`: ranges of it can be written on several threads at once.
     public final class Lines: @unchecked Sendable {
         /// How many people, so lines.
-        public let count: Int
+        public var count: Int { order.count }
         let order: [UInt32]
         /// Each tier's middle (tier, day, rules), each source's id head (`"SOURCE:`, escaped as
         /// JSON once) and each kind's reason head (`{"code":"KIND","points":`), one after another
@@ -308,7 +308,6 @@ public final class Scorer {
 
         init(order: [UInt32], scorer: Scorer) {
             self.order = order
-            count = order.count
             let b = ByteBuffer(capacity: 4096)
             func part(_ write: () -> Void) -> Range<Int> { let start = b.count; write(); return start..<b.count }
             let rules = scorer.rules
@@ -350,8 +349,8 @@ public final class Scorer {
                 for (i, h) in principal.enumerated() {
                     if i > 0 { out.append(UInt8(ascii: ",")) }
                     put(lines.reasonHeads[h.kind])
-                    out.appendDecimal(Int64(Rules.points(h.micro)))
-                    out.append(",\"records\":[")
+                    ScoreLine.reasonTail(out, points: Rules.points(h.micro))
+                    out.append(UInt8(ascii: "["))
                     func id(_ slot: Int) {
                         put(lines.idHeads[Int(topSource[slot])])
                         out.appendHex32(topHi[slot], topLo[slot])
