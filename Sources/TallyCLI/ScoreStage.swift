@@ -138,13 +138,15 @@ public final class ScoreStage {
     /// `--store DIR --persons FILE`: the scoring store's corrections (and --corrections), then
     /// its rows, each with the person key tally-link --store found for its identifier. The
     /// same scores, to the byte, as the ledger's dump relinked and scored.
-    /// `parts`: 1, or 2 to score on two threads.
-    public func runStore(store: String, persons personsPath: String, parts: Int = 1) throws -> Int32 {
+    /// `parts`: 1, or 2 to score on two threads. `skipping`: a file of identifiers whose rows
+    /// are not scored (`IdentifierList`).
+    public func runStore(store: String, persons personsPath: String, parts: Int = 1, skipping skipPath: String? = nil) throws -> Int32 {
         precondition(parts == 1 || parts == 2)
         let rejects = try RejectLog(stage: name, path: options.rejectsPath)
         var scanner = RecordViewScanner()
         do {
             let reader = try ScoringStore.Reader(path: store)
+            let skipped = try skipPath.map { try IdentifierList.hashes($0, stage: name) } ?? []
             var (read, status) = try readCorrections(rejects, &scanner, extraCorrections: [reader.correctionsPath])
             let persons = try ScoringStore.Persons.load(personsPath, identifiersSHA256: reader.state.identifiersSHA256)
             // Each name hash once: sources numbered as the scorer numbers them, kinds as the rules do.
@@ -198,6 +200,7 @@ public final class ScoreStage {
                 for i in 0..<n {
                     if i + 8 < n { persons.prefetch(ScoringStore.Row(block + (i + 8) * ScoringStore.rowBytes).identifier) }
                     let row = ScoringStore.Row(block + i * ScoringStore.rowBytes)
+                    if !skipped.isEmpty, skipped.contains(row.identifier) { continue }
                     let p = try person(row)
                     if partOf(p) == part { try add(row, p, to: target) }
                 }
@@ -225,6 +228,7 @@ public final class ScoreStage {
                             if i + 16 < n { persons.prefetch(ScoringStore.Row.identifier(at: block + (i + 16) * ScoringStore.rowBytes)) }
                             let row = ScoringStore.Row(block + i * ScoringStore.rowBytes)
                             if copy.isChanged(row.seq) { continue }
+                            if !skipped.isEmpty, skipped.contains(row.identifier) { continue }
                             if last?.identifier != row.identifier { last = (row.identifier, try person(row)) }
                             let p = last!.person
                             if partOf(p) == part { try add(row, p, to: target, inOrder: true) } else { other.append((row, p)) }
@@ -232,6 +236,7 @@ public final class ScoreStage {
                     }
                     try reader.forEachRowBlock(from: held) { block, n in try feed(part, block, n) }
                     for row in current {
+                        if !skipped.isEmpty, skipped.contains(row.identifier) { continue }
                         let p = try person(row)
                         if partOf(p) == part { try add(row, p, to: target) }
                     }

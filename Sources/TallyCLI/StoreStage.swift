@@ -118,6 +118,65 @@ public enum StoreStage {
         return ExitStatus.ok
     }
 
+    /// `extract DB --identifiers FILE --ids FILE`: the current line of every record whose subject
+    /// is one of the identifiers (found through the scoring store's rows, which must be up to the
+    /// ledger) or whose id is listed, in sequence order, then every correction of those records:
+    /// what a partition of the history hands the partition a record or identifier moves to. The
+    /// ledger is only read; what it hands on stays, and its own copy is not scored there once
+    /// the identifier has moved on (tally-score --skip-identifiers).
+    public static func extract(database: String, store: String?, identifiersPath: String?, idsPath: String?) throws -> Int32 {
+        let ledger = try openForReading(database)
+        let identifiers = try identifiersPath.map { try IdentifierList.hashes($0, stage: name) } ?? []
+        var ids: [String] = []
+        if let idsPath {
+            var input = LineInput(paths: [idsPath], limits: .standard, stage: name)
+            try input.forEachLine { _, _, line in ids.append(String(decoding: line, as: UTF8.self)) }
+            guard input.status == ExitStatus.ok else { throw StageFailure("\(idsPath): could not be read whole", status: input.status) }
+        }
+        let out = OutputSink.standardOutput()
+        var records = 0, corrections = 0
+        do {
+            try ledger.snapshot {
+                var seqs: [Int64] = []
+                if !identifiers.isEmpty {
+                    let path = store ?? ScoringStore.defaultPath(ledger: database)
+                    let reader = try ScoringStore.Reader(path: path)
+                    guard reader.state.seq == (try ledger.lastSequence()), reader.state.amendment == (try ledger.lastAmendment()) else {
+                        throw StageFailure("\(path): the scoring store is behind the ledger, so the records of an identifier cannot all be found through it: tally-store update-scoring first", status: ExitStatus.data)
+                    }
+                    try reader.forEachRowBlock { block, n in
+                        for i in 0..<n where identifiers.contains(ScoringStore.Row.identifier(at: block + i * ScoringStore.rowBytes)) {
+                            seqs.append(ScoringStore.Row(block + i * ScoringStore.rowBytes).seq)
+                        }
+                    }
+                }
+                var handed = Set<String>()
+                try ledger.forEachRecord(atSequences: seqs, withIDs: ids) { _, line, view in
+                    handed.insert(view.id.string)
+                    records += 1
+                    out.buffer.append(line)
+                    out.buffer.append(UInt8(ascii: "\n"))
+                    try out.flushIfFull()
+                }
+                guard !handed.isEmpty else { return }
+                try ledger.forEachRecord(after: 0, corrections: true) { _, line, view in
+                    guard let target = view.target, handed.contains(target.string) else { return }
+                    corrections += 1
+                    out.buffer.append(line)
+                    out.buffer.append(UInt8(ascii: "\n"))
+                    try out.flushIfFull()
+                }
+            }
+        } catch let fault as ScoringStore.Fault {
+            throw StageFailure(fault.description, status: fault.code)
+        } catch let error as DatabaseError {
+            throw StageFailure(error.message, status: error.code == Ledger.damaged ? ExitStatus.data : status(of: error))
+        }
+        try out.flush()
+        Stage.report(name, "\(database): extracted \(records) records and \(corrections) corrections (\(identifiers.count) identifiers, \(ids.count) ids asked for)")
+        return ExitStatus.ok
+    }
+
     /// `check DB`: SQLite's integrity check and every stored record verified; prints a summary,
     /// and each fault as a line; 65 when any was found.
     public static func check(database: String) throws -> Int32 {

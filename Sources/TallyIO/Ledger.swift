@@ -537,6 +537,25 @@ extension Ledger {
         try forEachVerified(s, body)
     }
 
+    /// Calls `body` with the current line of each record (not correction) stored at one of
+    /// `seqs` or under one of `ids`, once each, in sequence order, verified: what a record's new
+    /// home takes when its subject moves to another partition of the history.
+    public func forEachRecord(atSequences seqs: [Int64], withIDs ids: [String], _ body: (Int64, UnsafeRawBufferPointer, RecordView) throws -> Void) throws {
+        var wanted = Set(seqs)
+        let byID = try db.prepare("SELECT seq FROM records WHERE id = ?1 AND correction = 0")
+        for id in ids {
+            byID.reset()
+            byID.bind(1, id)
+            if try byID.step() { wanted.insert(byID.int(0)) }
+        }
+        let s = try db.prepare("SELECT seq, id, content, line FROM records WHERE seq = ?1 AND correction = 0")
+        for seq in wanted.sorted() {
+            s.reset()
+            s.bind(1, seq)
+            try forEachVerified(s, body)
+        }
+    }
+
     func forEachVerified(_ s: SQLiteDatabase.Statement, _ body: (Int64, UnsafeRawBufferPointer, RecordView) throws -> Void) throws {
         var scanner = RecordViewScanner()
         var last: Int64 = 0

@@ -78,6 +78,9 @@ struct ScoreCommand: TallyCommand {
     @Option(help: ArgumentHelp("With --store: the person key of each of its identifiers, as tally-link --store wrote them for tonight's crosswalk.", valueName: "file"))
     var persons: String?
 
+    @Option(help: ArgumentHelp("With --store: identifiers whose rows are not scored (one a line, as a record's subject is written: {\"scheme\":\"…\",\"id\":\"…\"}). A partition of the history keeps the rows of an identifier that has moved to another partition; this names them.", valueName: "file"))
+    var skipIdentifiers: String?
+
     @Option(help: ArgumentHelp("With --store: score on this many threads, 1 or 2, each taking half the people (default: 2 on a machine with two cores or more). The output is the same bytes.", valueName: "n"))
     var threads: Int?
 
@@ -91,6 +94,7 @@ struct ScoreCommand: TallyCommand {
         guard CivilDate.parse(asOf) != nil else { throw ValidationError("--as-of must be a date YYYY-MM-DD, not \"\(asOf)\"") }
         guard (store == nil) == (persons == nil) else { throw ValidationError("--store and --persons go together") }
         guard threads == nil || threads == 1 || threads == 2 else { throw ValidationError("--threads is 1 or 2") }
+        guard skipIdentifiers == nil || store != nil else { throw ValidationError("--skip-identifiers goes with --store") }
         guard store == nil || input.files.isEmpty else { throw ValidationError("--store scores the store's rows: no input files with it") }
     }
 
@@ -102,7 +106,7 @@ struct ScoreCommand: TallyCommand {
                                          copyStreams: !correctionsFirst))
             if let store, let persons {
                 let parts = threads ?? (sysconf(Int32(_SC_NPROCESSORS_ONLN)) >= 2 ? 2 : 1)
-                return try stage.runStore(store: store, persons: persons, parts: parts)
+                return try stage.runStore(store: store, persons: persons, parts: parts, skipping: skipIdentifiers)
             }
             return try stage.run()
         }

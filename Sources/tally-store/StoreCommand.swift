@@ -31,7 +31,7 @@ struct StoreCommand: TallyCommand {
         file is not in the manifest.
         """,
         version: Stage.version,
-        subcommands: [Ingest.self, Checkpoint.self, Dump.self, Files.self, Check.self, UpdateScoring.self, RebuildScoring.self, OrderScoring.self])
+        subcommands: [Ingest.self, Checkpoint.self, Dump.self, Files.self, Check.self, UpdateScoring.self, RebuildScoring.self, OrderScoring.self, Extract.self])
 
     struct Ingest: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -82,6 +82,39 @@ struct StoreCommand: TallyCommand {
 
         func run() throws {
             try Stage.run("tally-store") { try StoreStage.dump(database: database) }
+        }
+    }
+
+    struct Extract: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write the records of some identifiers or ids, then their corrections, as JSON Lines: what one partition of the history hands another.",
+            discussion: """
+            A record is written as the ledger holds it now (its latest version, verified), once, \
+            in the ledger's order; then every correction of a record written. The records of an \
+            identifier are found through the scoring store's rows, so the store must be up to the \
+            ledger (tally-store update-scoring; 65 otherwise). The ledger is only read. Run on a \
+            partition whose identifier has moved, it gives what the partition it moved to \
+            ingests (pipelines/spark/nightly.py --state).
+            """)
+
+        @Argument(help: ArgumentHelp("The ledger.", valueName: "db"))
+        var database: String
+
+        @Option(help: ArgumentHelp("The scoring store's directory (default: DB.scoring beside the ledger).", valueName: "dir"))
+        var store: String?
+
+        @Option(help: ArgumentHelp("Identifiers, one a line as a record's subject is written: {\"scheme\":\"…\",\"id\":\"…\"}.", valueName: "file"))
+        var identifiers: String?
+
+        @Option(help: ArgumentHelp("Record ids, one a line.", valueName: "file"))
+        var ids: String?
+
+        func validate() throws {
+            if identifiers == nil && ids == nil { throw ValidationError("give --identifiers, --ids, or both") }
+        }
+
+        func run() throws {
+            try Stage.run("tally-store") { try StoreStage.extract(database: database, store: store, identifiersPath: identifiers, idsPath: ids) }
         }
     }
 
