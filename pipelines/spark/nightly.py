@@ -33,6 +33,7 @@ import glob
 import hashlib
 import json
 import os
+import resource
 import shutil
 import sqlite3
 import stat
@@ -129,7 +130,8 @@ def person_of(line):
 #                  partition each record lives in, and the corrections whose record has not come.
 #
 # A night (nights/DAY keeps what it has done):
-#   1. The feeds are parsed, one task a file.
+#   1. The feeds are parsed, one task a file (tally-parse), each line sent to its identifier's
+#      partition (a correction to its record's).
 #   2. Identifier partitions: tonight's crosswalk lines join the slice; tonight's records are
 #      linked with it (tally-link, through the slice's fold), and so is one probe record for each
 #      identifier with a home that tonight's crosswalk names. An identifier whose person moved to
@@ -149,7 +151,8 @@ def person_of(line):
 #   6. Under the `committing` mark, tasks apply the night's changes to the homes, the directory
 #      and the skip lists; the scores are concatenated in partition order (key order) into --out.
 # Only the night's feeds, and the records and crosswalk lines of identifiers that moved, cross
-# the network. Nothing before the `committing` mark changes what the next run reads as the state
+# the network; each task hands each destination a few joined strings, not a line at a time
+# (`grouped`), because Spark's Python shuffles cost per element. Nothing before the `committing` mark changes what the next run reads as the state
 # before the night (ingests of the same lines are no-ops, and what is derived is written again
 # with the same bytes), so a night killed before it is run again from the start; one killed
 # after it finishes its commit when run again.
@@ -247,8 +250,18 @@ def lookup(db, table, key_column, keys):
     return found
 
 
-def count(spec, stage, index, **counts):
-    """A task's counts, beside the night (written again, the same, when it runs again)."""
+def cpu_ms():
+    """CPU milliseconds of this worker (Python) and of the stages it ran and waited for."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (own.ru_utime + own.ru_stime) * 1000, (children.ru_utime + children.ru_stime) * 1000
+
+
+def count(spec, stage, index, started, **counts):
+    """A task's counts, beside the night (written again, the same but for the CPU, when it runs
+    again), with the CPU it spent since `started` (cpu_ms()) in Python and in stages."""
+    own, children = cpu_ms()
+    counts[f"{stage}_python_cpu_ms"] = round(own - started[0])
+    counts[f"{stage}_stages_cpu_ms"] = round(children - started[1])
     write_atomically(spec.staged(f"counts/{stage}-{index:04d}.json"), json.dumps(counts, sort_keys=True))
 
 
@@ -295,6 +308,59 @@ class StateSpec:
         return os.path.join(self.bin, name)
 
 
+def grouped(outputs):
+    """(kind, destination, text) triples as (kind, destination, blob) elements, few a
+    destination: the texts joined by newlines. Spark's Python shuffles pay per element, so a task hands each
+    destination one string, not a line at a time (BENCHMARKS.md, "Spark: a night kept in
+    --state")."""
+    groups = {}
+    for kind, dest, text in outputs:
+        groups.setdefault((kind, dest), []).append(text)
+    out = []
+    for (kind, dest), texts in sorted(groups.items()):
+        # In pieces of at most about 4 MB: one huge element is a burden to every JVM it passes.
+        piece, size = [], 0
+        for text in texts:
+            if piece and size + len(text) > BLOB_BYTES:
+                out.append((kind, dest, "\n".join(piece)))
+                piece, size = [], 0
+            piece.append(text)
+            size += len(text) + 1
+        out.append((kind, dest, "\n".join(piece)))
+    return out
+
+
+BLOB_BYTES = 4 << 20
+
+
+def unpacked(items):
+    """(kind, text) for each text of the (destination, (kind, blob)) items a task is given."""
+    for _, (kind, blob) in items:
+        if blob:
+            for text in blob.split("\n"):
+                yield kind, text
+
+
+def parse_task(spec, m, r):
+    """Step 1, one feed file: tally-parse, each line sent on by its identifier (a correction by
+    the record it corrects)."""
+
+    def task(paths):
+        out = []
+        for path in paths:
+            feed = os.path.basename(path).split("-")[0]
+            for line in run_tool([spec.tool("tally-parse"), "--feed", feed, path]):
+                if feed == "crosswalk":
+                    out.append(("ids", bucket(subject_of(json.loads(line)), m), "c" + line))
+                elif '"kind":"correction.' in line:
+                    out.append(("recs", bucket(json.loads(line).get("target", ""), r), "k" + line))
+                else:
+                    out.append(("ids", bucket(subject_of(json.loads(line)), m), "r" + line))
+        return grouped(out)
+
+    return task
+
+
 def run_tool(argv):
     """Runs a stage; returns its stdout lines, or raises with its stderr."""
     with tempfile.TemporaryFile() as err, open(os.devnull, "rb") as stdin:
@@ -310,12 +376,13 @@ def identifier_task(spec, secret_name):
     """Step 2, one identifier partition: link tonight's records and probes; homes and moves."""
 
     def task(q, items):
+        started = cpu_ms()
         cw_lines, records = set(), []
-        for _, (tag, line) in items:
-            if tag == "c":
-                cw_lines.add(line)
+        for _, text in unpacked(items):
+            if text[0] == "c":
+                cw_lines.add(text[1:])
             else:
-                records.append(line)
+                records.append(text[1:])
         directory = spec.ids(q)
         db = index_db(os.path.join(directory, "index.sqlite"), IDS_SCHEMA)
         tonight = {}
@@ -358,18 +425,18 @@ def identifier_task(spec, secret_name):
             changed[ident] = to
             every = [line for (line,) in db.execute("SELECT line FROM crosswalk WHERE ident = ? ORDER BY line", (ident,))]
             out.extend(("xw", to, line) for line in every)
-            out.append(("skip", to, (ident, -1)))
+            out.append(("skip", to, f"-1\t{ident}"))
             if was is not None:
                 moved += 1
-                out.append(("move", was, (ident, to)))
-                out.append(("skip", was, (ident, 1)))
+                out.append(("move", was, f"{to}\t{ident}"))
+                out.append(("skip", was, f"1\t{ident}"))
         db.close()
         for record, line in linked_records:
-            out.append(("rec", bucket(record["id"], spec.r), (line, person_partition(record["person"], spec.n))))
+            out.append(("rec", bucket(record["id"], spec.r), f"{person_partition(record['person'], spec.n)}\t{line}"))
         write_atomically(spec.staged(f"ids/q{q:04d}.homes.json"), json.dumps(changed, sort_keys=True, ensure_ascii=False))
-        count(spec, "ids", q, crosswalk_lines=len(cw_lines), records=len(linked_records), probes=len(probes),
+        count(spec, "ids", q, started, crosswalk_lines=len(cw_lines), records=len(linked_records), probes=len(probes),
               identifiers_new=len(changed) - moved, identifiers_moved=moved)
-        return out
+        return grouped(out)
 
     return task
 
@@ -378,14 +445,15 @@ def record_task(spec):
     """Step 3, one record partition: each version and correction to its record's partition."""
 
     def task(r, items):
+        started = cpu_ms()
         versions, corrections = {}, set()
-        for _, (tag, payload) in items:
-            if tag == "rec":
-                line, to = payload
+        for kind, text in unpacked(items):
+            if kind == "rec":
+                to, line = text.split("\t", 1)
                 record = json.loads(line)
-                versions.setdefault(record["id"], []).append((version_order(record), line, to, subject_of(record)))
+                versions.setdefault(record["id"], []).append((version_order(record), line, int(to), subject_of(record)))
             else:
-                corrections.add(payload)
+                corrections.add(text[1:])
         db = index_db(os.path.join(spec.recs(r), "directory.sqlite"), RECS_SCHEMA)
         pending = [line for (line,) in db.execute("SELECT line FROM pending ORDER BY line")]
         waiting_for = {json.loads(line).get("target", "") for line in pending + sorted(corrections)}
@@ -401,7 +469,7 @@ def record_task(spec):
                 out.append(("line", at, line))
                 if to != at:
                     checks += 1
-                    out.append(("check", at, (rid, ident, to)))
+                    out.append(("check", at, f"{rid}\t{to}\t{ident}"))
         waiting = []
         for line in pending + sorted(corrections - set(pending)):
             target = json.loads(line).get("target", "")
@@ -412,8 +480,8 @@ def record_task(spec):
                 out.append(("line", at, line))
         write_atomically(spec.staged(f"recs/r{r:04d}.added.json"), json.dumps(added, sort_keys=True))
         write_lines(spec.staged(f"recs/r{r:04d}.pending.jsonl"), waiting)
-        count(spec, "recs", r, records_new=len(added), versions_to_other_partitions=checks, corrections_waiting=len(waiting))
-        return out
+        count(spec, "recs", r, started, records_new=len(added), versions_to_other_partitions=checks, corrections_waiting=len(waiting))
+        return grouped(out)
 
     return task
 
@@ -436,15 +504,17 @@ def hand_on_task(spec):
     """Step 4, one person partition: take tonight's lines, hand on what moved away."""
 
     def task(p, items):
+        started = cpu_ms()
         lines, moves, checks = [], {}, {}
-        for _, (tag, payload) in items:
-            if tag == "line":
-                lines.append(payload)
-            elif tag == "move":
-                moves[payload[0]] = payload[1]
+        for kind, text in unpacked(items):
+            if kind == "line":
+                lines.append(text)
+            elif kind == "move":
+                to, ident = text.split("\t", 1)
+                moves[ident] = int(to)
             else:
-                rid, ident, to = payload
-                checks[rid] = (ident, to)
+                rid, to, ident = text.split("\t", 2)
+                checks[rid] = (ident, int(to))
         ingest(spec, p, lines, "tonight")
         db = os.path.join(spec.persons(p), "ledger.db")
         out, handed = [], {}
@@ -470,15 +540,15 @@ def hand_on_task(spec):
                         # Tonight's version won here, and names a person of another partition:
                         # its rows here are of an identifier not at home here.
                         to = checks[record["id"]][1]
-                        out.append(("skip", p, (ident, 1)))
+                        out.append(("skip", p, f"1\t{ident}"))
                     if to is not None and to != p:
                         handed[record["id"]] = to
-                        out.append(("moved", bucket(record["id"], spec.r), (record["id"], to)))
+                        out.append(("moved", bucket(record["id"], spec.r), f"{to}\t{record['id']}"))
                 if to is not None and to != p:
                     out.append(("line", to, line))
-        count(spec, "handed", p, records_handed_on=len(handed),
+        count(spec, "handed", p, started, records_handed_on=len(handed),
               corrections_handed_on=sum(1 for t in out if t[0] == "line") - len(handed))
-        return out
+        return grouped(out)
 
     return task
 
@@ -487,14 +557,16 @@ def score_task(spec, secret_name, rules_name):
     """Step 5, one person partition: take what was handed on, link and score."""
 
     def task(p, items):
+        started = cpu_ms()
         lines, crosswalk, deltas = [], set(), {}
-        for _, (tag, payload) in items:
-            if tag == "line":
-                lines.append(payload)
-            elif tag == "xw":
-                crosswalk.add(payload)
+        for kind, text in unpacked(items):
+            if kind == "line":
+                lines.append(text)
+            elif kind == "xw":
+                crosswalk.add(text)
             else:
-                ident, change = payload
+                change, ident = text.split("\t", 1)
+                change = int(change)
                 # An identifier that arrives here is at home whatever else says to skip it.
                 deltas[ident] = min(deltas.get(ident, change), change)
         directory = spec.persons(p)
@@ -530,7 +602,7 @@ def score_task(spec, secret_name, rules_name):
         write_lines(scores_path, scores)
         for old in earlier[:-1]:
             os.unlink(old)
-        count(spec, "scored", p, scores=len(scores), identifiers_skipped=len(skip))
+        count(spec, "scored", p, started, scores=len(scores), identifiers_skipped=len(skip))
         return []
 
     return task
@@ -541,8 +613,9 @@ def directory_task(spec):
 
     def task(r, items):
         changes = read_json(spec.staged(f"recs/r{r:04d}.added.json"), {})
-        for _, (rid, to) in items:
-            changes[rid] = to
+        for _, text in unpacked(items):
+            to, rid = text.split("\t", 1)
+            changes[rid] = int(to)
         write_atomically(spec.staged(f"recs/r{r:04d}.changes.json"), json.dumps(changes, sort_keys=True))
         return []
 
@@ -594,7 +667,7 @@ def commit_night(sc, spec, out_path):
     write_atomically(spec.staged("done"), out_path + "\n")
 
 
-def incremental_night(args, sc, parsed, crosswalk_files, event_files, bindir):
+def incremental_night(args, sc, crosswalk_files, event_files, bindir):
     state = os.path.abspath(args.state)
     os.makedirs(state, exist_ok=True)
     config_path = os.path.join(state, "tally-state.json")
@@ -607,8 +680,11 @@ def incremental_night(args, sc, parsed, crosswalk_files, event_files, bindir):
         config = wanted
     elif config.get("format") != STATE_FORMAT:
         sys.exit(f"tally-spark: {state}: a state of format {config.get('format')}, not {STATE_FORMAT}")
-    elif config["person_partitions"] != args.partitions:
-        sys.exit(f"tally-spark: {state} keeps {config['person_partitions']} person partitions, not --partitions {args.partitions}")
+    else:
+        for key, flag in (("person_partitions", "--partitions"), ("identifier_partitions", "--identifier-partitions"), ("record_partitions", "--record-partitions")):
+            given = wanted[key] if key == "person_partitions" else getattr(args, key)
+            if given is not None and given != config[key]:
+                sys.exit(f"tally-spark: {state} keeps {config[key]} {key.split('_')[0]} partitions, not {flag} {given}")
     spec = StateSpec(state, args.as_of, bindir, config["person_partitions"], config["identifier_partitions"], config["record_partitions"])
     nights_dir = os.path.join(state, "nights")
     for night in sorted(os.listdir(nights_dir)) if os.path.isdir(nights_dir) else []:
@@ -644,24 +720,21 @@ def incremental_night(args, sc, parsed, crosswalk_files, event_files, bindir):
     def identity(k):
         return k
 
-    crosswalk = parsed(crosswalk_files).map(lambda l: (bucket(subject_of(json.loads(l)), m), ("c", l)))
-    events = parsed(event_files).cache()
-    records = events.filter(lambda l: '"kind":"correction.' not in l).map(lambda l: (bucket(subject_of(json.loads(l)), m), ("r", l)))
-    corrections = events.filter(lambda l: '"kind":"correction.' in l).map(lambda l: (bucket(json.loads(l).get("target", ""), r), ("k", l)))
+    def to(kinds):
+        """The (kind, destination, blob) elements of these kinds, keyed by destination."""
+        return lambda rdd: rdd.filter(lambda t: t[0] in kinds).map(lambda t: (t[1], (t[0], t[2])))
 
-    routed = (crosswalk.union(records).partitionBy(m, identity)
+    files = sorted(crosswalk_files + event_files)
+    parsed_blobs = sc.parallelize(files, max(1, len(files))).mapPartitions(parse_task(spec, m, r)).cache()
+    routed = (to(("ids",))(parsed_blobs).partitionBy(m, identity)
               .mapPartitionsWithIndex(identifier_task(spec, secret_name)).cache())
-    to_records = routed.filter(lambda t: t[0] == "rec").map(lambda t: (t[1], ("rec", t[2])))
-    placed = (to_records.union(corrections).partitionBy(r, identity)
-              .mapPartitionsWithIndex(record_task(spec)).cache())
-    to_persons = (placed.map(lambda t: (t[1], (t[0], t[2])))
-                  .union(routed.filter(lambda t: t[0] == "move").map(lambda t: (t[1], ("move", t[2])))))
-    handed = to_persons.partitionBy(n, identity).mapPartitionsWithIndex(hand_on_task(spec)).cache()
-    handed.filter(lambda t: t[0] == "moved").map(lambda t: (t[1], t[2])) \
-        .partitionBy(r, identity).mapPartitionsWithIndex(directory_task(spec)).count()
-    second = (handed.filter(lambda t: t[0] in ("line", "skip")).map(lambda t: (t[1], (t[0], t[2])))
-              .union(routed.filter(lambda t: t[0] in ("xw", "skip")).map(lambda t: (t[1], (t[0], t[2])))))
-    second.partitionBy(n, identity).mapPartitionsWithIndex(score_task(spec, secret_name, rules_name)).count()
+    placed = (to(("rec",))(routed).union(to(("recs",))(parsed_blobs)).partitionBy(r, identity)
+              .mapPartitionsWithIndex(record_task(spec)))
+    handed = (to(("line", "check"))(placed).union(to(("move",))(routed)).partitionBy(n, identity)
+              .mapPartitionsWithIndex(hand_on_task(spec)).cache())
+    to(("moved",))(handed).partitionBy(r, identity).mapPartitionsWithIndex(directory_task(spec)).count()
+    (to(("line", "skip"))(handed).union(to(("xw", "skip"))(routed)).partitionBy(n, identity)
+     .mapPartitionsWithIndex(score_task(spec, secret_name, rules_name)).count())
     write_atomically(spec.staged("committing"), "")
     commit_night(sc, spec, os.path.abspath(args.out))
     counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(night_counts(spec).items()))
@@ -707,7 +780,7 @@ def main():
         return sc.parallelize(files, len(files)).pipe(f"/bin/sh {parse} {bindir}", checkCode=True)
 
     if args.state:
-        incremental_night(args, sc, parsed, crosswalk_files, event_files, bindir)
+        incremental_night(args, sc, crosswalk_files, event_files, bindir)
         spark.stop()
         return
 
