@@ -147,6 +147,7 @@ public final class ScoreStage {
         do {
             let reader = try ScoringStore.Reader(path: store)
             let skipped = try skipPath.map { try IdentifierList.hashes($0, stage: name) } ?? []
+            @inline(__always) func skips(_ row: ScoringStore.Row) -> Bool { !skipped.isEmpty && skipped.contains(row.identifier) }
             var (read, status) = try readCorrections(rejects, &scanner, extraCorrections: [reader.correctionsPath])
             let persons = try ScoringStore.Persons.load(personsPath, identifiersSHA256: reader.state.identifiersSHA256)
             // Each name hash once: sources numbered as the scorer numbers them, kinds as the rules do.
@@ -200,7 +201,7 @@ public final class ScoreStage {
                 for i in 0..<n {
                     if i + 8 < n { persons.prefetch(ScoringStore.Row(block + (i + 8) * ScoringStore.rowBytes).identifier) }
                     let row = ScoringStore.Row(block + i * ScoringStore.rowBytes)
-                    if !skipped.isEmpty, skipped.contains(row.identifier) { continue }
+                    if skips(row) { continue }
                     let p = try person(row)
                     if partOf(p) == part { try add(row, p, to: target) }
                 }
@@ -228,7 +229,7 @@ public final class ScoreStage {
                             if i + 16 < n { persons.prefetch(ScoringStore.Row.identifier(at: block + (i + 16) * ScoringStore.rowBytes)) }
                             let row = ScoringStore.Row(block + i * ScoringStore.rowBytes)
                             if copy.isChanged(row.seq) { continue }
-                            if !skipped.isEmpty, skipped.contains(row.identifier) { continue }
+                            if skips(row) { continue }
                             if last?.identifier != row.identifier { last = (row.identifier, try person(row)) }
                             let p = last!.person
                             if partOf(p) == part { try add(row, p, to: target, inOrder: true) } else { other.append((row, p)) }
@@ -236,7 +237,7 @@ public final class ScoreStage {
                     }
                     try reader.forEachRowBlock(from: held) { block, n in try feed(part, block, n) }
                     for row in current {
-                        if !skipped.isEmpty, skipped.contains(row.identifier) { continue }
+                        if skips(row) { continue }
                         let p = try person(row)
                         if partOf(p) == part { try add(row, p, to: target) }
                     }

@@ -35,6 +35,18 @@ public enum StoreStage {
         }
     }
 
+    /// Runs `body`, which reads the ledger (and its scoring store), with its faults as the
+    /// stage's: damage is 65, the rest as `status(of:)` says.
+    static func reading<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let fault as ScoringStore.Fault {
+            throw StageFailure(fault.description, status: fault.code)
+        } catch let error as DatabaseError {
+            throw StageFailure(error.message, status: error.code == Ledger.damaged ? ExitStatus.data : status(of: error))
+        }
+    }
+
     /// `ingest DB [FILE...]`: records and corrections into the ledger; prints the counts.
     /// `checkpoint: false` leaves what it commits in the write-ahead log for `checkpoint DB`.
     public static func ingest(database: String, paths: [String], limits: InputLimits, rejectsPath: String?, statsPath: String?, keepGoing: Bool, checkpoint: Bool = true) throws -> Int32 {
@@ -105,15 +117,7 @@ public enum StoreStage {
     public static func dump(database: String) throws -> Int32 {
         let ledger = try openForReading(database)
         let out = OutputSink.standardOutput()
-        do {
-            try ledger.dump { line in
-                out.buffer.append(line)
-                out.buffer.append(UInt8(ascii: "\n"))
-                try out.flushIfFull()
-            }
-        } catch let error as DatabaseError {
-            throw StageFailure(error.message, status: error.code == Ledger.damaged ? ExitStatus.data : status(of: error))
-        }
+        try reading { try ledger.dump { try out.putLine($0) } }
         try out.flush()
         return ExitStatus.ok
     }
@@ -135,7 +139,7 @@ public enum StoreStage {
         }
         let out = OutputSink.standardOutput()
         var records = 0, corrections = 0
-        do {
+        try reading {
             try ledger.snapshot {
                 var seqs: [Int64] = []
                 if !identifiers.isEmpty {
@@ -154,23 +158,15 @@ public enum StoreStage {
                 try ledger.forEachRecord(atSequences: seqs, withIDs: ids) { _, line, view in
                     handed.insert(view.id.string)
                     records += 1
-                    out.buffer.append(line)
-                    out.buffer.append(UInt8(ascii: "\n"))
-                    try out.flushIfFull()
+                    try out.putLine(line)
                 }
                 guard !handed.isEmpty else { return }
                 try ledger.forEachRecord(after: 0, corrections: true) { _, line, view in
                     guard let target = view.target, handed.contains(target.string) else { return }
                     corrections += 1
-                    out.buffer.append(line)
-                    out.buffer.append(UInt8(ascii: "\n"))
-                    try out.flushIfFull()
+                    try out.putLine(line)
                 }
             }
-        } catch let fault as ScoringStore.Fault {
-            throw StageFailure(fault.description, status: fault.code)
-        } catch let error as DatabaseError {
-            throw StageFailure(error.message, status: error.code == Ledger.damaged ? ExitStatus.data : status(of: error))
         }
         try out.flush()
         Stage.report(name, "\(database): extracted \(records) records and \(corrections) corrections (\(identifiers.count) identifiers, \(ids.count) ids asked for)")
@@ -215,14 +211,7 @@ extension StoreStage {
     public static func updateScoring(database: String, store: String?, rebuild: Bool, statsPath: String?) throws -> Int32 {
         let ledger = try openForReading(database)
         let path = store ?? ScoringStore.defaultPath(ledger: database)
-        let c: ScoringStore.UpdateCounts
-        do {
-            c = try ScoringStore.update(store: path, ledger: ledger, rebuild: rebuild)
-        } catch let fault as ScoringStore.Fault {
-            throw StageFailure(fault.description, status: fault.code)
-        } catch let error as DatabaseError {
-            throw StageFailure(error.message, status: error.code == Ledger.damaged ? ExitStatus.data : status(of: error))
-        }
+        let c = try reading { try ScoringStore.update(store: path, ledger: ledger, rebuild: rebuild) }
         Stage.report(name, "\(path): \(rebuild ? "made again" : "updated"): \(c.added) rows added, \(c.amended) rewritten (amended); \(c.rows) rows, \(c.identifiers) identifiers, \(c.corrections) corrections\(c.tablesRemade ? "; tables made again from the rows" : "")")
         if let statsPath {
             try StatsFile.write(statsPath, counts: [("added", c.added), ("amended", c.amended), ("rows", c.rows), ("identifiers", c.identifiers), ("corrections", c.corrections)])
@@ -234,12 +223,7 @@ extension StoreStage {
     /// tally-score --store reads faster); prints what it did.
     public static func orderScoring(database: String, store: String?, persons: String, whenBehind: Double?, statsPath: String?) throws -> Int32 {
         let path = store ?? ScoringStore.defaultPath(ledger: database)
-        let made: ScoringStore.Ordered.Made
-        do {
-            made = try ScoringStore.Ordered.make(store: path, persons: persons, whenBehind: whenBehind)
-        } catch let fault as ScoringStore.Fault {
-            throw StageFailure(fault.description, status: fault.code)
-        }
+        let made = try reading { try ScoringStore.Ordered.make(store: path, persons: persons, whenBehind: whenBehind) }
         let was = made.before == 0 ? "no copy before" : "the copy before held \(made.before) rows and left \(made.behind) to the store"
         if made.skipped {
             Stage.report(name, "\(path): ordered copy kept: \(was)")

@@ -66,6 +66,14 @@ public final class OutputSink {
         if buffer.count >= threshold { try flush() }
     }
 
+    /// Buffers `line` and a newline, writing the buffer out when it has grown past the threshold.
+    @inline(__always)
+    public func putLine(_ line: UnsafeRawBufferPointer) throws(OutputError) {
+        buffer.append(line)
+        buffer.append(UInt8(ascii: "\n"))
+        try flushIfFull()
+    }
+
     /// Writes everything buffered.
     public func flush() throws(OutputError) {
         guard buffer.count > 0 else { return }
