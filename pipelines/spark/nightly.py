@@ -29,6 +29,7 @@ libxml2, zlib1g, libsqlite3-0 and libicu72 (see SCALING.md). A stage that fails 
 and so the job, fail with the stage's own message.
 """
 import argparse
+import contextlib
 import glob
 import hashlib
 import json
@@ -91,13 +92,18 @@ def run_stage(argv, lines):
         return out
 
 
-def private_copy(path):
-    """SparkFiles copies are world-readable; tally-link refuses such a secret, so copy it 0600."""
+@contextlib.contextmanager
+def private_secret(name):
+    """The shipped secret `name` as a file of mode 0600 while the block runs: SparkFiles copies
+    are world-readable, and tally-link refuses such a secret."""
     fd, copy = tempfile.mkstemp(prefix="tally-secret-")
-    with os.fdopen(fd, "wb") as out, open(path, "rb") as src:
-        shutil.copyfileobj(src, out)
-    os.chmod(copy, stat.S_IRUSR | stat.S_IWUSR)
-    return copy
+    try:
+        with os.fdopen(fd, "wb") as out, open(SparkFiles.get(name), "rb") as src:
+            shutil.copyfileobj(src, out)
+        os.chmod(copy, stat.S_IRUSR | stat.S_IWUSR)
+        yield copy
+    finally:
+        os.unlink(copy)
 
 
 def identifier_of(line):
@@ -243,15 +249,17 @@ RECS_SCHEMA = """
 """
 
 
-def lookup(db, table, key_column, keys):
-    """{key: part} for the keys the table holds, asked in chunks."""
-    found, keys = {}, sorted(keys)
+def rows_in(db, query, keys):
+    """The rows of `query`, whose `{}` stands for an SQL list of the keys, asked 500 keys at a time."""
+    keys = sorted(keys)
     for i in range(0, len(keys), 500):
         chunk = keys[i:i + 500]
-        marks = ",".join("?" * len(chunk))
-        for key, part in db.execute(f"SELECT {key_column}, part FROM {table} WHERE {key_column} IN ({marks})", chunk):
-            found[key] = part
-    return found
+        yield from db.execute(query.format(",".join("?" * len(chunk))), chunk)
+
+
+def lookup(db, table, key_column, keys):
+    """{key: part} for the keys the table holds."""
+    return dict(rows_in(db, f"SELECT {key_column}, part FROM {table} WHERE {key_column} IN ({{}})", keys))
 
 
 def cpu_ms():
@@ -261,13 +269,10 @@ def cpu_ms():
 
 
 def lines_of(db, idents):
-    """{identifier: its crosswalk lines, distinct, in order}, asked in chunks."""
-    found, idents = {}, sorted(idents)
-    for i in range(0, len(idents), 500):
-        chunk = idents[i:i + 500]
-        marks = ",".join("?" * len(chunk))
-        for ident, line in db.execute(f"SELECT DISTINCT ident, line FROM crosswalk WHERE ident IN ({marks}) ORDER BY ident, line", chunk):
-            found.setdefault(ident, []).append(line)
+    """{identifier: its crosswalk lines, distinct, in order}."""
+    found = {}
+    for ident, line in rows_in(db, "SELECT DISTINCT ident, line FROM crosswalk WHERE ident IN ({}) ORDER BY ident, line", idents):
+        found.setdefault(ident, []).append(line)
     return found
 
 
@@ -417,12 +422,11 @@ def identifier_task(spec, secret_name):
                     f.write(line + "\n")
             slices = slices_through(directory, spec.day)
             fold = ["--fold", os.path.join(directory, "crosswalk.fold")] if slices else []
-            secret = private_copy(SparkFiles.get(secret_name))
             try:
-                linked = run_tool([spec.tool("tally-link"), "--crosswalk"] + (slices or ["/dev/null"]) + fold +
-                                  ["--secret-file", secret, path])
+                with private_secret(secret_name) as secret:
+                    linked = run_tool([spec.tool("tally-link"), "--crosswalk"] + (slices or ["/dev/null"]) + fold +
+                                      ["--secret-file", secret, path])
             finally:
-                os.unlink(secret)
                 os.unlink(path)
             for line in linked:
                 record = json.loads(line)
@@ -606,12 +610,9 @@ def score_task(spec, secret_name, rules_name):
         earlier = sorted(f for f in glob.glob(os.path.join(directory, "persons-*.bin")) if os.path.basename(f) < os.path.basename(persons))
         previous = ["--previous", earlier[-1]] if earlier else []
         fold = ["--fold", os.path.join(directory, "crosswalk.fold")] if slices else []
-        secret = private_copy(SparkFiles.get(secret_name))
-        try:
+        with private_secret(secret_name) as secret:
             run_tool([spec.tool("tally-link"), "--store", store, "--output", persons] + previous + fold +
                      ["--crosswalk"] + (slices or ["/dev/null"]) + ["--secret-file", secret])
-        finally:
-            os.unlink(secret)
         scores = run_tool([spec.tool("tally-score"), "--store", store, "--persons", persons, "--skip-identifiers", skip_path,
                            "--rules", SparkFiles.get(rules_name), "--as-of", spec.day, "--threads", "1"])
         write_lines(scores_path, scores)
@@ -641,20 +642,25 @@ def commit_task(spec):
     """Under the `committing` mark: one partition of each kind brought to the night's end.
     Each change is a write of a final value, so doing it again changes nothing."""
 
+    def apply(staged, path, schema, table):
+        """The staged {key: partition} changes written into `table`, in one transaction."""
+        changes = read_json(staged, None)
+        if changes is None:
+            return None
+        db = index_db(path, schema)
+        with db:
+            db.executemany(f"INSERT OR REPLACE INTO {table} VALUES (?, ?)", sorted(changes.items()))
+        return db
+
     def task(i, _):
         if i < spec.m:
-            changes = read_json(spec.staged(f"ids/q{i:04d}.homes.json"), None)
-            if changes is not None:
-                db = index_db(os.path.join(spec.ids(i), "index.sqlite"), IDS_SCHEMA)
-                with db:
-                    db.executemany("INSERT OR REPLACE INTO homes VALUES (?, ?)", sorted(changes.items()))
+            db = apply(spec.staged(f"ids/q{i:04d}.homes.json"), os.path.join(spec.ids(i), "index.sqlite"), IDS_SCHEMA, "homes")
+            if db:
                 db.close()
         if i < spec.r:
-            changes = read_json(spec.staged(f"recs/r{i:04d}.changes.json"), None)
-            if changes is not None:
-                db = index_db(os.path.join(spec.recs(i), "directory.sqlite"), RECS_SCHEMA)
+            db = apply(spec.staged(f"recs/r{i:04d}.changes.json"), os.path.join(spec.recs(i), "directory.sqlite"), RECS_SCHEMA, "records")
+            if db:
                 with db:
-                    db.executemany("INSERT OR REPLACE INTO records VALUES (?, ?)", sorted(changes.items()))
                     db.execute("DELETE FROM pending")
                     db.executemany("INSERT INTO pending VALUES (?)", [(l,) for l in read_lines(spec.staged(f"recs/r{i:04d}.pending.jsonl"))])
                 db.close()
@@ -669,7 +675,7 @@ def commit_task(spec):
 
 def commit_night(sc, spec, out_path):
     for p in range(spec.n):
-        if not os.path.exists(spec.staged(f"persons/p{p:04d}.scores.jsonl")) and os.path.exists(spec.staged(f"persons/p{p:04d}.skip.jsonl")):
+        if not os.path.exists(spec.staged(f"persons/p{p:04d}.scores.jsonl")):
             raise StageFailed(f"the night of {spec.day} lacks the scores of person partition {p}")
     width = max(spec.n, spec.m, spec.r)
     sc.parallelize(range(width), width).mapPartitionsWithIndex(commit_task(spec)).count()
@@ -711,8 +717,9 @@ def incremental_night(args, sc, crosswalk_files, event_files, bindir):
     if os.path.exists(spec.staged("done")):
         sys.exit(f"tally-spark: the night of {args.as_of} is done (its scores went to {read_lines(spec.staged('done'))[0]})")
     # A night's feeds are fixed when it starts: run again, it takes the same files.
+    files = sorted(crosswalk_files + event_files)
     digests = {}
-    for path in sorted(crosswalk_files + event_files):
+    for path in files:
         with open(path, "rb") as f:
             digests[os.path.basename(path)] = hashlib.file_digest(f, "sha256").hexdigest()
     started = read_json(spec.staged("feeds.json"), None)
@@ -739,7 +746,6 @@ def incremental_night(args, sc, crosswalk_files, event_files, bindir):
         """The (kind, destination, blob) elements of these kinds, keyed by destination."""
         return lambda rdd: rdd.filter(lambda t: t[0] in kinds).map(lambda t: (t[1], (t[0], t[2])))
 
-    files = sorted(crosswalk_files + event_files)
     parsed_blobs = sc.parallelize(files, max(1, len(files))).mapPartitions(parse_task(spec, m, r)).cache()
     routed = (to(("ids",))(parsed_blobs).partitionBy(m, identity)
               .mapPartitionsWithIndex(identifier_task(spec, secret_name)).cache())
@@ -815,11 +821,10 @@ def main():
                     out.write(line + "\n")
                 else:
                     records.append(line)
-        secret = private_copy(SparkFiles.get(secret_name))
         try:
-            return run_stage([f"{bindir}/tally-link", "--crosswalk", slice_path, "--secret-file", secret], records)
+            with private_secret(secret_name) as secret:
+                return run_stage([f"{bindir}/tally-link", "--crosswalk", slice_path, "--secret-file", secret], records)
         finally:
-            os.unlink(secret)
             os.unlink(slice_path)
 
     crosswalk = parsed(crosswalk_files).map(lambda l: (identifier_of(l), (0, l)))
